@@ -1,0 +1,1 @@
+"""One module per ``sofi-dask`` sub-command (see :mod:`sofi_dask.cli`)."""
