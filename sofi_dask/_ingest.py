@@ -1,0 +1,133 @@
+"""The batched, parallel TIFF -> Zarr writer with per-frame statistics in the same pass.
+
+One task = one time chunk x one band of chunk rows (all columns): it reads the frames of its
+band from the TIFF in one batch, computes per-frame total / minimum / maximum of the band,
+writes the band's chunks (whole chunks only, so concurrent tasks never share a chunk), its
+statistics and, last, its completion record. Tasks run on a thread pool: reading
+(``preadv``), Blosc and numpy reductions release the GIL, and at most ``workers`` task
+buffers are alive at a time, so memory does not grow with the movie.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+
+from sofi_dask._store import INGEST, MOVIE
+from sofi_dask._tiff import TiffSource
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def band_frame_stats(block: np.ndarray) -> np.ndarray:
+    """Per-frame total, minimum and maximum of a (n, y, x) block, float64, shape (n, 3).
+
+    Integer totals are summed exactly in int64 (float64 for 64-bit integers).
+    """
+    out = np.empty((block.shape[0], 3), dtype=np.float64)
+    if block.dtype.kind in "ui" and block.dtype.itemsize < 8:
+        out[:, 0] = block.sum(axis=(1, 2), dtype=np.int64)
+    else:
+        out[:, 0] = block.sum(axis=(1, 2), dtype=np.float64)
+    out[:, 1] = block.min(axis=(1, 2))
+    out[:, 2] = block.max(axis=(1, 2))
+    return out
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """Task grid of an ingest: time chunks x bands of chunk rows."""
+
+    shape: tuple[int, int, int]
+    chunks: tuple[int, int, int]
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return math.ceil(self.shape[0] / self.chunks[0]), math.ceil(self.shape[1] / self.chunks[1])
+
+    def frames(self, i: int) -> tuple[int, int]:
+        t0 = i * self.chunks[0]
+        return t0, min(self.shape[0], t0 + self.chunks[0])
+
+    def rows(self, j: int) -> tuple[int, int]:
+        y0 = j * self.chunks[1]
+        return y0, min(self.shape[1], y0 + self.chunks[1])
+
+
+def _run_task(
+    source: TiffSource, arrays: Mapping[str, zarr.Array], plan: IngestPlan, i: int, j: int
+) -> int:
+    t0, t1 = plan.frames(i)
+    y0, y1 = plan.rows(j)
+    block = source.read(t0, t1, rows=(y0, y1))
+    stats = band_frame_stats(block)
+    arrays[MOVIE][t0:t1, y0:y1, :] = block
+    arrays[f"{INGEST}/band_stats"][t0:t1, j : j + 1, :] = stats[:, None, :]
+    arrays[f"{INGEST}/done"][i, j] = 1  # the completion record, written last
+    return t1 - t0
+
+
+def write_movie(
+    source: TiffSource,
+    group: zarr.Group,
+    plan: IngestPlan,
+    done: np.ndarray,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Run every task without a completion record; at most ``workers`` in flight."""
+    n_t, n_bands = plan.grid
+    todo = [(i, j) for i in range(n_t) for j in range(n_bands) if not done[i, j]]
+    total = plan.shape[0]
+    done_units = sum(
+        plan.frames(i)[1] - plan.frames(i)[0]
+        for i in range(n_t)
+        for j in range(n_bands)
+        if done[i, j]
+    )
+    workers = workers or min(8, os.cpu_count() or 1)
+    if progress is not None:
+        progress(done_units // n_bands, total)
+    if not todo:
+        return
+    # arrays opened once and shared by the threads (zarr's sync API is thread-safe)
+    arrays = {
+        MOVIE: group[MOVIE],
+        f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
+        f"{INGEST}/done": group[f"{INGEST}/done"],
+    }
+    logger.info(
+        "ingest: %d tasks to run (%d done), %d workers", len(todo), int(done.sum()), workers
+    )
+    pending: set[Future[int]] = set()
+    tasks = iter(todo)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sofi-ingest") as pool:
+        try:
+            for _ in range(workers):
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.add(pool.submit(_run_task, source, arrays, plan, *task))
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    done_units += fut.result()
+                    task = next(tasks, None)
+                    if task is not None:
+                        pending.add(pool.submit(_run_task, source, arrays, plan, *task))
+                if progress is not None:
+                    progress(done_units // n_bands, total)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise

@@ -1,0 +1,250 @@
+"""The Zarr v3 store written by :func:`sofi_dask.io.ingest`: layout, codecs, chunking, state.
+
+Layout of a store ``movie.zarr``::
+
+    movie.zarr/                      group; attrs "ome" (OME-NGFF 0.5), "multiscales", "sofi_dask"
+      movie                          (t, y, x) original dtype, Blosc-compressed chunks
+      frame_stats/total|minimum|maximum|mean   (t,) float64, written when the ingest completes
+      _ingest/done                   (n_time_chunks, n_bands) uint8 completion records
+      _ingest/band_stats             (t, n_bands, 3) float64 per-band total/min/max
+
+``_ingest`` exists only while an ingest is unfinished. A record in ``_ingest/done`` is written
+after the chunks of its task (zarr writes every key atomically), so a resumed ingest redoes
+exactly the tasks without a record. Zarr 3 skips writing chunks equal to the fill value
+(``write_empty_chunks=False``), so a missing chunk never means "not written": only the
+records do. The group attribute ``sofi_dask.complete`` turns true last.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+MOVIE = "movie"
+STATS = "frame_stats"
+INGEST = "_ingest"
+STAT_NAMES = ("total", "minimum", "maximum", "mean")
+COMPRESSORS = ("lz4", "zstd", "blosclz", "zlib", "none")
+TARGET_CHUNK_BYTES = 32 << 20
+MAX_WHOLE_FRAME_CHUNK = 64 << 20
+MIN_TIME_DEPTH = 128
+
+
+# --------------------------------------------------------------------------- parameters
+def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any] | None:
+    """Zarr v3 compressors for ``compressor`` (a Blosc codec name, or ``"none"``).
+
+    Blosc with byte shuffle is used for every name: on camera noise it compresses as well as
+    plain Zstd and several times faster (see docs/benchmarks.md).
+    """
+    if compressor not in COMPRESSORS:
+        raise ValueError(f"compressor: expected one of {COMPRESSORS}, got {compressor!r}")
+    if not isinstance(clevel, (int, np.integer)) or not 0 <= int(clevel) <= 9:
+        raise ValueError(f"clevel: expected an integer in 0..9, got {clevel!r}")
+    if compressor == "none":
+        return None
+    dtype = np.dtype(dtype)
+    return [
+        BloscCodec(
+            cname=compressor,
+            clevel=int(clevel),
+            shuffle="shuffle" if dtype.itemsize > 1 else "bitshuffle",
+            typesize=dtype.itemsize,
+        )
+    ]
+
+
+def default_chunks(shape: tuple[int, int, int], dtype: np.dtype) -> tuple[int, int, int]:
+    """Default chunk shape of a (t, y, x) movie.
+
+    Whole frames, ``>= 128`` frames deep, ~32 MB (at most 64 MB) per chunk when a frame is
+    small enough (<= 512 KB); otherwise 128 frames deep with spatial tiles (e.g.
+    128 x 256 x 512 for 2048 x 2048 uint16) so that per-chunk statistics state
+    (orders x tile x 8 B) stays small next to the chunk.
+    """
+    t, y, x = (int(s) for s in shape)
+    itemsize = np.dtype(dtype).itemsize
+    frame = max(1, y * x * itemsize)
+    if frame * MIN_TIME_DEPTH <= MAX_WHOLE_FRAME_CHUNK:
+        depth = max(MIN_TIME_DEPTH, TARGET_CHUNK_BYTES // frame)
+        return (max(1, min(t, depth)), y, x)
+    depth = max(1, min(t, MIN_TIME_DEPTH))
+    ty, tx = y, x
+    while depth * ty * tx * itemsize > TARGET_CHUNK_BYTES and (ty > 16 or tx > 16):
+        if tx >= ty:
+            tx = math.ceil(tx / 2)
+        else:
+            ty = math.ceil(ty / 2)
+    return (depth, ty, tx)
+
+
+def parse_chunks(
+    chunks: int | tuple[int, int, int] | None, shape: tuple[int, int, int], dtype: np.dtype
+) -> tuple[int, int, int]:
+    """Validate ``chunks``: None (default), frames per chunk, or (t, y, x) with -1 = full."""
+    if chunks is None:
+        return default_chunks(shape, dtype)
+    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
+        chunks = (int(chunks), -1, -1)
+    try:
+        parts = tuple(int(c) for c in chunks)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"chunks: expected None, an int or (t, y, x) ints, got {chunks!r}"
+        ) from exc
+    if len(parts) != 3 or any(c == 0 or c < -1 for c in parts):
+        raise ValueError(f"chunks: expected 3 positive ints (or -1 for full), got {chunks!r}")
+    return tuple(s if c == -1 else min(c, s) for c, s in zip(parts, shape, strict=True))  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- metadata
+def ngff_multiscales(name: str, pixel_size: float | None) -> list[dict[str, Any]]:
+    """OME-NGFF ``multiscales`` with axes t (time), y, x (space, micrometre when known)."""
+    space = {"type": "space"}
+    if pixel_size is not None:
+        space["unit"] = "micrometer"
+    scale = [1.0, pixel_size or 1.0, pixel_size or 1.0]
+    return [
+        {
+            "name": name,
+            "axes": [{"name": "t", "type": "time"}, {"name": "y", **space}, {"name": "x", **space}],
+            "datasets": [
+                {"path": MOVIE, "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+            ],
+        }
+    ]
+
+
+def group_attrs(name: str, pixel_size: float | None, info: dict[str, Any]) -> dict[str, Any]:
+    """All group attributes: OME-NGFF 0.5 ``ome`` block, plain ``multiscales``, ``sofi_dask``."""
+    ms = ngff_multiscales(name, pixel_size)
+    return {"ome": {"version": "0.5", "multiscales": ms}, "multiscales": ms, "sofi_dask": info}
+
+
+# --------------------------------------------------------------------------- store
+def is_zarr(path: Path) -> bool:
+    """True if ``path`` is a Zarr (v2 or v3) store directory."""
+    return path.is_dir() and any((path / n).exists() for n in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def remove_store(path: Path) -> None:
+    """Delete a previous store at ``path`` (only a Zarr store or an empty folder)."""
+    if path.is_dir():
+        if not is_zarr(path) and any(path.iterdir()):
+            raise FileExistsError(
+                f"{path}: exists and is not a Zarr store; refusing to delete it even with "
+                "overwrite=True"
+            )
+        shutil.rmtree(path)
+    elif path.exists():
+        raise FileExistsError(f"{path}: exists and is a file, not a Zarr store; not deleting it")
+
+
+def create_store(
+    dest: Path,
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    chunks: tuple[int, int, int],
+    codecs: list[Any] | None,
+    attrs: dict[str, Any],
+) -> zarr.Group:
+    """Create an empty, incomplete store (movie array and completion records)."""
+    group = zarr.open_group(str(dest), mode="w-", zarr_format=3)
+    t, y, x = shape
+    group.create_array(
+        MOVIE,
+        shape=shape,
+        chunks=chunks,
+        dtype=np.dtype(dtype),
+        compressors=codecs,
+        fill_value=0,
+        dimension_names=("t", "y", "x"),
+    )
+    n_t = math.ceil(t / chunks[0])
+    n_bands = math.ceil(y / chunks[1])
+    ing = group.create_group(INGEST)
+    ing.create_array(
+        "done", shape=(n_t, n_bands), chunks=(1, 1), dtype="uint8", fill_value=0, compressors=None
+    )
+    ing.create_array(
+        "band_stats",
+        shape=(t, n_bands, 3),
+        chunks=(chunks[0], 1, 3),
+        dtype="float64",
+        fill_value=np.nan,
+        compressors=None,
+    )
+    group.attrs.put(attrs)
+    return group
+
+
+def sofi_info(group: zarr.Group) -> dict[str, Any] | None:
+    """The ``sofi_dask`` attributes of a store, or None for a store written by others."""
+    info = group.attrs.get("sofi_dask")
+    return dict(info) if isinstance(info, dict) else None
+
+
+def done_records(group: zarr.Group) -> np.ndarray:
+    """Completion records (n_time_chunks, n_bands) as a bool array."""
+    return np.asarray(group[f"{INGEST}/done"][...]).astype(bool)
+
+
+def finalize(group: zarr.Group, frame_pixels: int) -> None:
+    """Combine per-band statistics into per-frame arrays, then mark the store complete."""
+    band = np.asarray(group[f"{INGEST}/band_stats"][...])
+    total = band[:, :, 0].sum(axis=1)
+    stats = {
+        "total": total,
+        "minimum": band[:, :, 1].min(axis=1),
+        "maximum": band[:, :, 2].max(axis=1),
+        "mean": total / frame_pixels,
+    }
+    if np.isnan(band).any():
+        raise RuntimeError(f"{group.store}: missing per-frame statistics; ingest incomplete")
+    sg = group.require_group(STATS)
+    n = band.shape[0]
+    for name in STAT_NAMES:
+        arr = sg.create_array(
+            name,
+            shape=(n,),
+            chunks=(min(n, 1 << 20),),
+            dtype="float64",
+            fill_value=np.nan,
+            dimension_names=("t",),
+            overwrite=True,
+        )
+        arr[...] = stats[name]
+    attrs = dict(group.attrs.asdict())
+    info = dict(attrs["sofi_dask"])
+    info["complete"] = True
+    attrs["sofi_dask"] = info
+    group.attrs.put(attrs)
+    # the records are not needed any more; a kill here leaves a complete store with leftovers
+    del group[INGEST]
+
+
+def remove_partials(path: Path) -> None:
+    """Delete ``*.partial`` temporary files a killed writer may have left in the store."""
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            if f.endswith(".partial"):
+                Path(root, f).unlink(missing_ok=True)
+
+
+def stored_bytes(path: Path) -> int:
+    """Bytes on disk under ``path``."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
