@@ -1,0 +1,215 @@
+"""Build the pipeline's single lazy Dask graph, recording which stage made each graph layer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from sofi_dask._pipeline_plan import Plan
+from sofi_dask.outputs import ImageSpec
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTIONS = {
+    "average": "average image of the movie (input grid)",
+    "moments": "order-{k} central moment image",
+    "cumulants": "order-{k} cumulant image",
+    "filter1": "order-{k} SOFI video after noise filter 1 (along windows)",
+    "deconv": "order-{k} image after shrinking-kernel deconvolution",
+    "filter2": "order-{k} SOFI video after noise filter 2 (along windows)",
+    "ldrc": "order-{k} image after local dynamic range compression (final result)",
+}
+
+
+def _layers(arr: Any) -> set[str]:
+    graph = arr.__dask_graph__()
+    layers = getattr(graph, "layers", None)
+    if layers is not None:
+        return set(layers)
+    return {k[0] if isinstance(k, tuple) else str(k) for k in graph}
+
+
+@dataclass
+class StageGraph:
+    """Lazy outputs of a run and the bookkeeping needed to time and describe them."""
+
+    arrays: dict[str, da.Array] = field(default_factory=dict)
+    specs: dict[str, ImageSpec] = field(default_factory=dict)
+    stage_of_layer: dict[str, str] = field(default_factory=dict)
+    finals: dict[int, str] = field(default_factory=dict)
+    blocks: list[tuple[int, int]] | None = None
+    signal: np.ndarray | None = None
+
+    def claim(self, stage: str, *arrays: Any) -> None:
+        """Attribute every not-yet-claimed graph layer of ``arrays`` to ``stage``."""
+        for arr in arrays:
+            if isinstance(arr, da.Array):
+                for name in _layers(arr):
+                    self.stage_of_layer.setdefault(name, stage)
+
+    def add(self, arr: da.Array, spec: ImageSpec, keep: bool) -> None:
+        self.claim(spec.stage, arr)
+        if keep:
+            self.arrays[spec.name] = arr
+            self.specs[spec.name] = spec
+
+
+def _as_dask(arr: Any) -> da.Array:
+    if isinstance(arr, da.Array):
+        return arr
+    return da.from_array(np.asarray(arr), chunks=-1)
+
+
+def build_graph(movie: Any, plan: Plan) -> StageGraph:
+    """Build every kept output of ``plan`` on ``movie`` as lazy dask arrays (nothing computed
+    except the per-frame total signal needed to cut bleaching blocks).
+
+    Parameters
+    ----------
+    movie : sofi_dask.io.Movie
+        The opened input movie.
+    plan : Plan
+        What to compute.
+
+    Returns
+    -------
+    StageGraph
+    """
+    from sofi_dask import masks, moments
+
+    g = StageGraph()
+    data = movie.data
+    g.claim("read", data)
+    if plan.frames is not None:
+        start, end = plan.frames
+        data = data[start:end]
+        g.claim("read", data)
+    n_frames = int(data.shape[0])
+    pixel = movie.pixel_size
+    unit = "micrometer" if pixel else None
+    base = float(pixel) if pixel else 1.0
+    factor = plan.finterp_factor if plan.finterp else 1
+    grid = base / factor
+
+    def spec(stage: str, order: int | None, ndim: int, step: int = 1) -> ImageSpec:
+        name = stage if order is None else f"{stage}_order{order}"
+        desc = _DESCRIPTIONS[stage].format(k=order)
+        if stage == "average":
+            scale: tuple[float, ...] = (base, base)
+        else:
+            scale = (grid, grid)
+        axes: tuple[str, ...] = ("y", "x")
+        if ndim == 3:
+            axes = ("t", "y", "x")
+            scale = (float(step), *scale)
+        attrs = {"interpolation_factor": 1 if stage == "average" else factor}
+        return ImageSpec(name, stage, order, axes, scale, unit, desc, attrs)
+
+    # average image on the input grid: LDRC mask and a kept output
+    average = moments.average_image(data)
+    g.add(average, spec("average", None, 2), plan.keeps("average"))
+
+    # bleaching: blocks from the per-frame total signal (ingestion statistics when present)
+    if plan.bleach:
+        from sofi_dask import bleaching
+
+        if plan.frames is None:
+            signal = np.asarray(moments.total_signal(movie), dtype=np.float64)
+        else:
+            signal = np.asarray(moments.total_signal(data), dtype=np.float64)
+        g.signal = signal
+        g.blocks = [tuple(map(int, b)) for b in bleaching.bleaching_blocks(
+            signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel
+        )]
+        logger.info("bleaching correction: %d blocks", len(g.blocks))
+
+    # Fourier interpolation of every frame (lazy)
+    work = data
+    if plan.video and plan.bleach:
+        work = bleaching.correct_bleaching(work, g.blocks)
+        g.claim("bleaching", work)
+    if factor > 1:
+        from sofi_dask import finterp
+
+        work = finterp.interpolate_movie(work, factor)
+        g.claim("finterp", work)
+
+    # moments / cumulants, whole movie or SOFI video
+    stat = plan.statistic
+    if plan.video:
+        from sofi_dask.video import sofi_video
+
+        window = plan.window or n_frames
+        step = plan.step or window
+        per_order = sofi_video(
+            work, plan.max_order, window=window, step=step, statistic=stat
+        )
+        ndim = 3
+    elif plan.bleach:
+        block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants
+        per_order = bleaching.block_average(block_fn(work, plan.max_order, g.blocks))
+        ndim, step = 2, 1
+    else:
+        from sofi_dask.cumulants import cumulants
+
+        fn = moments.central_moments if stat == "moments" else cumulants
+        per_order = fn(work, plan.max_order)
+        ndim, step = 2, 1
+    current: dict[int, da.Array] = {}
+    for k in plan.orders:
+        arr = _as_dask(per_order[k])
+        g.add(arr, spec(stat, k, ndim, step), plan.keeps("statistic"))
+        current[k] = arr
+        g.finals[k] = f"{stat}_order{k}"
+
+    def stage(name: str, fn: Any) -> None:
+        for k in plan.orders:
+            arr = _as_dask(fn(current[k]))
+            g.add(arr, spec(name, k, ndim, step), plan.keeps(name))
+            current[k] = arr
+            g.finals[k] = f"{name}_order{k}"
+
+    from sofi_dask.filtering import noise_filter1d
+
+    kernel = masks.gauss1d_mask(plan.filter_size, plan.filter_sigma)
+    if plan.video and plan.filter1:
+        stage("filter1", lambda a: noise_filter1d(a, kernel, axis=0))
+    if plan.deconv:
+        from sofi_dask.deconv import deconvsk
+
+        psf = masks.gauss2d_mask((plan.psf_size, plan.psf_size), plan.psf_sigma)
+        stage(
+            "deconv",
+            lambda a: deconvsk(
+                a, psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations
+            ),
+        )
+    if plan.video and plan.filter2:
+        stage("filter2", lambda a: noise_filter1d(a, kernel, axis=0))
+    if plan.ldrc:
+        from sofi_dask.ldrc import ldrc
+
+        if plan.ldrc_mask == "average":
+            mask, mask_order = average, factor
+        else:  # "statistic": the order-2 (or lowest) image on the reconstruction grid
+            low = min(plan.orders)
+            mask = _as_dask(per_order[low])
+            mask = mask.mean(axis=0) if mask.ndim == 3 else mask
+            mask_order = 1
+        g.claim("ldrc", mask)
+        stage(
+            "ldrc",
+            lambda a: ldrc(a, mask, order=mask_order, window_size=plan.ldrc_window),
+        )
+    # the final image of each order is always written
+    for k, name in g.finals.items():
+        if name not in g.arrays:
+            arr = current[k]
+            g.arrays[name] = arr
+            st = name.rsplit("_order", 1)[0]
+            g.specs[name] = spec(st, k, ndim, step)
+    return g
