@@ -1,0 +1,95 @@
+"""The figures of a pipeline run, drawn from its stored results (``sofi_dask.figures``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sofi_dask._pipeline_graph import StageGraph
+from sofi_dask._pipeline_plan import Plan
+
+logger = logging.getLogger(__name__)
+
+_STAGE_ORDER = ("moments", "cumulants", "filter1", "deconv", "filter2", "ldrc")
+
+
+def _load(folder: Path, name: str) -> np.ndarray:
+    import zarr
+
+    return np.asarray(zarr.open_array(folder / "results.zarr" / name / "0", mode="r")[...])
+
+
+def _as_image(arr: np.ndarray) -> np.ndarray:
+    """A 2-D view of a result: the image itself, or the mean over a SOFI video's windows."""
+    return arr.mean(axis=0) if arr.ndim == 3 else arr
+
+
+def make_figures(
+    folder: Path, graph: StageGraph, plan: Plan, movie: Any
+) -> tuple[dict[str, Any], dict[str, list[Path]]]:
+    """Draw and save (``figures/*.png``) every figure a run supports.
+
+    Figures: ``total_signal`` (total signal per frame, smoothed signal and bleaching blocks;
+    when the bleaching correction ran or the ingested store holds per-frame statistics),
+    ``orders`` (montage of the moment/cumulant images), ``final_orders`` (montage of the last
+    stage), ``<stage>_before_after`` for every image stage (highest order), and for a SOFI
+    video ``video`` (frames of the final video of the highest order).
+
+    Returns
+    -------
+    (dict, dict)
+        Figure name -> ``Figure``; figure name -> [saved PNG path].
+    """
+    from sofi_dask import figures as F
+
+    out_dir = folder / "figures"
+    out_dir.mkdir(exist_ok=True)
+    figs: dict[str, Any] = {}
+
+    signal = graph.signal
+    if signal is None and getattr(movie, "frame_stats", None) is not None and plan.frames is None:
+        signal = np.asarray(movie.frame_stats.total, dtype=np.float64)
+    if signal is not None:
+        smoothed = None
+        if plan.bleach:
+            from sofi_dask.bleaching import med_smooth
+
+            smoothed = med_smooth(signal, plan.bleach_kernel)
+        figs["total_signal"] = F.plot_total_signal(signal, smoothed, graph.blocks)
+
+    names = graph.specs
+    stat = plan.statistic
+    cmap = plan.colormap
+    stat_images = {k: f"{stat}_order{k}" for k in plan.orders}
+    if all(n in names for n in stat_images.values()):
+        figs["orders"] = F.order_montage(
+            {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
+            title=f"{stat} images by order", cmap=cmap,
+        )  # fmt: skip
+    finals = {k: n for k, n in graph.finals.items() if n in names}
+    if finals and finals != stat_images:
+        figs["final_orders"] = F.order_montage(
+            {k: _as_image(_load(folder, n)) for k, n in finals.items()},
+            title="final images by order", cmap=cmap,
+        )  # fmt: skip
+
+    top = plan.max_order
+    chain = [s for s in _STAGE_ORDER if f"{s}_order{top}" in names]
+    for before, after in zip(chain, chain[1:], strict=False):
+        figs[f"{after}_before_after"] = F.before_after(
+            _as_image(_load(folder, f"{before}_order{top}")),
+            _as_image(_load(folder, f"{after}_order{top}")),
+            titles=(before, after), title=f"order {top}: {before} -> {after}", cmap=cmap,
+        )  # fmt: skip
+    if plan.video and top in finals:
+        figs["video"] = F.plot_video_frames(
+            _load(folder, finals[top]), cmap=cmap, title=f"SOFI video, order {top}"
+        )
+
+    files: dict[str, list[Path]] = {}
+    for name, fig in figs.items():
+        files[f"figure:{name}"] = [F.save_figure(fig, out_dir / f"{name}.png")]
+    return figs, files
