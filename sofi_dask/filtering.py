@@ -87,7 +87,7 @@ def filter1d_same(
     Examples
     --------
     >>> filter1d_same([0.0, 1.0, 0.0, 0.0], [1.0, 2.0, 3.0])
-    array([2., 1., 0., 0.])
+    array([1., 2., 3., 0.])
     """
     x = np.asarray(series, dtype=np.float64)
     k = _check_kernel(kernel)
