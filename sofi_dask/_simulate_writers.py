@@ -1,0 +1,290 @@
+"""Writers of simulated movies: contiguous (Big)TIFF in frame batches, Zarr via ingestion.
+
+Outputs appear under their final name only when complete (written to a hidden temporary file
+beside the destination, then renamed); ground truth goes beside the movie as
+``<movie>.truth.csv`` (one row per emitter) and ``<movie>.simulation.json`` (parameters).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from sofi_dask import __version__
+from sofi_dask._simulate_config import SimulationConfig, parse_bool
+from sofi_dask._simulate_emitters import GroundTruth
+from sofi_dask._simulate_engine import iter_simulated_batches
+
+__all__ = ["truth_paths", "write_simulated_tiff", "write_simulated_zarr"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+_TRUTH_COLUMNS = ["x", "y", "filament", "photons", "bleach_frame", "on_frames"]
+
+
+def _resolve(config: SimulationConfig | None, overrides: dict[str, Any]) -> SimulationConfig:
+    if config is None:
+        return SimulationConfig(**overrides)
+    if not isinstance(config, SimulationConfig):
+        raise ValueError(
+            f"parameter 'config': expected a SimulationConfig or None, got {type(config).__name__}"
+        )
+    return config.replace(**overrides) if overrides else config
+
+
+def truth_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The ground-truth CSV and parameter JSON written beside the movie at ``path``.
+
+    Examples
+    --------
+    >>> [p.name for p in truth_paths("/data/movie.tif")]
+    ['movie.tif.truth.csv', 'movie.tif.simulation.json']
+    """
+    path = Path(path)
+    return (
+        path.with_name(path.name + ".truth.csv"),
+        path.with_name(path.name + ".simulation.json"),
+    )
+
+
+def _check_destination(path: str | os.PathLike[str], overwrite: object) -> Path:
+    overwrite = parse_bool("overwrite", overwrite)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder {str(path.parent)!r} does not exist")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"output {str(path)!r} already exists; pass overwrite=True (--overwrite) to replace it"
+        )
+    if path.is_dir() and not overwrite:  # pragma: no cover - covered by exists()
+        raise FileExistsError(f"output {str(path)!r} is a folder")
+    return path
+
+
+def _write_sidecars(path: Path, config: SimulationConfig, truth: GroundTruth) -> None:
+    csv_path, json_path = truth_paths(path)
+    tmp_csv = csv_path.with_name(f".{csv_path.name}.{uuid.uuid4().hex}.partial")
+    tmp_json = json_path.with_name(f".{json_path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        truth.to_csv(tmp_csv)
+        tmp_json.write_text(
+            json.dumps(
+                {
+                    "sofi_dask_version": __version__,
+                    "movie": path.name,
+                    "shape": list(config.shape),
+                    "dtype": "uint16",
+                    "n_emitters": truth.n_emitters,
+                    "config": config.to_dict(),
+                },
+                indent=2,
+            )
+        )
+        os.replace(tmp_csv, csv_path)
+        os.replace(tmp_json, json_path)
+    finally:
+        for tmp in (tmp_csv, tmp_json):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
+    view = memoryview(np.ascontiguousarray(data)).cast("B")
+    while view.nbytes:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _tiff_into(
+    target: Path,
+    config: SimulationConfig,
+    batch_frames: int | None,
+    threads: int | None,
+    progress: Progress | None,
+) -> GroundTruth:
+    """Write the movie as a contiguous (Big)TIFF at ``target``; return the ground truth."""
+    height, width = config.frame_shape
+    frame_bytes = 2 * height * width
+    # pages' IFDs (~200 B each) and the header come on top of the pixel data
+    bigtiff = config.nbytes + 512 * config.n_frames + 2**20 >= 2**32
+    pixels_per_cm = 1e4 / config.pixel_size
+    with tifffile.TiffWriter(target, bigtiff=bigtiff) as tif:
+        offset, _ = tif.write(
+            shape=config.shape,
+            dtype=np.uint16,
+            photometric="minisblack",
+            resolution=(pixels_per_cm, pixels_per_cm),
+            resolutionunit="CENTIMETER",
+            metadata={"axes": "TYX", "sofi_dask_simulation": config.to_dict()},
+            software=f"sofi_dask {__version__}",
+            returnoffset=True,
+        )
+    result: list[GroundTruth] = []
+    done = 0
+    with open(target, "r+b") as fh:
+        for start, frames in iter_simulated_batches(
+            config, batch_frames=batch_frames, threads=threads, on_done=result.append
+        ):
+            _pwrite_all(fh.fileno(), frames, offset + start * frame_bytes)
+            done += frames.shape[0]
+            if progress is not None:
+                progress(done, config.n_frames)
+    return result[0]
+
+
+def write_simulated_tiff(
+    path: str | os.PathLike[str],
+    config: SimulationConfig | None = None,
+    *,
+    batch_frames: int | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Path:
+    """Simulate a movie straight to a contiguous multi-page TIFF, in frame batches.
+
+    The file is a plain uncompressed TIFF (BigTIFF past 4 GB) with one page per frame and
+    contiguous pixel data, so ``tifffile.memmap(path, mode="r")`` maps it. Memory stays at two
+    batches whatever the movie's size. Ground truth goes to ``<path>.truth.csv`` and the
+    parameters to ``<path>.simulation.json``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination TIFF.
+    config : SimulationConfig, optional
+        Parameters (default: ``SimulationConfig()``); ``**overrides`` replace some of them.
+    batch_frames : int, optional
+        Frames rendered per batch (default: about 32 MB). The bytes do not depend on it.
+    threads : int, optional
+        Rendering threads (default: the CPUs available).
+    overwrite : bool
+        Replace an existing file (default: refuse).
+    progress : callable, optional
+        ``progress(done_frames, total_frames)`` after each batch.
+
+    Returns
+    -------
+    pathlib.Path
+        The TIFF written.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the destination folder does not exist.
+
+    Examples
+    --------
+    >>> write_simulated_tiff("movie.tif", n_frames=5000, frame_shape=(128, 128))  # doctest: +SKIP
+    PosixPath('movie.tif')
+    """
+    cfg = _resolve(config, overrides)
+    path = _check_destination(path, overwrite)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        truth = _tiff_into(tmp, cfg, batch_frames, threads, progress)
+        _write_sidecars(path, cfg, truth)
+        if path.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
+    return path
+
+
+def write_simulated_zarr(
+    path: str | os.PathLike[str],
+    config: SimulationConfig | None = None,
+    *,
+    chunks: tuple[int, ...] | None = None,
+    batch_frames: int | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Path:
+    """Simulate a movie into a Zarr v3 store laid out like :func:`sofi_dask.io.ingest`'s.
+
+    The movie is simulated to a temporary TIFF beside ``path`` and ingested by
+    :func:`sofi_dask.io.ingest` (so the store has the same layout, per-frame statistics and
+    completion record as any ingested movie); the temporary TIFF is then deleted. The ground
+    truth is stored in the group as the array ``ground_truth`` (columns in its attrs), the
+    parameters in the group attribute ``sofi_dask_simulation``, and beside the store as
+    ``<path>.truth.csv`` / ``<path>.simulation.json``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination store (a folder).
+    config : SimulationConfig, optional
+        Parameters; ``**overrides`` replace some of them.
+    chunks : tuple of int, optional
+        Chunk shape passed to ``ingest`` (default: its own).
+    batch_frames, threads, overwrite, progress
+        As for :func:`write_simulated_tiff`; ``progress`` reports the ingestion too.
+
+    Returns
+    -------
+    pathlib.Path
+        The store written.
+
+    Examples
+    --------
+    >>> write_simulated_zarr("movie.zarr", n_frames=2000)  # doctest: +SKIP
+    PosixPath('movie.zarr')
+    """
+    import zarr
+
+    from sofi_dask import io
+
+    cfg = _resolve(config, overrides)
+    path = _check_destination(path, overwrite)
+    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        tif = workdir / "simulated.tif"
+        total = 2 * cfg.n_frames
+
+        def simulate_progress(done: int, _: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        def ingest_progress(done: int, _: int) -> None:
+            if progress is not None:
+                progress(cfg.n_frames + done, total)
+
+        truth = _tiff_into(tif, cfg, batch_frames, threads, simulate_progress)
+        io.ingest(tif, path, chunks=chunks, overwrite=overwrite, progress=ingest_progress)
+        group = zarr.open_group(str(path), mode="r+")
+        table = truth.as_table()
+        arr = group.create_array("ground_truth", shape=table.shape, dtype="float64", overwrite=True)
+        arr[...] = table
+        arr.attrs["columns"] = _TRUTH_COLUMNS
+        group.attrs["sofi_dask_simulation"] = {
+            "config": cfg.to_dict(),
+            "ground_truth_columns": _TRUTH_COLUMNS,
+            "sofi_dask_version": __version__,
+        }
+        _write_sidecars(path, cfg, truth)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return path
