@@ -78,10 +78,10 @@ def default_chunks(shape: tuple[int, int, int], dtype: np.dtype) -> tuple[int, i
     depth = max(1, min(t, MIN_TIME_DEPTH))
     ty, tx = y, x
     while depth * ty * tx * itemsize > TARGET_CHUNK_BYTES and (ty > 16 or tx > 16):
-        if tx >= ty:
-            tx = math.ceil(tx / 2)
-        else:
+        if ty >= tx:  # keep rows long: x is the contiguous axis
             ty = math.ceil(ty / 2)
+        else:
+            tx = math.ceil(tx / 2)
     return (depth, ty, tx)
 
 

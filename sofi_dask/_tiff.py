@@ -189,6 +189,17 @@ def _pixel_size_um(tif: tifffile.TiffFile) -> float | None:
         return None
 
 
+def _uniform_2d(all_series: Sequence[Any]) -> bool:
+    first = all_series[0]
+    return all(
+        len(s.pages) == 1
+        and s.shape == first.shape
+        and s.dtype == first.dtype
+        and s.axes == first.axes
+        for s in all_series
+    )
+
+
 class _ErrorCapture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
@@ -245,6 +256,15 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
                 n_pages = len(series.pages)
                 last = series.pages[-1] if n_pages else None
                 keyframe = series.keyframe
+                series_index = 0
+                if len(shape) == 2 and len(tif.series) > 1 and _uniform_2d(tif.series):
+                    # one single-page series per frame (e.g. written page by page): the
+                    # file's pages are the frames
+                    series_index = -1
+                    n_pages = len(tif.pages)
+                    shape = (n_pages, *shape)
+                    axes = "I" + axes
+                    last = tif.pages[-1]
             except Exception as exc:
                 raise ValueError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
             if errors.messages:
@@ -253,7 +273,7 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
                 )
             flavour = str(series.kind)
             dtype = np.dtype(series.dtype)
-            offset = series.dataoffset
+            offset = series.dataoffset if series_index == 0 else None
             byteorder = tif.byteorder
             pixel_size = _pixel_size_um(tif)
             page_shape = tuple(int(s) for s in keyframe.shape)
@@ -335,6 +355,7 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
         planes_per_page=planes_per_page,
         channel_axis=channel_axis,
         channel=channel,
+        series_index=series_index,
     )
     return layout, {"pixel_size": pixel_size, "flavour": flavour, "axes": axes}
 
@@ -528,7 +549,8 @@ def _read_pages(lay, start, stop, rows, cols, out) -> None:
         for s in range(0, len(pages), step):
             key = pages[s : s + step]
             uniq, inverse = np.unique(key, return_inverse=True)
-            data = tif.asarray(key=[int(k) for k in uniq], series=lay.series_index, maxworkers=1)
+            series = None if lay.series_index < 0 else lay.series_index
+            data = tif.asarray(key=[int(k) for k in uniq], series=series, maxworkers=1)
             data = data.reshape(len(uniq), ppp, *lay.plane_shape)
             for k in range(len(key)):
                 plane = data[inverse[k], sub[s + k]]
