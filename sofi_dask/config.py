@@ -27,7 +27,7 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,17 +170,20 @@ def _table_keys() -> set[str]:
     return {o.key for o in option_table() if isinstance(o.default, dict)}
 
 
-def apply_overrides(config: PipelineConfig, overrides: Mapping[str, Any] | None) -> PipelineConfig:
+def apply_overrides(
+    config: PipelineConfig, overrides: Mapping[str, Any] | Iterable[str] | None
+) -> PipelineConfig:
     """A new config with dotted keys replaced (command-line options), re-validated.
 
     Parameters
     ----------
     config : PipelineConfig
         The base (defaults or a loaded file).
-    overrides : mapping of str to value
+    overrides : mapping of str to value, or iterable of ``"KEY=VALUE"`` strings
         ``{"deconvolution.lam": 2.0, "statistic.orders": [2, 4]}``; a value None resets an
         optional setting; a section key takes a whole table; ``compute.cluster_options.queue``
-        sets one entry of a free-form table.
+        sets one entry of a free-form table. Strings such as ``"deconvolution.lam=2"`` (the
+        command line's ``--set``) are read by :func:`parse_override`; later ones win.
 
     Returns
     -------
@@ -195,9 +198,19 @@ def apply_overrides(config: PipelineConfig, overrides: Mapping[str, Any] | None)
     --------
     >>> apply_overrides(PipelineConfig(), {"ldrc.window_size": 15}).ldrc.window_size
     (15, 15)
+    >>> apply_overrides(PipelineConfig(), ["deconvolution.lam=2", "video.enabled=true"]).video
+    VideoConfig(enabled=True, window=100, step=None)
     """
+    if overrides is None:
+        pairs: list[tuple[Any, Any]] = []
+    elif isinstance(overrides, Mapping):
+        pairs = list(overrides.items())
+    elif isinstance(overrides, str):
+        pairs = [parse_override(overrides)]
+    else:
+        pairs = [parse_override(text) for text in overrides]
     data = config.to_dict()
-    for dotted, value in (overrides or {}).items():
+    for dotted, value in pairs:
         if not isinstance(dotted, str) or not re.fullmatch(r"\w+(\.\w+)*", dotted):
             raise ConfigError(str(dotted), "expected a dotted key such as 'deconvolution.lam'")
         node, last = _get(data, dotted)
@@ -233,6 +246,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     >>> parse_override("compute.scheduler=tcp://127.0.0.1:8786")
     ('compute.scheduler', 'tcp://127.0.0.1:8786')
     """
+    if not isinstance(text, str):
+        raise ConfigError(str(text), f"expected a KEY=VALUE string, got {text!r}")
     key, sep, raw = text.partition("=")
     key, raw = key.strip(), raw.strip()
     if not sep or not key:

@@ -298,6 +298,21 @@ def test_parse_override_then_apply():
         parse_override("deconvolution.lam")
 
 
+def test_apply_overrides_from_command_line_strings():
+    c = apply_overrides(
+        PipelineConfig(),
+        ["deconvolution.lam=2", "statistic.orders=[2, 4]", "outputs.cmap=gray", "ldrc.mask=order4",
+         "deconvolution.lam=2.5"],
+    )  # fmt: skip
+    assert (c.deconvolution.lam, c.statistic.orders, c.outputs.cmap) == (2.5, (2, 4), "gray")
+    assert c.ldrc.mask == "order4"
+    assert apply_overrides(PipelineConfig(), "video.enabled=true").video.enabled is True
+    with pytest.raises(ConfigError, match="^deconvolution.lam: expected a float > 1, got 'abc'"):
+        apply_overrides(PipelineConfig(), ["deconvolution.lam=abc"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides(PipelineConfig(), [3])
+
+
 def test_option_table_defaults_are_valid():
     rows = option_table()
     keys = [o.key for o in rows]
