@@ -13,7 +13,9 @@ from sofi_dask._pipeline_plan import Plan
 
 logger = logging.getLogger(__name__)
 
-_STAGE_ORDER = ("moments", "cumulants", "filter1", "deconv", "filter2", "ldrc")
+_STAGE_ORDER = (
+    "moments", "cumulants", "noise_filter_1", "deconvolution", "noise_filter_2", "ldrc",
+)  # fmt: skip
 
 
 def _load(folder: Path, name: str) -> np.ndarray:

@@ -18,10 +18,10 @@ _DESCRIPTIONS = {
     "average": "average image of the movie (input grid)",
     "moments": "order-{k} central moment image",
     "cumulants": "order-{k} cumulant image",
-    "filter1": "order-{k} SOFI video after noise filter 1 (along windows)",
-    "deconv": "order-{k} image after shrinking-kernel deconvolution",
-    "filter2": "order-{k} SOFI video after noise filter 2 (along windows)",
-    "ldrc": "order-{k} image after local dynamic range compression (final result)",
+    "noise_filter_1": "order-{k} SOFI video after noise filter 1 (along windows)",
+    "deconvolution": "order-{k} image after shrinking-kernel deconvolution",
+    "noise_filter_2": "order-{k} SOFI video after noise filter 2 (along windows)",
+    "ldrc": "order-{k} image after local dynamic range compression",
 }
 
 
@@ -51,8 +51,8 @@ class StageGraph:
                 for name in _layers(arr):
                     self.stage_of_layer.setdefault(name, stage)
 
-    def add(self, arr: da.Array, spec: ImageSpec, keep: bool) -> None:
-        self.claim(spec.stage, arr)
+    def add(self, arr: da.Array, spec: ImageSpec, keep: bool, stage: str) -> None:
+        self.claim(stage, arr)
         if keep:
             self.arrays[spec.name] = arr
             self.specs[spec.name] = spec
@@ -88,11 +88,10 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         start, end = plan.frames
         data = data[start:end]
         g.claim("read", data)
-    n_frames = int(data.shape[0])
     pixel = movie.pixel_size
     unit = "micrometer" if pixel else None
     base = float(pixel) if pixel else 1.0
-    factor = plan.finterp_factor if plan.finterp else 1
+    factor = plan.finterp_factor
     grid = base / factor
 
     def spec(stage: str, order: int | None, ndim: int, step: int = 1) -> ImageSpec:
@@ -111,105 +110,100 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
 
     # average image on the input grid: LDRC mask and a kept output
     average = moments.average_image(data)
-    g.add(average, spec("average", None, 2), plan.keeps("average"))
+    g.add(average, spec("average", None, 2), plan.keeps("average"), "average")
 
     # bleaching: blocks from the per-frame total signal (ingestion statistics when present)
     if plan.bleach:
         from sofi_dask import bleaching
 
-        if plan.frames is None:
-            signal = np.asarray(moments.total_signal(movie), dtype=np.float64)
-        else:
-            signal = np.asarray(moments.total_signal(data), dtype=np.float64)
-        g.signal = signal
-        g.blocks = [tuple(map(int, b)) for b in bleaching.bleaching_blocks(
-            signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel
-        )]
+        source = movie if plan.frames is None else data
+        g.signal = np.asarray(moments.total_signal(source), dtype=np.float64)
+        g.blocks = [
+            (int(a), int(b))
+            for a, b in bleaching.bleaching_blocks(
+                g.signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel
+            )
+        ]
         logger.info("bleaching correction: %d blocks", len(g.blocks))
 
-    # Fourier interpolation of every frame (lazy)
     work = data
-    if plan.video and plan.bleach:
+    block_stats = plan.bleach and plan.bleach_method == "blocks" and not plan.video
+    if plan.bleach and not block_stats:
+        # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
+        # corrected movie, pysofi's correct_bleaching
         work = bleaching.correct_bleaching(work, g.blocks)
         g.claim("bleaching", work)
     if factor > 1:
-        from sofi_dask import finterp
+        from sofi_dask.finterp import interpolate_movie
 
-        work = finterp.interpolate_movie(work, factor)
+        work = interpolate_movie(work, factor)
         g.claim("finterp", work)
 
     # moments / cumulants, whole movie or SOFI video
     stat = plan.statistic
+    ndim, step = 2, 1
     if plan.video:
         from sofi_dask.video import sofi_video
 
-        window = plan.window or n_frames
-        step = plan.step or window
+        step = plan.step or plan.window
         per_order = sofi_video(
-            work, plan.max_order, window=window, step=step, statistic=stat
+            work, plan.max_order, window=plan.window, step=step, statistic=stat
         )
         ndim = 3
-    elif plan.bleach:
+    elif block_stats:
         block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants
         per_order = bleaching.block_average(block_fn(work, plan.max_order, g.blocks))
-        ndim, step = 2, 1
     else:
         from sofi_dask.cumulants import cumulants
 
         fn = moments.central_moments if stat == "moments" else cumulants
         per_order = fn(work, plan.max_order)
-        ndim, step = 2, 1
     current: dict[int, da.Array] = {}
     for k in plan.orders:
         arr = _as_dask(per_order[k])
-        g.add(arr, spec(stat, k, ndim, step), plan.keeps("statistic"))
+        g.add(arr, spec(stat, k, ndim, step), plan.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
 
     def stage(name: str, fn: Any) -> None:
         for k in plan.orders:
             arr = _as_dask(fn(current[k]))
-            g.add(arr, spec(name, k, ndim, step), plan.keeps(name))
+            g.add(arr, spec(name, k, ndim, step), plan.keeps(name), name)
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
 
     from sofi_dask.filtering import noise_filter1d
 
-    kernel = masks.gauss1d_mask(plan.filter_size, plan.filter_sigma)
     if plan.video and plan.filter1:
-        stage("filter1", lambda a: noise_filter1d(a, kernel, axis=0))
+        k1 = masks.gauss1d_mask(*plan.filter1)
+        stage("noise_filter_1", lambda a: noise_filter1d(a, k1, axis=0))
     if plan.deconv:
         from sofi_dask.deconv import deconvsk
 
-        psf = masks.gauss2d_mask((plan.psf_size, plan.psf_size), plan.psf_sigma)
+        psf = plan.psf()
         stage(
-            "deconv",
-            lambda a: deconvsk(
-                a, psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations
-            ),
+            "deconvolution",
+            lambda a: deconvsk(a, psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations),
         )
     if plan.video and plan.filter2:
-        stage("filter2", lambda a: noise_filter1d(a, kernel, axis=0))
+        k2 = masks.gauss1d_mask(*plan.filter2)
+        stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
     if plan.ldrc:
-        from sofi_dask.ldrc import ldrc
+        from sofi_dask.ldrc import ldrc, resample_mask
 
         if plan.ldrc_mask == "average":
-            mask, mask_order = average, factor
-        else:  # "statistic": the order-2 (or lowest) image on the reconstruction grid
-            low = min(plan.orders)
-            mask = _as_dask(per_order[low])
+            mask = average
+            if factor > 1:
+                # pysofi's cubic resampling onto the interpolated grid, as a task of the graph
+                # (ldrc itself would compute a dask mask eagerly to resample it)
+                grid_shape = tuple((n - 1) * factor + 1 for n in average.shape)
+                mask = average.rechunk(-1).map_blocks(
+                    resample_mask, factor, chunks=grid_shape, dtype=np.float64,
+                    meta=np.empty((0, 0), dtype=np.float64),
+                )  # fmt: skip
+        else:  # "order<k>": the statistic image of order k, on the reconstruction grid
+            mask = _as_dask(per_order[int(plan.ldrc_mask[5:])])
             mask = mask.mean(axis=0) if mask.ndim == 3 else mask
-            mask_order = 1
         g.claim("ldrc", mask)
-        stage(
-            "ldrc",
-            lambda a: ldrc(a, mask, order=mask_order, window_size=plan.ldrc_window),
-        )
-    # the final image of each order is always written
-    for k, name in g.finals.items():
-        if name not in g.arrays:
-            arr = current[k]
-            g.arrays[name] = arr
-            st = name.rsplit("_order", 1)[0]
-            g.specs[name] = spec(st, k, ndim, step)
+        stage("ldrc", lambda a: ldrc(a, mask, window_size=plan.ldrc_window))
     return g

@@ -350,19 +350,21 @@ def write_image_files(
     folder: Path,
     *,
     colormap: str = "pink",
+    percentiles: Sequence[float] | None = None,
     contrast: float = 1.0,
     tiff: bool = True,
     rgb: bool = True,
     png: bool = True,
+    video_format: str | None = "gif",
     protected: Iterable[str | os.PathLike[str]] = (),
 ) -> dict[str, Path]:
     """Write the Fiji/napari-friendly files of one result image.
 
     ``tiff/<name>.tif`` (float32 ImageJ TIFF with pixel size and display range),
     ``tiff/<name>_rgb.tif`` (colour-mapped RGB ImageJ TIFF), ``png/<name>.png`` (colour-mapped
-    preview; the first window of a SOFI video) and, for a SOFI video, ``png/<name>.gif`` (an
-    animated colour-mapped video). Frames are read one block at a time, so a long SOFI video is
-    never held in memory.
+    preview; the first window of a SOFI video) and, for a SOFI video, ``video/<name>.gif``
+    (``.tif``, ``.mp4``: an animated colour-mapped video). Frames are read one block at a
+    time, so a long SOFI video is never held in memory.
 
     Parameters
     ----------
@@ -373,18 +375,22 @@ def write_image_files(
     folder : pathlib.Path
         Output folder (``tiff/`` and ``png/`` are created in it).
     colormap : str
-        Colormap of the RGB TIFF, PNG and GIF (pysofi's ``"pink"`` by default).
+        Colormap of the RGB TIFF, PNG and video (pysofi's ``"pink"`` by default).
+    percentiles : (low, high), optional
+        Display range of the colour-mapped outputs as percentiles of the values.
     contrast : float
         Display contrast (values above ``min + (max - min) / contrast`` saturate).
     tiff, rgb, png : bool
         Which files to write.
+    video_format : {"gif", "tiff", "mp4"} or None
+        Format of the video export of a SOFI video (None: no video file; mp4 needs ffmpeg).
     protected : iterable of paths
         Inputs that must never be written over.
 
     Returns
     -------
     dict
-        Kind (``"tiff"``, ``"rgb_tiff"``, ``"png"``, ``"gif"``) -> written path.
+        Kind (``"tiff"``, ``"rgb_tiff"``, ``"png"``, ``"video"``) -> written path.
     """
     from sofi_dask import visualization
 
@@ -393,6 +399,7 @@ def write_image_files(
     axes = "TYX" if video else "YX"
     out: dict[str, Path] = {}
     common = {"pixel_size": pixel, "axes": axes, "protected": protected}
+    display = {"cmap": colormap, "contrast": contrast, "percentiles": percentiles}
     if tiff:
         (folder / "tiff").mkdir(exist_ok=True)
         out["tiff"] = visualization.save_tiff(
@@ -402,18 +409,19 @@ def write_image_files(
         (folder / "tiff").mkdir(exist_ok=True)
         out["rgb_tiff"] = visualization.save_tiff(
             array, folder / "tiff" / f"{spec.name}_rgb.tif",
-            cmap=colormap, contrast=contrast, **common,
+            **display, **common,
         )  # fmt: skip
     if png:
         (folder / "png").mkdir(exist_ok=True)
         first = array[0] if video else array
         out["png"] = visualization.save_png(
             np.asarray(first), folder / "png" / f"{spec.name}.png",
-            cmap=colormap, contrast=contrast, protected=protected,
+            **display, protected=protected,
         )  # fmt: skip
-        if video and array.shape[0] > 1:
-            out["gif"] = visualization.save_video(
-                array, folder / "png" / f"{spec.name}.gif",
-                cmap=colormap, contrast=contrast, protected=protected,
-            )  # fmt: skip
+    if video and video_format:
+        (folder / "video").mkdir(exist_ok=True)
+        suffix = {"gif": ".gif", "tiff": ".tif", "mp4": ".mp4"}[video_format]
+        out["video"] = visualization.save_video(
+            array, folder / "video" / f"{spec.name}{suffix}", **display, protected=protected,
+        )  # fmt: skip
     return out

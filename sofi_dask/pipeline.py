@@ -11,6 +11,7 @@ import contextlib
 import datetime as _dt
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,10 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask._outputs_record import base_record, input_identity
+from sofi_dask._pipeline_figures import make_figures
 from sofi_dask._pipeline_graph import StageGraph, build_graph
-from sofi_dask._pipeline_input import InputLike, resolve_input
-from sofi_dask._pipeline_plan import Plan
+from sofi_dask._pipeline_input import InputLike, cache_store_path, resolve_input, source_paths
+from sofi_dask._pipeline_plan import Plan, plan_from_config
 from sofi_dask._pipeline_timing import PhaseTimer, StageTimes, task_timer
 from sofi_dask.outputs import (
     RUN_RECORD_NAME,
@@ -86,31 +88,21 @@ class PipelineResult:
         return {int(k): v for k, v in self.record["final_images"].items()}
 
 
-def _plan(config: Any) -> Plan:
-    if config is None:
-        return Plan()
-    if isinstance(config, Plan):
-        return config
-    from sofi_dask._pipeline_config import plan_from_config
-
-    return plan_from_config(config)
+_LOCAL_SCHEDULERS = ("threads", "synchronous", "processes")
 
 
-def _config_dict(config: Any, plan: Plan) -> dict[str, Any]:
-    to_dict = getattr(config, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    from dataclasses import asdict
+def _config(config: Any) -> Any:
+    from sofi_dask.config import parse_config
 
-    return asdict(plan)
+    return parse_config(config)
 
 
 @contextlib.contextmanager
-def _progress_ctx(progress: Any, client: Any) -> Iterator[None]:
-    if progress and client is None and not callable(progress):
+def _progress_ctx(progress: Any) -> Iterator[None]:
+    if progress and not callable(progress):
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar(minimum=1.0):
+        with ProgressBar(minimum=0.5, dt=0.2):
             yield
         return
     yield
@@ -118,42 +110,64 @@ def _progress_ctx(progress: Any, client: Any) -> Iterator[None]:
 
 def _compute(
     targets: list[tuple[da.Array, Any]],
-    extras: list[Any],
     *,
     client: Any,
     progress: Any,
     scheduler: str | None = None,
-) -> list[Any]:
-    """Store every kept output into its Zarr array and compute ``extras`` in ONE graph."""
+) -> None:
+    """Store every kept output into its Zarr array: ONE graph, computed once."""
     sources = [src.rechunk(tgt.chunks) for src, tgt in targets]
     stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
     if client is None:
-        with _progress_ctx(progress, client):
-            _, *values = dask.compute(stored, *extras, scheduler=scheduler)
-        return values
-    futures = client.compute([stored, *extras])
+        with _progress_ctx(progress):
+            dask.compute(stored, scheduler=scheduler)
+        return
+    future = client.compute(stored)
     if progress:
         if callable(progress):
-            progress(futures)
+            progress([future])
         else:
             from distributed import progress as dprogress
 
-            dprogress(futures)
-    _, *values = client.gather(futures)
-    return values
+            dprogress(future)
+    future.result()
+
+
+@contextlib.contextmanager
+def client_for(config: Any, client: Any = None) -> Iterator[Any]:
+    """The ``distributed`` client a run uses: ``client`` if given, else one made from
+    ``config.compute`` for a cluster scheduler (``local``, ``slurm``, ``pbs``, an address),
+    closed at the end; None for the local schedulers (threads, synchronous, processes).
+    """
+    cfg = _config(config)
+    if client is not None or cfg.compute.scheduler in _LOCAL_SCHEDULERS:
+        yield client
+        return
+    from sofi_dask import cluster
+
+    c = cfg.compute
+    made = cluster.make_client(
+        c.scheduler, n_workers=c.n_workers, threads_per_worker=c.threads_per_worker,
+        memory_limit=c.memory_limit, **c.cluster_options,
+    )  # fmt: skip
+    try:
+        logger.info("dask dashboard: %s", cluster.dashboard_link(made))
+        yield made
+    finally:
+        made.close()
 
 
 def run_pipeline(
-    input: InputLike,  # noqa: A002 - the contract's name
-    output: str | os.PathLike[str],
+    input: InputLike | None = None,  # noqa: A002 - the contract's name
+    output: str | os.PathLike[str] | None = None,
     config: Any = None,
     *,
     client: Any = None,
-    scheduler: str | None = None,
     progress: Any = None,
     overwrite: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    ingest: bool = True,
     ingest_progress: Callable[[int, int], None] | None = None,
-    figures: bool | None = None,
 ) -> PipelineResult:
     """Run the whole SOFI pipeline on a movie and write every kept result.
 
@@ -165,27 +179,30 @@ def run_pipeline(
 
     Parameters
     ----------
-    input : path, glob or list of paths
-        A Zarr store from ``sofi_dask.io.ingest``, a TIFF, a folder/glob/list of TIFFs. TIFF
-        input is ingested into ``<input>.zarr`` (or ``cache_dir``) on the first run and that
-        store is reused by the next runs.
-    output : path
-        Output folder (must not exist unless ``overwrite``; never an input or inside one).
-    config : PipelineConfig, optional
+    input : path, glob or list of paths, optional
+        A Zarr store from ``sofi_dask.io.ingest``, a TIFF, a folder/glob/list of TIFFs
+        (default: ``config.input.path``). TIFF input is ingested into ``<input>.zarr`` (or
+        ``cache_dir``) on the first run and that store is reused by the next runs.
+    output : path, optional
+        Output folder (default: ``config.outputs.path``); must not exist unless
+        ``overwrite``; never an input or inside one.
+    config : PipelineConfig or dict, optional
         Pipeline parameters (``sofi_dask.config``); defaults when None.
     client : distributed.Client, optional
-        Compute on this cluster instead of the local scheduler.
-    scheduler : {"threads", "processes", "synchronous"}, optional
-        Local dask scheduler when there is no ``client`` (default: dask's configured one).
+        Compute on this cluster. Without it, ``config.compute.scheduler`` decides: a local
+        scheduler (threads, synchronous, processes) or a cluster made for the run.
     progress : bool or callable, optional
-        True: dask's ``ProgressBar`` locally, ``distributed.progress`` with a client. A callable
-        receives the list of futures (distributed) instead. None/False: silent.
+        True: dask's ``ProgressBar`` locally, ``distributed.progress`` with a client; a
+        callable receives the list of futures (distributed). Default:
+        ``config.compute.progress``.
     overwrite : bool
         Replace an existing output folder written by sofi-dask.
+    cache_dir : path, optional
+        Folder of the ingested store of TIFF input (default: beside the input).
+    ingest : bool
+        Ingest TIFF input into Zarr (reused next time); False reads the TIFF lazily.
     ingest_progress : callable, optional
         ``ingest_progress(done_frames, total_frames)`` while TIFF input is ingested.
-    figures : bool, optional
-        Make the figures (default: the config's setting).
 
     Returns
     -------
@@ -205,66 +222,80 @@ def run_pipeline(
     >>> result.load("ldrc_order4").shape  # doctest: +SKIP
     (128, 128)
     """
-    plan = _plan(config)
+    cfg = _config(config)
+    plan = plan_from_config(cfg)
+    input = input if input is not None else cfg.input.path  # noqa: A001
+    output = output if output is not None else cfg.outputs.path
+    if input is None:
+        raise ValueError("input: expected a movie path (argument or input.path), got None")
+    if output is None:
+        raise ValueError("output: expected an output folder (argument or outputs.path), got None")
+    if progress is None:
+        progress = cfg.compute.progress
     timer = PhaseTimer()
     record = base_record()
     # refuse a bad output before any work (ingestion included)
-    from sofi_dask._pipeline_input import cache_store_path, source_paths
-
     inputs = source_paths(input)
     protected = list(inputs)
-    if plan.ingest:
+    if ingest and not (len(inputs) == 1 and inputs[0].is_dir()):
         with contextlib.suppress(FileNotFoundError):
-            protected.append(cache_store_path(input, plan.cache_dir))
+            protected.append(cache_store_path(input, cache_dir))
     atomic = AtomicOutputDir(output, inputs=protected, overwrite=overwrite)
 
     with timer("ingest"):
         resolved = resolve_input(
-            input,
-            ingest=plan.ingest,
-            cache_dir=plan.cache_dir,
-            channel=plan.channel,
-            chunks=plan.chunks,
+            input, ingest=ingest, cache_dir=cache_dir, channel=plan.channel,
             progress=ingest_progress,
-        )
+        )  # fmt: skip
     movie = resolved.movie
     with timer("build_graph"):
         graph = build_graph(movie, plan)
+    if not graph.arrays:
+        raise ValueError(
+            f"outputs.keep_stages: none of {list(plan.keep)} is computed by this run; "
+            "nothing would be written"
+        )
 
-    make_figures = plan.figures if figures is None else figures
     files: dict[str, list[Path]] = {}
     figs: dict[str, Any] = {}
-    with atomic as tmp:
+    report = contextlib.nullcontext()
+    with atomic as tmp, client_for(cfg, client) as active:
         import zarr
 
         root = zarr.open_group(tmp / RESULTS_ZARR, mode="w-", zarr_format=3)
-        root.attrs["sofi_dask"] = {"images": list(graph.specs), "complete": False}
+        info = {"images": list(graph.specs), "complete": False}
+        root.attrs["sofi_dask"] = info
         targets = []
         for name, arr in graph.arrays.items():
             target = create_image_array(root, graph.specs[name], arr.shape, np.float64)
             targets.append((arr.astype(np.float64), target))
         times = StageTimes(graph.stage_of_layer)
-        with timer("compute"), task_timer(times, client):
-            _compute(targets, [], client=client, progress=progress, scheduler=scheduler)
-        root.attrs["sofi_dask"] = {"images": list(graph.specs), "complete": True}
+        if cfg.compute.performance_report and active is not None:
+            from distributed import performance_report
+
+            report = performance_report(filename=str(cfg.compute.performance_report))
+        local = None if active is not None else cfg.compute.scheduler
+        with timer("compute"), report, task_timer(times, active):
+            _compute(targets, client=active, progress=progress, scheduler=local)
+        root.attrs["sofi_dask"] = {**info, "complete": True}
 
         with timer("write_files"):
             for name, spec in graph.specs.items():
                 arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
                 written = write_image_files(
-                    arr, spec, tmp, colormap=plan.colormap, contrast=plan.contrast,
-                    tiff=plan.tiff, rgb=plan.rgb, png=plan.png, protected=protected,
+                    arr, spec, tmp, colormap=plan.colormap, percentiles=plan.percentiles,
+                    tiff=plan.tiff, rgb=plan.rgb, png=plan.png,
+                    video_format=plan.video_format, protected=protected,
                 )  # fmt: skip
                 files[name] = [p.relative_to(tmp) for p in written.values()]
-        if make_figures:
+        if plan.figures:
             with timer("figures"):
-                from sofi_dask._pipeline_figures import make_figures as _make
-
-                figs, fig_files = _make(tmp, graph, plan, movie)
+                figs, fig_files = make_figures(tmp, graph, plan, movie)
                 files.update({k: [p.relative_to(tmp) for p in v] for k, v in fig_files.items()})
-
-        used = "distributed" if client is not None else scheduler or "default (threads)"
-        record.update(_record(resolved, plan, config, graph, times, timer, files, used))
+        if not plan.zarr:
+            shutil.rmtree(tmp / RESULTS_ZARR)
+        scheduler = "distributed" if active is not None else cfg.compute.scheduler
+        record.update(_record(resolved, plan, cfg, graph, times, timer, files, scheduler))
         write_run_record(tmp / RUN_RECORD_NAME, record)
     out = atomic.final
     return PipelineResult(
@@ -297,7 +328,7 @@ def _record(
         inp["store"] = str(resolved.store)
     return {
         "finished": _dt.datetime.now(tz=_dt.UTC).isoformat(),
-        "parameters": _config_dict(config, plan),
+        "parameters": config.to_dict(),
         "input": inp,
         "pixel_size_um": movie.pixel_size,
         "scheduler": scheduler,

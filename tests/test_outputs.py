@@ -169,7 +169,9 @@ def test_image_files_open_in_tifffile(tmp_path, video):
     assert rgb.shape == (*shape, 3) and rgb.dtype == np.uint8 and rgb.std() > 0
     assert files["png"].stat().st_size > 100
     assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert ("gif" in files) == video
+    assert ("video" in files) == video
+    if video:
+        assert files["video"].suffix == ".gif" and files["video"].stat().st_size > 100
 
 
 # ---------------------------------------------------------------- run record
