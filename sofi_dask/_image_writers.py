@@ -255,7 +255,8 @@ def save_video(
 
     The format follows the suffix: ``.tif``/``.tiff`` a multi-page ImageJ RGB TIFF (frame
     interval ``1/fps``); ``.gif`` an animated GIF (Pillow; exact colours, since the palette is
-    the colormap's lookup table); ``.mp4`` H.264 through an ``ffmpeg`` executable, which must
+    the colormap's lookup table; the frames are held in memory, 1 byte per pixel, while the
+    file is encoded); ``.mp4`` H.264 through an ``ffmpeg`` executable (frames streamed), which must
     be installed (it is optional: a clear error says when it is missing). All frames share one
     display range.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 import dask.array as da
 import matplotlib
@@ -227,6 +228,34 @@ def test_save_video_mp4(tmp_path, stack):
     with pytest.raises(RuntimeError, match="ffmpeg"):
         save_video(stack, tmp_path / "video.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def _fake_ffmpeg(tmp_path, exit_code):
+    """A stand-in encoder: copies the raw RGB frames it receives to its output file."""
+    script = tmp_path / "bin" / "fake-ffmpeg"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "data = sys.stdin.buffer.read()\n"
+        "args = sys.argv[1:]\n"
+        "open(args[-1], 'wb').write(data)\n"
+        "sys.stderr.write(' '.join(args))\n"
+        f"sys.exit({exit_code})\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_save_video_mp4_pipes_rgb_frames(tmp_path, stack):
+    out = tmp_path / "out"
+    out.mkdir()
+    path = save_video(stack, out / "v.mp4", fps=5, cmap="pink", ffmpeg=_fake_ffmpeg(tmp_path, 0))
+    expected = _reference_rgb(stack, "pink", stack.min(), stack.max())
+    assert path.read_bytes() == expected.tobytes()
+    with pytest.raises(RuntimeError, match="ffmpeg failed.*-s 17x12"):
+        save_video(stack, out / "w.mp4", ffmpeg=_fake_ffmpeg(tmp_path, 1))
+    assert sorted(p.name for p in out.iterdir()) == ["v.mp4"]
 
 
 def test_save_video_bad_arguments(tmp_path, stack):
