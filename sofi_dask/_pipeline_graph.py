@@ -125,6 +125,14 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
             )
         ]
         logger.info("bleaching correction: %d blocks", len(g.blocks))
+        short = [(a, b) for a, b in g.blocks if b - a < plan.max_order]
+        if short and plan.bleach_method == "blocks" and not plan.video:
+            a, b = short[0]
+            raise ValueError(
+                f"bleaching.fbc: the block of frames [{a}, {b}) has {b - a} frames, fewer than "
+                f"order {plan.max_order} needs ({len(g.blocks)} blocks from fbc={plan.fbc}); "
+                "use a larger bleaching.fbc, lower orders, or bleaching.enabled = false"
+            )
 
     work = data
     block_stats = plan.bleach and plan.bleach_method == "blocks" and not plan.video
