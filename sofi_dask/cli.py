@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sofi_dask import __version__
 
-_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info")
+_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
