@@ -120,9 +120,9 @@ def _check_dest(dest: Any, overwrite: bool, protected: list[Path]) -> Path:
 
 
 def _movie(data: Any, factor: int, rescale: bool, frames_per_chunk: int | None) -> da.Array:
-    from .finterp import interpolate_movie
+    from .finterp import as_lazy_or_numpy, interpolate_movie
 
-    arr = getattr(data, "data", data)
+    arr = as_lazy_or_numpy(data)
     if getattr(arr, "ndim", 0) != 3:
         raise ValueError(f"data must be a 3-D (t, y, x) movie, got shape {np.shape(arr)}")
     if rescale:

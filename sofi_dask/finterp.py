@@ -35,6 +35,7 @@ from ._finterp_io import (
 from ._utils import is_dask_array
 
 __all__ = [
+    "as_lazy_or_numpy",
     "average_image_with_finterp",
     "check_factor",
     "fourier_interp",
@@ -150,6 +151,19 @@ def interp_operators(shape: Any, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return K.interp_operator(h, factor), K.interp_operator(w, factor)
 
 
+def as_lazy_or_numpy(data: Any) -> Any:
+    """numpy stays numpy, dask stays dask, a ``Movie`` gives its ``.data``; other array-likes
+    with a shape (zarr arrays) are wrapped lazily; lists become numpy."""
+    if isinstance(data, np.ndarray) or is_dask_array(data):
+        return data
+    inner = getattr(data, "data", None)
+    if is_dask_array(inner):
+        return inner
+    if hasattr(data, "shape") and hasattr(data, "dtype"):
+        return da.asarray(data)
+    return np.asarray(data)
+
+
 def _block_interp(block: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
     return K.apply_operators(block, lx, ly)
 
@@ -159,9 +173,7 @@ def _interp_graph(
 ) -> da.Array:
     """Lazy ``block_fn(frames, lx, ly)`` over chunks of whole frames of ``data`` (..., y, x)."""
     factor = check_factor(factor)
-    arr = data if isinstance(data, np.ndarray) else getattr(data, "data", data)
-    if not is_dask_array(arr):
-        arr = np.asarray(arr)
+    arr = as_lazy_or_numpy(data)
     if arr.ndim < 2:
         raise ValueError(f"data must have at least 2 dimensions (y, x), got shape {arr.shape}")
     if frames_per_chunk is not None:

@@ -262,6 +262,9 @@ def test_deconvsk_stack_every_image_independently(rng):
     lazy = deconvsk(da.from_array(stack, chunks=(2, -1, -1)), psf, iterations=3)
     assert isinstance(lazy, da.Array) and lazy.chunks[0] == (2, 2, 1)
     assert_eq(lazy, expected, rtol=1e-10)
+    one = deconvsk(da.from_array(stack[1]), psf, iterations=3)  # one image, one chunk
+    assert isinstance(one, da.Array)
+    assert_eq(one, expected[1], rtol=1e-10)
 
 
 def test_deconvsk_on_a_distributed_cluster(dask_client, rng):

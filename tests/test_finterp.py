@@ -203,6 +203,10 @@ def test_write_zarr_and_tiff(tmp_path, rng):
     with pytest.raises(FileExistsError):
         fourier_interp_movie_to_tiff(movie, tpath, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["interp.tif", "interp.zarr"]
+    # a zarr array as input stays lazy
+    lazy = interpolate_movie(zarr.open_array(str(zpath), mode="r"), 2)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), fourier_interp(again[...], 2), atol=1e-8)
 
 
 def test_failed_write_leaves_nothing(tmp_path):
