@@ -2,7 +2,8 @@
 
 ``filter1d_same`` is a 1-D convolution cropped to the input length (MATLAB's ``conv(u, v,
 'same')``); ``noise_filter1d`` applies it to every pixel of a stack (e.g. a SOFI video), lazily
-and chunk by chunk for dask input (``map_overlap`` along the sequence axis).
+and chunk by chunk for dask input (``map_overlap`` along the sequence axis). ``med_smooth``
+(median filter with symmetric padding) is re-exported from :mod:`sofi_dask.bleaching`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import numpy as np
 from scipy import ndimage
 
 from sofi_dask._utils import centred_depth, is_dask_array
+from sofi_dask.bleaching import med_smooth
 from sofi_dask.masks import gauss1d_mask
 
-__all__ = ["filter1d_same", "noise_filter1d"]
+__all__ = ["filter1d_same", "med_smooth", "noise_filter1d"]
 
 Convention = Literal["matlab", "pysofi"]
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from dask.array.utils import assert_eq
 
-from sofi_dask.filtering import filter1d_same, noise_filter1d
+from sofi_dask import bleaching
+from sofi_dask.filtering import filter1d_same, med_smooth, noise_filter1d
 from sofi_dask.masks import gauss1d_mask
 
 
@@ -121,3 +122,14 @@ def test_dask_on_distributed_cluster(rng, dask_client):
 def test_bad_parameters(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_med_smooth_is_reexported_with_symmetric_padding(rng):
+    assert med_smooth is bleaching.med_smooth
+    x = rng.normal(size=40)
+    k = 7
+    padded = np.concatenate([x[:k][::-1], x, x[-k:][::-1]])  # ... x1 x0 | x0 x1 ...
+    half = k // 2
+    # x[i] sits at padded[i + k]; its median window is centred there
+    expected = [np.median(padded[i + k - half : i + k + half + 1]) for i in range(40)]
+    np.testing.assert_allclose(med_smooth(x, kernel_size=k), expected)
