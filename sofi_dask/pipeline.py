@@ -122,15 +122,15 @@ def _compute(
         with _progress_ctx(progress):
             dask.compute(stored, scheduler=scheduler)
         return
-    future = client.compute(stored)
+    futures = client.compute(stored if isinstance(stored, list | tuple) else [stored])
     if progress:
         if callable(progress):
-            progress([future])
+            progress(futures)
         else:
             from distributed import progress as dprogress
 
-            dprogress(future)
-    future.result()
+            dprogress(futures)
+    client.gather(futures)
 
 
 @contextlib.contextmanager

@@ -33,6 +33,11 @@ def _ints(text: str) -> list[int]:
         ) from exc
 
 
+def _size(text: str) -> int | list[int]:
+    values = _ints(text)
+    return values[0] if len(values) == 1 else values
+
+
 # (flag, config key, argparse kwargs): every pipeline option on the command line; each one
 # becomes an override applied after --config FILE and before --set.
 STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -57,7 +62,7 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--iterations", "deconvolution.iterations", {"type": int, "help": "RL iterations"}),
     _onoff("noise_filter_2.enabled", "noise filter 2 (video)"),
     _onoff("ldrc.enabled", "local dynamic range compression"),
-    ("--ldrc-window", "ldrc.window_size", {"type": _ints, "metavar": "ROWS,COLS"}),
+    ("--ldrc-window", "ldrc.window_size", {"type": _size, "metavar": "N|ROWS,COLS"}),
     ("--ldrc-mask", "ldrc.mask", {"help": "average or order<k>"}),
     ("--keep", "outputs.keep_stages", {"type": lambda t: [s for s in t.split(",") if s],
                                        "metavar": "STAGE,...", "help": "stages written"}),
