@@ -91,7 +91,13 @@ def med_smooth(signal: Any, kernel_size: int = 251) -> np.ndarray:
         or kernel_size % 2 == 0
     ):
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
-    return ndimage.median_filter(arr, size=int(kernel_size), mode="reflect")
+    half = int(kernel_size) // 2
+    # explicit extension (np.pad reflects again when the series is shorter than the window;
+    # scipy.ndimage misbehaves for windows longer than the line), then the valid medians only
+    padded = np.pad(arr, half, mode="symmetric")
+    return ndimage.median_filter(padded, size=int(kernel_size), mode="nearest")[
+        half : half + arr.size
+    ].copy()
 
 
 def _check_fbc(fbc: Any) -> float:
