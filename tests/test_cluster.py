@@ -23,6 +23,9 @@ from sofi_dask.cluster import (
     progress,
 )
 
+# dask-jobqueue registers its config defaults on import: do it before any dask.config.set
+pytest.importorskip("dask_jobqueue")
+
 HERE = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
 
 
@@ -222,3 +225,89 @@ def test_progress_local_and_distributed(dask_client, capsys):
     fut = dask_client.compute(dx.mean())
     assert progress(fut) == pytest.approx(x.mean())
     assert dashboard_link(dask_client) is None or dashboard_link(dask_client).startswith("http")
+
+
+def _example_config():
+    yaml = pytest.importorskip("yaml")
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "cluster" / "jobqueue.yaml"
+    flat = {}
+
+    def walk(prefix, node):  # dotted keys: merged into dask's config like a YAML file is
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", yaml.safe_load(path.read_text()))
+    return flat
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("slurm", ["#SBATCH -p normal", "#SBATCH --cpus-per-task=16", "#SBATCH --mem=64G"]),
+        ("pbs", ["#PBS -q workq", "#PBS -l select=1:ncpus=16:mem=64GB"]),
+    ],
+)
+def test_example_jobqueue_yaml_is_valid_dask_config(kind, expected):
+    config = _example_config()
+    with dask.config.set(config):
+        jc = make_jobqueue_cluster(kind, scheduler_options=HERE)
+        try:
+            script = jc.job_script()
+        finally:
+            jc.close()
+    for line in expected:
+        assert line in script
+    assert "--nworkers 4" in script and "--nthreads 4" in script
+    assert "--local-directory $TMPDIR" in script
+    # the site's prologue first, then the spawn setting
+    assert script.index("source ~/sofi_dask/.venv/bin/activate") < script.index(SPAWN_PROLOGUE)
+
+
+def test_scheduler_started_from_command_line_with_scheduler_file(tmp_path):
+    """The workflow of cluster/*-scheduler-file.*: `dask scheduler/worker --scheduler-file`."""
+    import subprocess
+    import sys
+    import time
+
+    sched_file = tmp_path / "scheduler.json"
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD="spawn")
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file",
+         str(sched_file), "--host", "127.0.0.1", "--no-dashboard", "--no-show"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (sched_file.exists() and sched_file.stat().st_size):
+            assert time.monotonic() < deadline, "scheduler did not write its file"
+            time.sleep(0.2)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+             str(sched_file), "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
+             "--no-dashboard"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        x, dx = _movie_like()
+        with make_client(scheduler_file=sched_file) as client:
+            client.wait_for_workers(1, timeout=60)
+            assert_eq(dx.var(axis=0), x.var(axis=0))
+            address = json.loads(sched_file.read_text())["address"]
+        # the scripts pass that address on: `sofi-dask run ... --scheduler "$ADDRESS"`
+        with make_client(address) as client:
+            assert len(client.scheduler_info()["workers"]) == 1
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+        for proc in (worker, scheduler):
+            if proc is not None:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
