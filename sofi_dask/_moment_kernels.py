@@ -129,10 +129,10 @@ def central_sums(block: np.ndarray, max_order: int) -> tuple[np.ndarray, np.ndar
         block = block.astype(np.float32)
     if not block.dtype.isnative:
         block = block.astype(block.dtype.newbyteorder("="))
-    _, ny, nx = block.shape
+    t, ny, nx = block.shape
+    if t == 0:
+        raise ValueError("block must hold at least one frame")
     mean = np.empty((ny, nx), dtype=np.float64)
     sums = np.empty((max(max_order - 1, 0), ny, nx), dtype=np.float64)
-    if block.shape[0] == 0:
-        raise ValueError("block must hold at least one frame")
     _central_sums_numba(block, int(max_order), mean, sums)
     return mean, sums

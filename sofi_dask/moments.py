@@ -344,12 +344,9 @@ def average_image(data: Any, *, frames: tuple[int, int] | None = None) -> da.Arr
     >>> average_image(np.array([[[1, 2]], [[3, 5]]], dtype=np.uint8)).tolist()
     [[2.0, 3.5]]
     """
-    arr, lazy = as_movie_array(data)
+    arr, _ = as_movie_array(data)
     start, end = check_frames(frames, arr.shape[0])
-    arr = arr[start:end]
-    if lazy:
-        return arr.mean(axis=0, dtype=np.float64)
-    return arr.mean(axis=0, dtype=np.float64)
+    return arr[start:end].mean(axis=0, dtype=np.float64)
 
 
 def minimum_image(data: Any, *, frames: tuple[int, int] | None = None) -> da.Array | np.ndarray:

@@ -8,7 +8,9 @@ once:
 * ``step < window`` (sliding windows): the movie is cut into segments of
   ``g = gcd(window, step)`` frames, each reduced once, and every window merges its
   ``window // g`` segment stacks exactly (Pébay), so a frame is reduced once, not
-  ``window / step`` times.
+  ``window / step`` times. When ``g < 4`` a merge would cost more than re-reducing the
+  frames, so each window is reduced directly (still one read: the windows share the source
+  chunks in one graph).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from sofi_dask.moments import as_movie_array, check_order, merge_moment_stacks, 
 __all__ = ["sofi_video", "video_windows"]
 
 _STATISTICS = ("cumulants", "moments")
+# Merging one segment costs ~max_order^2 / 2 array operations per pixel, reducing one frame
+# ~2 * max_order: below this many frames per segment, windows are reduced directly instead.
+_MIN_SEGMENT = 4
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -115,10 +120,11 @@ def sofi_video(
         raise ValueError(f"window={window} frames is too short for order {max_order}")
     darr = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
 
-    if step >= window:
+    g = gcd(window, step)
+    if step >= window or g < _MIN_SEGMENT:
+        # adjacent/gapped windows, or segments too short for merging to beat re-reducing
         stacks = moment_stacks(darr, max_order, windows, split_every=split_every)
     else:
-        g = gcd(window, step)
         n_segments = windows[-1][1] // g
         segments = [(s * g, (s + 1) * g) for s in range(n_segments)]
         seg_stacks = moment_stacks(

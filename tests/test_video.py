@@ -38,7 +38,9 @@ def movie(n=60, shape=(4, 5), seed=0):
 
 
 @pytest.mark.parametrize("statistic", ["cumulants", "moments"])
-@pytest.mark.parametrize(("window", "step"), [(10, None), (12, 5), (9, 6), (10, 15), (7, 1)])
+@pytest.mark.parametrize(
+    ("window", "step"), [(10, None), (12, 5), (9, 6), (16, 8), (20, 12), (10, 15), (7, 1)]
+)
 def test_windows_match_reference(statistic, window, step):
     x = movie()
     d = da.from_array(x, chunks=(13, 2, 5))
@@ -75,9 +77,11 @@ def test_numpy_in_numpy_out_and_single_read():
             return x[key]
 
     d = da.from_array(CountingSource(), chunks=(8, 4, 5), asarray=True)
-    video = sofi_video(d, 3, window=10, step=4)
-    dask.compute(video, scheduler="threads")
-    assert len(reads) == d.npartitions
+    for window, step in [(10, 4), (16, 8)]:  # direct windows, merged segments
+        reads.clear()
+        video = sofi_video(d, 3, window=window, step=step)
+        dask.compute(video, scheduler="threads")
+        assert len(reads) == d.npartitions
 
 
 @pytest.mark.parametrize(
