@@ -1,11 +1,12 @@
 """The batched, parallel TIFF -> Zarr writer with per-frame statistics in the same pass.
 
-One task = one time chunk x one band of chunk rows (all columns): it reads the frames of its
-band from the TIFF in one batch, computes per-frame total / minimum / maximum of the band,
-writes the band's chunks (whole chunks only, so concurrent tasks never share a chunk), its
-statistics and, last, its completion record. Tasks run on a thread pool: reading
-(``preadv``), Blosc and numpy reductions release the GIL, and at most ``workers`` task
-buffers are alive at a time, so memory does not grow with the movie.
+One task = one time chunk x one band of chunk rows (all columns). It reads the frames of
+its band in one batch (a read-only memory map of the file for uncompressed contiguous data,
+``preadv`` or decoded page ranges otherwise), computes per-frame total / minimum / maximum
+of the band, writes the band's chunks (whole chunks only, so concurrent tasks never share a
+chunk), its statistics and, last, its completion record. Tasks run on a thread pool:
+reading, Blosc and the numba statistics kernel release the GIL, and at most ``workers``
+task buffers are alive at a time, so memory does not grow with the movie.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def _run_task(
 ) -> int:
     t0, t1 = plan.frames(i)
     y0, y1 = plan.rows(j)
-    block = source.read(t0, t1, rows=(y0, y1))
+    block = source.view(t0, t1, rows=(y0, y1))  # a memory map of the TIFF when possible
     stats = band_frame_stats(block)
     arrays[MOVIE][t0:t1, y0:y1, :] = block
+    del block  # unmaps: resident memory stays bounded by the tasks in flight
     arrays[f"{INGEST}/band_stats"][t0:t1, j : j + 1, :] = stats[:, None, :]
     arrays[f"{INGEST}/done"][i, j] = 1  # the completion record, written last
     return t1 - t0

@@ -398,6 +398,38 @@ class TiffSource:
             {"path": lay.path, "size": lay.size, "mtime_ns": lay.mtime_ns} for lay in self.layouts
         ]
 
+    def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Frames ``start..stop-1`` as a read-only memory map when they are one block.
+
+        Uncompressed, contiguous, native byte order, one file, whole frames of one channel:
+        a ``numpy.memmap`` (``mode='r'``) of just these bytes, no copy; the mapping goes when
+        the array is released. Otherwise the same as :meth:`read` (a copy).
+        """
+        bounds = self.frame_offsets
+        i = int(np.searchsorted(bounds, start, side="right") - 1)
+        lay = self.layouts[i]
+        lo, hi = start - int(bounds[i]), stop - int(bounds[i])
+        ny, nx = self.frame_shape
+        if (
+            lay.contiguous
+            and hi <= lay.n_frames
+            and rows in (None, (0, ny))
+            and np.dtype(lay.file_dtype) == self.dtype
+            and lay.plane_shape == (ny, nx)
+            and stop > start
+        ):
+            planes = lay.planes(lo, hi)
+            if planes[-1] - planes[0] == hi - lo - 1:
+                plane_bytes = ny * nx * self.dtype.itemsize
+                return np.memmap(
+                    lay.path,
+                    dtype=self.dtype,
+                    mode="r",
+                    offset=lay.offset + int(planes[0]) * plane_bytes,
+                    shape=(hi - lo, ny, nx),
+                )
+        return self.read(start, stop, rows=rows)
+
     def read(
         self,
         start: int,
