@@ -145,7 +145,7 @@ class StatisticConfig(Section):
 
     kind: str = option("cumulants", parse_choice("cumulants", "moments"), "statistic")
     orders: tuple[int, ...] = option(
-        (2, 3, 4, 5, 6),
+        (2, 3, 4),
         parse_int_tuple(None, 1, distinct=True, words=_ORDERS_WORDS),
         "orders to compute",
     )  # fmt: skip
@@ -223,7 +223,10 @@ class LdrcConfig(Section):
         "window size, pixels",
     )  # fmt: skip
     mask: str = option(
-        "average", _parse_mask(), "mask image: the average image or the SOFI image of an order"
+        "order2",
+        _parse_mask(),
+        "mask image: the average image or the SOFI image of an order (<= the highest order); "
+        "'order2' is background-free, 'average' (pysofi's usual choice) lifts empty regions",
     )
 
 
@@ -307,10 +310,10 @@ class PipelineConfig(Section):
                 )
         if self.ldrc.enabled and self.ldrc.mask.startswith("order"):
             order = int(self.ldrc.mask[5:])
-            if order not in self.statistic.orders:
+            if order > max(self.statistic.orders):
                 raise ConfigError(
                     "ldrc.mask",
-                    f"expected 'average' or an order in statistic.orders "
+                    f"expected 'average' or an order <= the highest of statistic.orders "
                     f"{list(self.statistic.orders)}, got {self.ldrc.mask!r}",
                 )
 

@@ -6,12 +6,12 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def dask_client():
+def dask_cluster():
     """A real ``distributed`` scheduler with two worker processes on 127.0.0.1.
 
-    Session-scoped: starting worker processes costs seconds, and the tests only submit graphs.
+    Session-scoped: starting worker processes costs seconds; tests connect clients to it.
     """
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     cluster = LocalCluster(
         n_workers=2,
@@ -21,9 +21,20 @@ def dask_client():
         dashboard_address=None,
         memory_limit="4GiB",
     )
-    client = Client(cluster)
     try:
-        yield client
+        yield cluster
     finally:
-        client.close()
         cluster.close()
+
+
+@pytest.fixture
+def dask_client(dask_cluster):
+    """A client of :func:`dask_cluster`, the default scheduler only for the test that asks.
+
+    Closing it at the end of the test restores the local schedulers, so later tests do not
+    silently run on the cluster.
+    """
+    from distributed import Client
+
+    with Client(dask_cluster) as client:
+        yield client
