@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import bleaching as _bleaching
-from sofi_dask import filtering as _filtering
 from sofi_dask.compat._common import to_numpy
 from sofi_dask.compat.masks import gauss1d_mask
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_bleaching = import_module("sofi_dask.bleaching")
+_filtering = import_module("sofi_dask.filtering")
 
 logger = logging.getLogger(__name__)
 

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import finterp as _finterp
-from sofi_dask import moments as _moments
 from sofi_dask.compat._common import as_frames, compute_all, movie_path
 from sofi_dask.io import open_movie
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_finterp = import_module("sofi_dask.finterp")
+_moments = import_module("sofi_dask.moments")
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +59,7 @@ def ift_matrix2d(xrange: int, yrange: int, interp_num: int) -> tuple[np.ndarray,
     return _finterp.ift_matrix2d(xrange, yrange, interp_num)
 
 
-def interpolate_image(
-    im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num: int
-) -> np.ndarray:
+def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num: int) -> np.ndarray:
     """Fourier-interpolate one image with explicit transform matrices.
 
     Native: :func:`sofi_dask.finterp.interpolate_image` (real part; pysofi the absolute value).
@@ -138,9 +140,7 @@ def fourier_interp_tiff(
     return [np.asarray(x.compute()) for x in lazy]
 
 
-def interp_outputs(
-    src: Path, interp_num_lst: Any, frames: Any, save_option: bool
-) -> list[Any]:
+def interp_outputs(src: Path, interp_num_lst: Any, frames: Any, save_option: bool) -> list[Any]:
     """Interpolated uint16 movies of ``src``, one lazy dask array per factor.
 
     With ``save_option`` each is streamed into ``<stem>_InterpNum<f>.tif`` beside ``src``

@@ -10,12 +10,16 @@ Examples
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import ldrc as _ldrc
 from sofi_dask.compat._common import to_numpy
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_ldrc = import_module("sofi_dask.ldrc")
 
 __all__ = ["ldrc"]
 

@@ -8,11 +8,14 @@ Examples
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import masks as _masks
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_masks = import_module("sofi_dask.masks")
 
 __all__ = ["gauss1d_mask", "gauss2d_mask"]
 

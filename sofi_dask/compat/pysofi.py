@@ -20,13 +20,11 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import bleaching as _bleaching
-from sofi_dask import cumulants as _cum
-from sofi_dask import moments as _moments
 from sofi_dask.compat import deconvsk as _deconvsk
 from sofi_dask.compat import finterp as _finterp
 from sofi_dask.compat import ldrc as _ldrc
@@ -34,6 +32,12 @@ from sofi_dask.compat import masks as _masks
 from sofi_dask.compat import reconstruction as _rec
 from sofi_dask.compat._common import as_frames, compute_all, movie_path, to_numpy
 from sofi_dask.io import open_movie
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_bleaching = import_module("sofi_dask.bleaching")
+_cum = import_module("sofi_dask.cumulants")
+_moments = import_module("sofi_dask.moments")
 
 logger = logging.getLogger(__name__)
 

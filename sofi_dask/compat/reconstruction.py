@@ -20,16 +20,12 @@ Examples
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import bleaching as _bleaching
-from sofi_dask import correlations as _corr
-from sofi_dask import cumulants as _cum
-from sofi_dask import finterp as _finterp
-from sofi_dask import moments as _moments
 from sofi_dask.compat._common import (
     as_frames,
     compute_all,
@@ -39,6 +35,14 @@ from sofi_dask.compat._common import (
     to_numpy,
 )
 from sofi_dask.io import Movie, open_movie
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_bleaching = import_module("sofi_dask.bleaching")
+_corr = import_module("sofi_dask.correlations")
+_cum = import_module("sofi_dask.cumulants")
+_finterp = import_module("sofi_dask.finterp")
+_moments = import_module("sofi_dask.moments")
 
 logger = logging.getLogger(__name__)
 

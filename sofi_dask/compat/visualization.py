@@ -15,14 +15,18 @@ Examples
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sofi_dask import figures as _figures
-from sofi_dask import visualization as _vis
 from sofi_dask.compat._common import to_numpy
+
+# native stage modules (by module path: the package re-exports functions of the
+# same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
+_figures = import_module("sofi_dask.figures")
+_vis = import_module("sofi_dask.visualization")
 
 __all__ = [
     "add_transmap",
@@ -146,8 +150,7 @@ def save_avi(
         stack = stack.map_blocks(ensure_positive, dtype=np.float64)
     else:
         stack = ensure_positive(stack)
-    return _vis.save_video(stack, path, cmap=cmap, contrast=float(display_contrast),
-                           overwrite=True)
+    return _vis.save_video(stack, path, cmap=cmap, contrast=float(display_contrast), overwrite=True)
 
 
 def _os_fspath(value: Any) -> str:
