@@ -65,13 +65,16 @@ def main() -> int:
     ap.add_argument("--compressor", default="lz4")
     ap.add_argument("--clevel", type=int, default=5)
     ap.add_argument("--workers", type=int, default=0, help="ingest threads (0 = default)")
+    ap.add_argument("--tiff", default=None, help="use this existing TIFF (kept) instead")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved cp/ingest pairs")
     ap.add_argument("--keep", action="store_true", help="keep (and reuse) the TIFF")
     args = ap.parse_args()
 
     scratch = Path(args.dir)
     scratch.mkdir(parents=True, exist_ok=True)
-    tif = scratch / f"bench_ingest_{args.gb:g}GB_{args.frame}.tif"
+    tif = Path(args.tiff) if args.tiff else scratch / f"bench_ingest_{args.gb:g}GB_{args.frame}.tif"
+    if args.tiff:
+        args.keep = True
     copy = scratch / "bench_ingest_copy.tif"
     store = scratch / "bench_ingest.zarr"
     if not tif.exists():

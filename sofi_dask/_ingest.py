@@ -110,6 +110,18 @@ def _run_task(
     return t1 - t0
 
 
+TASK_MEMORY_BUDGET = 768 << 20
+
+
+def default_workers(plan: IngestPlan, itemsize: int) -> int:
+    """Writer threads: twice the CPUs (tasks also wait on page faults and writes), 2..16,
+    fewer when the task buffers (~3x a band: input, encoded output, zarr's copies) would pass
+    ~768 MB, so that peak memory stays under 1 GB whatever the movie's size."""
+    band = plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
+    by_memory = max(1, TASK_MEMORY_BUDGET // max(1, 3 * band))
+    return int(min(max(2, 2 * (os.cpu_count() or 1)), 16, by_memory))
+
+
 def write_movie(
     source: TiffSource,
     group: zarr.Group,
@@ -129,7 +141,7 @@ def write_movie(
         for j in range(n_bands)
         if done[i, j]
     )
-    workers = workers or min(8, os.cpu_count() or 1)
+    workers = workers or default_workers(plan, source.dtype.itemsize)
     if progress is not None:
         progress(done_units // n_bands, total)
     if not todo:

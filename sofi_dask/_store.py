@@ -34,7 +34,7 @@ STAT_NAMES = ("total", "minimum", "maximum", "mean")
 COMPRESSORS = ("lz4", "zstd", "blosclz", "zlib", "none")
 TARGET_CHUNK_BYTES = 32 << 20
 MAX_WHOLE_FRAME_CHUNK = 64 << 20
-MIN_TIME_DEPTH = 128
+TIME_DEPTH = 256
 
 
 # --------------------------------------------------------------------------- parameters
@@ -62,27 +62,29 @@ def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any] | No
 
 
 def default_chunks(shape: tuple[int, int, int], dtype: np.dtype) -> tuple[int, int, int]:
-    """Default chunk shape of a (t, y, x) movie.
+    """Default chunk shape of a (t, y, x) movie: ~32 MB chunks, deep in time.
 
-    Whole frames, ``>= 128`` frames deep, ~32 MB (at most 64 MB) per chunk when a frame is
-    small enough (<= 512 KB); otherwise 128 frames deep with spatial tiles (e.g.
-    128 x 256 x 512 for 2048 x 2048 uint16) so that per-chunk statistics state
-    (orders x tile x 8 B) stays small next to the chunk.
+    * Frames up to 256 KB (e.g. 256 x 256 uint16): whole frames, >= 256 frames deep.
+    * Bigger frames: 256 frames deep and a spatial tile of whole rows (row strips, a multiple
+      of 16 rows), e.g. (256, 32, 2048) for 2048 x 2048 uint16. Per-chunk statistics state
+      (orders x tile pixels x 8 B) is then ~10 % of the chunk for 6 orders, and each frame's
+      share of a chunk is one contiguous run of rows in the TIFF and in memory (so an ingest
+      task is exactly one chunk: no cross-chunk copies). Frames too wide for 16-row strips
+      are also split along x.
     """
     t, y, x = (int(s) for s in shape)
     itemsize = np.dtype(dtype).itemsize
     frame = max(1, y * x * itemsize)
-    if frame * MIN_TIME_DEPTH <= MAX_WHOLE_FRAME_CHUNK:
-        depth = max(MIN_TIME_DEPTH, TARGET_CHUNK_BYTES // frame)
+    if frame * TIME_DEPTH <= MAX_WHOLE_FRAME_CHUNK:
+        depth = max(TIME_DEPTH, TARGET_CHUNK_BYTES // frame)
         return (max(1, min(t, depth)), y, x)
-    depth = max(1, min(t, MIN_TIME_DEPTH))
-    ty, tx = y, x
-    while depth * ty * tx * itemsize > TARGET_CHUNK_BYTES and (ty > 16 or tx > 16):
-        if ty >= tx:  # keep rows long: x is the contiguous axis
-            ty = math.ceil(ty / 2)
-        else:
-            tx = math.ceil(tx / 2)
-    return (depth, ty, tx)
+    depth = max(1, min(t, TIME_DEPTH))
+    rows = TARGET_CHUNK_BYTES // (depth * x * itemsize)
+    if rows >= 16:
+        return (depth, min(y, rows // 16 * 16), x)
+    ty = min(y, 16)
+    tx = max(16, TARGET_CHUNK_BYTES // (depth * ty * itemsize))
+    return (depth, ty, min(x, tx))
 
 
 def parse_chunks(

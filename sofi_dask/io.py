@@ -214,7 +214,8 @@ def ingest(
     progress : callable, optional
         ``progress(done_frames, total_frames)``, called from the calling thread.
     workers : int, optional
-        Writer threads (default: CPU count, at most 8). Memory ~ workers x chunk-band size.
+        Writer threads (default: twice the CPUs, 2..16, fewer for big chunk bands so that
+        the task buffers stay under ~768 MB). Memory ~ 3 x workers x chunk-band size.
 
     Returns
     -------

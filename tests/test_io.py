@@ -276,18 +276,25 @@ def test_stats_equal_numpy_with_zero_and_negative_frames(tmp_path):
 
 
 def test_default_chunks():
-    # small frames: whole frames, >= 128 deep, <= 64 MB
+    # small frames: whole frames, >= 256 deep, ~32 MB
     assert _store.default_chunks((20000, 256, 256), np.uint16) == (256, 256, 256)
     assert _store.default_chunks((50, 256, 256), np.uint16) == (50, 256, 256)
-    assert _store.default_chunks((10**5, 512, 512), np.uint16) == (128, 512, 512)
-    # big frames: spatial tiles, ~32 MB chunks, per-chunk state small next to the chunk
-    c = _store.default_chunks((10**5, 2048, 2048), np.uint16)
-    assert c == (128, 256, 512)
-    chunk_bytes = np.prod(c) * 2
-    assert 16 << 20 <= chunk_bytes <= 64 << 20
-    assert 6 * c[1] * c[2] * 8 < chunk_bytes  # orders-6 float64 state per tile
-    c = _store.default_chunks((1000, 2048, 2048), np.float32)
-    assert np.prod(c) * 4 <= 64 << 20 and c[0] == 128
+    assert _store.default_chunks((10**5, 128, 128), np.uint16) == (1024, 128, 128)
+    # big frames: 256 deep, row-strip tiles, ~32 MB; per-chunk state small next to the chunk
+    for shape, dtype in [
+        ((10**5, 2048, 2048), np.uint16),
+        ((10**5, 512, 512), np.uint16),
+        ((10**4, 1200, 1920), np.float32),
+        ((10**4, 64, 100000), np.uint16),
+    ]:
+        c = _store.default_chunks(shape, dtype)
+        chunk_bytes = np.prod(c) * np.dtype(dtype).itemsize
+        assert c[0] == 256 and c[1] < shape[1], (shape, c)
+        assert 8 << 20 <= chunk_bytes <= 64 << 20, (shape, c)
+        assert 6 * c[1] * c[2] * 8 <= chunk_bytes / 4  # orders-6 float64 state per tile
+    assert _store.default_chunks((10**5, 2048, 2048), np.uint16) == (256, 32, 2048)
+    assert _store.default_chunks((10**4, 64, 100000), np.uint16)[1:] == (16, 4096)
+    assert _store.default_chunks((100, 2048, 2048), np.uint16) == (100, 80, 2048)
 
 
 def test_open_tiff_is_lazy_and_batched(tmp_path):
