@@ -7,6 +7,10 @@ of the band, writes the band's chunks (whole chunks only, so concurrent tasks ne
 chunk), its statistics and, last, its completion record. Tasks run on a thread pool:
 reading, Blosc and the numba statistics kernel release the GIL, and at most ``workers``
 task buffers are alive at a time, so memory does not grow with the movie.
+
+Known cost: compressed or tiled TIFFs are decoded page by page, so with row-strip chunks
+(frames > 256 KB) every band re-decodes the pages of its time chunk; pass whole-frame chunks
+(e.g. ``chunks=(32, -1, -1)``) for big compressed frames.
 """
 
 from __future__ import annotations
