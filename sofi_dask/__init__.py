@@ -96,6 +96,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
+# ``cumulants`` and ``ldrc`` name both a function and the stage module that defines it. Importing
+# a submodule binds it as a package attribute, so bind the functions now, after their modules:
+# ``sofi_dask.ldrc`` is then always the function (``from sofi_dask.ldrc import resample_mask``
+# and ``importlib.import_module("sofi_dask.ldrc")`` still reach the module).
+from sofi_dask.cumulants import cumulants  # noqa: E402, F401
+from sofi_dask.ldrc import ldrc  # noqa: E402, F401
+
 __all__ = ["__version__", *sorted(_MODULE_OF)]
 
 

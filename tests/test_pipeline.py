@@ -9,9 +9,9 @@ import pytest
 import tifffile
 import zarr
 
-from sofi_dask import cumulants as cum
 from sofi_dask import moments
 from sofi_dask.config import PipelineConfig, apply_overrides
+from sofi_dask.cumulants import cumulants as stage_cumulants
 from sofi_dask.deconv import deconvsk
 from sofi_dask.filtering import noise_filter1d
 from sofi_dask.io import ingest
@@ -47,7 +47,7 @@ def movie_tif(tmp_path_factory):
 def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif):
     result = run_pipeline(movie_tif, tmp_path / "out", _cfg())
     data = tifffile.imread(movie_tif).astype(np.float64)
-    expected_cum = cum.cumulants(data, 3)
+    expected_cum = stage_cumulants(data, 3)
     psf = gauss2d_mask((9, 9), 2.0)
     avg = data.mean(axis=0)
     for k in (2, 3):
@@ -112,7 +112,7 @@ def test_bleaching_blocks_on_an_ingested_store(tmp_path):
     blocks = bleaching_blocks(signal, fbc=0.25, kernel_size=51)
     assert len(blocks) > 2
     assert result.record["bleaching_blocks"] == [list(b) for b in blocks]
-    per_block = [cum.cumulants(sim.data[a:b].astype(np.float64), 3)[3] for a, b in blocks]
+    per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 3)[3] for a, b in blocks]
     np.testing.assert_allclose(result.load("cumulants_order3"), np.mean(per_block, axis=0),
                                rtol=1e-8, atol=1e-8)
     assert sorted(result.images) == ["cumulants_order2", "cumulants_order3"]
