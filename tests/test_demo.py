@@ -20,7 +20,7 @@ def test_demo_writes_and_describes_its_outputs(tmp_path):
     text = proc.stdout
     assert f"Outputs under {out}" in text
     for line in ("movie.tif", "results/run.json", "results/results.zarr",
-                 "results/figures/total_signal.png", "results/*/ldrc_order6.*"):
+                 "results/figures/total_signal.png", "results/*/ldrc_order4.*"):
         assert line in text
     movie = tifffile.imread(out / "movie.tif")
     assert movie.shape == (2000, 128, 128) and movie.dtype == np.uint16
@@ -28,7 +28,7 @@ def test_demo_writes_and_describes_its_outputs(tmp_path):
     assert record["input"]["ingestion"] == "ingested"
     assert len(record["bleaching_blocks"]) > 1
     root = zarr.open_group(out / "results" / "results.zarr", mode="r")
-    final = root["ldrc_order6/0"][...]
+    final = root["ldrc_order4/0"][...]
     assert final.shape == (128, 128) and np.isfinite(final).all() and final.max() > 0
     for fig in record["figures"].values():
         assert (out / "results" / fig[0]).stat().st_size > 1000
@@ -41,5 +41,5 @@ def test_demo_writes_and_describes_its_outputs(tmp_path):
     assert "reusing the simulated movie" in again.stdout
     record2 = json.loads((out / "results" / "run.json").read_text())
     assert record2["input"]["ingestion"] == "reused"
-    np.testing.assert_array_equal(zarr.open_array(out / "results/results.zarr/ldrc_order6/0")[...],
+    np.testing.assert_array_equal(zarr.open_array(out / "results/results.zarr/ldrc_order4/0")[...],
                                   final)
