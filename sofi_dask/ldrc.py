@@ -37,6 +37,12 @@ def _prepare_mask(mask: Any, shape: tuple[int, int], order: int) -> Any:
     if mh < 2 or mw < 2:
         raise ValueError(f"mask must be at least 2 x 2 to be resampled, got {(mh, mw)}")
     logger.debug("resampling the LDRC mask %s -> %s (order %d)", (mh, mw), shape, order)
+    if is_dask_array(mask):
+        # lazily, in one task: the interpolation needs the whole (small) mask, and computing it
+        # here would run the graph behind the mask (e.g. a pass over a movie) a second time
+        return mask.rechunk(-1).map_blocks(
+            resample_mask, order, chunks=shape, dtype=np.float64, meta=np.empty((0, 0))
+        )
     resampled = resample_mask(np.asarray(mask), order)
     if resampled.shape != shape or not np.all(np.isfinite(resampled)):
         raise ValueError(
