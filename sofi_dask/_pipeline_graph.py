@@ -197,21 +197,17 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         k2 = masks.gauss1d_mask(*plan.filter2)
         stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
     if plan.ldrc:
-        from sofi_dask.ldrc import ldrc, resample_mask
+        from sofi_dask.ldrc import ldrc
 
+        # the average image lives on the input grid: ldrc resamples it (cubic, as pysofi,
+        # lazily) onto the Fourier-interpolated grid when the factor is > 1
+        ldrc_order = factor
         if plan.ldrc_mask == "average":
             mask = average
-            if factor > 1:
-                # pysofi's cubic resampling onto the interpolated grid, as a task of the graph
-                # (ldrc itself would compute a dask mask eagerly to resample it)
-                grid_shape = tuple((n - 1) * factor + 1 for n in average.shape)
-                mask = average.rechunk(-1).map_blocks(
-                    resample_mask, factor, chunks=grid_shape, dtype=np.float64,
-                    meta=np.empty((0, 0), dtype=np.float64),
-                )  # fmt: skip
         else:  # "order<k>": the statistic image of order k, on the reconstruction grid
             mask = _as_dask(per_order[int(plan.ldrc_mask[5:])])
             mask = mask.mean(axis=0) if mask.ndim == 3 else mask
+            ldrc_order = 1
         g.claim("ldrc", mask)
-        stage("ldrc", lambda a: ldrc(a, mask, window_size=plan.ldrc_window))
+        stage("ldrc", lambda a: ldrc(a, mask, order=ldrc_order, window_size=plan.ldrc_window))
     return g

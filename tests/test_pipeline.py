@@ -100,6 +100,22 @@ def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
     assert not (result.output / "png").exists()
 
 
+def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
+    cfg = _cfg(**{"finterp.enabled": True, "finterp.factor": 2, "statistic.orders": [2],
+                  "deconvolution.enabled": False, "ldrc.mask": "average",
+                  "outputs.keep_stages": ["average", "statistic", "ldrc"]})
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    from sofi_dask.finterp import interpolate_movie
+    from sofi_dask.ldrc import resample_mask
+
+    data = tifffile.imread(movie_tif)
+    avg = data.astype(np.float64).mean(axis=0)
+    cum2 = stage_cumulants(np.asarray(interpolate_movie(data, 2)), 2)[2]
+    np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
+    expected = ldrc(cum2, resample_mask(avg, 2), window_size=(7, 7))
+    np.testing.assert_allclose(result.load("ldrc_order2"), expected, rtol=1e-7, atol=1e-9)
+
+
 def test_bleaching_blocks_on_an_ingested_store(tmp_path):
     sim = simulate_movie(n_frames=600, frame_shape=(20, 20), seed=2, bleach_lifetime=300.0,
                          photons=2000.0)
