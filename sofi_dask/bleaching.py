@@ -29,7 +29,7 @@ import numpy as np
 from dask.graph_manipulation import bind
 from scipy import ndimage
 
-from sofi_dask.correlations import _bounds, _call, _check_split_every, _tree
+from sofi_dask.correlations import _bounds, _call, _check_split_every, _fold_reduce
 from sofi_dask.cumulants import cumulant_stack
 from sofi_dask.moments import as_movie_array, check_order, moment_stacks
 
@@ -477,14 +477,11 @@ def correct_bleaching(
     for iy, h in enumerate(x.chunks[1]):
         row = []
         for ix, w in enumerate(x.chunks[2]):
-            states = [
-                _call(
-                    _segment_state, f"bleach-state-{token}-{it}-{iy}-{ix}",
-                    chunks[it, iy, ix], t0=t0, edges=edges,
-                )
-                for it, (t0, _) in enumerate(t_bounds)
-            ]
-            final = _tree(states, _segment_combine, every, f"bleach-merge-{token}-{iy}-{ix}")
+            leaves = [((chunks[it, iy, ix],), dict(t0=t0, edges=edges))
+                      for it, (t0, _) in enumerate(t_bounds)]
+            final = _fold_reduce(
+                leaves, _segment_state, _segment_combine, every, f"bleach-merge-{token}-{iy}-{ix}"
+            )
             stats = _call(_segment_stats, f"bleach-stats-{token}-{iy}-{ix}", final, n_blocks)
             row.append(
                 da.from_delayed(

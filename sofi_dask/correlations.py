@@ -204,6 +204,31 @@ def _tree(states: list, combine: Callable, split_every: int, key: str) -> Any:
     return states[0]
 
 
+def _fold(state_fn: Callable, combine_fn: Callable, prev: Any, *args: Any, **kwargs: Any) -> Any:
+    state = state_fn(*args, **kwargs)
+    return state if prev is None else combine_fn(prev, state)
+
+
+def _fold_reduce(
+    leaves: list[tuple[tuple, dict]],
+    state_fn: Callable,
+    combine_fn: Callable,
+    split_every: int,
+    key: str,
+) -> Any:
+    """Reduce chunk states: runs of ``split_every`` consecutive chunks are folded in a chain
+    (chunk state computed and merged in one task, so at most one state per chain is alive),
+    then the chain results are merged in a tree. Memory stays flat in the number of chunks."""
+    fold = partial(_fold, state_fn, combine_fn)
+    heads = []
+    for g in range(0, len(leaves), split_every):
+        state = None
+        for j, (args, kwargs) in enumerate(leaves[g : g + split_every]):
+            state = _call(fold, f"{key}-f{g}-{j}", state, *args, **kwargs)
+        heads.append(state)
+    return _tree(heads, combine_fn, split_every, key)
+
+
 def _check_split_every(split_every: Any) -> int:
     if split_every is None:
         return 8
@@ -350,7 +375,7 @@ def moments_with_lag(
     for iy, h in enumerate(x.chunks[1]):
         row = []
         for ix, w in enumerate(x.chunks[2]):
-            states = []
+            leaves = []
             for it, (t0, t1) in enumerate(t_bounds):
                 halos = []
                 need_end = min(n_frames, min(t1, n_products) + max_lag)
@@ -365,13 +390,15 @@ def moments_with_lag(
                                 blocks[jt, iy, ix], 0, min(s1, need_end) - s0,
                             )
                         )
-                states.append(
-                    _call(
-                        _lag_state, f"lag-state-{token}-{it}-{iy}-{ix}", blocks[it, iy, ix],
-                        *halos, t0=t0, n_products=n_products, lags=lags,
+                leaves.append(
+                    (
+                        (blocks[it, iy, ix], *halos),
+                        dict(t0=t0, n_products=n_products, lags=lags),
                     )
                 )
-            final = _tree(states, _lag_combine, every, f"lag-merge-{token}-{iy}-{ix}")
+            final = _fold_reduce(
+                leaves, _lag_state, _lag_combine, every, f"lag-merge-{token}-{iy}-{ix}"
+            )
             images = _call(
                 _lag_images, f"lag-images-{token}-{iy}-{ix}", final, masks, n_products, (h, w)
             )
@@ -566,15 +593,15 @@ def cross_cumulant_image(
                 continue
             left = r if ix > 0 else 0
             geom = dict(row0=lo_a - y0 + top, col0=lo_b - x0 + left)
-            states = [
-                _call(
-                    _xc_state, f"xc-state-{token}-{it}-{iy}-{ix}", blocks[it, iy, ix],
-                    offsets=off, n_rows=hi_a - lo_a, n_cols=hi_b - lo_b, **geom,
+            leaves = [
+                (
+                    (blocks[it, iy, ix],),
+                    dict(offsets=off, n_rows=hi_a - lo_a, n_cols=hi_b - lo_b, **geom),
                 )
                 for it in range(blocks.shape[0])
             ]
             combine = partial(_xc_combine, offsets=off, **geom)
-            final = _tree(states, combine, every, f"xc-merge-{token}-{iy}-{ix}")
+            final = _fold_reduce(leaves, _xc_state, combine, every, f"xc-merge-{token}-{iy}-{ix}")
             images = _call(_xc_images, f"xc-images-{token}-{iy}-{ix}", final)
             row.append(
                 da.from_delayed(
