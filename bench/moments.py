@@ -8,8 +8,9 @@ Three figures, each against a bound measured in the same run:
    one loop over the frames per order, then the recursion) on an in-memory subset;
 3. peak RSS of a fresh process computing all orders on the first 2 000 vs 20 000 frames.
 
-The movie is a uint16 Zarr v3 array (zstd level 3) of blinking emitters with Poisson noise and
-bleaching, written once under ``bench_data/`` (git-ignored) in frame batches.
+The movie is a uint16 Zarr v3 array of blinking emitters with Poisson noise and bleaching,
+compressed as ``ingest`` writes stores (Blosc lz4 5 + shuffle; ``--compressor``), written once
+under ``bench_data/`` (git-ignored) in frame batches.
 
 Usage::
 
@@ -35,6 +36,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
+from sofi_dask._store import make_codecs
 from sofi_dask.cumulants import cumulant_stack
 from sofi_dask.moments import moment_stack
 
@@ -42,8 +44,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_ORDER = 6
 
 
-def write_movie(path: Path, frames: int, size: int, chunks: tuple[int, int, int]) -> None:
-    """Blinking emitters on a background, Poisson noise, exponential bleaching; uint16."""
+def write_movie(
+    path: Path,
+    frames: int,
+    size: int,
+    chunks: tuple[int, int, int],
+    compressor: str = "lz4",
+    clevel: int = 5,
+) -> None:
+    """Blinking emitters on a background, Poisson noise, exponential bleaching; uint16.
+
+    Compressed like ``sofi_dask.io.ingest`` stores (its default codec unless told otherwise).
+    """
     rng = np.random.default_rng(2024)
     n_em = 200
     yy, xx = np.mgrid[0:size, 0:size]
@@ -55,7 +67,7 @@ def write_movie(path: Path, frames: int, size: int, chunks: tuple[int, int, int]
         shape=(frames, size, size),
         chunks=chunks,
         dtype=np.uint16,
-        compressors=zarr.codecs.ZstdCodec(level=3),
+        compressors=make_codecs(compressor, clevel, np.dtype(np.uint16)),
         overwrite=True,
     )
     batch = chunks[0]
@@ -120,6 +132,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--chunks", type=int, nargs=3, default=(256, 256, 256))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compressor", default="lz4", help="codec of the store (ingest's default)")
+    ap.add_argument("--clevel", type=int, default=5)
     ap.add_argument("--subset", type=int, default=500, help="frames for the pysofi-style loop")
     ap.add_argument("--rss-frames", type=int, nargs=2, default=(2000, 20000))
     ap.add_argument("--cleanup", action="store_true", help="delete the movie at the end")
@@ -135,7 +149,8 @@ def main() -> None:
     expected = (args.frames, args.size, args.size)
     if existing is None or existing.shape != expected or existing.chunks != tuple(args.chunks):
         t0 = time.perf_counter()
-        write_movie(args.path, args.frames, args.size, tuple(args.chunks))
+        write_movie(args.path, args.frames, args.size, tuple(args.chunks), args.compressor,
+                    args.clevel)
         print(f"wrote {args.path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     d = da.from_zarr(str(args.path))
     nbytes = d.nbytes
