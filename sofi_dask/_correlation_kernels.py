@@ -77,25 +77,30 @@ def lag_subset_sums(x, shift, lags, n_times, parent, top_bit):  # pragma: no cov
     n_pix = x.shape[1]
     out = np.zeros((n_masks, n_pix))
     pb_max = _PIXEL_BLOCK
-    d = np.empty((n_factors, pb_max))
     prod = np.empty((n_masks, pb_max))
     acc = np.empty((n_masks, pb_max))
     for p0 in range(0, n_pix, pb_max):
         pb = min(pb_max, n_pix - p0)
         acc[:, :] = 0.0
-        prod[0, :] = 1.0
         sh = shift[p0 : p0 + pb]
         for t in range(n_times):
+            # single factors: the shifted values themselves, written straight into their rows
             for i in range(n_factors):
                 xr = x[t + lags[i], p0 : p0 + pb]
-                di = d[i]
+                row = prod[1 << i]
+                ar = acc[1 << i]
                 for q in range(pb):
-                    di[q] = xr[q] - sh[q]
+                    v = xr[q] - sh[q]
+                    row[q] = v
+                    ar[q] += v
             # 1-D row views let LLVM vectorise the pixel loop (rows never alias: m != parent)
             for m in range(1, n_masks):
-                pp = prod[parent[m]]
+                par = parent[m]
+                if par == 0:
+                    continue
+                pp = prod[par]
                 pm = prod[m]
-                dd = d[top_bit[m]]
+                dd = prod[1 << top_bit[m]]
                 am = acc[m]
                 for q in range(pb):
                     v = pp[q] * dd[q]
