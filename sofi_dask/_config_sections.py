@@ -129,6 +129,10 @@ class BleachingConfig(Section):
     smooth_kernel: int = option(
         251, parse_int(1, odd=True), "median-filter length for the total signal, frames"
     )
+    min_block_frames: int = option(
+        50, parse_int(1),
+        "blocks shorter than this join their neighbour (1: pysofi's blocks, however short)",
+    )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

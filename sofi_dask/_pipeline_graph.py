@@ -121,17 +121,19 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         g.blocks = [
             (int(a), int(b))
             for a, b in bleaching.bleaching_blocks(
-                g.signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel
+                g.signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel,
+                min_frames=plan.bleach_min_frames,
             )
-        ]
+        ]  # fmt: skip
         logger.info("bleaching correction: %d blocks", len(g.blocks))
         short = [(a, b) for a, b in g.blocks if b - a < plan.max_order]
         if short and plan.bleach_method == "blocks" and not plan.video:
             a, b = short[0]
             raise ValueError(
-                f"bleaching.fbc: the block of frames [{a}, {b}) has {b - a} frames, fewer than "
-                f"order {plan.max_order} needs ({len(g.blocks)} blocks from fbc={plan.fbc}); "
-                "use a larger bleaching.fbc, lower orders, or bleaching.enabled = false"
+                f"bleaching.min_block_frames: the block of frames [{a}, {b}) has {b - a} "
+                f"frames, fewer than order {plan.max_order} needs ({len(g.blocks)} blocks from "
+                f"fbc={plan.fbc}); use a larger bleaching.min_block_frames or bleaching.fbc, "
+                "lower orders, or bleaching.enabled = false"
             )
 
     work = data

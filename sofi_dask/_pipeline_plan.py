@@ -25,6 +25,7 @@ class Plan:
     bleach_method: str = "blocks"
     fbc: float = 0.04
     bleach_kernel: int = 251
+    bleach_min_frames: int = 50
     # Fourier interpolation
     finterp_factor: int = 1
     # reconstruction
@@ -114,6 +115,7 @@ def plan_from_config(config: Any) -> Plan:
         bleach_method=c.bleaching.method,
         fbc=c.bleaching.fbc,
         bleach_kernel=c.bleaching.smooth_kernel,
+        bleach_min_frames=c.bleaching.min_block_frames,
         finterp_factor=c.finterp.factor if c.finterp.enabled else 1,
         statistic=c.statistic.kind,
         orders=tuple(c.statistic.orders),

@@ -41,6 +41,7 @@ __all__ = [
     "correct_bleaching",
     "cut_frames",
     "med_smooth",
+    "merge_short_blocks",
 ]
 
 
@@ -157,13 +158,43 @@ def cut_frames(signal: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
     return [int(mx), *bounds], [0, *crossings, int(arr.size)]
 
 
+def merge_short_blocks(
+    blocks: Sequence[tuple[int, int]], min_frames: int
+) -> list[tuple[int, int]]:
+    """Merge every block shorter than ``min_frames`` into its neighbour.
+
+    A short block joins the block before it (the first one joins the block after it), so the
+    result still covers the same frames with consecutive blocks; one block is kept even when
+    it is shorter than ``min_frames``.
+
+    Examples
+    --------
+    >>> merge_short_blocks([(0, 50), (50, 53), (53, 120), (120, 122)], 10)
+    [(0, 53), (53, 122)]
+    """
+    integral = isinstance(min_frames, numbers.Integral) and not isinstance(min_frames, bool)
+    if not integral or min_frames < 1:
+        raise ValueError(f"min_frames must be an integer >= 1, got {min_frames!r}")
+    merged: list[list[int]] = []
+    for a, b in blocks:
+        if merged and (b - a < min_frames or merged[-1][1] - merged[-1][0] < min_frames):
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    if len(merged) > 1 and merged[-1][1] - merged[-1][0] < min_frames:
+        merged[-2][1] = merged.pop()[1]
+    return [(a, b) for a, b in merged]
+
+
 def bleaching_blocks(
-    signal: Any, fbc: float = 0.04, kernel_size: int = 251
+    signal: Any, fbc: float = 0.04, kernel_size: int = 251, *, min_frames: int | None = None
 ) -> list[tuple[int, int]]:
     """Frame blocks ``[(start, end), ...]`` for bleaching correction from the total signal.
 
     ``cut_frames(med_smooth(signal, kernel_size), fbc)`` as consecutive, non-empty blocks
-    covering all frames.
+    covering all frames; with ``min_frames``, blocks shorter than that are merged into their
+    neighbour (:func:`merge_short_blocks`; pysofi keeps them, however short, and high-order
+    statistics of a few frames are noise or fail).
 
     Parameters
     ----------
@@ -174,6 +205,8 @@ def bleaching_blocks(
         Fraction of the total drop per block, in (0, 1].
     kernel_size : int
         Median-filter window (odd).
+    min_frames : int, optional
+        Shortest block kept on its own (default: no merging, pysofi's blocks).
 
     Returns
     -------
@@ -191,7 +224,8 @@ def bleaching_blocks(
     """
     smooth = med_smooth(signal, kernel_size)
     _, frames = cut_frames(smooth, fbc)
-    return [(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True) if b > a]
+    blocks = [(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True) if b > a]
+    return blocks if min_frames is None else merge_short_blocks(blocks, min_frames)
 
 
 # --------------------------------------------------------------------------- per-block stats

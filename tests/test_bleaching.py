@@ -325,3 +325,35 @@ def test_threaded_and_distributed_agree(dask_client):
     np.testing.assert_array_equal(threaded[0], distributed[0])
     for p in threaded[1]:
         np.testing.assert_array_equal(threaded[1][p], distributed[1][p])
+
+
+# -- merging short blocks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("blocks", "min_frames", "expected"),
+    [
+        ([(0, 50), (50, 53), (53, 120), (120, 122)], 10, [(0, 53), (53, 122)]),
+        ([(0, 3), (3, 40), (40, 80)], 10, [(0, 40), (40, 80)]),  # a short first block
+        ([(0, 3), (3, 5)], 10, [(0, 5)]),  # one block is kept however short
+        ([(0, 20), (20, 40)], 1, [(0, 20), (20, 40)]),
+    ],
+)
+def test_merge_short_blocks(blocks, min_frames, expected):
+    from sofi_dask.bleaching import merge_short_blocks
+
+    assert merge_short_blocks(blocks, min_frames) == expected
+
+
+def test_bleaching_blocks_min_frames_merges_and_still_covers_all_frames():
+    rng = np.random.default_rng(0)
+    signal = 1000 * np.exp(-np.arange(3000) / 500.0) + rng.normal(0, 5, 3000)
+    plain = bleaching_blocks(signal, fbc=0.04, kernel_size=51)
+    merged = bleaching_blocks(signal, fbc=0.04, kernel_size=51, min_frames=200)
+    assert min(b - a for a, b in plain) < 200 <= min(b - a for a, b in merged)
+    assert merged[0][0] == 0 and merged[-1][1] == 3000
+    assert all(b0 == a1 for (_, b0), (a1, _) in zip(merged[:-1], merged[1:], strict=True))
+    # every merged boundary is one of pysofi's boundaries
+    assert {a for a, _ in merged} <= {a for a, _ in plain}
+    with pytest.raises(ValueError, match="min_frames"):
+        bleaching_blocks(signal, min_frames=0)

@@ -116,6 +116,24 @@ def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
     np.testing.assert_allclose(result.load("ldrc_order2"), expected, rtol=1e-7, atol=1e-9)
 
 
+def test_short_bleaching_blocks_are_merged_by_default(tmp_path):
+    sim = simulate_movie(n_frames=400, frame_shape=(16, 16), seed=4, bleach_lifetime=150.0,
+                         photons=3000.0)
+    tif = tmp_path / "s.tif"
+    tifffile.imwrite(tif, sim.data, photometric="minisblack")
+    cfg = _cfg(**{"bleaching.enabled": True, "statistic.orders": [2, 4],
+                  "deconvolution.enabled": False, "ldrc.enabled": False})
+    result = run_pipeline(tif, tmp_path / "out", cfg)  # pysofi's fbc=0.04 blocks are too short
+    blocks = [tuple(b) for b in json.loads((result.output / "run.json").read_text())
+              ["bleaching_blocks"]]
+    assert blocks[0][0] == 0 and blocks[-1][1] == 400 and min(b - a for a, b in blocks) >= 50
+    from sofi_dask.bleaching import block_average
+
+    per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 4) for a, b in blocks]
+    np.testing.assert_allclose(result.load("cumulants_order4"), block_average(per_block)[4],
+                               rtol=1e-9, atol=1e-6)
+
+
 def test_bleaching_blocks_on_an_ingested_store(tmp_path):
     sim = simulate_movie(n_frames=600, frame_shape=(20, 20), seed=2, bleach_lifetime=300.0,
                          photons=2000.0)
@@ -170,10 +188,10 @@ def test_refusals(tmp_path, movie_tif):
     assert "ldrc_order2" in result.images
     with pytest.raises(ValueError, match="input"):
         run_pipeline(movie_tif, movie_tif.parent / "m.tif.zarr", _cfg(), overwrite=True)
-    with pytest.raises(ValueError, match="bleaching.fbc"):
+    with pytest.raises(ValueError, match="bleaching.min_block_frames"):
         run_pipeline(movie_tif, tmp_path / "o2",
                      _cfg(**{"bleaching.enabled": True, "bleaching.fbc": 0.01,
-                             "statistic.orders": [2, 6]}))
+                             "bleaching.min_block_frames": 1, "statistic.orders": [2, 6]}))
     assert not (tmp_path / "o2").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
