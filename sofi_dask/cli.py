@@ -35,10 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofi-dask`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # distributed sets its loggers to INFO and they propagate here: filter at the handler, so
+    # a cluster's start-up chatter shows only with -v
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, FileExistsError, OSError) as exc:

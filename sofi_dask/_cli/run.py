@@ -57,17 +57,20 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     _onoff("noise_filter_1.enabled", "noise filter 1 (video)"),
     _onoff("deconvolution.enabled", "shrinking-kernel deconvolution"),
     ("--psf-sigma", "deconvolution.psf.sigma_px", {"type": float, "help": "PSF sigma, pixels"}),
-    ("--psf-file", "deconvolution.psf.path", {"help": "PSF image (.npy/.tif)"}),
+    ("--psf-file", "deconvolution.psf.path", {"metavar": "PATH", "help": "PSF image (.npy/.tif)"}),
     ("--lam", "deconvolution.lam", {"type": float, "help": "shrinking-kernel lambda (> 1)"}),
     ("--iterations", "deconvolution.iterations", {"type": int, "help": "RL iterations"}),
     _onoff("noise_filter_2.enabled", "noise filter 2 (video)"),
     _onoff("ldrc.enabled", "local dynamic range compression"),
     ("--ldrc-window", "ldrc.window_size", {"type": _size, "metavar": "N|ROWS,COLS"}),
-    ("--ldrc-mask", "ldrc.mask", {"help": "average or order<k>"}),
+    ("--ldrc-mask", "ldrc.mask", {"metavar": "MASK",
+                                  "help": "order<k> (default order2) or average"}),
     ("--keep", "outputs.keep_stages", {"type": lambda t: [s for s in t.split(",") if s],
                                        "metavar": "STAGE,...", "help": "stages written"}),
-    ("--cmap", "outputs.cmap", {"help": "colormap of RGB outputs (default pink)"}),
+    ("--cmap", "outputs.cmap", {"metavar": "NAME",
+                                "help": "colormap of RGB outputs (default pink)"}),
     ("--scheduler", "compute.scheduler", {
+        "metavar": "NAME|ADDRESS",
         "help": "threads (default), synchronous, processes, local (distributed cluster on "
                 "this machine), slurm, pbs, or a scheduler address tcp://host:port"}),
     ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
@@ -105,6 +108,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )  # fmt: skip
     g = p.add_argument_group("pipeline stages (each overrides one configuration key)")
     for flag, key, kwargs in STAGE_OPTIONS:
+        if "metavar" not in kwargs and "choices" not in kwargs and "type" not in kwargs:
+            kwargs = {**kwargs, "metavar": "VALUE"}
+        elif "metavar" not in kwargs and "choices" not in kwargs:
+            kwargs = {**kwargs, "metavar": kwargs["type"].__name__.upper()}
         g.add_argument(flag, dest=f"opt:{key}", default=None, **kwargs)
     p.add_argument("--cache-dir", default=None, help="folder of ingested TIFF stores")
     p.add_argument("--no-ingest", action="store_true", help="read TIFF input directly")
