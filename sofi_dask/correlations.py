@@ -240,7 +240,7 @@ def _check_split_every(split_every: Any) -> int:
 
 
 def _frame_slice(block: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    return block[lo:hi]
+    return block[lo:hi].copy()  # a copy: a view would keep the whole chunk alive
 
 
 def _bounds(chunks: Sequence[int]) -> list[tuple[int, int]]:
