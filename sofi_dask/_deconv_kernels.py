@@ -140,10 +140,26 @@ def spectra_nbytes(image_shape: tuple[int, int], n: int, method: str) -> int:
     return n * (h * w * 8 if method == "dct" else 2 * h * (w + 1) * 16)
 
 
+def _symmetry_grid(psf_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Smallest periodic grid on which a PSF is even exactly when it is even on ``grid_shape``.
+
+    A PSF of ``p`` samples covers offsets ``[-(p // 2), p - 1 - p // 2]``; on a grid of
+    ``s >= 2 (p // 2) + 1`` samples these offsets and their negatives are distinct residues, so
+    evenness does not depend on ``s``: the grid ``2 (p // 2) + 1`` decides it. A smaller grid
+    (the PSF wraps) is checked as it is.
+    """
+    return tuple(min(s, 2 * (p // 2) + 1) for p, s in zip(psf_shape, grid_shape, strict=True))
+
+
 def plan_method(kernels: np.ndarray, image_shape: tuple[int, int]) -> str:
-    """"dct" when every kernel is even in each axis on the (2H, 2W) grid, else "fft"."""
+    """"dct" when every kernel is even in each axis on the (2H, 2W) grid, else "fft".
+
+    Checked on the small equivalent grid of :func:`_symmetry_grid` (cost independent of the
+    image size).
+    """
     ext = (2 * image_shape[0], 2 * image_shape[1])
-    ok = all(_axis_symmetric(psf_to_origin(k, ext)) for k in kernels)
+    grid = _symmetry_grid(kernels.shape[-2:], ext)
+    ok = all(_axis_symmetric(psf_to_origin(k, grid)) for k in kernels)
     return "dct" if ok else "fft"
 
 

@@ -293,3 +293,38 @@ def test_tiled_stack_with_spatial_chunks(rng):
     psf = gauss_psf(1, 0.8)
     got = deconvsk(da.from_array(stack, chunks=(1, 12, 10)), psf, iterations=3)
     np.testing.assert_allclose(got.compute(), deconvsk(stack, psf, iterations=3), rtol=1e-12)
+
+
+# ----------------------------------------------------------------- DCT/FFT plan choice
+def full_grid_is_even(psf, shape):
+    """Brute force: place the PSF on the whole periodic grid, compare g[o] with g[-o]."""
+    grid = np.zeros(shape)
+    for a, b, (oy, ox) in offsets(psf.shape):
+        grid[oy % shape[0], ox % shape[1]] += psf[a, b]
+    neg = grid[(-np.arange(shape[0])) % shape[0]][:, (-np.arange(shape[1])) % shape[1]]
+    flip_y = grid[(-np.arange(shape[0])) % shape[0]]
+    flip_x = grid[:, (-np.arange(shape[1])) % shape[1]]
+    tol = 1e-12 * np.abs(grid).max()
+    return bool(np.abs(flip_y - grid).max() <= tol and np.abs(flip_x - grid).max() <= tol
+                and np.abs(neg - grid).max() <= tol)
+
+
+@pytest.mark.parametrize(
+    "psf",
+    [
+        gauss_psf(3, 1.5),  # even in both axes
+        gauss_psf(2, 1.2, shift=0.4),  # odd in x
+        np.pad(gauss_psf(2, 1.0), ((1, 0), (1, 0))),  # 6 x 6, zero first row/col: even
+        np.pad(gauss_psf(2, 1.0), ((0, 1), (0, 1))),  # 6 x 6, zero last row/col: not even
+        np.ones((4, 3)),  # even size, no zero row: not even on a big grid
+        gauss_psf(6, 2.0),  # 13 x 13, wraps on small grids
+    ],
+)
+@pytest.mark.parametrize("image_shape", [(40, 36), (3, 5), (2, 2), (6, 7)])
+def test_plan_method_matches_a_full_grid_symmetry_check(psf, image_shape):
+    from sofi_dask import _deconv_kernels as K
+
+    kernels = K.shrinking_kernels(psf, 1.5, 3)
+    ext = (2 * image_shape[0], 2 * image_shape[1])
+    expected = all(full_grid_is_even(k, ext) for k in kernels)
+    assert K.plan_method(kernels, image_shape) == ("dct" if expected else "fft")
