@@ -71,6 +71,20 @@ def _check_lam(lam: Any) -> float:
     return float(lam)
 
 
+def _check_depth(depth: Any) -> tuple[int, int] | None:
+    """``None``, or the tile overlap as (dy, dx) non-negative ints (one int: both axes)."""
+    if depth is None:
+        return None
+    values = [depth, depth] if not isinstance(depth, tuple | list) else list(depth)
+    if len(values) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
+    ):
+        raise ValueError(
+            f"depth must be None, an int >= 0 or two ints >= 0 (y, x), got {depth!r}"
+        )
+    return int(values[0]), int(values[1])
+
+
 def richardson_lucy(
     image: Any, psf: Any, iterations: int = 10, *, workers: int = -1
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -174,8 +188,7 @@ def _deconvsk_dask(arr: da.Array, kernels: np.ndarray, depth: Any, workers: int)
         )
     if depth is None:
         depth = tile_depth(kernels.shape[-2:], len(kernels))
-    dy, dx = (depth, depth) if isinstance(depth, numbers.Integral) else tuple(depth)
-    dy, dx = min(int(dy), h - 1), min(int(dx), w - 1)
+    dy, dx = min(depth[0], h - 1), min(depth[1], w - 1)
     depths = {arr.ndim - 2: dy, arr.ndim - 1: dx}
     depths.update(dict.fromkeys(range(arr.ndim - 2), 0))
     return arr.map_overlap(
@@ -238,7 +251,7 @@ def deconvsk(
     ------
     ValueError
         ``lam`` <= 1, ``iterations`` < 1, ``psf`` not 2-D or without a positive value,
-        ``image`` not 2-D or 3-D.
+        ``image`` not 2-D or 3-D, ``depth`` negative or not one or two ints.
 
     Examples
     --------
@@ -252,6 +265,7 @@ def deconvsk(
     lam = _check_lam(lam)
     iterations = as_positive_int(iterations, "iterations")
     psf = _check_psf(psf)
+    depth = _check_depth(depth)
     if not is_dask_array(image):
         image = np.asarray(image)
     _check_image(image)

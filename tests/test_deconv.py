@@ -241,6 +241,12 @@ def test_deconvsk_conserves_flux_and_keeps_a_flat_field(rng):
         ({"psf": np.ones((2, 3, 3))}, "psf"),
         ({"psf": np.zeros((3, 3))}, "psf"),
         ({"image": np.ones(5)}, "image"),
+        ({"depth": -1}, "depth"),
+        ({"depth": (3, -2)}, "depth"),
+        ({"depth": (1, 2, 3)}, "depth"),
+        ({"depth": 1.5}, "depth"),
+        ({"depth": "4"}, "depth"),
+        ({"image": da.ones((8, 8), chunks=4), "depth": -1}, "depth"),
     ],
 )
 def test_deconvsk_bad_parameters(kwargs, match):
@@ -283,6 +289,8 @@ def test_tiled_default_depth_equals_untiled_and_the_bound_is_tight(rng):
     assert tile_depth(psf.shape, 5) == (10, 10)
     tiled = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5)
     np.testing.assert_allclose(tiled.compute(), whole, rtol=1e-12)
+    pair = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5, depth=[10, 10])
+    np.testing.assert_allclose(pair.compute(), whole, rtol=1e-12)
     short = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5, depth=9)
     err = np.abs(short.compute() - whole).max() / whole.max()
     assert 1e-8 < err < 1e-3  # one pixel less than the bound is visibly approximate
