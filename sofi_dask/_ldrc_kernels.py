@@ -99,6 +99,11 @@ def ldrc_block(x: np.ndarray, mask: np.ndarray, window: tuple[int, int]) -> np.n
     """
     x = np.asarray(x, dtype=np.float64)
     mask = np.asarray(mask, dtype=np.float64)
+    # min/max filters give arbitrary values around NaN: refuse instead of returning garbage
+    if not np.isfinite(x).all():
+        raise ValueError("image contains NaN or infinite values; LDRC needs finite values")
+    if not np.isfinite(mask).all():
+        raise ValueError("mask contains NaN or infinite values; LDRC needs finite values")
     shape = x.shape[-2:]
     n_origins = tuple(n - w + 1 for n, w in zip(shape, window, strict=True))
     if min(n_origins) < 1 or x.size == 0:

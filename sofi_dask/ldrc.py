@@ -94,7 +94,8 @@ def ldrc(
     ------
     ValueError
         ``image`` not 2-D or 3-D, ``mask`` not 2-D or of an incompatible shape, ``order < 1``,
-        ``window_size`` not positive or larger than the image.
+        ``window_size`` not positive or larger than the image; a complex ``image`` or ``mask``;
+        NaN or infinite values (for dask input, raised when the tile holding them is computed).
 
     Notes
     -----
@@ -120,6 +121,9 @@ def ldrc(
         )
     if getattr(mask, "ndim", None) != 2:
         raise ValueError(f"mask must be a 2-D image, got shape {getattr(mask, 'shape', None)}")
+    for name, arr in (("image", image), ("mask", mask)):
+        if np.dtype(arr.dtype).kind not in "biuf":
+            raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
     order = as_positive_int(order, "order")
     window = as_size_tuple(window_size, 2, "window_size")
     shape = tuple(int(n) for n in image.shape[-2:])

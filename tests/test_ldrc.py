@@ -238,3 +238,22 @@ def test_bad_mask_and_image():
         ldrc(np.ones(30), np.ones((30, 1)))
     with pytest.raises(ValueError, match="window_size"):
         ldrc(da.ones((3, 10, 10)), np.ones((10, 10)), window_size=(11, 2))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["image", "mask"])
+def test_non_finite_values_are_refused(bad, where):
+    image, mask = np.random.default_rng(3).random((2, 12, 14))
+    (image if where == "image" else mask)[5, 6] = bad
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinite"):
+        ldrc(image, mask, window_size=(3, 4))
+    lazy = ldrc(da.from_array(image, chunks=(6, 7)), mask, window_size=(3, 4))
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinite"):
+        lazy.compute()
+
+
+def test_complex_input_is_refused():
+    with pytest.raises(ValueError, match="image must be real"):
+        ldrc(np.ones((8, 8), dtype=complex), np.ones((8, 8)), window_size=3)
+    with pytest.raises(ValueError, match="mask must be real"):
+        ldrc(np.ones((8, 8)), np.ones((8, 8), dtype=complex), window_size=3)
