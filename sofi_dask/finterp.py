@@ -264,6 +264,8 @@ def fourier_interp(image: Any, factor: int) -> Any:
         raise ValueError(f"image must have at least 2 dimensions (y, x), got shape {image.shape}")
     if np.iscomplexobj(image):
         raise ValueError("image must be real, got a complex array")
+    if min(image.shape[-2:]) < 1:
+        raise ValueError(f"image must have positive sizes (y, x), got shape {image.shape}")
     lx, ly = interp_operators(image.shape, factor)
     return K.apply_operators(image, lx, ly)
 

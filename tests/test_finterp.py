@@ -135,6 +135,9 @@ def test_bad_images():
         fourier_interp(np.ones(4), 2)
     with pytest.raises(ValueError, match="factors"):
         fourier_interp_array(np.ones((3, 3)), 2)
+    for empty in [(0, 4), (3, 0), (2, 0, 4)]:
+        with pytest.raises(ValueError, match="image"):
+            fourier_interp(np.ones(empty), 2)
     assert fourier_interp(np.ones((3, 3)), 2.0).shape == (5, 5)  # integral float accepted
 
 
