@@ -8,6 +8,7 @@ images larger than a chunk.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,17 @@ def _prepare_mask(mask: Any, shape: tuple[int, int], order: int) -> Any:
     return resampled
 
 
+#: target bytes (float64) of one block of images of an in-memory stack
+STACK_BLOCK_BYTES = 8 * 2**20
+
+
+def _stack_block_images(shape: tuple[int, ...]) -> int:
+    """Images per task for an in-memory stack: <= ~8 MiB, and >= 2 tasks per core."""
+    n, h, w = shape
+    per_core = -(-n // (2 * (os.cpu_count() or 1)))
+    return max(1, min(per_core, STACK_BLOCK_BYTES // (8 * h * w)))
+
+
 def ldrc(
     image: Any,
     mask: Any,
@@ -72,7 +84,8 @@ def ldrc(
         One image (H, W) or a stack (n, H, W), e.g. a high-order cumulant image or a SOFI video.
         Dask input is processed tile by tile with ``map_overlap`` (overlap ``window - 1`` per
         side, ``boundary="none"``): same result as in one piece, bounded memory. A stack is
-        processed image by image in parallel.
+        processed image by image in parallel (an in-memory stack in blocks of images on
+        threads).
     mask : ndarray or dask.array.Array
         Reference image (H, W), e.g. the average image or the 2nd-order SOFI image, shared by
         every image of a stack. When its shape differs from the image's it is first resampled
@@ -131,12 +144,22 @@ def ldrc(
         raise ValueError(f"window_size {window} is larger than the image {shape}")
     mask = _prepare_mask(mask, shape, order)
 
+    import dask.array as da
+
     if not is_dask_array(image):
         if is_dask_array(mask):
             mask = mask.compute()
-        return ldrc_block(np.asarray(image), np.asarray(mask), window)
-
-    import dask.array as da
+        image = np.asarray(image)
+        if image.ndim == 3 and image.shape[0] > 1:
+            # a stack in memory: blocks of images on threads, so that the kernel's float64
+            # temporaries (~10x its input) are those of the blocks in flight, not of the whole
+            # stack; each block is written straight into the output
+            chunks = (_stack_block_images(image.shape), -1, -1)
+            lazy = ldrc(da.from_array(image, chunks=chunks), mask, window_size=window)
+            out = np.empty(image.shape, dtype=np.float64)
+            da.store(lazy, out, lock=False, scheduler="threads")
+            return out
+        return ldrc_block(image, np.asarray(mask), window)
 
     spatial_chunks = image.chunks[-2:]
     if is_dask_array(mask):
