@@ -174,6 +174,66 @@ def display_limits(
     return (low, max(low, high))
 
 
+#: Diverging colormap for signed images (odd-order and high-order cumulants): dark at 0 like
+#: the background of 'pink', blue below 0, orange above.
+SIGNED_CMAP = "berlin"
+#: An image counts as signed when its most negative value reaches this fraction of its largest.
+SIGNED_FRACTION = 0.01
+
+
+def signed_display(
+    image: ArrayLike,
+    cmap: str | Colormap = "pink",
+    percentiles: Sequence[float] | None = None,
+    *,
+    signed: bool | None = None,
+    signed_cmap: str | Colormap = SIGNED_CMAP,
+) -> tuple[Colormap, float, float, bool]:
+    """Colormap and range to show ``image``, centred on 0 when its values have both signs.
+
+    A cumulant of order >= 3 is signed (for blinking emitters, order 4 is negative where the
+    on-ratio is between ~0.21 and ~0.79): on a sequential map such as 'pink', 0 would be a
+    mid-tone and the sign invisible. A signed image gets ``signed_cmap`` and the symmetric
+    range ``(-v, v)``, ``v`` = the largest magnitude of its (percentile) limits, so 0 is the
+    map's centre.
+
+    Parameters
+    ----------
+    image : array_like
+        The image (or stack shown with one range).
+    cmap : str or Colormap
+        Colormap of unsigned images.
+    percentiles : (float, float), optional
+        Percentile limits (default min-max), see :func:`display_limits`.
+    signed : bool, optional
+        Force the signed (True) or the plain (False) display; None (default): signed when the
+        most negative value reaches ``SIGNED_FRACTION`` of the largest value.
+    signed_cmap : str or Colormap
+        Diverging colormap of signed images.
+
+    Returns
+    -------
+    (Colormap, float, float, bool)
+        The colormap, the low and high limits, and whether the signed display was chosen.
+
+    Examples
+    --------
+    >>> cm, low, high, is_signed = signed_display(np.array([[-3.0, 1.0], [0.0, 2.0]]))
+    >>> (cm.name, low, high, is_signed)
+    ('berlin', -3.0, 3.0, True)
+    >>> signed_display(np.array([[-1e-9, 1.0]]))[3]
+    False
+    """
+    plain, diverging = get_colormap(cmap), get_colormap(signed_cmap)
+    low, high = display_limits(image, percentiles=percentiles)
+    if signed is None:
+        signed = low < 0 and -low >= SIGNED_FRACTION * max(high, 0.0)
+    if not signed:
+        return plain, low, high, False
+    v = max(abs(low), abs(high))
+    return diverging, -v, v, True
+
+
 def to_display_range(
     image: ArrayLike,
     vmin: float | None = None,

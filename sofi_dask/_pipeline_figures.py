@@ -65,17 +65,20 @@ def make_figures(
     names = graph.specs
     stat = plan.statistic
     cmap = plan.colormap
+    pct = plan.percentiles
+    # a SOFI video is shown as the mean over its windows (the video figure shows frames)
+    over = " (mean over video windows)" if plan.video else ""
     stat_images = {k: f"{stat}_order{k}" for k in plan.orders}
     if all(n in names for n in stat_images.values()):
         figs["orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
-            title=f"{stat} images by order", cmap=cmap,
+            title=f"{stat} images by order{over}", cmap=cmap, percentiles=pct,
         )  # fmt: skip
     finals = {k: n for k, n in graph.finals.items() if n in names}
     if finals and finals != stat_images:
         figs["final_orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in finals.items()},
-            title="final images by order", cmap=cmap,
+            title=f"final images by order{over}", cmap=cmap, percentiles=pct,
         )  # fmt: skip
 
     top = plan.max_order
@@ -84,12 +87,21 @@ def make_figures(
         figs[f"{after}_before_after"] = F.before_after(
             _as_image(_load(folder, f"{before}_order{top}")),
             _as_image(_load(folder, f"{after}_order{top}")),
-            titles=(before, after), title=f"order {top}: {before} -> {after}", cmap=cmap,
+            titles=(before, after), title=f"order {top}: {before} -> {after}{over}",
+            cmap=cmap, percentiles=pct,
         )  # fmt: skip
     if plan.video and top in finals:
+        stack = _load(folder, finals[top])
+        shown = sorted({int(round(v)) for v in np.linspace(0, len(stack) - 1, min(len(stack), 8))})
+        step = plan.step or plan.window
+        start = plan.frames[0] if plan.frames is not None else 0
+        labels = [
+            f"frames {start + w * step}-{start + w * step + plan.window - 1}" for w in shown
+        ]
         figs["video"] = F.plot_video_frames(
-            _load(folder, finals[top]), cmap=cmap, title=f"SOFI video, order {top}"
-        )
+            stack, frames=shown, frame_labels=labels, cmap=cmap, percentiles=pct,
+            title=f"SOFI video, order {top} ({finals[top]}; window {plan.window}, step {step})",
+        )  # fmt: skip
 
     files: dict[str, list[Path]] = {}
     for name, fig in figs.items():

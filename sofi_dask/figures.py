@@ -31,7 +31,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from sofi_dask._atomic import PathLike, atomic_output
-from sofi_dask._display import display_limits, get_colormap
+from sofi_dask._display import SIGNED_CMAP, signed_display
 
 __all__ = [
     "before_after",
@@ -148,8 +148,13 @@ def image_montage(
     ncols: int | None = None,
     colorbar: bool = True,
     panel_size: float = 3.0,
+    signed: bool | None = None,
+    signed_cmap: str | Colormap = SIGNED_CMAP,
 ) -> Figure:
     """Show named 2-D images side by side, each with its own display range.
+
+    A panel whose values have both signs (cumulants of order >= 3) is drawn with the diverging
+    ``signed_cmap``, centred on 0 (symmetric range), and titled ``<name> (signed)``.
 
     Parameters
     ----------
@@ -167,11 +172,17 @@ def image_montage(
         Add a colour bar to every panel.
     panel_size : float
         Inches per panel.
+    signed : bool, optional
+        None (default): each panel signed when its most negative value reaches 1 % of its
+        largest (``sofi_dask._display.signed_display``); True/False: every panel signed/plain.
+    signed_cmap : str or Colormap
+        Diverging colormap of signed panels (default ``'berlin'``: dark at 0).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One image axes per entry, titled by its key, in the mapping's order.
+        One image axes per entry, titled by its key (plus `` (signed)``), in the mapping's
+        order.
 
     Examples
     --------
@@ -189,13 +200,14 @@ def image_montage(
         raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    cm = get_colormap(cmap)
     fig = Figure(figsize=(panel_size * ncols + 0.6, panel_size * nrows + 0.5), layout="constrained")
     for i, (name, array) in enumerate(arrays.items()):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        low, high = display_limits(array, percentiles=percentiles)
+        cm, low, high, is_signed = signed_display(
+            array, cmap, percentiles, signed=signed, signed_cmap=signed_cmap
+        )
         artist = ax.imshow(array, cmap=cm, vmin=low, vmax=high, interpolation="nearest")
-        ax.set_title(name)
+        ax.set_title(f"{name} (signed)" if is_signed else name)
         ax.set_xticks([])
         ax.set_yticks([])
         if colorbar:
@@ -213,6 +225,7 @@ def order_montage(
     percentiles: Sequence[float] | None = None,
     ncols: int | None = None,
     colorbar: bool = True,
+    signed: bool | None = None,
 ) -> Figure:
     """Montage of the SOFI images of every order (ascending), each titled ``order k``.
 
@@ -220,8 +233,8 @@ def order_montage(
     ----------
     images : mapping of int to array_like
         Order -> 2-D image (``central_moments``/``cumulants`` output, or a later stage).
-    title, cmap, percentiles, ncols, colorbar
-        See :func:`image_montage`.
+    title, cmap, percentiles, ncols, colorbar, signed
+        See :func:`image_montage` (signed orders get a diverging map centred on 0).
 
     Returns
     -------
@@ -240,8 +253,9 @@ def order_montage(
             raise ValueError(f"images: expected int orders as keys, got {order!r}")
     named = {f"order {int(k)}": images[k] for k in sorted(images)}
     return image_montage(
-        named, title=title, cmap=cmap, percentiles=percentiles, ncols=ncols, colorbar=colorbar
-    )
+        named, title=title, cmap=cmap, percentiles=percentiles, ncols=ncols, colorbar=colorbar,
+        signed=signed,
+    )  # fmt: skip
 
 
 def before_after(
@@ -253,6 +267,7 @@ def before_after(
     cmap: str | Colormap = "pink",
     percentiles: Sequence[float] | None = None,
     colorbar: bool = True,
+    signed: bool | None = None,
 ) -> Figure:
     """One stage's input and output side by side (e.g. before/after deconvolution).
 
@@ -264,7 +279,7 @@ def before_after(
         Panel titles.
     title : str, optional
         Figure title (e.g. the stage name).
-    cmap, percentiles, colorbar
+    cmap, percentiles, colorbar, signed
         See :func:`image_montage`.
 
     Returns
@@ -282,6 +297,7 @@ def before_after(
     return image_montage(
         {titles[0]: before, titles[1]: after},
         title=title, cmap=cmap, percentiles=percentiles, ncols=2, colorbar=colorbar,
+        signed=signed,
     )  # fmt: skip
 
 
@@ -297,6 +313,7 @@ def plot_video_frames(
     title: str | None = "SOFI video",
     frame_labels: Sequence[str] | None = None,
     panel_size: float = 2.5,
+    signed: bool | None = None,
 ) -> Figure:
     """Show selected frames of a SOFI video (n, y, x).
 
@@ -321,6 +338,9 @@ def plot_video_frames(
         Panel titles (default ``frame i``; e.g. the window's frame range).
     panel_size : float
         Inches per panel.
+    signed : bool, optional
+        Diverging colormap centred on 0 (see :func:`image_montage`); None: when the shown
+        frames have both signs (decided on their common range, or per frame).
 
     Returns
     -------
@@ -349,18 +369,20 @@ def plot_video_frames(
             f"frame_labels: expected {len(frames)} labels (one per frame), got {len(frame_labels)}"
         )
     selected = np.asarray(stack[frames])
-    limits = display_limits(selected, percentiles=percentiles) if common_range else None
+    common = signed_display(selected, cmap, percentiles, signed=signed) if common_range else None
     if not (isinstance(ncols, int) and ncols >= 1):
         raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, len(frames))
     nrows = -(-len(frames) // ncols)
-    cm = get_colormap(cmap)
     fig = Figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5), layout="constrained")
     for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        low, high = limits or display_limits(frame, percentiles=percentiles)
+        cm, low, high, is_signed = common or signed_display(
+            frame, cmap, percentiles, signed=signed
+        )
         ax.imshow(frame, cmap=cm, vmin=low, vmax=high, interpolation="nearest")
-        ax.set_title(frame_labels[i] if frame_labels is not None else f"frame {index}")
+        label = frame_labels[i] if frame_labels is not None else f"frame {index}"
+        ax.set_title(f"{label} (signed)" if is_signed else label)
         ax.set_xticks([])
         ax.set_yticks([])
     if title:

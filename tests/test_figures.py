@@ -160,3 +160,36 @@ def test_no_pyplot_global_state():
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_signed_images_get_a_diverging_map_centred_on_zero():
+    rng = np.random.default_rng(4)
+    positive = rng.gamma(2.0, 1.0, size=(12, 12))  # order 2: never negative
+    signed = rng.normal(0.0, 1.0, size=(12, 12))  # order 4 of emitters with on-ratio ~ 0.5
+    signed[3, 4] = -7.0
+    noisy = positive.copy()
+    noisy[0, 0] = -1e-4 * positive.max()  # rounding below 0: not a signed image
+    fig = order_montage({2: positive, 3: noisy, 4: signed})
+    axes = _image_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["order 2", "order 3", "order 4 (signed)"]
+    plain, _, diverging = (ax.images[0] for ax in axes)
+    assert plain.get_cmap().name == "pink"
+    assert plain.get_clim() == pytest.approx((positive.min(), positive.max()))
+    assert diverging.get_cmap().name == "berlin"
+    assert diverging.get_clim() == pytest.approx((-7.0, 7.0))  # symmetric: 0 is the centre
+    # with percentiles, the limit is the larger percentile magnitude
+    fig = before_after(positive, signed, percentiles=(5, 95))
+    low, high = _image_axes(fig)[1].images[0].get_clim()
+    expected = np.abs(np.percentile(signed, [5, 95])).max()
+    assert (low, high) == pytest.approx((-expected, expected))
+    # forced either way; an all-negative image is signed too
+    fig = image_montage({"a": signed, "b": -positive}, signed=False, colorbar=False)
+    assert [ax.images[0].get_cmap().name for ax in fig.axes] == ["pink", "pink"]
+    fig = image_montage({"a": positive, "b": -positive}, colorbar=False)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b (signed)"]
+    # a video: one symmetric range over the shown frames
+    stack = np.stack([signed * (i + 1) for i in range(3)])
+    fig = plot_video_frames(stack)
+    for ax in _image_axes(fig):
+        assert ax.images[0].get_clim() == pytest.approx((-21.0, 21.0))
+        assert ax.get_title().endswith("(signed)")

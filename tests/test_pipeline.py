@@ -78,7 +78,7 @@ def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
                   "statistic.kind": "moments", "noise_filter_1.enabled": True,
                   "noise_filter_1.kernel_size": 5, "noise_filter_2.enabled": True,
                   "finterp.enabled": True, "finterp.factor": 2, "ldrc.enabled": False,
-                  "outputs.tiff_rgb": False, "outputs.png": False})
+                  "outputs.tiff_rgb": False, "outputs.png": False, "outputs.figures": True})
     result = run_pipeline(movie_tif, tmp_path / "out", cfg)
     n_windows = (240 - 60) // 30 + 1
     grid = (47, 55)
@@ -98,6 +98,14 @@ def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
     assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [30.0, 0.05, 0.05]
     assert (result.output / "video" / "noise_filter_2_order3.gif").stat().st_size > 0
     assert not (result.output / "png").exists()
+    # the video figure names each shown window by its frames (windows 0, 1, ... of 60, step 30)
+    video_axes = [ax for ax in result.figures["video"].axes if ax.images]
+    shown = np.linspace(0, n_windows - 1, min(n_windows, 8)).round().astype(int)
+    assert [ax.get_title() for ax in video_axes] == [
+        f"frames {30 * w}-{30 * w + 59}" for w in sorted(set(shown))
+    ]
+    np.testing.assert_allclose(video_axes[-1].images[0].get_array(),
+                               result.load("noise_filter_2_order3")[-1])
 
 
 def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
