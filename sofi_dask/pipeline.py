@@ -279,7 +279,9 @@ def run_pipeline(
             _compute(targets, client=active, progress=progress, scheduler=local)
         root.attrs["sofi_dask"] = {**info, "complete": True}
 
-        with timer("write_files"):
+        # the files are written by this process from the finished store: read it with local
+        # threads (a distributed round trip per frame or display range costs ~0.1 s each)
+        with timer("write_files"), dask.config.set(scheduler="threads"):
             for name, spec in graph.specs.items():
                 arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
                 written = write_image_files(
