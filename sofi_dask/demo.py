@@ -153,7 +153,9 @@ def run_demo(
     width = max(len(p) for p, _ in rows)
     print(f"\ndone in {elapsed:.1f} s. Outputs under {base}:", file=out)
     print(f"  {'movie.tif':<{width}}  simulated input movie (uint16 TIFF)", file=out)
-    print(f"  {'movie.tif.zarr':<{width}}  the movie ingested into Zarr (reused)", file=out)
+    how = {"reused": "reused from an earlier run", "ingested": "reused by later runs"}
+    state = how.get(result.record["input"].get("ingestion"), "")
+    print(f"  {'movie.tif.zarr':<{width}}  the movie ingested into Zarr ({state})", file=out)
     for path, desc in rows:
         print(f"  {path:<{width}}  {desc}", file=out)
     print(

@@ -181,3 +181,18 @@ def test_default_config_runs_from_a_zarr_store(tmp_path, movie):
     assert sorted(str(p) for p in store.rglob("*")) == before
     record = json.loads((out / "run.json").read_text())
     assert record["input"]["path"] == str(store) and record["bleaching_blocks"]
+
+
+def test_help_examples_of_set_are_valid_keys(capsys):
+    # every "--set KEY=VALUE" example that `sofi-dask run --help` shows must be accepted
+    import re
+
+    from sofi_dask.config import apply_overrides
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    examples = re.findall(r"--set ([a-z_0-9.]+=\S+)", text)
+    assert examples
+    for example in examples:
+        apply_overrides(PipelineConfig(), [example.rstrip(".,)")])

@@ -26,6 +26,7 @@ def test_demo_writes_and_describes_its_outputs(tmp_path):
     assert movie.shape == (2000, 128, 128) and movie.dtype == np.uint16
     record = json.loads((out / "results" / "run.json").read_text())
     assert record["input"]["ingestion"] == "ingested"
+    assert "Zarr (reused by later runs)" in text
     assert len(record["bleaching_blocks"]) > 1
     root = zarr.open_group(out / "results" / "results.zarr", mode="r")
     final = root["ldrc_order4/0"][...]
@@ -41,5 +42,6 @@ def test_demo_writes_and_describes_its_outputs(tmp_path):
     assert "reusing the simulated movie" in again.stdout
     record2 = json.loads((out / "results" / "run.json").read_text())
     assert record2["input"]["ingestion"] == "reused"
+    assert "Zarr (reused from an earlier run)" in again.stdout
     np.testing.assert_array_equal(zarr.open_array(out / "results/results.zarr/ldrc_order4/0")[...],
                                   final)

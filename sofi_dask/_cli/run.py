@@ -104,7 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--set", dest="overrides", action="append", default=[],
         metavar="KEY=VALUE", help="override one configuration key (repeatable), e.g. "
-        "--set deconv.iterations=10",
+        "--set deconvolution.iterations=10",
     )  # fmt: skip
     g = p.add_argument_group("pipeline stages (each overrides one configuration key)")
     for flag, key, kwargs in STAGE_OPTIONS:
