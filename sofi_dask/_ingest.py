@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numba
 import numpy as np
@@ -33,6 +33,14 @@ from sofi_dask._tiff import TiffSource
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+
+
+class FrameSource(Protocol):
+    """What a task reads frames from: a :class:`TiffSource` or frames in memory."""
+
+    dtype: np.dtype
+
+    def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray: ...
 
 
 @numba.njit(nogil=True, cache=True)
@@ -101,7 +109,7 @@ class IngestPlan:
 
 
 def _run_task(
-    source: TiffSource, arrays: Mapping[str, Any], plan: IngestPlan, i: int, j: int
+    source: FrameSource, arrays: Mapping[str, Any], plan: IngestPlan, i: int, j: int
 ) -> int:
     t0, t1 = plan.frames(i)
     y0, y1 = plan.rows(j)
@@ -124,6 +132,52 @@ def default_workers(plan: IngestPlan, itemsize: int) -> int:
     band = plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
     by_memory = max(1, TASK_MEMORY_BUDGET // max(1, 3 * band))
     return int(min(max(2, 2 * (os.cpu_count() or 1)), 16, by_memory))
+
+
+def open_arrays(group: zarr.Group) -> dict[str, Any]:
+    """The arrays the tasks write, opened once and shared by the threads (zarr's sync API is
+    thread-safe). ``write_empty_chunks=True``: tasks write whole chunks anyway, and zarr's
+    scan for fill-value chunks costs about twice the Blosc encoding itself."""
+    return {
+        MOVIE: group[MOVIE].with_config({"write_empty_chunks": True}),
+        f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
+        f"{INGEST}/done": group[f"{INGEST}/done"],
+    }
+
+
+def run_tasks(
+    source: FrameSource,
+    arrays: Mapping[str, Any],
+    plan: IngestPlan,
+    todo: Sequence[tuple[int, int]],
+    *,
+    workers: int,
+    on_task: Callable[[int], None] | None = None,
+) -> None:
+    """Run the ``(time chunk, band)`` tasks ``todo`` on a pool, at most ``workers`` in flight;
+    ``on_task(frames)`` is called from the calling thread after each one."""
+    pending: set[Future[int]] = set()
+    tasks = iter(todo)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sofi-ingest") as pool:
+        try:
+            for _ in range(workers):
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.add(pool.submit(_run_task, source, arrays, plan, *task))
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    n = fut.result()
+                    if on_task is not None:
+                        on_task(n)
+                    task = next(tasks, None)
+                    if task is not None:
+                        pending.add(pool.submit(_run_task, source, arrays, plan, *task))
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
 
 
 def write_movie(
@@ -150,36 +204,14 @@ def write_movie(
         progress(done_units // n_bands, total)
     if not todo:
         return
-    # arrays opened once and shared by the threads (zarr's sync API is thread-safe).
-    # write_empty_chunks=True: tasks write whole chunks anyway, and zarr's scan for
-    # fill-value chunks costs about twice the Blosc encoding itself
-    arrays = {
-        MOVIE: group[MOVIE].with_config({"write_empty_chunks": True}),
-        f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
-        f"{INGEST}/done": group[f"{INGEST}/done"],
-    }
     logger.info(
         "ingest: %d tasks to run (%d done), %d workers", len(todo), int(done.sum()), workers
     )
-    pending: set[Future[int]] = set()
-    tasks = iter(todo)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sofi-ingest") as pool:
-        try:
-            for _ in range(workers):
-                task = next(tasks, None)
-                if task is None:
-                    break
-                pending.add(pool.submit(_run_task, source, arrays, plan, *task))
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    done_units += fut.result()
-                    task = next(tasks, None)
-                    if task is not None:
-                        pending.add(pool.submit(_run_task, source, arrays, plan, *task))
-                if progress is not None:
-                    progress(done_units // n_bands, total)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+
+    def on_task(n: int) -> None:
+        nonlocal done_units
+        done_units += n
+        if progress is not None:
+            progress(done_units // n_bands, total)
+
+    run_tasks(source, open_arrays(group), plan, todo, workers=workers, on_task=on_task)

@@ -17,6 +17,8 @@ records do. The group attribute ``sofi_dask.complete`` turns true last.
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import math
 import os
 import shutil
@@ -136,17 +138,40 @@ def is_zarr(path: Path) -> bool:
     return path.is_dir() and any((path / n).exists() for n in ("zarr.json", ".zgroup", ".zarray"))
 
 
+def is_movie_store(path: Path) -> bool:
+    """True if ``path`` is a movie store written by sofi_dask (finished or not).
+
+    That is a Zarr group whose ``sofi_dask`` attributes record a ``source`` and ingest
+    ``parameters`` (written when the group is created, before any chunk).
+    """
+    if path.is_symlink() or not (path / "zarr.json").is_file():
+        return False
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+    except (OSError, ValueError):
+        return False
+    info = meta.get("attributes", {}).get("sofi_dask") if isinstance(meta, dict) else None
+    return (
+        meta.get("node_type") == "group"
+        and isinstance(info, dict)
+        and "source" in info
+        and "parameters" in info
+    )
+
+
 def remove_store(path: Path) -> None:
-    """Delete a previous store at ``path`` (only a Zarr store or an empty folder)."""
+    """Delete a previous movie store at ``path`` (only one written by sofi_dask, or an empty
+    folder): ``overwrite=True`` never deletes anything else."""
+    hint = "refusing to delete it even with overwrite=True; remove it yourself or pick another"
+    if path.is_symlink():
+        raise FileExistsError(f"{path}: is a symbolic link; {hint}")
     if path.is_dir():
-        if not is_zarr(path) and any(path.iterdir()):
-            raise FileExistsError(
-                f"{path}: exists and is not a Zarr store; refusing to delete it even with "
-                "overwrite=True"
-            )
+        if any(path.iterdir()) and not is_movie_store(path):
+            what = "a Zarr store not written by sofi_dask" if is_zarr(path) else "not a Zarr store"
+            raise FileExistsError(f"{path}: exists and is {what}; {hint}")
         shutil.rmtree(path)
     elif path.exists():
-        raise FileExistsError(f"{path}: exists and is a file, not a Zarr store; not deleting it")
+        raise FileExistsError(f"{path}: exists and is a file, not a Zarr store; {hint}")
 
 
 def create_store(
@@ -157,8 +182,12 @@ def create_store(
     codecs: list[Any] | None,
     attrs: dict[str, Any],
 ) -> zarr.Group:
-    """Create an empty, incomplete store (movie array and completion records)."""
-    group = zarr.open_group(str(dest), mode="w-", zarr_format=3)
+    """Create an empty, incomplete store (movie array and completion records).
+
+    The attributes are part of the group's creation, so even a store killed right after it
+    is recognisably ours (see :func:`is_movie_store`) and its ``complete`` is false.
+    """
+    group = zarr.open_group(str(dest), mode="w-", zarr_format=3, attributes=attrs)
     t, y, x = shape
     group.create_array(
         MOVIE,
@@ -183,8 +212,40 @@ def create_store(
         fill_value=np.nan,
         compressors=None,
     )
-    group.attrs.put(attrs)
     return group
+
+
+def new_store(
+    dest: Path,
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    chunks: tuple[int, int, int],
+    codecs: list[Any] | None,
+    parameters: dict[str, Any],
+    source: list[dict[str, Any]],
+    pixel_size: float | None,
+    name: str | None = None,
+) -> zarr.Group:
+    """Create an incomplete movie store with its full attributes (OME-NGFF and provenance).
+
+    ``parameters`` (chunks, compressor, clevel, channel) and ``source`` (provenance: path,
+    size, mtime of each file, or a description of a generated movie) must be JSON-like;
+    ``name`` (default: the folder's name) goes into the OME-NGFF metadata.
+    """
+    from sofi_dask import __version__
+
+    info = {
+        "version": __version__,
+        "complete": False,
+        "source": source,
+        "parameters": parameters,
+        "shape": [int(s) for s in shape],
+        "dtype": np.dtype(dtype).str,
+        "pixel_size": None if pixel_size is None else float(pixel_size),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    attrs = json.loads(json.dumps(group_attrs(name or dest.name, info["pixel_size"], info)))
+    return create_store(dest, shape, dtype, chunks, codecs, attrs)
 
 
 def sofi_info(group: zarr.Group) -> dict[str, Any] | None:

@@ -1,12 +1,13 @@
 """Movies in and out: TIFF -> Zarr ingestion, lazy opening of stores and TIFFs, store info.
 
 Public names: :func:`ingest`, :func:`open_movie`, :class:`Movie`, :class:`FrameStats`,
-:func:`movie_info`. See docs/architecture.md for the store layout.
+:func:`movie_info`, and :func:`create_movie` / :class:`MovieWriter` to write a movie made in
+memory (batches of frames) into the same kind of store. See docs/architecture.md for the
+store layout.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from dask.base import tokenize
 
 from sofi_dask import _store
 from sofi_dask._ingest import IngestPlan, write_movie
+from sofi_dask._movie_writer import MovieWriter, create_movie
 from sofi_dask._tiff import TiffSource, open_tiff_source
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,15 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 Source = PathLike | Sequence[PathLike]
 
-__all__ = ["FrameStats", "Movie", "ingest", "movie_info", "open_movie"]
+__all__ = [
+    "FrameStats",
+    "Movie",
+    "MovieWriter",
+    "create_movie",
+    "ingest",
+    "movie_info",
+    "open_movie",
+]
 
 
 # --------------------------------------------------------------------------- data classes
@@ -256,18 +266,9 @@ def ingest(
         else:
             group = _resumable(dest, identity, params)
     if group is None:
-        info = {
-            "version": _version(),
-            "complete": False,
-            "source": identity,
-            "parameters": params,
-            "shape": list(shape),
-            "dtype": dtype.str,
-            "pixel_size": src.pixel_size,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
-        attrs = _jsonable(_store.group_attrs(dest.name, src.pixel_size, info))
-        group = _store.create_store(dest, shape, dtype, chunk_shape, codecs, attrs)
+        group = _store.new_store(
+            dest, shape, dtype, chunk_shape, codecs, params, identity, src.pixel_size
+        )
         done = np.zeros(IngestPlan(shape, chunk_shape).grid, dtype=bool)
     else:
         logger.info("%s: resuming an unfinished ingest", dest)
@@ -280,7 +281,7 @@ def ingest(
 
 
 def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group:
-    hint = "pass overwrite=True to replace it"
+    hint = "pass overwrite=True (--overwrite) to replace it"
     if not _store.is_zarr(dest):
         raise FileExistsError(f"{dest}: destination exists; {hint}")
     try:

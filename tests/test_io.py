@@ -20,7 +20,15 @@ import zarr
 from dask.array.utils import assert_eq
 
 from sofi_dask import _store
-from sofi_dask.io import FrameStats, Movie, ingest, movie_info, open_movie
+from sofi_dask.io import (
+    FrameStats,
+    Movie,
+    MovieWriter,
+    create_movie,
+    ingest,
+    movie_info,
+    open_movie,
+)
 
 RNG = np.random.default_rng(12345)
 
@@ -581,3 +589,105 @@ def test_scheduler_independent(tmp_path):
     np.testing.assert_array_equal(t, s)
     np.testing.assert_array_equal(t, a.sum(axis=0, dtype=np.int64))
     assert os.path.exists(p)
+
+
+# --------------------------------------------------------------------------- overwrite safety
+def test_overwrite_deletes_only_our_movie_stores(tmp_path):
+    src, expected, _, _ = _flavour(tmp_path, "classic")
+    # a Zarr store written by someone else is never deleted, even with overwrite=True
+    foreign = tmp_path / "theirs.zarr"
+    g = zarr.open_group(str(foreign), mode="w", zarr_format=3)
+    g.create_array("movie", shape=(3, 4, 4), dtype="uint8")[...] = 7
+    with pytest.raises(FileExistsError, match="not written by sofi_dask"):
+        ingest(src, foreign)
+    with pytest.raises(FileExistsError, match="not written by sofi_dask.*even with overwrite"):
+        ingest(src, foreign, overwrite=True)
+    assert (np.asarray(zarr.open_group(str(foreign), mode="r")["movie"][...]) == 7).all()
+    # a symbolic link to a store is not followed into a deletion
+    ours = ingest(src, tmp_path / "ours.zarr")
+    link = tmp_path / "link.zarr"
+    link.symlink_to(ours, target_is_directory=True)
+    with pytest.raises(FileExistsError, match="symbolic link"):
+        ingest(src, link, overwrite=True)
+    assert_eq(open_movie(ours).data, expected)
+    # an empty folder may be used
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    assert_eq(open_movie(ingest(src, empty, overwrite=True)).data, expected)
+
+
+def test_store_killed_right_after_creation_is_ours(tmp_path):
+    """The attributes are written with the group: a store killed before its first chunk is
+    recognisably an unfinished sofi_dask store (refused by readers, replaceable)."""
+    src, expected, _, _ = _flavour(tmp_path, "classic")
+    dest = tmp_path / "k.zarr"
+    _store.new_store(dest, expected.shape, expected.dtype, (5, 20, 24), None, {"chunks": [5]},
+                     [{"path": "x"}], None)  # fmt: skip
+    zarr_json = json.loads((dest / "zarr.json").read_text())
+    assert zarr_json["attributes"]["sofi_dask"]["complete"] is False
+    assert _store.is_movie_store(dest)
+    with pytest.raises(ValueError, match="incomplete store"):
+        open_movie(dest)
+    assert_eq(open_movie(ingest(src, dest, overwrite=True)).data, expected)
+
+
+# --------------------------------------------------------------------------- batch writer
+def test_create_movie_writes_batches_with_stats_and_metadata(tmp_path):
+    a = _movie(shape=(45, 20, 36), dtype=np.uint16)
+    dest = tmp_path / "w.zarr"
+    src_info = [{"made_by": "test"}]
+    with create_movie(dest, a.shape, a.dtype, chunks=(8, 16, 16), pixel_size=0.25,
+                      source=src_info, workers=3) as w:  # fmt: skip
+        assert isinstance(w, MovieWriter) and w.chunks == (8, 16, 16)
+        # out of order and in batches of several time chunks; the last one is short
+        w.write(16, a[16:40])
+        w.write(40, a[40:])
+        with pytest.raises(ValueError, match="incomplete store"):
+            open_movie(dest)  # not complete before close
+        w.write(0, a[:16])
+    movie = open_movie(dest)
+    assert_eq(movie.data, a)
+    _check_stats(movie.frame_stats, a)
+    assert movie.pixel_size == pytest.approx(0.25)
+    attrs = zarr.open_group(str(dest), mode="r").attrs.asdict()
+    assert attrs["sofi_dask"]["source"] == src_info and attrs["sofi_dask"]["complete"] is True
+    assert attrs["ome"]["multiscales"][0]["name"] == "w.zarr"
+    assert movie_info(dest)["complete"] is True
+
+
+def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
+    a = _movie(shape=(20, 8, 8), dtype=np.int16)
+    dest = tmp_path / "w.zarr"
+    w = create_movie(dest, a.shape, a.dtype, chunks=4)
+    with pytest.raises(ValueError, match="start: expected a multiple of 4"):
+        w.write(2, a[2:6])
+    with pytest.raises(ValueError, match="whole time chunks"):
+        w.write(0, a[:6])
+    with pytest.raises(ValueError, match="expected dtype int16, got float64"):
+        w.write(0, a[:4].astype(np.float64))
+    with pytest.raises(ValueError, match=r"expected shape \(n, 8, 8\)"):
+        w.write(0, a[:4, :4])
+    with pytest.raises(ValueError, match="frames ending by 20"):
+        w.write(16, np.concatenate([a[16:], a[:4]]))
+    w.write(0, a[:8])
+    with pytest.raises(RuntimeError, match=r"3 time chunks not written \(first: frames 8\.\.11\)"):
+        w.close()
+    with pytest.raises(ValueError, match="incomplete store"):
+        open_movie(dest)
+    assert movie_info(dest)["complete"] is False
+    # an exception inside the block leaves it incomplete too
+    with pytest.raises(KeyError), create_movie(dest, a.shape, a.dtype, chunks=4,
+                                               overwrite=True) as w2:  # fmt: skip
+        w2.write(0, a[:20])
+        raise KeyError("boom")
+    with pytest.raises(ValueError, match="incomplete store"):
+        open_movie(dest)
+    with pytest.raises(FileExistsError, match="destination exists"):
+        create_movie(dest, a.shape, a.dtype)
+    with pytest.raises(ValueError, match="shape: expected"):
+        create_movie(tmp_path / "x.zarr", (0, 4, 4), a.dtype)
+    with pytest.raises(ValueError, match="dtype: expected an integer or float"):
+        create_movie(tmp_path / "x.zarr", (4, 4, 4), np.complex64)
+    with pytest.raises(ValueError, match="pixel_size"):
+        create_movie(tmp_path / "x.zarr", (4, 4, 4), np.uint8, pixel_size=-1.0)
+    assert not (tmp_path / "x.zarr").exists()

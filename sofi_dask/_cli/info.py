@@ -51,8 +51,15 @@ def format_info(info: dict[str, Any]) -> str:
     ]
     source = info.get("source") or []
     if source:
+        first = source[0]
+        if isinstance(first, dict) and first.get("simulated"):
+            what = f"simulated by sofi_dask (seed {first.get('seed')})"
+        elif isinstance(first, dict) and "path" in first:
+            what = str(first["path"])
+        else:
+            what = json.dumps(first)
         lines.append(
-            f"source:       {source[0]['path']}"
+            f"source:       {what}"
             + (f" (+{len(source) - 1} more files)" if len(source) > 1 else "")
         )
     stats = info.get("frame_stats")
