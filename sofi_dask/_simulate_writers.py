@@ -1,4 +1,4 @@
-"""Writers of simulated movies: contiguous (Big)TIFF in frame batches, Zarr via ingestion.
+"""Writers of simulated movies: contiguous (Big)TIFF or a Zarr movie store, in frame batches.
 
 Outputs appear under their final name only when complete (written to a hidden temporary file
 beside the destination, then renamed); ground truth goes beside the movie as
@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 import tifffile
 
 from sofi_dask import __version__
-from sofi_dask._simulate_config import SimulationConfig, parse_bool
+from sofi_dask._simulate_config import SimulationConfig, parse_bool, parse_positive_int
 from sofi_dask._simulate_emitters import GroundTruth
 from sofi_dask._simulate_engine import iter_simulated_batches
 
@@ -212,24 +211,56 @@ def write_simulated_tiff(
     return path
 
 
+#: Upper bound of one time chunk of whole frames when the simulator picks the Zarr chunks:
+#: frames are rendered one time chunk (or several) at a time, two batches in flight.
+ZARR_BATCH_BYTES = 128 << 20
+
+
+def _zarr_chunks(config: SimulationConfig, chunks: Any) -> tuple[int, int, int]:
+    """Chunks of a simulated store: the given ones, else ingest's default with the time depth
+    capped so that one time chunk of whole frames stays under :data:`ZARR_BATCH_BYTES`."""
+    from sofi_dask import _store
+
+    shape = config.shape
+    if chunks is not None:
+        return _store.parse_chunks(chunks, shape, np.dtype(np.uint16))
+    default = _store.default_chunks(shape, np.dtype(np.uint16))
+    frame_bytes = 2 * shape[1] * shape[2]
+    if default[0] * frame_bytes <= ZARR_BATCH_BYTES:
+        return default
+    depth = max(1, min(shape[0], ZARR_BATCH_BYTES // frame_bytes))
+    return _store.default_chunks((depth, shape[1], shape[2]), np.dtype(np.uint16))
+
+
+def _check_replaceable(path: Path) -> None:
+    """Fail before simulating when ``overwrite`` could not delete what is at ``path``."""
+    from sofi_dask import _store
+
+    if path.is_symlink() or path.is_file():
+        _store.remove_store(path)  # raises: only our stores are deleted
+    if path.is_dir() and any(path.iterdir()) and not _store.is_movie_store(path):
+        _store.remove_store(path)  # raises with the reason
+
+
 def write_simulated_zarr(
     path: str | os.PathLike[str],
     config: SimulationConfig | None = None,
     *,
-    chunks: tuple[int, ...] | None = None,
+    chunks: int | tuple[int, ...] | None = None,
     batch_frames: int | None = None,
     threads: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
     **overrides: Any,
 ) -> Path:
-    """Simulate a movie into a Zarr v3 store laid out like :func:`sofi_dask.io.ingest`'s.
+    """Simulate a movie straight into a Zarr v3 store laid out like :func:`sofi_dask.io.ingest`'s.
 
-    The movie is simulated to a temporary TIFF beside ``path`` and ingested by
-    :func:`sofi_dask.io.ingest` (so the store has the same layout, per-frame statistics and
-    completion record as any ingested movie); the temporary TIFF is then deleted. The ground
-    truth is stored in the group as the array ``ground_truth`` (columns in its attrs), the
-    parameters in the group attribute ``sofi_dask_simulation``, and beside the store as
+    Frame batches go through :func:`sofi_dask.io.create_movie`'s writer (the same chunks,
+    per-frame statistics and completion records as an ingested movie; one write of the data,
+    no temporary TIFF). The store is built under a hidden temporary name beside ``path`` and
+    renamed when complete, so ``path`` never holds a half-written movie. The ground truth is
+    stored in the group as the array ``ground_truth`` (columns in its attrs), the parameters in
+    the group attribute ``sofi_dask_simulation``, and beside the store as
     ``<path>.truth.csv`` / ``<path>.simulation.json``.
 
     Parameters
@@ -238,45 +269,69 @@ def write_simulated_zarr(
         Destination store (a folder).
     config : SimulationConfig, optional
         Parameters; ``**overrides`` replace some of them.
-    chunks : tuple of int, optional
-        Chunk shape passed to ``ingest`` (default: its own).
-    batch_frames, threads, overwrite, progress
-        As for :func:`write_simulated_tiff`; ``progress`` reports the ingestion too.
+    chunks : int or (t, y, x), optional
+        Chunk shape (as for ``ingest``). Default: ``ingest``'s, with at most ~128 MB of
+        whole frames per time chunk (big frames get fewer frames per chunk).
+    batch_frames : int, optional
+        Frames rendered per batch, rounded down to a multiple of the chunk depth (default: one
+        time chunk). Memory ~ 3 batches. The bytes do not depend on it.
+    threads, overwrite, progress
+        As for :func:`write_simulated_tiff`. ``overwrite`` replaces only a movie store written
+        by sofi_dask (or an empty folder).
 
     Returns
     -------
     pathlib.Path
         The store written.
 
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False, or is not a store we may replace.
+    FileNotFoundError
+        If the destination folder does not exist.
+
     Examples
     --------
     >>> write_simulated_zarr("movie.zarr", n_frames=2000)  # doctest: +SKIP
     PosixPath('movie.zarr')
     """
-    import zarr
-
-    from sofi_dask import io
+    from sofi_dask import _store, io
 
     cfg = _resolve(config, overrides)
     path = _check_destination(path, overwrite)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    if path.exists() or path.is_symlink():
+        _check_replaceable(path)
+    chunk_shape = _zarr_chunks(cfg, chunks)
+    depth = chunk_shape[0]
+    if batch_frames is not None:
+        batch_frames = parse_positive_int("batch_frames", batch_frames)
+    batch = depth if batch_frames is None else depth * max(1, batch_frames // depth)
+    if batch_frames is not None and batch != batch_frames:
+        logger.info("batch_frames %s rounded to %s (whole time chunks of %s)", batch_frames,
+                    batch, depth)  # fmt: skip
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    source = [{"simulated": True, "seed": cfg.seed, "generator": "sofi_dask.simulate"}]
     try:
-        tif = workdir / "simulated.tif"
-        total = 2 * cfg.n_frames
-
-        def simulate_progress(done: int, _: int) -> None:
+        result: list[GroundTruth] = []
+        writer = io.create_movie(
+            tmp, cfg.shape, np.uint16, chunks=chunk_shape, pixel_size=cfg.pixel_size,
+            source=source, name=path.name,
+        )  # fmt: skip
+        done = 0
+        for start, frames in iter_simulated_batches(
+            cfg, batch_frames=batch, threads=threads, on_done=result.append
+        ):
+            writer.write(start, frames)
+            done += frames.shape[0]
             if progress is not None:
-                progress(done, total)
-
-        def ingest_progress(done: int, _: int) -> None:
-            if progress is not None:
-                progress(cfg.n_frames + done, total)
-
-        truth = _tiff_into(tif, cfg, batch_frames, threads, simulate_progress)
-        io.ingest(tif, path, chunks=chunks, overwrite=overwrite, progress=ingest_progress)
-        group = zarr.open_group(str(path), mode="r+")
+                progress(done, cfg.n_frames)
+        truth = result[0]
         table = truth.as_table()
-        arr = group.create_array("ground_truth", shape=table.shape, dtype="float64", overwrite=True)
+        group = writer.group
+        arr = group.create_array("ground_truth", shape=table.shape, dtype="float64")
         arr[...] = table
         arr.attrs["columns"] = _TRUTH_COLUMNS
         group.attrs["sofi_dask_simulation"] = {
@@ -284,7 +339,13 @@ def write_simulated_zarr(
             "ground_truth_columns": _TRUTH_COLUMNS,
             "sofi_dask_version": __version__,
         }
+        writer.close()  # complete only now, with everything in it
         _write_sidecars(path, cfg, truth)
+        if path.exists() or path.is_symlink():
+            _store.remove_store(path)
+        os.replace(tmp, path)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
     return path

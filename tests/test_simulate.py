@@ -287,6 +287,65 @@ def test_write_zarr_matches_memory(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "movie.zarr", "movie.zarr.simulation.json", "movie.zarr.truth.csv",
     ]  # fmt: skip
+    # written directly (no temporary TIFF recorded as a source that no longer exists)
+    info = group.attrs["sofi_dask"]
+    assert info["complete"] is True
+    assert info["source"] == [{"simulated": True, "seed": 11, "generator": "sofi_dask.simulate"}]
+    assert group.attrs["ome"]["multiscales"][0]["name"] == "movie.zarr"
+    assert movie.pixel_size == pytest.approx(SMALL.pixel_size)
+
+
+@pytest.mark.parametrize(("chunks", "batch"), [((7, 16, 16), 10), (25, None), (None, 1)])
+def test_write_zarr_batches_follow_chunks(tmp_path, chunks, batch):
+    """Any chunks / batch size give the same movie and statistics as the in-memory one."""
+    io = pytest.importorskip("sofi_dask.io")
+    path = write_simulated_zarr(
+        tmp_path / "m.zarr", SMALL, chunks=chunks, batch_frames=batch, threads=2
+    )
+    movie = io.open_movie(path)
+    ref = simulate_movie(SMALL).data
+    np.testing.assert_array_equal(movie.data.compute(), ref)
+    np.testing.assert_array_equal(movie.frame_stats.minimum, ref.min(axis=(1, 2)))
+    np.testing.assert_allclose(movie.frame_stats.mean, ref.mean(axis=(1, 2)), rtol=1e-12)
+    if chunks is not None:
+        expected = (chunks, 32, 40) if isinstance(chunks, int) else chunks
+        assert movie.data.chunksize == expected
+
+
+def test_write_zarr_interrupted_or_refused_leaves_nothing(tmp_path):
+    path = tmp_path / "movie.zarr"
+
+    def boom(done, total):
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_simulated_zarr(path, SMALL, chunks=10, progress=boom)
+    assert list(tmp_path.iterdir()) == []
+    # overwrite replaces our own store, never a folder that is not one
+    write_simulated_zarr(path, SMALL.replace(n_frames=12))
+    write_simulated_zarr(path, SMALL.replace(n_frames=14), overwrite=True)
+    assert json.loads((tmp_path / "movie.zarr.simulation.json").read_text())["shape"][0] == 14
+    other = tmp_path / "results.zarr"
+    other.mkdir()
+    (other / "keep.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a Zarr store"):
+        write_simulated_zarr(other, SMALL, overwrite=True)
+    assert (other / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "movie.zarr", "movie.zarr.simulation.json", "movie.zarr.truth.csv", "results.zarr",
+    ]  # fmt: skip
+
+
+def test_zarr_default_chunks_bound_memory():
+    from sofi_dask._simulate_writers import ZARR_BATCH_BYTES, _zarr_chunks
+
+    small = SimulationConfig(n_frames=5000, frame_shape=(256, 256))
+    assert _zarr_chunks(small, None) == (256, 256, 256)  # ingest's default
+    big = SimulationConfig(n_frames=5000, frame_shape=(2048, 2048))
+    c = _zarr_chunks(big, None)
+    assert c[0] * 2048 * 2048 * 2 <= ZARR_BATCH_BYTES and c[2] == 2048
+    assert c[0] * c[1] * c[2] * 2 >= 16 << 20  # chunks stay tens of MB
 
 
 def test_cli_round_trip(tmp_path, capsys):
