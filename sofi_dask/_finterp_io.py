@@ -10,10 +10,13 @@ carries the final name.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import secrets
 import shutil
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import dask.array as da
 import numpy as np
 
 from . import _finterp_kernels as K
+from ._utils import is_dask_array
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +218,74 @@ def fourier_interp_movie_to_zarr(
     return out
 
 
+#: largest merged input block (whole frames) held per task by the TIFF writer
+TIFF_INPUT_BLOCK_BYTES = 256 * 2**20
+
+
+def _iter_interp_batches(
+    data: Any, factor: int, rescale: bool, frames_per_chunk: int | None, k: int
+) -> Iterator[np.ndarray]:
+    """Interpolated frames in order, in batches, each input frame read once.
+
+    The input is read ``k`` blocks of whole frames at a time with the current dask scheduler
+    (blocks follow the input's own frame chunks, so no chunk is decoded twice); each block is
+    interpolated in batches of ``frames_per_chunk`` frames on ``k`` threads, at most ``k``
+    batches in flight, and yielded in frame order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .finterp import (
+        CHUNK_BYTES,
+        as_lazy_or_numpy,
+        check_factor,
+        interp_operators,
+        interpolated_grid_shape,
+    )
+
+    factor = check_factor(factor)
+    if frames_per_chunk is not None:
+        frames_per_chunk = check_factor(frames_per_chunk, "frames_per_chunk")
+    arr = as_lazy_or_numpy(data)
+    if getattr(arr, "ndim", 0) != 3:
+        raise ValueError(f"data must be a 3-D (t, y, x) movie, got shape {np.shape(arr)}")
+    out_shape = interpolated_grid_shape(arr.shape, factor)
+    nf = frames_per_chunk or max(1, CHUNK_BYTES // (out_shape[1] * out_shape[2] * 8))
+    in_frame = arr.shape[1] * arr.shape[2] * np.dtype(arr.dtype).itemsize
+    cap = max(1, TIFF_INPUT_BLOCK_BYTES // in_frame)
+    if is_dask_array(arr):
+        t_chunks = [min(c, cap) for c in arr.chunks[0]]
+        darr = arr.rechunk({0: max(t_chunks), 1: -1, 2: -1}) if max(arr.chunks[0]) > cap \
+            else arr.rechunk({1: -1, 2: -1})
+        blocks = [darr.blocks[i] for i in range(darr.numblocks[0])]
+    else:
+        blocks = [arr[i : i + cap] for i in range(0, arr.shape[0], cap)]
+    lx, ly = interp_operators(arr.shape, factor)
+    fn = _block_uint16 if rescale else _block_interp_f64
+
+    def batches(chunk: np.ndarray) -> Iterator[np.ndarray]:
+        for start in range(0, chunk.shape[0], nf):
+            yield chunk[start : start + nf]
+
+    with ThreadPoolExecutor(max_workers=k) as pool:
+        pending: deque = deque()
+        for first in range(0, len(blocks), k):
+            group = blocks[first : first + k]
+            if is_dask_array(arr):
+                group = list(dask.compute(*group))
+            for chunk in group:
+                for batch in batches(np.asarray(chunk)):
+                    pending.append(pool.submit(fn, batch, lx, ly))
+                    if len(pending) >= k:
+                        yield pending.popleft().result()
+            del group
+        while pending:
+            yield pending.popleft().result()
+
+
+def _block_interp_f64(block: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
+    return K.apply_operators(block, lx, ly)
+
+
 def fourier_interp_movie_to_tiff(
     data: Any,
     dest: Any,
@@ -226,9 +298,11 @@ def fourier_interp_movie_to_tiff(
 ) -> Path:
     """Interpolate every frame and stream the result into a (Big)TIFF stack at ``dest``.
 
-    The chunks are computed ``chunks_in_flight`` at a time (default: the number of cores) with
-    the current dask scheduler and appended in order, so memory stays at a few chunks. The file
-    opens in Fiji/napari as a (t, y, x) stack.
+    The input's frame chunks are read ``chunks_in_flight`` at a time (default: the number of
+    cores) with the current dask scheduler, each exactly once; their frames are interpolated in
+    batches of ``frames_per_chunk`` on as many threads and appended in order, so memory stays at
+    a few input chunks and batches, whatever the frame count. The file opens in Fiji/napari as a
+    (t, y, x) stack.
 
     Parameters
     ----------
@@ -237,7 +311,7 @@ def fourier_interp_movie_to_tiff(
     dest : str or PathLike
         TIFF file to create (written as ``.<stem>.partial-*.tif`` and renamed when done).
     chunks_in_flight : int, optional
-        Chunks computed concurrently.
+        Input chunks read, and batches interpolated, concurrently.
 
     Returns
     -------
@@ -249,23 +323,25 @@ def fourier_interp_movie_to_tiff(
     FileExistsError
         ``dest`` exists and ``overwrite`` is false.
     ValueError
-        ``dest`` is the input; bad ``factor``; ``data`` not 3-D.
+        ``dest`` is the input; bad ``factor``; ``data`` not 3-D or without frames.
     """
     import tifffile
 
     out = _check_dest(dest, overwrite, _input_paths(data))
-    movie = _movie(data, factor, rescale, frames_per_chunk)
-    blocks = [movie.blocks[i] for i in range(movie.numblocks[0])]
     k = max(1, int(chunks_in_flight or os.cpu_count() or 1))
+    frames = _iter_interp_batches(data, factor, rescale, frames_per_chunk, k)
     tmp = out.with_name(f".{out.stem}.partial-{secrets.token_hex(4)}{out.suffix}")
     try:
+        first = next(frames, None)  # bad input raises here, before any file exists
+        if first is None:
+            raise ValueError(f"data has no frames, got shape {getattr(data, 'shape', None)}")
         with tifffile.TiffWriter(tmp, bigtiff=True) as tw:
-            for start in range(0, len(blocks), k):
-                for block in dask.compute(*blocks[start : start + k]):
-                    for frame in block:
-                        tw.write(frame, contiguous=True, photometric="minisblack")
+            for batch in itertools.chain([first], frames):
+                for frame in batch:
+                    tw.write(frame, contiguous=True, photometric="minisblack")
         _install(tmp, out, overwrite)
     finally:
+        frames.close()
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     logger.debug("wrote %s", out)

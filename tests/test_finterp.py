@@ -247,3 +247,48 @@ def test_moments_of_interpolated_frames_on_a_distributed_cluster(dask_client, rn
     np.testing.assert_allclose(got, plain_moment(interp, 2), rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="factor"):
         moments_with_finterp(movie, 2, 0)
+
+
+def test_tiff_writer_reads_each_input_chunk_once(tmp_path, rng):
+    """Output batches smaller than the input chunks must not re-read (re-decode) the chunk."""
+    import threading
+
+    movie = rng.integers(0, 5000, size=(40, 6, 5)).astype(np.uint16)
+    reads, lock = [], threading.Lock()
+
+    def counted(block):
+        if block.size:  # dask probes with empty arrays
+            with lock:
+                reads.append(block.shape[0])
+        return block
+
+    src = da.from_array(movie, chunks=(16, 3, 5)).map_blocks(counted, dtype=movie.dtype)
+    path = fourier_interp_movie_to_tiff(src, tmp_path / "once.tif", 3, frames_per_chunk=3,
+                                        chunks_in_flight=2)
+    assert sorted(reads) == [8, 8, 16, 16, 16, 16]  # 3 frame chunks x 2 spatial tiles, once each
+    expected = [plain_rescale(reference_interp(f.astype(float), 3), f.min(), f.max())
+                for f in movie]
+    np.testing.assert_array_equal(tifffile.imread(path), np.stack(expected))
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_tiff_writer_with_input_blocks_capped(tmp_path, rng, monkeypatch, lazy):
+    from sofi_dask import _finterp_io
+
+    monkeypatch.setattr(_finterp_io, "TIFF_INPUT_BLOCK_BYTES", 3 * 4 * 5 * 8)  # 3 frames
+    movie = rng.random((11, 4, 5)) * 100
+    data = da.from_array(movie, chunks=(7, 4, 5)) if lazy else movie
+    path = fourier_interp_movie_to_tiff(data, tmp_path / "f.tif", 2, rescale=False,
+                                        frames_per_chunk=2, chunks_in_flight=3)
+    got = tifffile.imread(path)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, np.stack([reference_interp(f, 2) for f in movie]),
+                               atol=1e-11)
+
+
+def test_tiff_writer_refuses_an_empty_movie(tmp_path):
+    with pytest.raises(ValueError, match="no frames"):
+        fourier_interp_movie_to_tiff(np.zeros((0, 4, 4), np.uint16), tmp_path / "e.tif", 2)
+    with pytest.raises(ValueError, match="factor"):
+        fourier_interp_movie_to_tiff(np.zeros((2, 4, 4), np.uint16), tmp_path / "e.tif", 0)
+    assert list(tmp_path.iterdir()) == []
