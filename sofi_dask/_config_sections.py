@@ -317,8 +317,14 @@ class PipelineConfig(Section):
             if order > max(self.statistic.orders):
                 raise ConfigError(
                     "ldrc.mask",
-                    f"expected 'average' or an order <= the highest of statistic.orders "
-                    f"{list(self.statistic.orders)}, got {self.ldrc.mask!r}",
+                    f"expected 'average' or 'order<k>' with k <= the highest of "
+                    f"statistic.orders {list(self.statistic.orders)}, got {self.ldrc.mask!r}",
+                )
+            if order == 1 and self.statistic.kind == "moments":
+                raise ConfigError(
+                    "ldrc.mask",
+                    "expected 'average' or 'order<k>' with k >= 2 for statistic.kind = "
+                    "'moments' (the first central moment is 0 everywhere), got 'order1'",
                 )
 
     def enabled_stages(self) -> tuple[str, ...]:

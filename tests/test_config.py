@@ -178,7 +178,11 @@ def _write(path, text):
         ({"finterp": {"factor": 1}}, "finterp.factor: expected an int >= 2"),
         ({"ldrc": {"window_size": [25, 1]}}, "ldrc.window_size: expected [rows, cols]"),
         ({"ldrc": {"mask": "median"}}, "ldrc.mask: expected 'average' or 'order<k>'"),
-        ({"ldrc": {"mask": "order7"}}, "ldrc.mask: expected 'average' or an order <= the highest"),
+        ({"ldrc": {"mask": "order7"}},
+         "ldrc.mask: expected 'average' or 'order<k>' with k <= the highest"),
+        ({"ldrc": {"mask": "order1"}, "statistic": {"kind": "moments"}},
+         "ldrc.mask: expected 'average' or 'order<k>' with k >= 2 for statistic.kind = "
+         "'moments'"),
         ({"noise_filter_2": {"enabled": True}}, "noise_filter_2.enabled: expected false unless"),
         ({"noise_filter_1": {"sigma": 0}}, "noise_filter_1.sigma: expected a float > 0"),
         ({"outputs": {"cmap": "pinkish"}}, "outputs.cmap: expected a matplotlib colormap"),
