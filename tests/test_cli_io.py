@@ -109,6 +109,31 @@ def test_progress_bar_format():
     assert "0/10 frames" in text and "100.0%" in text and text.endswith("\n")
 
 
+def test_progress_bar_in_a_log_file_writes_a_line_per_tenth():
+    """Not a terminal (a batch job's log): whole lines, about ten of them, no carriage returns."""
+    stream = _io.StringIO()
+    bar = ingest_cmd.ProgressBar(stream=stream)
+    for done in range(0, 1001, 7):
+        bar(done, 1000)
+    bar(1000, 1000)
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert 10 <= len(lines) <= 12
+    assert lines[0].startswith("[") and "0/1000 frames" in lines[0]
+    assert "1000/1000 frames" in lines[-1]
+
+    class Terminal(_io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    bar = ingest_cmd.ProgressBar(stream=tty)
+    for done in range(0, 1001, 7):
+        bar(done, 1000)
+    bar(1000, 1000)
+    assert tty.getvalue().startswith("\r[") and tty.getvalue().count("\n") == 1
+
+
 def test_help_texts(capsys):
     for cmd in ("ingest", "info"):
         with pytest.raises(SystemExit) as exc:

@@ -11,7 +11,11 @@ from sofi_dask import io
 
 
 class ProgressBar:
-    """A one-line stderr progress bar: frames done, percentage, throughput and ETA."""
+    """A stderr progress bar: frames done, percentage, throughput and ETA.
+
+    On a terminal one line is redrawn (at most 5 times a second); otherwise (a batch job's
+    log file) a new line is written at every tenth of the work, so logs stay short.
+    """
 
     def __init__(self, bytes_per_frame: int = 0, stream: TextIO | None = None, width: int = 30):
         self.stream = stream if stream is not None else sys.stderr
@@ -20,13 +24,24 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.first: int | None = None
         self.last_draw = 0.0
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
+        self._last_tenth = -1
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
         if self.first is None:
             self.first = done
-        if done < total and now - self.last_draw < 0.2:
-            return
+        if self.tty:
+            if done < total and now - self.last_draw < 0.2:
+                return
+        else:
+            tenth = int(10 * done / total) if total else 10
+            if done < total and tenth <= self._last_tenth:
+                return
+            self._last_tenth = tenth
         self.last_draw = now
         frac = done / total if total else 1.0
         filled = int(self.width * frac)
@@ -35,12 +50,13 @@ class ProgressBar:
         eta = (total - done) / rate if rate > 0 else float("nan")
         speed = f" {rate * self.bytes_per_frame / 1e6:7.1f} MB/s" if self.bytes_per_frame else ""
         line = (
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {100 * frac:5.1f}% "
+            ("\r" if self.tty else "")
+            + f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * frac:5.1f}% "
             f"{done}/{total} frames{speed} "
             + (f"ETA {eta:5.0f} s" if done < total and eta == eta else f"{elapsed:6.1f} s")
         )
         self.stream.write(line)
-        if done >= total:
+        if done >= total or not self.tty:
             self.stream.write("\n")
         self.stream.flush()
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
+from sofi_dask._cli.ingest import ProgressBar
 from sofi_dask.simulate import SimulationConfig, write_simulated_tiff, write_simulated_zarr
 
 # (config field, option, type, help)
@@ -29,28 +28,6 @@ _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
     ("pixel_size", "--pixel-size", float, "pixel size in micrometres (default: 0.1)"),
     ("seed", "--seed", int, "random seed (default: 0)"),
 )
-
-
-class _Progress:
-    """A one-line stderr progress bar (frames done, percentage, elapsed time)."""
-
-    def __init__(self, width: int = 30) -> None:
-        self.width = width
-        self.start = time.perf_counter()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.last < 0.2:
-            return
-        self.last = now
-        frac = done / total if total else 1.0
-        bar = "#" * int(self.width * frac)
-        sys.stderr.write(
-            f"\r[{bar:.<{self.width}}] {100 * frac:5.1f}% {done}/{total} frames "
-            f"{now - self.start:6.1f} s" + ("\n" if done >= total else "")
-        )
-        sys.stderr.flush()
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -139,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt == "auto":
         fmt = "zarr" if str(args.output).rstrip("/").endswith(".zarr") else "tiff"
-    progress = None if args.no_progress else _Progress()
+    progress = None if args.no_progress else ProgressBar()
     writer = write_simulated_zarr if fmt == "zarr" else write_simulated_tiff
     path = writer(
         args.output,
