@@ -305,8 +305,12 @@ def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.
             f"{dest}: holds an unfinished ingest with other parameters {info.get('parameters')} "
             f"(now {params}); {hint}"
         )
-    if _store.INGEST not in group:
-        raise FileExistsError(f"{dest}: unfinished store without completion records; {hint}")
+    records = (f"{_store.INGEST}/done", f"{_store.INGEST}/band_stats", _store.MOVIE)
+    if any(name not in group for name in records):
+        raise FileExistsError(
+            f"{dest}: unfinished store without its completion records (killed while being "
+            f"created); {hint}"
+        )
     return group
 
 
