@@ -9,8 +9,10 @@ and ``sorted_k_partitions``, with the same definitions and output layout, comput
 * states are merged in a tree along ``t`` by the exact binomial shift of product sums, so the
   final state holds sums about the global mean (sum / N, the same mean pysofi uses) without a
   first pass over the movie and without the cancellation of raw power sums;
-* lag products need frames ``t + tau``: each chunk receives the first ``max(tau)`` frames of
-  the following chunk(s) as a small halo slice, so memory stays at about two chunks per task;
+* lag products need frames ``t + tau``: each chunk is read and reduced in one task (a
+  ``da.reduction``, ordered like the moment stack), which also hands out copies of its first and
+  last ``max(tau)`` frames; a small per-chunk leaf adds the products straddling the boundary
+  with the next chunk, so raw chunks never wait for their neighbours;
   cross-cumulants need ``ri_range`` neighbouring pixels: spatial halos come from
   :func:`dask.array.overlap.overlap` (``boundary="none"``).
 
@@ -30,6 +32,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+from dask.highlevelgraph import HighLevelGraph
 
 from sofi_dask._correlation_kernels import (
     lag_subset_sums,
@@ -260,34 +263,74 @@ def _finish(result: Any, lazy: bool) -> Any:
     return computed
 
 
-# --------------------------------------------------------------------------- lag moments
-def _lag_state(
-    block: np.ndarray, *halos: np.ndarray, t0: int, n_products: int, lags: tuple[int, ...]
-) -> tuple:
-    """State of one chunk: (n frames, per-pixel sum, shift, subset sums about the shift)."""
+def _min_chunks(chunks: Sequence[int], least: int) -> tuple[int, ...]:
+    """``chunks`` with runs merged so that every chunk holds >= ``least`` frames."""
+    out: list[int] = []
+    run = 0
+    for c in chunks:
+        run += int(c)
+        if run >= least:
+            out.append(run)
+            run = 0
+    if run:
+        if out:
+            out[-1] += run
+        else:
+            out.append(run)
+    return tuple(out)
+
+
+def _lag_chunk(block: np.ndarray, *, lags: tuple[int, ...], max_lag: int) -> tuple:
+    """One chunk (fused with its read): the state of the products whose frames all lie in the
+    chunk, plus copies of its first and last ``max_lag`` frames for the seams."""
     n_t, height, width = block.shape
     n_pix = height * width
-    total = block.sum(axis=0, dtype=np.float64).reshape(n_pix)
+    frames = np.ascontiguousarray(block).reshape(n_t, n_pix)
+    total = frames.sum(axis=0, dtype=np.float64)
     shift = total / n_t
     parent, top_bit, _ = mask_tables(len(lags))
-    n_times = max(0, min(n_t, n_products - t0))
+    n_times = n_t - max_lag  # start times t with t + max_lag still inside the chunk
     if n_times > 0:
-        frames = np.concatenate((block, *halos), axis=0) if halos else block
-        frames = np.ascontiguousarray(frames).reshape(frames.shape[0], n_pix)
         sums = lag_subset_sums(frames, shift, np.asarray(lags, np.int64), n_times, parent, top_bit)
     else:
         sums = np.zeros((len(parent), n_pix))
-    return n_t, total, shift, sums
+    head = frames[:max_lag].copy()
+    tail = frames[n_t - max_lag :].copy()
+    return (n_t, total, shift, sums, (height, width)), head, tail
 
 
-def _lag_combine(*states: tuple) -> tuple:
+def _lag_leaf(part: tuple, after: tuple | None, *, lags: tuple[int, ...]) -> tuple:
+    """A chunk's state plus its seam: products starting in its last ``max_lag`` frames, whose
+    later factors lie in the next chunk (summed about the same shift, so they simply add)."""
+    state, _, tail = part
+    if after is None or tail.shape[0] == 0:
+        return state
+    n_t, total, shift, sums, shape = state
+    parent, top_bit, _ = mask_tables(len(lags))
+    frames = np.concatenate((tail, after[1]), axis=0)
+    seam = lag_subset_sums(
+        frames, shift, np.asarray(lags, np.int64), tail.shape[0], parent, top_bit
+    )
+    return n_t, total, shift, sums + seam, shape
+
+
+def _flat(parts: Any) -> list[tuple]:
+    if isinstance(parts, tuple):
+        return [parts]
+    return [s for p in parts for s in _flat(p)]
+
+
+def _lag_merge(parts: Any, axis: Any = None, keepdims: bool = True) -> tuple:
+    states = _flat(parts)
+    if len(states) == 1:
+        return states[0]
     n = sum(s[0] for s in states)
     total = np.sum([s[1] for s in states], axis=0)
     shift = total / n
     popcount = None
     out = None
-    for _, _, c, sums in states:
-        if sums[0, 0] == 0:  # no product terms in this chunk: nothing to shift
+    for _, _, c, sums, _ in states:
+        if sums[0, 0] == 0:  # no product terms in this state: nothing to shift
             continue
         if popcount is None:
             popcount = mask_tables(int(np.log2(sums.shape[0])))[2]
@@ -295,14 +338,65 @@ def _lag_combine(*states: tuple) -> tuple:
         out = moved if out is None else out + moved
     if out is None:
         out = np.zeros_like(states[0][3])
-    return n, total, shift, out
+    return n, total, shift, out, states[0][4]
 
 
 def _lag_images(
-    state: tuple, masks: tuple[int, ...], n_products: int, shape: tuple[int, int]
+    parts: Any, axis: Any = None, keepdims: bool = True, *, masks: tuple[int, ...],
+    n_products: int,
 ) -> np.ndarray:
-    sums = state[3]
-    return (sums[list(masks)] / n_products).reshape(len(masks), *shape)
+    state = _lag_merge(parts)
+    return (state[3][list(masks)] / n_products).reshape(len(masks), *state[4])
+
+
+def _identity(x: Any, axis: Any = None, keepdims: bool = True) -> Any:
+    return x
+
+
+def _lag_stack(
+    x: da.Array, lags: tuple[int, ...], masks: tuple[int, ...], split_every: int
+) -> da.Array:
+    """The lag-moment images ``(len(masks), y, x)`` as one ``da.reduction`` over ``t``.
+
+    Each chunk is read and reduced in one fused task (as in :func:`moment_stack`, so the
+    scheduler never holds raw chunks waiting for their neighbours); the products that straddle a
+    chunk boundary come from the small head/tail copies in a per-chunk leaf task.
+    """
+    max_lag = max(lags)
+    n_products = x.shape[0] - max_lag
+    if max_lag and min(x.chunks[0]) < max_lag:
+        x = x.rechunk({0: _min_chunks(x.chunks[0], max_lag)})
+    token = dask.base.tokenize(x, lags, masks, split_every)
+    obj_meta = np.empty((0, 0, 0), dtype=np.float64)
+    parts = da.map_blocks(
+        _lag_chunk, x, lags=lags, max_lag=max_lag, dtype=np.float64, meta=obj_meta,
+        name=f"lag-chunk-{token}",
+    )
+    n_t = len(x.chunks[0])
+    leaf_name = f"lag-leaf-{token}"
+    dsk: dict = {}
+    for it, iy, ix in itertools.product(*(range(len(c)) for c in x.chunks)):
+        after = (parts.name, it + 1, iy, ix) if it + 1 < n_t else None
+        dsk[(leaf_name, it, iy, ix)] = (
+            partial(_lag_leaf, lags=lags), (parts.name, it, iy, ix), after
+        )
+    graph = HighLevelGraph.from_collections(leaf_name, dsk, dependencies=[parts])
+    leaves = da.Array(graph, leaf_name, chunks=x.chunks, meta=obj_meta)
+    stack = da.reduction(
+        leaves,
+        chunk=_identity,
+        combine=_lag_merge,
+        aggregate=partial(_lag_images, masks=masks, n_products=n_products),
+        axis=0,
+        keepdims=True,
+        dtype=np.float64,
+        split_every=split_every,
+        concatenate=False,
+        output_size=len(masks),
+        meta=obj_meta,
+        name=f"lag-moments-{token}",
+    )
+    return stack
 
 
 def moments_with_lag(
@@ -327,7 +421,7 @@ def moments_with_lag(
     frames : (int, int), optional
         Frames ``start..end-1`` (``N = end - start``); default all.
     split_every : int, optional
-        Fan-in of the merge tree along ``t`` (default 8).
+        Fan-in of the merge tree along ``t`` (default 2: the fewest lag states alive).
 
     Returns
     -------
@@ -345,7 +439,10 @@ def moments_with_lag(
     Notes
     -----
     Each chunk keeps ``2**L`` product sums per pixel (``2**L x ty x tx x 8`` bytes): choose
-    spatial tiles accordingly for long lag series.
+    spatial tiles accordingly for long lag series. Every chunk is read and reduced in one task
+    (like :func:`~sofi_dask.moments.moment_stack`); the products straddling a chunk boundary
+    come from copies of the ``max(tau)`` frames on either side, so no task waits on a
+    neighbour's whole chunk and peak memory stays nearly flat in the number of frames.
 
     Examples
     --------
@@ -357,59 +454,15 @@ def moments_with_lag(
     arr, lazy = as_movie_array(data)
     start, end = check_frames(frames, arr.shape[0])
     lags = _check_tau(tau, end - start)
-    every = _check_split_every(split_every)
+    # a binary tree by default: lag states are 2**L images, so few should wait in the tree
+    every = 2 if split_every is None else _check_split_every(split_every)
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     if (start, end) != (0, x.shape[0]):
         x = x[start:end]
-    n_frames = end - start
-    max_lag = max(lags)
-    n_products = n_frames - max_lag
     subsets = lag_subsets(len(lags))
     wanted = [(order, s) for order, group in subsets.items() for s in group]
     masks = tuple(sum(1 << i for i in s) for _, s in wanted)
-
-    token = dask.base.tokenize(x.name, lags, every)
-    blocks = x.to_delayed(optimize_graph=False)
-    t_bounds = _bounds(x.chunks[0])
-    pieces: list[list[Any]] = []
-    for iy, h in enumerate(x.chunks[1]):
-        row = []
-        for ix, w in enumerate(x.chunks[2]):
-            leaves = []
-            for it, (t0, t1) in enumerate(t_bounds):
-                halos = []
-                need_end = min(n_frames, min(t1, n_products) + max_lag)
-                if t0 < n_products and need_end > t1:
-                    for jt in range(it + 1, len(t_bounds)):
-                        s0, s1 = t_bounds[jt]
-                        if s0 >= need_end:
-                            break
-                        halos.append(
-                            _call(
-                                _frame_slice, f"lag-halo-{token}-{it}-{jt}-{iy}-{ix}",
-                                blocks[jt, iy, ix], 0, min(s1, need_end) - s0,
-                            )
-                        )
-                leaves.append(
-                    (
-                        (blocks[it, iy, ix], *halos),
-                        dict(t0=t0, n_products=n_products, lags=lags),
-                    )
-                )
-            final = _fold_reduce(
-                leaves, _lag_state, _lag_combine, every, f"lag-merge-{token}-{iy}-{ix}"
-            )
-            images = _call(
-                _lag_images, f"lag-images-{token}-{iy}-{ix}", final, masks, n_products, (h, w)
-            )
-            row.append(
-                da.from_delayed(
-                    images, shape=(len(masks), h, w), dtype=np.float64,
-                    meta=np.empty((0, 0, 0), dtype=np.float64),
-                )
-            )
-        pieces.append(row)
-    stack = _assemble(pieces)
+    stack = _lag_stack(x, lags, masks, every)
     result: dict[int, dict[tuple[int, ...], Any]] = {order: {} for order in subsets}
     for k, (order, s) in enumerate(wanted):
         result[order][s] = stack[k]

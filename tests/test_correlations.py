@@ -368,3 +368,24 @@ def test_threaded_and_distributed_agree(dask_client):
         np.testing.assert_array_equal(k1[order], k2[order])
     for o in xc1:
         np.testing.assert_array_equal(xc1[o], xc2[o])
+
+
+def test_moments_with_lag_never_holds_raw_chunks():
+    # each source chunk is read and reduced in one fused task: whole chunks do not pile up in
+    # the scheduler's cache waiting for a neighbour's halo (that made peak memory grow with the
+    # frame count); at most one stray unfused chunk is allowed
+    from dask.callbacks import Callback
+
+    movie = _drifting_movie(9, (192, 6, 7)).astype(np.uint16)
+    x = da.from_array(movie, chunks=(8, 6, 7))
+    held = []
+
+    class Watch(Callback):
+        def _posttask(self, key, result, dsk, state, id):
+            held.append(sum(isinstance(k, tuple) and k[0] == x.name for k in state["cache"]))
+
+    with Watch():
+        (got,) = dask.compute(moments_with_lag(x, [0, 1, 2, 3]), scheduler="threads")
+    assert held and max(held) <= 1
+    want = _ref_lag(movie, [0, 1, 2, 3])
+    _close(got[4][(0, 1, 2, 3)], want[4][(0, 1, 2, 3)])
