@@ -250,6 +250,9 @@ def test_non_finite_values_are_refused(bad, where):
     lazy = ldrc(da.from_array(image, chunks=(6, 7)), mask, window_size=(3, 4))
     with pytest.raises(ValueError, match=f"{where} contains NaN or infinite"):
         lazy.compute()
+    stack = np.stack([np.ones_like(image), image, np.ones_like(image)])
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinite"):
+        ldrc(stack, mask, window_size=(3, 4))  # in-memory stack: blocks on threads
 
 
 def test_complex_input_is_refused():
