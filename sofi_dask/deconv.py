@@ -223,7 +223,7 @@ def deconvsk(
     image : numpy.ndarray or dask.array.Array
         One image (y, x) or a stack (n, y, x), e.g. a SOFI video. A dask stack with whole images
         per chunk runs one task per chunk; a dask array tiled in y or x runs tiles with
-        ``map_overlap`` (approximate at the seams, see ``depth``).
+        ``map_overlap`` (equal to the untiled result with the default ``depth``).
     psf : array_like
         2-D PSF (negative values are clipped to 0). It may be larger than the image.
     lam : float
