@@ -159,6 +159,12 @@ class StatisticConfig(Section):
                                        words="[start, end] frame indices with start < end")),
         "frame window [start, end) (default: every frame)",
     )  # fmt: skip
+    absolute: bool = option(
+        True, parse_bool(),
+        "deconvolve and compress |statistic| (SOFI images are magnitudes: cumulants of order "
+        ">= 3 can be negative, and deconvolution floors negatives at eps); false: pysofi's "
+        "signed input",
+    )  # fmt: skip
 
     def _check(self) -> None:
         if max(self.orders) > _MAX_ORDER:

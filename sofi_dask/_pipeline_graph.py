@@ -182,6 +182,10 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
 
+    def magnitude(a: Any) -> Any:
+        # SOFI images are magnitudes; deconvolution would floor negative cumulants at eps
+        return abs(a) if plan.absolute else a
+
     from sofi_dask.filtering import noise_filter1d
 
     if plan.video and plan.filter1:
@@ -193,7 +197,9 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         psf = plan.psf()
         stage(
             "deconvolution",
-            lambda a: deconvsk(a, psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations),
+            lambda a: deconvsk(
+                magnitude(a), psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations
+            ),
         )
     if plan.video and plan.filter2:
         k2 = masks.gauss1d_mask(*plan.filter2)
@@ -208,8 +214,11 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
             mask = average
         else:  # "order<k>": the statistic image of order k, on the reconstruction grid
             mask = _as_dask(per_order[int(plan.ldrc_mask[5:])])
-            mask = mask.mean(axis=0) if mask.ndim == 3 else mask
+            mask = magnitude(mask.mean(axis=0) if mask.ndim == 3 else mask)
             ldrc_order = 1
         g.claim("ldrc", mask)
-        stage("ldrc", lambda a: ldrc(a, mask, order=ldrc_order, window_size=plan.ldrc_window))
+        stage(
+            "ldrc",
+            lambda a: ldrc(magnitude(a), mask, order=ldrc_order, window_size=plan.ldrc_window),
+        )
     return g

@@ -30,6 +30,7 @@ class Plan:
     finterp_factor: int = 1
     # reconstruction
     statistic: str = "cumulants"
+    absolute: bool = True
     orders: tuple[int, ...] = (2, 3, 4, 5, 6)
     video: bool = False
     window: int = 100
@@ -118,6 +119,7 @@ def plan_from_config(config: Any) -> Plan:
         bleach_min_frames=c.bleaching.min_block_frames,
         finterp_factor=c.finterp.factor if c.finterp.enabled else 1,
         statistic=c.statistic.kind,
+        absolute=c.statistic.absolute,
         orders=tuple(c.statistic.orders),
         video=c.video.enabled,
         window=c.video.window,

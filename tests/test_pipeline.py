@@ -55,7 +55,7 @@ def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
     for k in (2, 3):
         np.testing.assert_allclose(result.load(f"cumulants_order{k}"), expected_cum[k],
                                    rtol=1e-9, atol=1e-9)
-        dec = deconvsk(expected_cum[k], psf, lam=1.5, iterations=2)
+        dec = deconvsk(np.abs(expected_cum[k]), psf, lam=1.5, iterations=2)  # |cumulant|
         np.testing.assert_allclose(result.load(f"deconvolution_order{k}"), dec, rtol=1e-7)
         np.testing.assert_allclose(result.load(f"ldrc_order{k}"),
                                    ldrc(dec, mask_image, window_size=(7, 7)), rtol=1e-7,
@@ -221,3 +221,18 @@ def test_average_of_the_zarr_input_matches_numpy(tmp_path, movie_tif):
     np.testing.assert_allclose(
         np.asarray(moments.average_image(data, frames=(20, 200))), result.load("average")
     )
+
+
+def test_signed_statistic_option(tmp_path, movie_tif):
+    """statistic.absolute (default) deconvolves |cumulant|; false keeps pysofi's signed input."""
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    k3 = stage_cumulants(data, 3)[3]
+    assert (k3 < 0).any() and (k3 > 0).any()  # a signed order: the option matters here
+    psf = gauss2d_mask((9, 9), 2.0)
+    for absolute, image in ((True, np.abs(k3)), (False, k3)):
+        cfg = _cfg(**{"statistic.orders": [3], "statistic.absolute": absolute,
+                      "ldrc.enabled": False})
+        result = run_pipeline(movie_tif, tmp_path / f"out-{absolute}", cfg)
+        np.testing.assert_allclose(result.load("cumulants_order3"), k3, rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(result.load("deconvolution_order3"),
+                                   deconvsk(image, psf, lam=1.5, iterations=2), rtol=1e-7)
