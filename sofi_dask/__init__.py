@@ -31,6 +31,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "bleaching": (
         "bleaching_blocks",
+        "merge_short_blocks",
         "block_average",
         "block_cumulants",
         "block_moments",
@@ -71,7 +72,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "interpolate_movie",
         "moments_with_finterp",
     ),
-    "io": ("FrameStats", "Movie", "ingest", "movie_info", "open_movie"),
+    "io": (
+        "FrameStats",
+        "Movie",
+        "MovieWriter",
+        "create_movie",
+        "ingest",
+        "movie_info",
+        "open_movie",
+    ),
     "ldrc": ("ldrc", "resample_mask"),
     "masks": ("gauss1d_mask", "gauss2d_mask"),
     "moments": (

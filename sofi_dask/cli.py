@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.setLevel(level)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `sofi-dask info movie.zarr | head`
+        # stop writing into the closed pipe, and let the interpreter's final flush go nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, FileNotFoundError, FileExistsError, OSError) as exc:
         print(f"sofi-dask {args.command}: error: {exc}", file=sys.stderr)
         return 2
