@@ -17,6 +17,7 @@ No dask in here; see :mod:`sofi_dask._moment_state` for merging states and
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -72,25 +73,28 @@ def central_sums_numpy(block: np.ndarray, max_order: int) -> tuple[np.ndarray, n
     return mean, sums
 
 
-if HAVE_NUMBA:
+def _make_numba_kernel(n_sums: int):  # pragma: no cover - compiled
+    """The fused kernel for ``n_sums`` central sums (orders 2..n_sums + 1).
+
+    ``n_sums`` is a compile-time constant of each kernel, so the loop over orders unrolls inside
+    the vectorised loop over pixels (1.5x faster than a run-time order loop at order 6).
+    """
 
     @numba.njit(nogil=True, cache=True, fastmath=False)
-    def _central_sums_numba(block, max_order, mean, sums):  # pragma: no cover - compiled
+    def kernel(block, mean, sums):
         t, ny, nx = block.shape
-        n_sums = max_order - 1
-        d = np.empty(nx, dtype=np.float64)
-        p = np.empty(nx, dtype=np.float64)
-        acc = np.zeros(nx, dtype=np.float64)
+        row_mean = np.zeros(nx, dtype=np.float64)
         rows = np.zeros((max(n_sums, 1), nx), dtype=np.float64)
         for i in range(ny):
             # pass 1: the row's mean
             for j in range(nx):
-                acc[j] = 0.0
+                row_mean[j] = 0.0
             for k in range(t):
                 for j in range(nx):
-                    acc[j] += block[k, i, j]
+                    row_mean[j] += block[k, i, j]
             for j in range(nx):
-                mean[i, j] = acc[j] / t
+                row_mean[j] = row_mean[j] / t
+                mean[i, j] = row_mean[j]
             if n_sums < 1:
                 continue
             # pass 2: central sums of every order about that mean (row data now in cache)
@@ -99,15 +103,23 @@ if HAVE_NUMBA:
                     rows[o, j] = 0.0
             for k in range(t):
                 for j in range(nx):
-                    d[j] = block[k, i, j] - mean[i, j]
-                    p[j] = d[j]
-                for o in range(n_sums):
-                    for j in range(nx):
-                        p[j] *= d[j]
-                        rows[o, j] += p[j]
+                    dj = block[k, i, j] - row_mean[j]
+                    pj = dj * dj
+                    rows[0, j] += pj
+                    for o in range(1, n_sums):
+                        pj *= dj
+                        rows[o, j] += pj
             for o in range(n_sums):
                 for j in range(nx):
                     sums[o, i, j] = rows[o, j]
+
+    return kernel
+
+
+@functools.cache
+def _numba_kernel(n_sums: int):
+    """One compiled kernel per number of central sums (built on first use)."""
+    return _make_numba_kernel(n_sums)
 
 
 def central_sums(block: np.ndarray, max_order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,5 +146,5 @@ def central_sums(block: np.ndarray, max_order: int) -> tuple[np.ndarray, np.ndar
         raise ValueError("block must hold at least one frame")
     mean = np.empty((ny, nx), dtype=np.float64)
     sums = np.empty((max(max_order - 1, 0), ny, nx), dtype=np.float64)
-    _central_sums_numba(block, int(max_order), mean, sums)
+    _numba_kernel(max(int(max_order) - 1, 0))(block, mean, sums)
     return mean, sums
