@@ -39,6 +39,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
+from sofi_dask._memory import limit_allocator_retention
 from sofi_dask.correlations import cumulants_with_lag, moments_with_lag
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,8 @@ def peak_rss_mb() -> float:
 
 
 def child(path: Path, frames: int) -> None:
+    # as the CLI does (and distributed for its workers): freed chunks go back to the system
+    limit_allocator_retention()
     d = da.from_zarr(str(path))[:frames]
     with dask.config.set(scheduler="threads"):
         lag_statistics(d[:16, :8, :8])  # load numba's cached kernel outside the timing

@@ -36,6 +36,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
+from sofi_dask._memory import limit_allocator_retention
 from sofi_dask._store import make_codecs
 from sofi_dask.cumulants import cumulant_stack
 from sofi_dask.moments import moment_stack
@@ -107,6 +108,8 @@ def pysofi_style(x: np.ndarray, max_order: int) -> dict[int, np.ndarray]:
 
 
 def rss_child(path: Path, frames: int) -> None:
+    # as the CLI does (and distributed for its workers): freed chunks go back to the system
+    limit_allocator_retention()
     d = da.from_zarr(str(path))[:frames]
     with dask.config.set(scheduler="threads"):
         moments_and_cumulants(d)

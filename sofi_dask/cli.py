@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from sofi_dask import __version__
+from sofi_dask._memory import limit_allocator_retention
 
 _COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "run")
 
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofi-dask`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    limit_allocator_retention()  # peak RSS flat in the number of chunks (see _memory)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # distributed sets its loggers to INFO and they propagate here: filter at the handler, so

@@ -174,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=None, help="frames to simulate")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    from sofi_dask._memory import limit_allocator_retention
+
+    limit_allocator_retention()
     overrides = {"n_frames": args.frames} if args.frames else None
     run_demo(args.output, movie_overrides=overrides, progress=not args.no_progress)
     return 0
