@@ -148,11 +148,15 @@ def check_output_path(
     out = Path(output).expanduser().resolve()
     for item in inputs:
         inp = Path(item).expanduser().resolve()
-        if out == inp or _is_within(out, inp) or _is_within(inp, out):
-            raise ValueError(
-                f"output: {out} would overwrite or lie inside the input {inp}; "
-                "choose another output folder"
-            )
+        if out == inp:
+            relation = "is the input"
+        elif _is_within(out, inp):
+            relation = "lies inside the input"
+        elif _is_within(inp, out):
+            relation = "contains the input"
+        else:
+            continue
+        raise ValueError(f"output: {out} {relation} {inp}; choose another output folder")
     if out.exists() or out.is_symlink():
         if not overwrite:
             raise FileExistsError(

@@ -195,3 +195,16 @@ def test_input_identity_of_a_store_sums_its_files(tmp_path):
     (store / "zarr.json").write_text("{}")
     (store / "c" / "0").write_bytes(b"x" * 100)
     assert input_identity(store)["size"] == 100 + 2
+
+
+def test_output_input_relation_is_named(tmp_path):
+    from sofi_dask.outputs import check_output_path
+
+    movie = tmp_path / "data" / "movie.zarr"
+    movie.mkdir(parents=True)
+    cases = [(movie, "is the input"), (movie / "out", "lies inside the input"),
+             (tmp_path / "data", "contains the input")]
+    for out, words in cases:
+        with pytest.raises(ValueError, match=words):
+            check_output_path(out, inputs=[movie])
+    assert check_output_path(tmp_path / "elsewhere", inputs=[movie]) == tmp_path / "elsewhere"
