@@ -33,8 +33,9 @@ def limit_allocator_retention(threshold: int = TRIM_THRESHOLD) -> bool:
 
     Examples
     --------
-    >>> limit_allocator_retention() in (True, False)
-    True
+    At the start of an entry point (it changes the whole process)::
+
+        limit_allocator_retention()
     """
     name = ctypes.util.find_library("c")
     try:

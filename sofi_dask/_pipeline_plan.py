@@ -31,7 +31,7 @@ class Plan:
     # reconstruction
     statistic: str = "cumulants"
     absolute: bool = True
-    orders: tuple[int, ...] = (2, 3, 4, 5, 6)
+    orders: tuple[int, ...] = (2, 3, 4)
     video: bool = False
     window: int = 100
     step: int | None = None
@@ -48,7 +48,7 @@ class Plan:
     # LDRC
     ldrc: bool = True
     ldrc_window: tuple[int, int] = (25, 25)
-    ldrc_mask: str = "average"
+    ldrc_mask: str = "order2"
     # outputs
     keep: tuple[str, ...] = STAGES
     zarr: bool = True
