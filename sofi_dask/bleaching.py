@@ -18,7 +18,6 @@ for any length; :func:`correct_bleaching` writes no temporary files.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,9 +26,16 @@ import dask
 import dask.array as da
 import numpy as np
 from dask.graph_manipulation import bind
-from scipy import ndimage
 
-from sofi_dask.correlations import _bounds, _call, _check_split_every, _fold_reduce
+from sofi_dask._bleaching_correct import (
+    _apply_correction,
+    _correction_dtype,
+    _segment_combine,
+    _segment_state,
+    _segment_stats,
+)
+from sofi_dask._bleaching_signal import cut_frames, med_smooth
+from sofi_dask._fold_graph import _bounds, _call, _check_split_every, _fold_reduce
 from sofi_dask.cumulants import cumulant_stack
 from sofi_dask.moments import as_movie_array, check_order, moment_stacks
 
@@ -45,119 +51,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- the signal
-def _signal_1d(signal: Any, name: str = "signal") -> np.ndarray:
-    arr = np.asarray(signal, dtype=np.float64)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D series, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {int((~np.isfinite(arr)).sum())} NaN/inf")
-    return arr
-
-
-def med_smooth(signal: Any, kernel_size: int = 251) -> np.ndarray:
-    """Median filter of a 1-D series with symmetric padding (pysofi's ``med_smooth``).
-
-    The series is extended by its mirror image *including* the edge sample
-    (``... s1 s0 | s0 s1 ...``, scipy.ndimage's ``"reflect"``), exactly as pysofi pads before
-    ``scipy.signal.medfilt``. Unlike pysofi, a series shorter than the kernel is still
-    extended correctly (repeated reflection) and the result always has the input's length.
-
-    Parameters
-    ----------
-    signal : array_like, shape (N,)
-        Finite values (e.g. the total signal per frame).
-    kernel_size : int
-        Odd window length >= 1 (default 251).
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (N,)
-
-    Raises
-    ------
-    ValueError
-        ``signal`` empty, not 1-D or not finite; ``kernel_size`` not a positive odd integer.
-
-    Examples
-    --------
-    >>> med_smooth([5.0, 1.0, 9.0, 3.0, 7.0], kernel_size=3).tolist()
-    [5.0, 5.0, 3.0, 7.0, 7.0]
-    """
-    arr = _signal_1d(signal)
-    if (
-        isinstance(kernel_size, bool)
-        or not isinstance(kernel_size, numbers.Integral)
-        or kernel_size < 1
-        or kernel_size % 2 == 0
-    ):
-        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
-    half = int(kernel_size) // 2
-    # explicit extension (np.pad reflects again when the series is shorter than the window;
-    # scipy.ndimage misbehaves for windows longer than the line), then the valid medians only
-    padded = np.pad(arr, half, mode="symmetric")
-    return ndimage.median_filter(padded, size=int(kernel_size), mode="nearest")[
-        half : half + arr.size
-    ].copy()
-
-
-def _check_fbc(fbc: Any) -> float:
-    if isinstance(fbc, bool) or not isinstance(fbc, numbers.Real) or not 0 < fbc <= 1:
-        raise ValueError(f"fbc must be a number in (0, 1], got {fbc!r}")
-    return float(fbc)
-
-
-def cut_frames(signal: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
-    """Frames where the (smoothed) signal crosses each ``fbc`` step of its total drop.
-
-    pysofi's ``cut_frames``: with ``mx, mn`` the signal's maximum and minimum and
-    ``n = ceil(1 / fbc)``, the bounds are ``int(mx - (mx - mn) * i * fbc)`` for ``i = 1..n``;
-    the scan starts at the first maximum and each frame can cross at most one bound (the
-    first frame below the current bound ends a block). Frames before the maximum belong to
-    the first block.
-
-    Parameters
-    ----------
-    signal : array_like, shape (N,)
-        The smoothed total signal (:func:`med_smooth`).
-    fbc : float
-        Fraction of the total drop per block, in (0, 1] (default 0.04: 25 blocks).
-
-    Returns
-    -------
-    bounds : list of int
-        ``[int(mx)] + bounds``.
-    frame_bounds : list of int
-        ``[0] + crossings + [N]``: blocks are ``[frame_bounds[b], frame_bounds[b + 1])``. A
-        signal that never falls gives ``[0, N]`` (one block; pysofi then fails downstream).
-
-    Raises
-    ------
-    ValueError
-        ``fbc`` outside (0, 1]; ``signal`` empty, not 1-D or not finite.
-
-    Examples
-    --------
-    >>> cut_frames([10.0, 9.0, 8.0, 7.0, 6.0, 5.0], fbc=0.5)
-    ([10, 7, 5], [0, 4, 6])
-    """
-    arr = _signal_1d(signal)
-    fbc = _check_fbc(fbc)
-    mx, mn = float(arr.max()), float(arr.min())
-    n_blocks = math.ceil(1 / fbc)
-    drop = mx - mn
-    bounds = [int(mx - drop * i * fbc) for i in range(1, n_blocks + 1)]
-    crossings: list[int] = []
-    level = 0
-    for frame in range(int(np.argmax(arr)), arr.size):
-        if level >= n_blocks:  # only possible with negative signals (int() truncates up)
-            break
-        if arr[frame] < bounds[level]:
-            crossings.append(frame)
-            level += 1
-    return [int(mx), *bounds], [0, *crossings, int(arr.size)]
-
-
+# --------------------------------------------------------------------------- blocks
 def merge_short_blocks(
     blocks: Sequence[tuple[int, int]], min_frames: int
 ) -> list[tuple[int, int]]:
@@ -390,63 +284,6 @@ def block_average(per_block: Sequence[Mapping[int, Any]] | Mapping[Any, Mapping[
 
 
 # --------------------------------------------------------------------------- corrected movie
-def _segment_state(block: np.ndarray, *, t0: int, edges: tuple[int, ...]) -> dict:
-    """Per block overlapping this chunk: (frames, float64 sum, minimum) per pixel."""
-    t1 = t0 + block.shape[0]
-    state = {}
-    for b, (a, e) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        lo, hi = max(a, t0), min(e, t1)
-        if hi > lo:
-            seg = block[lo - t0 : hi - t0]
-            state[b] = (hi - lo, seg.sum(axis=0, dtype=np.float64), seg.min(axis=0))
-    return state
-
-
-def _segment_combine(*states: dict) -> dict:
-    out: dict = {}
-    for s in states:
-        for b, (n, total, low) in s.items():
-            if b in out:
-                m, t, lo = out[b]
-                out[b] = (m + n, t + total, np.minimum(lo, low))
-            else:
-                out[b] = (n, total, low)
-    return out
-
-
-def _segment_stats(state: dict, n_blocks: int) -> np.ndarray:
-    """``(n_blocks + 1, y, x)``: block means, then ``min_b rint(min_b - mean_b)``."""
-    means = np.stack([state[b][1] / state[b][0] for b in range(n_blocks)])
-    lows = np.stack([np.rint(state[b][2] - means[b]) for b in range(n_blocks)])
-    return np.concatenate([means, lows.min(axis=0)[None]], axis=0)
-
-
-def _apply_correction(
-    block: np.ndarray,
-    frames: np.ndarray,
-    stats: np.ndarray,
-    *,
-    edges: np.ndarray,
-    out_dtype: Any,
-) -> np.ndarray:
-    out = np.empty(block.shape, dtype=out_dtype)
-    which = np.searchsorted(edges, frames, side="right") - 1
-    floor = stats[-1]
-    start = 0
-    while start < len(frames):
-        b = which[start]
-        stop = start + int(np.searchsorted(which[start:], b, side="right"))
-        out[start:stop] = np.rint(block[start:stop] - stats[b]) - floor
-        start = stop
-    return out
-
-
-def _correction_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype.kind in "ui" and dtype.itemsize <= 2:
-        return np.dtype(np.int32)
-    return np.dtype(np.int64)
-
-
 def correct_bleaching(
     data: Any,
     blocks: Sequence[tuple[int, int]],

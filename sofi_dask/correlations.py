@@ -25,21 +25,15 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Callable, Hashable, Sequence
-from functools import partial
+from collections.abc import Hashable, Sequence
 from typing import Any
 
-import dask
 import dask.array as da
-import numpy as np
-from dask.highlevelgraph import HighLevelGraph
+import numpy as np  # noqa: F401  (the docstring examples use np)
 
-from sofi_dask._correlation_kernels import (
-    lag_subset_sums,
-    mask_tables,
-    pair_offset_sums,
-    shift_subset_sums,
-)
+from sofi_dask._fold_graph import _check_split_every, _finish
+from sofi_dask._lag_graph import _lag_stack
+from sofi_dask._xc_graph import _xc_stack
 from sofi_dask.moments import as_movie_array, check_frames
 
 __all__ = [
@@ -188,217 +182,7 @@ def lag_subsets(n_lags: int) -> dict[int, list[tuple[int, ...]]]:
     return out
 
 
-# --------------------------------------------------------------------------- graph helpers
-def _call(func: Callable, key: str, *args: Any, **kwargs: Any) -> Any:
-    """A delayed call under an explicit, readable key (no argument hashing)."""
-    return dask.delayed(func, pure=True)(*args, dask_key_name=key, **kwargs)
-
-
-def _tree(states: list, combine: Callable, split_every: int, key: str) -> Any:
-    """Merge ``states`` in a tree of fan-in ``split_every``; keys ``{key}-c{level}-{i}``."""
-    level = 0
-    while len(states) > 1:
-        groups = [states[i : i + split_every] for i in range(0, len(states), split_every)]
-        states = [
-            _call(combine, f"{key}-c{level}-{i}", *g) if len(g) > 1 else g[0]
-            for i, g in enumerate(groups)
-        ]
-        level += 1
-    return states[0]
-
-
-def _fold(state_fn: Callable, combine_fn: Callable, prev: Any, *args: Any, **kwargs: Any) -> Any:
-    state = state_fn(*args, **kwargs)
-    return state if prev is None else combine_fn(prev, state)
-
-
-def _fold_reduce(
-    leaves: list[tuple[tuple, dict]],
-    state_fn: Callable,
-    combine_fn: Callable,
-    split_every: int,
-    key: str,
-) -> Any:
-    """Reduce chunk states: runs of ``split_every`` consecutive chunks are folded in a chain
-    (chunk state computed and merged in one task, so at most one state per chain is alive),
-    then the chain results are merged in a tree. Memory stays flat in the number of chunks."""
-    fold = partial(_fold, state_fn, combine_fn)
-    heads = []
-    for g in range(0, len(leaves), split_every):
-        state = None
-        for j, (args, kwargs) in enumerate(leaves[g : g + split_every]):
-            state = _call(fold, f"{key}-f{g}-{j}", state, *args, **kwargs)
-        heads.append(state)
-    return _tree(heads, combine_fn, split_every, key)
-
-
-def _check_split_every(split_every: Any) -> int:
-    if split_every is None:
-        return 8
-    if isinstance(split_every, bool) or not isinstance(split_every, numbers.Integral) or (
-        split_every < 2
-    ):
-        raise ValueError(f"split_every must be an integer >= 2, got {split_every!r}")
-    return int(split_every)
-
-
-def _frame_slice(block: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    return block[lo:hi].copy()  # a copy: a view would keep the whole chunk alive
-
-
-def _bounds(chunks: Sequence[int]) -> list[tuple[int, int]]:
-    edges = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def _assemble(pieces: list[list[Any]]) -> da.Array:
-    rows = [da.concatenate(row, axis=2) if len(row) > 1 else row[0] for row in pieces]
-    return da.concatenate(rows, axis=1) if len(rows) > 1 else rows[0]
-
-
-def _finish(result: Any, lazy: bool) -> Any:
-    if lazy:
-        return result
-    (computed,) = dask.compute(result, scheduler="threads")
-    return computed
-
-
-def _min_chunks(chunks: Sequence[int], least: int) -> tuple[int, ...]:
-    """``chunks`` with runs merged so that every chunk holds >= ``least`` frames."""
-    out: list[int] = []
-    run = 0
-    for c in chunks:
-        run += int(c)
-        if run >= least:
-            out.append(run)
-            run = 0
-    if run:
-        if out:
-            out[-1] += run
-        else:
-            out.append(run)
-    return tuple(out)
-
-
-def _lag_chunk(block: np.ndarray, *, lags: tuple[int, ...], max_lag: int) -> tuple:
-    """One chunk (fused with its read): the state of the products whose frames all lie in the
-    chunk, plus copies of its first and last ``max_lag`` frames for the seams."""
-    n_t, height, width = block.shape
-    n_pix = height * width
-    frames = np.ascontiguousarray(block).reshape(n_t, n_pix)
-    total = frames.sum(axis=0, dtype=np.float64)
-    shift = total / n_t
-    parent, top_bit, _ = mask_tables(len(lags))
-    n_times = n_t - max_lag  # start times t with t + max_lag still inside the chunk
-    if n_times > 0:
-        sums = lag_subset_sums(frames, shift, np.asarray(lags, np.int64), n_times, parent, top_bit)
-    else:
-        sums = np.zeros((len(parent), n_pix))
-    head = frames[:max_lag].copy()
-    tail = frames[n_t - max_lag :].copy()
-    return (n_t, total, shift, sums, (height, width)), head, tail
-
-
-def _lag_leaf(part: tuple, after: tuple | None, *, lags: tuple[int, ...]) -> tuple:
-    """A chunk's state plus its seam: products starting in its last ``max_lag`` frames, whose
-    later factors lie in the next chunk (summed about the same shift, so they simply add)."""
-    state, _, tail = part
-    if after is None or tail.shape[0] == 0:
-        return state
-    n_t, total, shift, sums, shape = state
-    parent, top_bit, _ = mask_tables(len(lags))
-    frames = np.concatenate((tail, after[1]), axis=0)
-    seam = lag_subset_sums(
-        frames, shift, np.asarray(lags, np.int64), tail.shape[0], parent, top_bit
-    )
-    return n_t, total, shift, sums + seam, shape
-
-
-def _flat(parts: Any) -> list[tuple]:
-    if isinstance(parts, tuple):
-        return [parts]
-    return [s for p in parts for s in _flat(p)]
-
-
-def _lag_merge(parts: Any, axis: Any = None, keepdims: bool = True) -> tuple:
-    states = _flat(parts)
-    if len(states) == 1:
-        return states[0]
-    n = sum(s[0] for s in states)
-    total = np.sum([s[1] for s in states], axis=0)
-    shift = total / n
-    popcount = None
-    out = None
-    for _, _, c, sums, _ in states:
-        if sums[0, 0] == 0:  # no product terms in this state: nothing to shift
-            continue
-        if popcount is None:
-            popcount = mask_tables(int(np.log2(sums.shape[0])))[2]
-        moved = shift_subset_sums(sums, c - shift, popcount)
-        out = moved if out is None else out + moved
-    if out is None:
-        out = np.zeros_like(states[0][3])
-    return n, total, shift, out, states[0][4]
-
-
-def _lag_images(
-    parts: Any, axis: Any = None, keepdims: bool = True, *, masks: tuple[int, ...],
-    n_products: int,
-) -> np.ndarray:
-    state = _lag_merge(parts)
-    return (state[3][list(masks)] / n_products).reshape(len(masks), *state[4])
-
-
-def _identity(x: Any, axis: Any = None, keepdims: bool = True) -> Any:
-    return x
-
-
-def _lag_stack(
-    x: da.Array, lags: tuple[int, ...], masks: tuple[int, ...], split_every: int
-) -> da.Array:
-    """The lag-moment images ``(len(masks), y, x)`` as one ``da.reduction`` over ``t``.
-
-    Each chunk is read and reduced in one fused task (as in :func:`moment_stack`, so the
-    scheduler never holds raw chunks waiting for their neighbours); the products that straddle a
-    chunk boundary come from the small head/tail copies in a per-chunk leaf task.
-    """
-    max_lag = max(lags)
-    n_products = x.shape[0] - max_lag
-    if max_lag and min(x.chunks[0]) < max_lag:
-        x = x.rechunk({0: _min_chunks(x.chunks[0], max_lag)})
-    token = dask.base.tokenize(x, lags, masks, split_every)
-    obj_meta = np.empty((0, 0, 0), dtype=np.float64)
-    parts = da.map_blocks(
-        _lag_chunk, x, lags=lags, max_lag=max_lag, dtype=np.float64, meta=obj_meta,
-        name=f"lag-chunk-{token}",
-    )
-    n_t = len(x.chunks[0])
-    leaf_name = f"lag-leaf-{token}"
-    dsk: dict = {}
-    for it, iy, ix in itertools.product(*(range(len(c)) for c in x.chunks)):
-        after = (parts.name, it + 1, iy, ix) if it + 1 < n_t else None
-        dsk[(leaf_name, it, iy, ix)] = (
-            partial(_lag_leaf, lags=lags), (parts.name, it, iy, ix), after
-        )
-    graph = HighLevelGraph.from_collections(leaf_name, dsk, dependencies=[parts])
-    leaves = da.Array(graph, leaf_name, chunks=x.chunks, meta=obj_meta)
-    stack = da.reduction(
-        leaves,
-        chunk=_identity,
-        combine=_lag_merge,
-        aggregate=partial(_lag_images, masks=masks, n_products=n_products),
-        axis=0,
-        keepdims=True,
-        dtype=np.float64,
-        split_every=split_every,
-        concatenate=False,
-        output_size=len(masks),
-        meta=obj_meta,
-        name=f"lag-moments-{token}",
-    )
-    return stack
-
-
+# --------------------------------------------------------------------------- lag moments
 def moments_with_lag(
     data: Any,
     tau: Sequence[int],
@@ -535,45 +319,6 @@ def cumulants_with_lag(
 
 
 # --------------------------------------------------------------------------- cross-cumulants
-def _xc_state(
-    block: np.ndarray,
-    *,
-    offsets: np.ndarray,
-    row0: int,
-    n_rows: int,
-    col0: int,
-    n_cols: int,
-) -> tuple:
-    n_t = block.shape[0]
-    total = block.sum(axis=0, dtype=np.float64)
-    shift = total / n_t
-    pair, single = pair_offset_sums(
-        np.ascontiguousarray(block), shift, offsets, row0, n_rows, col0, n_cols
-    )
-    return n_t, total, shift, pair, single
-
-
-def _xc_combine(*states: tuple, offsets: np.ndarray, row0: int, col0: int) -> tuple:
-    n = sum(s[0] for s in states)
-    total = np.sum([s[1] for s in states], axis=0)
-    shift = total / n
-    n_rows, n_cols = states[0][3].shape[1:]
-    pair = np.zeros_like(states[0][3])
-    single = np.zeros_like(states[0][4])
-    for m, _, c, p, s in states:
-        delta = c - shift
-        single += s + m * delta
-        for k, (i, j) in enumerate(offsets):
-            a = (slice(row0 + i, row0 + i + n_rows), slice(col0 + j, col0 + j + n_cols))
-            b = (slice(row0 - i, row0 - i + n_rows), slice(col0 - j, col0 - j + n_cols))
-            pair[k] += p[k] + delta[a] * s[b] + delta[b] * s[a] + m * delta[a] * delta[b]
-    return n, total, shift, pair, single
-
-
-def _xc_images(state: tuple) -> np.ndarray:
-    return state[3] / state[0]
-
-
 def cross_cumulant_image(
     data: Any,
     ri_range: int,
@@ -624,46 +369,7 @@ def cross_cumulant_image(
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     if (start, end) != (0, x.shape[0]):
         x = x[start:end]
-    for axis in (1, 2):
-        if len(x.chunks[axis]) > 1 and min(x.chunks[axis]) < r:
-            x = x.rechunk({axis: -1})
     offsets = xc_offsets(r)
-    off = np.asarray(offsets, dtype=np.int64)
-    ext = da.overlap.overlap(x, depth={0: 0, 1: r, 2: r}, boundary="none")
-    blocks = ext.to_delayed(optimize_graph=False)
-    token = dask.base.tokenize(x.name, r, every)
-    y_bounds, x_bounds = _bounds(x.chunks[1]), _bounds(x.chunks[2])
-    pieces: list[list[Any]] = []
-    for iy, (y0, y1) in enumerate(y_bounds):
-        lo_a, hi_a = max(y0, r), min(y1, height - r)
-        if hi_a <= lo_a:
-            continue
-        top = r if iy > 0 else 0
-        row = []
-        for ix, (x0, x1) in enumerate(x_bounds):
-            lo_b, hi_b = max(x0, r), min(x1, width - r)
-            if hi_b <= lo_b:
-                continue
-            left = r if ix > 0 else 0
-            geom = dict(row0=lo_a - y0 + top, col0=lo_b - x0 + left)
-            leaves = [
-                (
-                    (blocks[it, iy, ix],),
-                    dict(offsets=off, n_rows=hi_a - lo_a, n_cols=hi_b - lo_b, **geom),
-                )
-                for it in range(blocks.shape[0])
-            ]
-            combine = partial(_xc_combine, offsets=off, **geom)
-            final = _fold_reduce(leaves, _xc_state, combine, every, f"xc-merge-{token}-{iy}-{ix}")
-            images = _call(_xc_images, f"xc-images-{token}-{iy}-{ix}", final)
-            row.append(
-                da.from_delayed(
-                    images, shape=(len(offsets), hi_a - lo_a, hi_b - lo_b), dtype=np.float64,
-                    meta=np.empty((0, 0, 0), dtype=np.float64),
-                )
-            )
-        pieces.append(row)
-    stack = _assemble(pieces)
+    stack = _xc_stack(x, r, offsets, every)
     result = {o: stack[k] for k, o in enumerate(offsets)}
     return _finish(result, lazy)
-
