@@ -10,6 +10,10 @@ Differences from pysofi (its defects, listed in each docstring): float64 results
 uint16), no temporary files and no appending to existing TIFFs, frame windows validated with a
 clear error, no progress printing.
 
+The bleaching-block functions (``calc_block_moments``, ``cut_frames``, ``correct_bleaching``,
+``moments_all_blocks``, ``block_ave_moments``, ``block_ave_cumulants``) are defined in the
+private ``_bleach_blocks.py`` and importable from here.
+
 Examples
 --------
 >>> from sofi_dask.compat import reconstruction  # doctest: +SKIP
@@ -19,32 +23,35 @@ Examples
 
 from __future__ import annotations
 
-import logging
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sofi_dask.compat._bleach_blocks import (
+    bleach_corrected,  # noqa: F401 (used by sofi_dask.compat.pysofi)
+    block_ave_cumulants,
+    block_ave_moments,
+    calc_block_moments,
+    correct_bleaching,
+    cut_frames,
+    moments_all_blocks,
+)
 from sofi_dask.compat._common import (
     as_frames,
     compute_all,
-    movie_path,
     open_source,
     shift_moments,
     to_numpy,
 )
-from sofi_dask.io import Movie, open_movie
+from sofi_dask.io import Movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_bleaching = import_module("sofi_dask.bleaching")
 _corr = import_module("sofi_dask.correlations")
 _cum = import_module("sofi_dask.cumulants")
 _finterp = import_module("sofi_dask.finterp")
 _moments = import_module("sofi_dask.moments")
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "average_image",
@@ -93,11 +100,6 @@ def stack_moments(stack: np.ndarray, orders: Any, mean_im: Any = None) -> dict[i
     if mean_im is not None:
         return shift_moments(stack, orders, mean_im)
     return {o: stack[o] for o in orders}
-
-
-def _blocks(movie: Movie, smooth_kernel: int, fbc: float) -> list[tuple[int, int]]:
-    signal = to_numpy(_moments.total_signal(movie))
-    return _bleaching.bleaching_blocks(signal, fbc=fbc, kernel_size=smooth_kernel)
 
 
 # --------------------------------------------------------------------------- functions
@@ -299,27 +301,6 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
     return compute_all(_cum.cumulants_from_moments(dict(moment_set)))
 
 
-def calc_block_moments(
-    filepath: Any,
-    filename: Any,
-    highest_order: int,
-    frames: Any = [],  # noqa: B006
-) -> dict[int, np.ndarray]:
-    """Central moment images of orders 1..``highest_order`` of one frame block.
-
-    Native: :func:`sofi_dask.bleaching.block_moments` (one block). pysofi divides by zero
-    in its progress bar for ``highest_order=1`` (defect 9); that works here.
-
-    Examples
-    --------
-    >>> calc_block_moments("data", "movie.tif", 4, [0, 500])  # doctest: +SKIP
-    """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    window = _moments.check_frames(as_frames(frames), movie.n_frames)
-    return compute_all(_bleaching.block_moments(movie, highest_order, [window])[0])
-
-
 def calc_total_signal(filepath: Any, filename: Any) -> np.ndarray:
     """Total signal (sum of the pixels) of every frame, float64.
 
@@ -333,20 +314,6 @@ def calc_total_signal(filepath: Any, filename: Any) -> np.ndarray:
     (5000,)
     """
     return to_numpy(_moments.total_signal(open_source(filepath, filename)))
-
-
-def cut_frames(signal_level: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
-    """Bleaching-block boundaries of a (smoothed) signal: ``(bounds, frame_lst)``.
-
-    Native: :func:`sofi_dask.bleaching.cut_frames`. A signal that never falls gives
-    ``[0, N]`` (one block) that works downstream (pysofi fails later with IndexError).
-
-    Examples
-    --------
-    >>> cut_frames([10.0, 9.0, 8.0, 7.0, 6.0, 5.0], fbc=0.5)
-    ([10, 7, 5], [0, 4, 6])
-    """
-    return _bleaching.cut_frames(signal_level, fbc=fbc)
 
 
 def min_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:  # noqa: B006
@@ -363,98 +330,6 @@ def min_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:  # 
     return to_numpy(_moments.minimum_image(movie, frames=as_frames(frames)))
 
 
-def correct_bleaching(
-    filepath: Any,
-    filename: Any,
-    fbc: float = 0.04,
-    smooth_kernel: int = 251,
-    save_option: bool = True,
-    return_option: bool = False,
-) -> np.ndarray | None:
-    """Bleaching-corrected movie: per block ``round(x - block mean)``, minus the pixel minimum.
-
-    Native: :func:`sofi_dask.bleaching.bleaching_blocks` on the total signal, then
-    :func:`sofi_dask.bleaching.correct_bleaching` (lazy, streamed) and
-    :func:`sofi_dask.visualization.save_tiff`.
-
-    Parameters
-    ----------
-    filepath, filename : str
-        The TIFF file or Zarr store.
-    fbc : float
-        Fraction of the total signal drop per block.
-    smooth_kernel : int
-        Median-filter window of the total signal (pysofi ignores it and uses 251, defect 5).
-    save_option : bool
-        Write ``filepath/<stem>_bc.tif`` (an ImageJ float32 stack, exact for these integers).
-    return_option : bool
-        Return the corrected movie as one array (the size of the movie in memory; prefer
-        ``save_option`` or the native lazy API for large movies).
-
-    Returns
-    -------
-    numpy.ndarray or None
-        (t, y, x) float64 when ``return_option``.
-
-    Notes
-    -----
-    pysofi writes a temporary ``<stem>_bc0.tif`` beside the input and appends to existing
-    TIFFs, so a re-run doubles the stack. Here no temporary file is written, the output is
-    written atomically (a re-run replaces it) and never over the input. With both options
-    the returned array is read back from the written file.
-
-    Examples
-    --------
-    >>> correct_bleaching("data", "movie.tif", fbc=0.1)  # doctest: +SKIP
-    """
-    corrected = bleach_corrected(movie_path(filepath, filename), fbc, smooth_kernel, save_option)
-    if return_option:
-        return to_numpy(corrected).astype(np.float64)
-    return None
-
-
-def bleach_corrected(path: Any, fbc: float, smooth_kernel: int, save_option: bool) -> Any:
-    """Lazy bleaching-corrected movie of ``path``; with ``save_option`` first streamed into
-    ``<stem>_bc.tif`` beside it (atomic, replacing an earlier output, never the input), and
-    then read back lazily from that file."""
-    from sofi_dask.visualization import save_tiff
-
-    path = Path(path)
-    movie = open_movie(path)
-    corrected = _bleaching.correct_bleaching(movie, _blocks(movie, smooth_kernel, fbc))
-    if not save_option:
-        return corrected
-    out = path.with_name(f"{path.stem if path.suffix else path.name}_bc.tif")
-    save_tiff(corrected, out, axes="TYX", overwrite=True, protected=(path,))
-    logger.info("wrote %s", out)
-    return open_movie(out).data
-
-
-def moments_all_blocks(
-    filepath: Any,
-    filename: Any,
-    highest_order: int,
-    smooth_kernel: int = 251,
-    fbc: float = 0.04,
-) -> dict[int, dict[int, np.ndarray]]:
-    """Central moment images of every bleaching block: ``{block: {order: image}}``.
-
-    Native: :func:`sofi_dask.bleaching.bleaching_blocks` + :func:`block_moments`; all blocks
-    from one pass over the movie (after the total signal). pysofi always assumes
-    ``ceil(1/fbc)`` blocks and fails when the signal crosses fewer bounds; here the blocks
-    are the ones found.
-
-    Examples
-    --------
-    >>> blocks = moments_all_blocks("data", "movie.tif", 4, fbc=0.2)  # doctest: +SKIP
-    """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
-    return compute_all(dict(enumerate(per_block)))
-
-
 def cumulants_all_blocks(m_set_all_blocks: dict) -> dict[Any, dict[int, Any]]:
     """Cumulants of every block from :func:`moments_all_blocks` (pure).
 
@@ -468,53 +343,6 @@ def cumulants_all_blocks(m_set_all_blocks: dict) -> dict[Any, dict[int, Any]]:
     if not m_set_all_blocks:
         raise ValueError("m_set_all_blocks: is empty (expected {block: {order: image}})")
     return {b: calc_cumulants_from_moments(m) for b, m in m_set_all_blocks.items()}
-
-
-def block_ave_moments(
-    filepath: Any,
-    filename: Any,
-    highest_order: int,
-    smooth_kernel: int = 251,
-    fbc: float = 0.04,
-) -> dict[int, np.ndarray]:
-    """Unweighted average over bleaching blocks of the per-block moment images.
-
-    Native: :func:`sofi_dask.bleaching.block_moments` + :func:`block_average` (one pass).
-
-    Examples
-    --------
-    >>> block_ave_moments("data", "movie.tif", 6)  # doctest: +SKIP
-    """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
-    return compute_all(_bleaching.block_average(per_block))
-
-
-def block_ave_cumulants(
-    filepath: Any,
-    filename: Any,
-    highest_order: int,
-    smooth_kernel: int = 251,
-    fbc: float = 0.04,
-) -> dict[int, np.ndarray]:
-    """Unweighted average over bleaching blocks of the per-block cumulant images.
-
-    Native: :func:`sofi_dask.bleaching.block_moments` + ``cumulants_from_moments`` per block
-    + :func:`block_average` (one pass). Orders >= 2 are pysofi's; order 1 is 0 as pysofi
-    (cumulants of central moments).
-
-    Examples
-    --------
-    >>> block_ave_cumulants("data", "movie.tif", 6)  # doctest: +SKIP
-    """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
-    k_blocks = [_cum.cumulants_from_moments(m) for m in per_block]
-    return compute_all(_bleaching.block_average(k_blocks))
 
 
 def calc_xc_im(

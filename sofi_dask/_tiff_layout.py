@@ -1,0 +1,305 @@
+"""One TIFF file of a movie: its flavour, where its frames are and the checks on opening.
+
+:func:`inspect_tiff` opens a file once (classic multi-page, BigTIFF, ImageJ hyperstack,
+OME-TIFF, tifffile "shaped", or one single-page series per frame), rejects what is not a
+movie (not a TIFF, truncated or corrupt, a single 2-D image, several channels without
+``channel=``) and returns a :class:`TiffLayout`: plain, picklable data (path, offsets, shapes)
+from which ``_tiff_read.py`` reads frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+# the TIFF reader's logger, named as before the split into _tiff / _tiff_layout / _tiff_read
+logger = logging.getLogger("sofi_dask._tiff")
+
+_CHANNEL_AXES = "CS"
+
+PathLike = str | os.PathLike[str]
+
+
+# --------------------------------------------------------------------------- layout
+@dataclass(frozen=True)
+class TiffLayout:
+    """Where the frames of one TIFF file are and how to read them (plain, picklable data).
+
+    The series is seen as ``planes`` (everything before the Y axis) of ``plane_shape``
+    (``(Y, X)`` or ``(Y, X, S)``); frames are the planes left after fixing the channel.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    series_shape: tuple[int, ...]
+    series_axes: str
+    dtype: str  # native-order numpy dtype of the pixels
+    file_dtype: str  # dtype as stored (byte order of the file)
+    offset: int | None  # byte offset of a contiguous uncompressed series, else None
+    planes_per_page: int
+    channel_axis: int | None  # index into series_shape, None if no channel axis > 1
+    channel: int | None
+    series_index: int = 0
+
+    @property
+    def y_axis(self) -> int:
+        return self.series_axes.index("Y")
+
+    @property
+    def plane_axes_shape(self) -> tuple[int, ...]:
+        return self.series_shape[: self.y_axis]
+
+    @property
+    def plane_shape(self) -> tuple[int, ...]:
+        return self.series_shape[self.y_axis :]
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        ya = self.y_axis
+        return int(self.series_shape[ya]), int(self.series_shape[ya + 1])
+
+    @property
+    def n_frames(self) -> int:
+        shape = list(self.plane_axes_shape)
+        if self.channel_axis is not None and self.channel_axis < self.y_axis:
+            shape.pop(self.channel_axis)
+        return int(np.prod(shape, dtype=np.int64))
+
+    @property
+    def contiguous(self) -> bool:
+        return self.offset is not None
+
+    def planes(self, start: int, stop: int) -> np.ndarray:
+        """Plane indices holding frames ``start..stop-1``."""
+        frames = np.arange(start, stop, dtype=np.int64)
+        ca = self.channel_axis
+        if ca is None or ca >= self.y_axis:
+            return frames
+        full = self.plane_axes_shape
+        reduced = full[:ca] + full[ca + 1 :]
+        index = list(np.unravel_index(frames, reduced)) if reduced else []
+        index.insert(ca, np.full(frames.shape, self.channel, dtype=np.int64))
+        return np.ravel_multi_index(index, full).astype(np.int64)
+
+
+def _pixel_size_um(tif: tifffile.TiffFile) -> float | None:
+    """Pixel size in micrometres from OME, ImageJ or TIFF resolution tags, if recorded."""
+    try:
+        if tif.is_ome and tif.ome_metadata:
+            match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
+            unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
+            if match:
+                value = float(match.group(1))
+                factor = {"nm": 1e-3, "mm": 1e3, "m": 1e6, "cm": 1e4}.get(
+                    unit.group(1) if unit else "µm", 1.0
+                )
+                return value * factor
+        page = tif.pages.first
+        tag = page.tags.get("XResolution")
+        if tag is None:
+            return None
+        num, den = tag.value
+        if num == 0 or den == 0:
+            return None
+        per_unit = num / den  # pixels per unit
+        if tif.is_imagej:
+            unit = (tif.imagej_metadata or {}).get("unit", "")
+            factor = {
+                "micron": 1.0,
+                "um": 1.0,
+                "µm": 1.0,
+                "\\u00B5m": 1.0,
+                "nm": 1e-3,
+                "mm": 1e3,
+            }.get(str(unit))
+            return None if factor is None else factor / per_unit
+        res_unit = (
+            int(page.tags.get("ResolutionUnit").value) if "ResolutionUnit" in page.tags else 2
+        )
+        if per_unit == 1.0 or res_unit == 1:
+            return None
+        return (25400.0 if res_unit == 2 else 10000.0) / per_unit
+    except Exception:  # metadata is optional: never fail a read because of it
+        logger.debug("could not read pixel size from %s", tif.filehandle.path, exc_info=True)
+        return None
+
+
+def _uniform_2d(all_series: Sequence[Any]) -> bool:
+    first = all_series[0]
+    return all(
+        len(s.pages) == 1
+        and s.shape == first.shape
+        and s.dtype == first.dtype
+        and s.axes == first.axes
+        for s in all_series
+    )
+
+
+class _ErrorCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _capture_tifffile_errors() -> Iterator[_ErrorCapture]:
+    capture = _ErrorCapture()
+    tlog = logging.getLogger("tifffile")
+    tlog.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        tlog.removeHandler(capture)
+
+
+def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout, dict[str, Any]]:
+    """Open one TIFF, check it holds a movie and describe where its frames are.
+
+    Returns
+    -------
+    layout : TiffLayout
+    meta : dict
+        ``pixel_size`` (µm or None), ``flavour`` and ``axes`` of the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        Not a TIFF, truncated or corrupt, a single 2-D image, zero frames, several channels
+        without ``channel=``, or a layout this reader does not handle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    stat = path.stat()
+    with _capture_tifffile_errors() as errors:
+        try:
+            tif = tifffile.TiffFile(path)
+        except tifffile.TiffFileError as exc:
+            raise ValueError(f"{path}: not a TIFF file ({exc})") from exc
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot be read as TIFF ({exc})") from exc
+        with tif:
+            try:
+                series = tif.series[0]
+                shape = tuple(int(s) for s in series.shape)
+                axes = str(series.axes)
+                n_pages = len(series.pages)
+                last = series.pages[-1] if n_pages else None
+                keyframe = series.keyframe
+                series_index = 0
+                if len(shape) == 2 and len(tif.series) > 1 and _uniform_2d(tif.series):
+                    # one single-page series per frame (e.g. written page by page): the
+                    # file's pages are the frames
+                    series_index = -1
+                    n_pages = len(tif.pages)
+                    shape = (n_pages, *shape)
+                    axes = "I" + axes
+                    last = tif.pages[-1]
+            except Exception as exc:
+                raise ValueError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
+            if errors.messages:
+                raise ValueError(
+                    f"{path}: corrupt or truncated TIFF ({'; '.join(errors.messages[:3])})"
+                )
+            flavour = str(series.kind)
+            dtype = np.dtype(series.dtype)
+            offset = series.dataoffset if series_index == 0 else None
+            byteorder = tif.byteorder
+            pixel_size = _pixel_size_um(tif)
+            page_shape = tuple(int(s) for s in keyframe.shape)
+            end = None
+            if last is not None and getattr(last, "dataoffsets", None):
+                end = max(o + c for o, c in zip(last.dataoffsets, last.databytecounts, strict=True))
+    if 0 in shape:
+        raise ValueError(f"{path}: contains zero frames (series shape {shape}, axes {axes!r})")
+    if "Y" not in axes or "X" not in axes or axes.index("X") != axes.index("Y") + 1:
+        raise ValueError(f"{path}: unsupported axes {axes!r} (need ...YX); shape {shape}")
+    ya = axes.index("Y")
+    trailing = axes[ya + 2 :]
+    if trailing not in ("", "S"):
+        raise ValueError(f"{path}: unsupported axes {axes!r}; shape {shape}")
+    if dtype.kind not in "uif" or dtype.itemsize > 8:
+        raise ValueError(f"{path}: unsupported pixel type {dtype}")
+    channel_axes = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES and shape[i] > 1]
+    if len(channel_axes) > 1:
+        raise ValueError(f"{path}: several channel axes {axes!r} with shape {shape}; not supported")
+    channel_axis = channel_axes[0] if channel_axes else None
+    if channel_axis is not None:
+        n_ch = shape[channel_axis]
+        if channel is None:
+            kind = "RGB samples" if axes[channel_axis] == "S" else "channels"
+            raise ValueError(
+                f"{path}: {n_ch} {kind} (axes {axes!r}, shape {shape}); "
+                f"pass channel=0..{n_ch - 1} to pick one"
+            )
+        if not 0 <= int(channel) < n_ch:
+            raise ValueError(
+                f"{path}: channel must be in 0..{n_ch - 1} (axes {axes!r}), got {channel}"
+            )
+        channel = int(channel)
+    elif channel not in (None, 0):
+        raise ValueError(f"{path}: has a single channel (axes {axes!r}); channel={channel} given")
+    else:
+        channel = None
+    frame_axes = [a for i, a in enumerate(axes[:ya]) if i != channel_axis]
+    if not frame_axes:
+        raise ValueError(
+            f"{path}: a single 2-D image of shape {shape[ya : ya + 2]}; "
+            "a movie (t, y, x) with several frames is needed"
+        )
+    # pages: the series is (planes..., page planes, plane shape); planes_per_page > 1 for
+    # planar RGB stored as one page (S, Y, X)
+    n_plane_dims = len(shape) - ya
+    page_plane_dims = len(page_shape) - n_plane_dims
+    planes_per_page = (
+        int(np.prod(page_shape[:page_plane_dims], dtype=np.int64)) if page_plane_dims > 0 else 1
+    )
+    n_planes = int(np.prod(shape[:ya], dtype=np.int64))
+    if offset is not None:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if offset + nbytes > stat.st_size:
+            raise ValueError(
+                f"{path}: truncated TIFF: image data needs bytes {offset}..{offset + nbytes}, "
+                f"file has {stat.st_size} bytes"
+            )
+    else:
+        if n_pages * planes_per_page != n_planes:
+            raise ValueError(
+                f"{path}: unsupported page layout ({n_pages} pages for {n_planes} planes, "
+                f"axes {axes!r})"
+            )
+        if end is not None and end > stat.st_size:
+            raise ValueError(
+                f"{path}: truncated TIFF: last page data ends at byte {end}, "
+                f"file has {stat.st_size} bytes"
+            )
+    layout = TiffLayout(
+        path=str(path.resolve()),
+        size=int(stat.st_size),
+        mtime_ns=int(stat.st_mtime_ns),
+        series_shape=shape,
+        series_axes=axes,
+        dtype=dtype.newbyteorder("=").str,
+        file_dtype=dtype.newbyteorder(byteorder).str,
+        offset=None if offset is None else int(offset),
+        planes_per_page=planes_per_page,
+        channel_axis=channel_axis,
+        channel=channel,
+        series_index=series_index,
+    )
+    return layout, {"pixel_size": pixel_size, "flavour": flavour, "axes": axes}
