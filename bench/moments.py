@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 import dask
 import dask.array as da
 import numpy as np
-import zarr
+from _movies import ensure_movie, peak_rss_mb
 
 from sofi_dask._memory import limit_allocator_retention
 from sofi_dask._store import make_codecs
@@ -43,41 +42,6 @@ from sofi_dask.moments import moment_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ORDER = 6
-
-
-def write_movie(
-    path: Path,
-    frames: int,
-    size: int,
-    chunks: tuple[int, int, int],
-    compressor: str = "lz4",
-    clevel: int = 5,
-) -> None:
-    """Blinking emitters on a background, Poisson noise, exponential bleaching; uint16.
-
-    Compressed like ``sofi_dask.io.ingest`` stores (its default codec unless told otherwise).
-    """
-    rng = np.random.default_rng(2024)
-    n_em = 200
-    yy, xx = np.mgrid[0:size, 0:size]
-    cy, cx = rng.uniform(0, size, n_em), rng.uniform(0, size, n_em)
-    psf = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 8.0)
-    psf = (psf * rng.uniform(300, 900, n_em)[:, None, None]).reshape(n_em, -1)
-    z = zarr.create_array(
-        store=str(path),
-        shape=(frames, size, size),
-        chunks=chunks,
-        dtype=np.uint16,
-        compressors=make_codecs(compressor, clevel, np.dtype(np.uint16)),
-        overwrite=True,
-    )
-    batch = chunks[0]
-    for a in range(0, frames, batch):
-        b = min(frames, a + batch)
-        on = (rng.random((b - a, n_em)) < 0.15).astype(np.float64)
-        bleach = np.exp(-np.arange(a, b) / (frames / 1.5))[:, None]
-        lam = 100.0 + (on @ psf) * bleach
-        z[a:b] = rng.poisson(lam).reshape(b - a, size, size).astype(np.uint16)
 
 
 def read_and_sum(d: da.Array) -> float:
@@ -116,18 +80,6 @@ def rss_child(path: Path, frames: int) -> None:
     print(json.dumps({"frames": frames, "peak_rss_mb": peak_rss_mb()}))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM belongs to the process image (reset by exec), whereas
-    ``ru_maxrss`` of a child started by fork+exec inherits the parent's high-water mark."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # not Linux
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--path", type=Path, default=ROOT / "bench_data" / "moments_movie.zarr")
@@ -147,14 +99,8 @@ def main() -> None:
         rss_child(args.path, args.rss_child)
         return
 
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    existing = zarr.open_array(str(args.path), mode="r") if args.path.exists() else None
-    expected = (args.frames, args.size, args.size)
-    if existing is None or existing.shape != expected or existing.chunks != tuple(args.chunks):
-        t0 = time.perf_counter()
-        write_movie(args.path, args.frames, args.size, tuple(args.chunks), args.compressor,
-                    args.clevel)
-        print(f"wrote {args.path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    ensure_movie(args.path, args.frames, args.size, tuple(args.chunks), seed=2024,
+                 compressors=make_codecs(args.compressor, args.clevel, np.dtype(np.uint16)))
     d = da.from_zarr(str(args.path))
     nbytes = d.nbytes
     on_disk = sum(f.stat().st_size for f in args.path.rglob("*") if f.is_file())
