@@ -73,6 +73,8 @@ def as_movie_array(data: Any, name: str = "data") -> tuple[da.Array | np.ndarray
         raise ValueError(f"{name} must be a (t, y, x) numpy or dask array, got {type(data)!r}")
     if arr.ndim != 3:
         raise ValueError(f"{name} must be a 3-D (t, y, x) movie, got shape {arr.shape}")
+    if 0 in arr.shape[1:]:
+        raise ValueError(f"{name} must have frames of at least 1 x 1 pixel, got shape {arr.shape}")
     kind = np.dtype(arr.dtype).kind
     if kind not in "uif":
         raise ValueError(f"{name} must have an integer or float dtype, got {arr.dtype}")

@@ -270,3 +270,14 @@ def test_threaded_and_distributed_identical(dask_client):
     np.testing.assert_array_equal(threaded, distributed)
     ref = reference_moments(x, 6)
     assert rel_err(distributed[6], ref[6]) <= 1e-9
+
+
+@pytest.mark.parametrize("shape", [(10, 0, 3), (10, 4, 0)])
+def test_empty_frames_are_refused(shape):
+    from sofi_dask.correlations import moments_with_lag
+
+    for data in (np.zeros(shape), da.zeros(shape, chunks=(5, 2, 2))):
+        with pytest.raises(ValueError, match="at least 1 x 1 pixel"):
+            central_moments(data, 2)
+        with pytest.raises(ValueError, match="at least 1 x 1 pixel"):
+            moments_with_lag(data, [0, 1])
