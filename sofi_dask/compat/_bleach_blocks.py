@@ -177,6 +177,15 @@ def moments_all_blocks(
     return compute_all(dict(enumerate(per_block)))
 
 
+def _lazy_block_moments(
+    filepath: Any, filename: Any, highest_order: int, smooth_kernel: int, fbc: float
+) -> list[dict[int, Any]]:
+    """Per-block central moments (lazy, one graph) of pysofi's bleaching blocks."""
+    highest_order = _moments.check_order(highest_order, "highest_order")
+    movie = open_source(filepath, filename)
+    return _bleaching.block_moments(movie, highest_order, _blocks(movie, smooth_kernel, fbc))
+
+
 def block_ave_moments(
     filepath: Any,
     filename: Any,
@@ -192,10 +201,7 @@ def block_ave_moments(
     --------
     >>> block_ave_moments("data", "movie.tif", 6)  # doctest: +SKIP
     """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
+    per_block = _lazy_block_moments(filepath, filename, highest_order, smooth_kernel, fbc)
     return compute_all(_bleaching.block_average(per_block))
 
 
@@ -216,9 +222,6 @@ def block_ave_cumulants(
     --------
     >>> block_ave_cumulants("data", "movie.tif", 6)  # doctest: +SKIP
     """
-    highest_order = _moments.check_order(highest_order, "highest_order")
-    movie = open_source(filepath, filename)
-    blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
+    per_block = _lazy_block_moments(filepath, filename, highest_order, smooth_kernel, fbc)
     k_blocks = [_cum.cumulants_from_moments(m) for m in per_block]
     return compute_all(_bleaching.block_average(k_blocks))
