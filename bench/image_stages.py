@@ -75,7 +75,7 @@ def ldrc_direct_loop(image: np.ndarray, mask: np.ndarray, window: tuple[int, int
 
 def bench_ldrc_small(size: int = 256, window: int = 25, repeat: int = 5) -> dict:
     """LDRC vs the direct loop on one in-memory image, same run."""
-    from sofi_dask.ldrc import ldrc
+    from sofi_dask.image import ldrc
 
     rng = np.random.default_rng(0)
     image = rng.exponential(size=(size, size)) ** 4
@@ -101,7 +101,7 @@ def bench_ldrc_large(size: int, window: int = 25, chunk: int = 1024) -> dict:
     import dask
     import dask.array as da
 
-    from sofi_dask.ldrc import ldrc
+    from sofi_dask.image import ldrc
 
     work = BENCH_DATA / f"ldrc_{size}"
     shutil.rmtree(work, ignore_errors=True)
@@ -226,7 +226,7 @@ def bench_deconvsk(
     import dask
     import dask.array as da
 
-    from sofi_dask.deconv import deconvsk
+    from sofi_dask.image import deconvsk
 
     rng = np.random.default_rng(3)
     video = rng.gamma(2.0, 50.0, size=(n, size, size)) + 10.0

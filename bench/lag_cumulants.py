@@ -41,7 +41,7 @@ import zarr
 from _movies import ensure_movie, peak_rss_mb
 
 from sofi_dask._memory import limit_allocator_retention
-from sofi_dask.correlations import cumulants_with_lag, moments_with_lag
+from sofi_dask.stats import cumulants_with_lag, moments_with_lag
 
 ROOT = Path(__file__).resolve().parent.parent
 TAU = [0, 1, 2, 3]

@@ -36,9 +36,8 @@ import numpy as np
 from _movies import ensure_movie, peak_rss_mb
 
 from sofi_dask._memory import limit_allocator_retention
-from sofi_dask._store import make_codecs
-from sofi_dask.cumulants import cumulant_stack
-from sofi_dask.moments import moment_stack
+from sofi_dask.io._store import make_codecs
+from sofi_dask.stats import cumulant_stack, moment_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ORDER = 6

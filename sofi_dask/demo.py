@@ -49,7 +49,7 @@ _FIGURES = {
 
 
 def _simulate(movie: Path, overrides: dict[str, Any], out: TextIO) -> None:
-    from sofi_dask.simulate import SimulationConfig, write_simulated_tiff
+    from sofi_dask.simulate._simulate import SimulationConfig, write_simulated_tiff
 
     cfg = SimulationConfig(**overrides)
     sidecar = movie.with_name(movie.name + ".simulation.json")
@@ -122,14 +122,14 @@ def run_demo(
 
     Returns
     -------
-    sofi_dask.pipeline.PipelineResult
+    sofi_dask.PipelineResult
 
     Examples
     --------
     >>> result = run_demo("demo_output")  # doctest: +SKIP
     """
-    from sofi_dask.config import PipelineConfig
-    from sofi_dask.pipeline import run_pipeline
+    from sofi_dask.pipeline._config import PipelineConfig
+    from sofi_dask.pipeline._run import run_pipeline
 
     out = stream if stream is not None else sys.stdout
     base = Path(output).expanduser().resolve()
@@ -141,7 +141,7 @@ def run_demo(
     print("running the SOFI pipeline (defaults)...", file=out, flush=True)
     ingest_bar = None
     if progress:
-        from sofi_dask._cli.ingest import ProgressBar
+        from sofi_dask.cli._ingest import ProgressBar
 
         ingest_bar = ProgressBar()
     result = run_pipeline(

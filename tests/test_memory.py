@@ -23,5 +23,5 @@ def test_entry_points_apply_it():
     import sofi_dask
 
     root = Path(sofi_dask.__file__).parent
-    for entry in ("cli.py", "demo.py"):
+    for entry in ("cli/_main.py", "demo.py"):
         assert "limit_allocator_retention()" in (root / entry).read_text(), entry

@@ -36,12 +36,12 @@ CHILD = textwrap.dedent(
         else:
             d = da.from_zarr(path)[:frames]
             if what == "moments":
-                from sofi_dask.cumulants import cumulant_stack
-                from sofi_dask.moments import moment_stack
+                from sofi_dask.stats import cumulant_stack
+                from sofi_dask.stats import moment_stack
                 s = moment_stack(d, 6)
                 dask.compute(s, cumulant_stack(s))
             else:
-                from sofi_dask.correlations import cumulants_with_lag, moments_with_lag
+                from sofi_dask.stats import cumulants_with_lag, moments_with_lag
                 m = moments_with_lag(d, [0, 1, 2, 3])
                 dask.compute(m, cumulants_with_lag(m, [0, 1, 2, 3]))
     for line in Path("/proc/self/status").read_text().splitlines():

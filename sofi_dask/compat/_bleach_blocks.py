@@ -9,7 +9,6 @@ return types as pysofi v0.1.1-alpha; each docstring lists what differs from pyso
 from __future__ import annotations
 
 import logging
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,13 @@ from sofi_dask.compat._common import (
     open_source,
     to_numpy,
 )
-from sofi_dask.io import Movie, open_movie
+from sofi_dask.io._open import Movie, open_movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.cumulants)
-_bleaching = import_module("sofi_dask.bleaching")
-_cum = import_module("sofi_dask.cumulants")
-_moments = import_module("sofi_dask.moments")
+from sofi_dask.stats import _bleaching as _bleaching
+from sofi_dask.stats import _cumulants as _cum
+from sofi_dask.stats import _moments as _moments
 
 # the logger of sofi_dask.compat.reconstruction, where these functions are documented
 logger = logging.getLogger("sofi_dask.compat.reconstruction")
@@ -58,7 +57,7 @@ def calc_block_moments(
 ) -> dict[int, np.ndarray]:
     """Central moment images of orders 1..``highest_order`` of one frame block.
 
-    Native: :func:`sofi_dask.bleaching.block_moments` (one block). pysofi divides by zero
+    Native: :func:`sofi_dask.block_moments` (one block). pysofi divides by zero
     in its progress bar for ``highest_order=1`` (defect 9); that works here.
 
     Examples
@@ -74,7 +73,7 @@ def calc_block_moments(
 def cut_frames(signal_level: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
     """Bleaching-block boundaries of a (smoothed) signal: ``(bounds, frame_lst)``.
 
-    Native: :func:`sofi_dask.bleaching.cut_frames`. A signal that never falls gives
+    Native: :func:`sofi_dask.cut_frames`. A signal that never falls gives
     ``[0, N]`` (one block) that works downstream (pysofi fails later with IndexError).
 
     Examples
@@ -95,9 +94,9 @@ def correct_bleaching(
 ) -> np.ndarray | None:
     """Bleaching-corrected movie: per block ``round(x - block mean)``, minus the pixel minimum.
 
-    Native: :func:`sofi_dask.bleaching.bleaching_blocks` on the total signal, then
-    :func:`sofi_dask.bleaching.correct_bleaching` (lazy, streamed) and
-    :func:`sofi_dask.visualization.save_tiff`.
+    Native: :func:`sofi_dask.bleaching_blocks` on the total signal, then
+    :func:`sofi_dask.correct_bleaching` (lazy, streamed) and
+    :func:`sofi_dask.save_tiff`.
 
     Parameters
     ----------
@@ -139,7 +138,7 @@ def bleach_corrected(path: Any, fbc: float, smooth_kernel: int, save_option: boo
     """Lazy bleaching-corrected movie of ``path``; with ``save_option`` first streamed into
     ``<stem>_bc.tif`` beside it (atomic, replacing an earlier output, never the input), and
     then read back lazily from that file."""
-    from sofi_dask.visualization import save_tiff
+    from sofi_dask.viz._visualization import save_tiff
 
     path = Path(path)
     movie = open_movie(path)
@@ -161,7 +160,7 @@ def moments_all_blocks(
 ) -> dict[int, dict[int, np.ndarray]]:
     """Central moment images of every bleaching block: ``{block: {order: image}}``.
 
-    Native: :func:`sofi_dask.bleaching.bleaching_blocks` + :func:`block_moments`; all blocks
+    Native: :func:`sofi_dask.bleaching_blocks` + :func:`block_moments`; all blocks
     from one pass over the movie (after the total signal). pysofi always assumes
     ``ceil(1/fbc)`` blocks and fails when the signal crosses fewer bounds; here the blocks
     are the ones found.
@@ -195,7 +194,7 @@ def block_ave_moments(
 ) -> dict[int, np.ndarray]:
     """Unweighted average over bleaching blocks of the per-block moment images.
 
-    Native: :func:`sofi_dask.bleaching.block_moments` + :func:`block_average` (one pass).
+    Native: :func:`sofi_dask.block_moments` + :func:`block_average` (one pass).
 
     Examples
     --------
@@ -214,7 +213,7 @@ def block_ave_cumulants(
 ) -> dict[int, np.ndarray]:
     """Unweighted average over bleaching blocks of the per-block cumulant images.
 
-    Native: :func:`sofi_dask.bleaching.block_moments` + ``cumulants_from_moments`` per block
+    Native: :func:`sofi_dask.block_moments` + ``cumulants_from_moments`` per block
     + :func:`block_average` (one pass). Orders >= 2 are pysofi's; order 1 is 0 as pysofi
     (cumulants of central moments).
 

@@ -17,7 +17,7 @@ from typing import Any
 import dask
 import numpy as np
 
-from sofi_dask.io import Movie, open_movie
+from sofi_dask.io._open import Movie, open_movie
 
 __all__ = [
     "as_frames",
@@ -59,7 +59,7 @@ def open_source(filepath: Any, filename: Any) -> Movie:
 def as_frames(frames: Any, name: str = "frames") -> tuple[int, int] | None:
     """pysofi's ``[]`` / ``None`` / ``[start, end]`` as sofi_dask's ``None`` / ``(start, end)``.
 
-    The window itself is checked by the native stage (``sofi_dask.moments.check_frames``).
+    The window itself is checked by the native stage (``sofi_dask.stats._moments.check_frames``).
 
     Examples
     --------
@@ -114,7 +114,7 @@ def shift_moments(stack: Any, orders: Any, mean_im: Any) -> dict[int, Any]:
     Parameters
     ----------
     stack : array (max_order + 1, y, x)
-        ``sofi_dask.moments.moment_stack`` layout: layer 0 the mean, layer p the central moment.
+        ``sofi_dask.moment_stack`` layout: layer 0 the mean, layer p the central moment.
     orders : iterable of int
         Orders to return (each <= max_order).
     mean_im : array_like (y, x)

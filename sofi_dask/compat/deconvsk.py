@@ -13,7 +13,6 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from sofi_dask.compat._common import to_numpy
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_deconv = import_module("sofi_dask.deconv")
+from sofi_dask.image import _deconv as _deconv
 
 __all__ = ["corelucy", "deconvsk", "otf2psf", "psf2otf", "richardson_lucy", "zero_pad"]
 
@@ -30,7 +29,7 @@ __all__ = ["corelucy", "deconvsk", "otf2psf", "psf2otf", "richardson_lucy", "zer
 def corelucy(image: Any, h: Any) -> np.ndarray:
     """Core of a Richardson-Lucy step, ``fftn(image / reblurred)`` (pysofi's convention).
 
-    Native: :func:`sofi_dask.deconv.corelucy` with the estimate as the observed image.
+    Native: :func:`sofi_dask.corelucy` with the estimate as the observed image.
 
     Parameters
     ----------
@@ -56,7 +55,7 @@ def corelucy(image: Any, h: Any) -> np.ndarray:
 def deconvsk(est_psf: Any, input_im: Any, deconv_lambda: float, deconv_iter: int) -> np.ndarray:
     """Shrinking-kernel deconvolution: one Richardson-Lucy step per kernel ``U**alpha_i``.
 
-    Native: :func:`sofi_dask.deconv.deconvsk` (``image, psf, lam=, iterations=``: note the
+    Native: :func:`sofi_dask.deconvsk` (``image, psf, lam=, iterations=``: note the
     argument order). A dask image stays lazy until here and is computed. Unlike pysofi
     (defect 7) a PSF larger than twice the image works.
 
@@ -85,7 +84,7 @@ def deconvsk(est_psf: Any, input_im: Any, deconv_lambda: float, deconv_iter: int
 
 
 def otf2psf(otf: Any, shape: Any) -> np.ndarray:
-    """PSF of an OTF (MATLAB ``otf2psf``). Native: :func:`sofi_dask.deconv.otf2psf`.
+    """PSF of an OTF (MATLAB ``otf2psf``). Native: :func:`sofi_dask.otf2psf`.
 
     Examples
     --------
@@ -97,7 +96,7 @@ def otf2psf(otf: Any, shape: Any) -> np.ndarray:
 
 
 def psf2otf(psf: Any, shape: Any) -> np.ndarray:
-    """OTF of a PSF (MATLAB ``psf2otf``). Native: :func:`sofi_dask.deconv.psf2otf`.
+    """OTF of a PSF (MATLAB ``psf2otf``). Native: :func:`sofi_dask.psf2otf`.
 
     Examples
     --------
@@ -110,7 +109,7 @@ def psf2otf(psf: Any, shape: Any) -> np.ndarray:
 def richardson_lucy(image: Any, psf: Any, iterations: int = 10, **kwargs: Any) -> tuple:
     """Blind Richardson-Lucy deconvolution; returns ``(P, J)``: restored PSF and image.
 
-    Native: :func:`sofi_dask.deconv.richardson_lucy`, MATLAB ``deconvblind``'s update
+    Native: :func:`sofi_dask.richardson_lucy`, MATLAB ``deconvblind``'s update
     (``ratio = observed / reblurred estimate``, ``J <- J * correlate(B, ratio) / scale``).
     pysofi swaps the two images from the second iteration on (its ratio is estimate /
     reblurred estimate, multiplied by the observed image), so with ``iterations > 1`` its
@@ -135,7 +134,7 @@ def richardson_lucy(image: Any, psf: Any, iterations: int = 10, **kwargs: Any) -
 def zero_pad(image: Any, shape: Any, position: str = "center") -> np.ndarray:
     """Extend ``image`` with zeros to ``shape``; ``position`` 'center' (default) or 'corner'.
 
-    Native: :func:`sofi_dask.deconv.zero_pad` (whose default is 'corner'). pysofi returns the
+    Native: :func:`sofi_dask.zero_pad` (whose default is 'corner'). pysofi returns the
     input object itself when no padding is needed; here always an array.
 
     Examples

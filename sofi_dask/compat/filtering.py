@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from importlib import import_module
 from typing import Any
 
 import numpy as np
 
 from sofi_dask.compat._common import to_numpy
 from sofi_dask.compat.masks import gauss1d_mask
+from sofi_dask.image import _filtering as _filtering
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_bleaching = import_module("sofi_dask.bleaching")
-_filtering = import_module("sofi_dask.filtering")
+from sofi_dask.stats import _bleaching as _bleaching
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ __all__ = ["filter1d_same", "med_smooth", "noise_filter1d"]
 def filter1d_same(time_series: Any, noise_filter: Any) -> np.ndarray:
     """Convolve a series with a filter and keep the central part of the series' length.
 
-    Native: :func:`sofi_dask.filtering.filter1d_same` with ``convention="pysofi"`` (pysofi's
+    Native: :func:`sofi_dask.filter1d_same` with ``convention="pysofi"`` (pysofi's
     cropping, one sample left of MATLAB's ``conv(..., 'same')`` when the filter and the series
     lengths are both even; use the native function for MATLAB's convention).
 
@@ -46,7 +45,7 @@ def filter1d_same(time_series: Any, noise_filter: Any) -> np.ndarray:
 def med_smooth(ori_signal: Any, kernel_size: int = 251) -> np.ndarray:
     """Median filter of a 1-D series, padded by its mirror image at both ends.
 
-    Native: :func:`sofi_dask.bleaching.med_smooth`. pysofi returns a series of the wrong
+    Native: :func:`sofi_dask.med_smooth`. pysofi returns a series of the wrong
     length when it is shorter than the kernel (defect 4); here always the input's length.
 
     Examples
@@ -68,7 +67,7 @@ def noise_filter1d(
 ) -> Any:
     """Filter a sequence of images (one per movie) pixel by pixel along the sequence.
 
-    Native: :func:`sofi_dask.filtering.noise_filter1d` on the stack ``im_set[f] for f in
+    Native: :func:`sofi_dask.noise_filter1d` on the stack ``im_set[f] for f in
     filenames`` (``convention="pysofi"``); each filtered image is given to its data object by
     ``dset[f].add_filtered(image, filtername)``.
 

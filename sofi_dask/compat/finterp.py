@@ -18,19 +18,18 @@ from __future__ import annotations
 
 import logging
 import os
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sofi_dask.compat._common import as_frames, compute_all, movie_path
-from sofi_dask.io import open_movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_finterp = import_module("sofi_dask.finterp")
-_moments = import_module("sofi_dask.moments")
+from sofi_dask.image import _finterp as _finterp
+from sofi_dask.io._open import open_movie
+from sofi_dask.stats import _moments as _moments
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ __all__ = [
 def ft_matrix2d(xrange: int, yrange: int) -> tuple[np.ndarray, np.ndarray]:
     """Fourier transform matrices for the x and y dimensions (``fx``, ``fy``).
 
-    Native: :func:`sofi_dask.finterp.ft_matrix2d`.
+    Native: :func:`sofi_dask.image._finterp.ft_matrix2d`.
     """
     return _finterp.ft_matrix2d(xrange, yrange)
 
@@ -54,7 +53,7 @@ def ft_matrix2d(xrange: int, yrange: int) -> tuple[np.ndarray, np.ndarray]:
 def ift_matrix2d(xrange: int, yrange: int, interp_num: int) -> tuple[np.ndarray, np.ndarray]:
     """Inverse Fourier transform matrices onto the ``interp_num``-times finer grid.
 
-    Native: :func:`sofi_dask.finterp.ift_matrix2d`.
+    Native: :func:`sofi_dask.image._finterp.ift_matrix2d`.
     """
     return _finterp.ift_matrix2d(xrange, yrange, interp_num)
 
@@ -62,7 +61,8 @@ def ift_matrix2d(xrange: int, yrange: int, interp_num: int) -> tuple[np.ndarray,
 def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num: int) -> np.ndarray:
     """Fourier-interpolate one image with explicit transform matrices.
 
-    Native: :func:`sofi_dask.finterp.interpolate_image` (real part; pysofi the absolute value).
+    Native: :func:`sofi_dask.image._finterp.interpolate_image` (real part; pysofi the
+    absolute value).
 
     Examples
     --------
@@ -77,7 +77,7 @@ def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num:
 def fourier_interp_array(im: Any, interp_num_lst: Any) -> list[np.ndarray]:
     """Interpolate one image by each factor of ``interp_num_lst``; a list of float64 images.
 
-    Native: :func:`sofi_dask.finterp.fourier_interp_array` (real part; pysofi the absolute
+    Native: :func:`sofi_dask.fourier_interp_array` (real part; pysofi the absolute
     value, defect 8).
     """
     out = _finterp.fourier_interp_array(im, list(interp_num_lst))
@@ -104,8 +104,8 @@ def fourier_interp_tiff(
     """Fourier-interpolate every frame of a movie by each factor; save and/or return them.
 
     Each interpolated frame is rescaled to its original [min, max] and rounded to uint16
-    (pysofi's output). Native: :func:`sofi_dask.finterp.fourier_interp_movie_to_tiff` (frames
-    streamed in chunks) and :func:`sofi_dask.finterp.interpolate_movie_uint16`.
+    (pysofi's output). Native: :func:`sofi_dask.fourier_interp_movie_to_tiff` (frames
+    streamed in chunks) and :func:`sofi_dask.image._finterp.interpolate_movie_uint16`.
 
     Parameters
     ----------

@@ -10,7 +10,6 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from sofi_dask.compat._common import to_numpy
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_ldrc = import_module("sofi_dask.ldrc")
+from sofi_dask.image import _ldrc as _ldrc
 
 __all__ = ["ldrc"]
 
@@ -32,7 +31,7 @@ def ldrc(
 ) -> np.ndarray:
     """Local dynamic range compression of ``input_im`` against the reference ``mask_im``.
 
-    Native: :func:`sofi_dask.ldrc.ldrc` (``image, mask``: note the argument order), O(pixels)
+    Native: :func:`sofi_dask.ldrc` (``image, mask``: note the argument order), O(pixels)
     instead of pysofi's loop over windows. A mask smaller than the input is resampled to
     ``((h-1) order + 1, (w-1) order + 1)`` by cubic ``griddata`` as pysofi, and must then
     match the input (checked: pysofi never checks, defect 6).

@@ -8,14 +8,13 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import numpy as np
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_masks = import_module("sofi_dask.masks")
+from sofi_dask.image import _masks as _masks
 
 __all__ = ["gauss1d_mask", "gauss2d_mask"]
 
@@ -23,7 +22,7 @@ __all__ = ["gauss1d_mask", "gauss2d_mask"]
 def gauss2d_mask(shape: Any = (3, 3), sigma: float = 0.5) -> np.ndarray:
     """2-D Gaussian kernel summing to 1, as MATLAB ``fspecial('gaussian', shape, sigma)``.
 
-    Native: :func:`sofi_dask.masks.gauss2d_mask`. Non-positive sizes or sigma raise
+    Native: :func:`sofi_dask.gauss2d_mask`. Non-positive sizes or sigma raise
     ValueError (pysofi returns NaNs or fails obscurely).
 
     Examples
@@ -37,7 +36,7 @@ def gauss2d_mask(shape: Any = (3, 3), sigma: float = 0.5) -> np.ndarray:
 def gauss1d_mask(shape: Any = (1, 3), sigma: float = 0.5) -> np.ndarray:
     """1-D Gaussian kernel: the row of ``gauss2d_mask((1, n), sigma)``.
 
-    Native: :func:`sofi_dask.masks.gauss1d_mask` (which also takes a plain size).
+    Native: :func:`sofi_dask.gauss1d_mask` (which also takes a plain size).
 
     Examples
     --------

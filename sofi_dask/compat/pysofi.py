@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import numbers
 import os
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -31,13 +30,13 @@ from sofi_dask.compat import ldrc as _ldrc
 from sofi_dask.compat import masks as _masks
 from sofi_dask.compat import reconstruction as _rec
 from sofi_dask.compat._common import as_frames, compute_all, movie_path, to_numpy
-from sofi_dask.io import open_movie
+from sofi_dask.io._open import open_movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_bleaching = import_module("sofi_dask.bleaching")
-_cum = import_module("sofi_dask.cumulants")
-_moments = import_module("sofi_dask.moments")
+from sofi_dask.stats import _bleaching as _bleaching
+from sofi_dask.stats import _cumulants as _cum
+from sofi_dask.stats import _moments as _moments
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class PysofiData:
     def average_image(self, frames: Any = []) -> np.ndarray:  # noqa: B006
         """Average image of the movie (or of ``frames=[start, end]``); sets ``ave``.
 
-        Native: :func:`sofi_dask.moments.average_image` (or layer 0 of moments already
+        Native: :func:`sofi_dask.average_image` (or layer 0 of moments already
         computed over the same frames, without reading the movie).
         """
         window = _moments.check_frames(as_frames(frames), self.n_frames)
@@ -168,12 +167,12 @@ class PysofiData:
     def average_image_with_finterp(self, interp_num: int) -> np.ndarray:
         """Fourier-interpolated average image (of ``ave`` when computed already).
 
-        Native: :func:`sofi_dask.finterp.fourier_interp_array` /
-        :func:`sofi_dask.finterp.average_image_with_finterp`.
+        Native: :func:`sofi_dask.fourier_interp_array` /
+        :func:`sofi_dask.image._finterp.average_image_with_finterp`.
         """
         if self.ave is not None:
             return _finterp.fourier_interp_array(self.ave, [interp_num])[0]
-        from sofi_dask import finterp as _native_finterp
+        from sofi_dask.image import _finterp as _native_finterp
 
         return to_numpy(_native_finterp.average_image_with_finterp(self._movie, interp_num))
 
@@ -187,8 +186,8 @@ class PysofiData:
     ) -> np.ndarray:
         """Moment-reconstructed image of ``order`` (of the interpolated frames with ``finterp``).
 
-        Native: :func:`sofi_dask.moments.moment_stack` (one pass, on
-        :func:`sofi_dask.finterp.interpolate_movie` with ``finterp``).
+        Native: :func:`sofi_dask.moment_stack` (one pass, on
+        :func:`sofi_dask.interpolate_movie` with ``finterp``).
 
         Parameters
         ----------
@@ -236,8 +235,8 @@ class PysofiData:
 
         Without ``bleach_correction`` sets ``moments_set`` and ``morder``; with it sets
         ``moments_set_bc`` (the unweighted average of the bleaching blocks' moments) and
-        ``fbc``. Native: :func:`sofi_dask.moments.moment_stack`,
-        :func:`sofi_dask.bleaching.block_moments` + :func:`block_average`.
+        ``fbc``. Native: :func:`sofi_dask.moment_stack`,
+        :func:`sofi_dask.block_moments` + :func:`block_average`.
 
         Returns
         -------
@@ -274,8 +273,8 @@ class PysofiData:
         (pysofi ignores it), else from :meth:`calc_moments_set` (which also sets
         ``moments_set``); sets ``cumulants_set`` and ``corder``. With it: the average of the
         bleaching blocks' cumulants, ``cumulants_set_bc`` (and ``fbc``). Native:
-        :func:`sofi_dask.cumulants.cumulants_from_moments` (pysofi's recursion, order 1 = 0
-        as pysofi), :func:`sofi_dask.bleaching.block_moments`.
+        :func:`sofi_dask.cumulants_from_moments` (pysofi's recursion, order 1 = 0
+        as pysofi), :func:`sofi_dask.block_moments`.
         """
         highest_order = _moments.check_order(highest_order, "highest_order")
         if bleach_correction:
@@ -305,7 +304,7 @@ class PysofiData:
         ``ldrc_image``.
 
         Defaults: ``input_im`` the moment image of ``order`` (computed when missing; pysofi
-        then fails), ``mask_im`` the average image. Native: :func:`sofi_dask.ldrc.ldrc`.
+        then fails), ``mask_im`` the average image. Native: :func:`sofi_dask.ldrc`.
         """
         if input_im is None:
             input_im = self.moments_set.get(order)
@@ -327,7 +326,7 @@ class PysofiData:
 
         Default ``input_im``: the highest-order moment image of :meth:`calc_moments_set`,
         else ``ave``, else the average image (pysofi fails with KeyError on a fresh object).
-        Native: :func:`sofi_dask.deconv.deconvsk`.
+        Native: :func:`sofi_dask.deconvsk`.
         """
         if input_im is None:
             if self.morder in self.moments_set:
@@ -350,8 +349,8 @@ class PysofiData:
 
         Saves ``<stem>_InterpNum<f>.tif`` beside the movie (replaced atomically; pysofi
         appends) and/or returns the interpolated movies; ``finterps`` keeps them as lazy dask
-        arrays. Native: :func:`sofi_dask.finterp.fourier_interp_movie_to_tiff`,
-        :func:`sofi_dask.finterp.interpolate_movie_uint16`.
+        arrays. Native: :func:`sofi_dask.fourier_interp_movie_to_tiff`,
+        :func:`sofi_dask.image._finterp.interpolate_movie_uint16`.
         """
         self.finterps = _finterp.interp_outputs(self._path, interp_num_lst, frames, save_option)
         if not return_option:

@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -44,14 +43,14 @@ from sofi_dask.compat._common import (
     shift_moments,
     to_numpy,
 )
-from sofi_dask.io import Movie
+from sofi_dask.image import _finterp as _finterp
+from sofi_dask.io._open import Movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_corr = import_module("sofi_dask.correlations")
-_cum = import_module("sofi_dask.cumulants")
-_finterp = import_module("sofi_dask.finterp")
-_moments = import_module("sofi_dask.moments")
+from sofi_dask.stats import _correlations as _corr
+from sofi_dask.stats import _cumulants as _cum
+from sofi_dask.stats import _moments as _moments
 
 __all__ = [
     "average_image",
@@ -82,8 +81,8 @@ def movie_stack(
 ) -> Any:
     """Lazy moment stack ``(max_order + 1, y, x)`` of a movie (of its interpolated frames).
 
-    ``sofi_dask.moments.moment_stack`` (layer 0 the mean, layer p the p-th central moment),
-    on ``sofi_dask.finterp.interpolate_movie`` when ``interp_num > 1``; one pass either way.
+    ``sofi_dask.moment_stack`` (layer 0 the mean, layer p the p-th central moment),
+    on ``sofi_dask.interpolate_movie`` when ``interp_num > 1``; one pass either way.
     """
     max_order = _moments.check_order(max_order, "highest_order")
     if interp_num == 1:
@@ -106,7 +105,7 @@ def stack_moments(stack: np.ndarray, orders: Any, mean_im: Any = None) -> dict[i
 def sorted_k_partitions(seq: Any, k: int) -> list[list[tuple]]:
     """All partitions of ``seq`` into ``k`` parts, every part of size >= 2, sorted as pysofi.
 
-    Native: :func:`sofi_dask.correlations.sorted_k_partitions`.
+    Native: :func:`sofi_dask.sorted_k_partitions`.
 
     Examples
     --------
@@ -119,7 +118,7 @@ def sorted_k_partitions(seq: Any, k: int) -> list[list[tuple]]:
 def average_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:  # noqa: B006
     """Average image of ``filepath/filename`` over all frames or ``frames=[start, end]``.
 
-    Native: :func:`sofi_dask.moments.average_image` on :func:`sofi_dask.io.open_movie`.
+    Native: :func:`sofi_dask.average_image` on :func:`sofi_dask.io.open_movie`.
 
     Parameters
     ----------
@@ -149,7 +148,7 @@ def average_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:
 def average_image_with_finterp(filepath: Any, filename: Any, interp_num: int) -> np.ndarray:
     """Fourier-interpolated average image, ((y-1) f + 1, (x-1) f + 1).
 
-    Native: :func:`sofi_dask.finterp.average_image_with_finterp`. pysofi returns the absolute
+    Native: :func:`sofi_dask.image._finterp.average_image_with_finterp`. pysofi returns the absolute
     value of the interpolation; here the real part (identical for non-negative movies).
 
     Examples
@@ -169,7 +168,7 @@ def calc_moment_im(
 ) -> np.ndarray:
     """One moment-reconstructed image ``mean_t (x - mean_im)^order`` (float64).
 
-    Native: :func:`sofi_dask.moments.moment_stack` (one pass; the mean and the moment come
+    Native: :func:`sofi_dask.moment_stack` (one pass; the mean and the moment come
     from the same pass). With ``mean_im`` the moment is taken about that image (as pysofi),
     by a binomial shift of the central moments.
 
@@ -208,7 +207,7 @@ def moment_im_with_finterp(
 ) -> np.ndarray:
     """Moment image of the Fourier-interpolated frames (float64).
 
-    Native: :func:`sofi_dask.finterp.interpolate_movie` + :func:`sofi_dask.moments.moment_stack`
+    Native: :func:`sofi_dask.interpolate_movie` + :func:`sofi_dask.moment_stack`
     (frames interpolated inside the reduction, never written). Differences from pysofi: the
     result is float64 (pysofi truncates to int64, defect 1) and the interpolation keeps the
     real part (pysofi the absolute value). ``mean_im``, if given, must be on the interpolated
@@ -235,7 +234,7 @@ def calc_moments(
 ) -> dict[int, np.ndarray]:
     """Moment images of orders 1..``highest_order`` in one pass (float64).
 
-    Native: :func:`sofi_dask.moments.moment_stack`, all orders from one read of the movie.
+    Native: :func:`sofi_dask.moment_stack`, all orders from one read of the movie.
 
     Parameters
     ----------
@@ -283,7 +282,7 @@ def calc_moments(
 def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
     """Cumulant images from moment images by pysofi's recursion (pure, no file access).
 
-    Native: :func:`sofi_dask.cumulants.cumulants_from_moments`. ``moment_set`` must hold the
+    Native: :func:`sofi_dask.cumulants_from_moments`. ``moment_set`` must hold the
     orders 1..N; ``k_1 = m_1`` (0 for central moments, as pysofi).
 
     Raises
@@ -304,7 +303,7 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
 def calc_total_signal(filepath: Any, filename: Any) -> np.ndarray:
     """Total signal (sum of the pixels) of every frame, float64.
 
-    Native: :func:`sofi_dask.moments.total_signal` (a Zarr store made by ``sofi-dask ingest``
+    Native: :func:`sofi_dask.total_signal` (a Zarr store made by ``sofi-dask ingest``
     answers from its recorded frame statistics without reading the movie). pysofi sums uint16
     rows in uint16, so any column sum above 65535 wraps (defect 2); here the sum is float64.
 
@@ -319,7 +318,7 @@ def calc_total_signal(filepath: Any, filename: Any) -> np.ndarray:
 def min_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:  # noqa: B006
     """Per-pixel minimum over all frames or ``frames=[start, end]``, in the movie's dtype.
 
-    Native: :func:`sofi_dask.moments.minimum_image`. pysofi always includes frame 0 in the
+    Native: :func:`sofi_dask.minimum_image`. pysofi always includes frame 0 in the
     minimum, even for a window that starts later; here only the window counts.
 
     Examples
@@ -333,7 +332,7 @@ def min_image(filepath: Any, filename: Any, frames: Any = []) -> np.ndarray:  # 
 def cumulants_all_blocks(m_set_all_blocks: dict) -> dict[Any, dict[int, Any]]:
     """Cumulants of every block from :func:`moments_all_blocks` (pure).
 
-    Native: :func:`sofi_dask.cumulants.cumulants_from_moments` per block.
+    Native: :func:`sofi_dask.cumulants_from_moments` per block.
 
     Examples
     --------
@@ -353,7 +352,7 @@ def calc_xc_im(
 ) -> dict[tuple[int, int], np.ndarray]:
     """Second-order cross-cumulant images of pixel pairs, ``{(i, j): image}``.
 
-    Native: :func:`sofi_dask.correlations.cross_cumulant_image` (one pass, all offsets).
+    Native: :func:`sofi_dask.cross_cumulant_image` (one pass, all offsets).
     Images are (H - 2 r, W - 2 r) as pysofi.
 
     Examples
@@ -372,7 +371,7 @@ def calc_moments_with_lag(
 ) -> dict[int, dict[tuple[int, ...], np.ndarray]]:
     """Time-lag moment images ``{order: {index subset: image}}`` (pysofi's layout).
 
-    Native: :func:`sofi_dask.correlations.moments_with_lag`, one pass over the movie (pysofi
+    Native: :func:`sofi_dask.moments_with_lag`, one pass over the movie (pysofi
     reads every frame once per subset and lag).
 
     Examples
@@ -390,7 +389,7 @@ def calc_cumulants_from_moments_with_lag(
 ) -> dict[int, Any]:
     """Time-lag cumulant images from :func:`calc_moments_with_lag` (pure).
 
-    Native: :func:`sofi_dask.correlations.cumulants_with_lag`.
+    Native: :func:`sofi_dask.cumulants_with_lag`.
 
     Examples
     --------

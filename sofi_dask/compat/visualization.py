@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import os
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,8 @@ from sofi_dask.compat._common import to_numpy
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
-_figures = import_module("sofi_dask.figures")
-_vis = import_module("sofi_dask.visualization")
+from sofi_dask.viz import _figures as _figures
+from sofi_dask.viz import _visualization as _vis
 
 __all__ = [
     "add_transmap",
@@ -58,7 +57,7 @@ def ensure_positive(data: Any) -> np.ndarray:
 def ind2cmap(im: Any, cmap: str = "pink") -> np.ndarray:
     """Colour-map an image normalised to its [min, max]: RGBA floats in [0, 1].
 
-    Native: :func:`sofi_dask.visualization.to_display_range` + the matplotlib colormap. A
+    Native: :func:`sofi_dask.viz._visualization.to_display_range` + the matplotlib colormap. A
     constant image maps to the lowest colour (pysofi: NaN).
 
     Examples
@@ -88,7 +87,7 @@ def set_range(im: Any, range_set: Any = [0, 1]) -> np.ndarray:  # noqa: B006
 def enhance_contrast(im: Any, cmap: str = "pink", display_contrast: float = 1) -> np.ndarray:
     """Colour-mapped uint8 RGBA image of ``im`` (values <= 0 shown as the lowest colour).
 
-    Native: :func:`sofi_dask.visualization.apply_colormap` with ``contrast=display_contrast``:
+    Native: :func:`sofi_dask.apply_colormap` with ``contrast=display_contrast``:
     the top of the display range moves to ``1/display_contrast`` of the range (brighter for
     > 1). pysofi multiplies the RGB values by the contrast, which also shifts the hues of
     non-grey colormaps; for 'gray' both agree.
@@ -108,7 +107,7 @@ def save_png(
 ) -> Path:
     """Save an image colour-mapped as an 8-bit RGB PNG (see :func:`enhance_contrast`).
 
-    Native: :func:`sofi_dask.visualization.save_png` (atomic write: an existing file of that
+    Native: :func:`sofi_dask.save_png` (atomic write: an existing file of that
     name is replaced whole, as pysofi; no partial file on error).
 
     Returns
@@ -129,7 +128,7 @@ def save_avi(
 ) -> Path:
     """Save a stack (n, y, x) as a colour-mapped video: ``.tif`` (ImageJ RGB), ``.gif``, ``.mp4``.
 
-    Native: :func:`sofi_dask.visualization.save_video` (frames streamed, one display range
+    Native: :func:`sofi_dask.save_video` (frames streamed, one display range
     for the whole video so frames compare; pysofi scales every frame to its own range).
     ``os`` is accepted for compatibility and ignored (the output is the same everywhere).
 

@@ -1,1 +1,0 @@
-"""One module per ``sofi-dask`` sub-command (see :mod:`sofi_dask.cli`)."""

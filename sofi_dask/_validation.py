@@ -1,0 +1,183 @@
+"""Argument checks shared by every subpackage: one message format, one exception type.
+
+Every check raises :class:`sofi_dask.errors.InputError` (a ``ValueError``) with the message
+``parameter 'name': expected ..., got ...`` and returns the value normalised (a Python ``int``,
+a tuple, ...). The array checks of the statistics (``as_movie_array``, ``check_frames``) live
+here too, so that a stage, the pipeline and ``compat`` all say the same thing.
+
+Examples
+--------
+>>> check_positive_int(3, "window")
+3
+>>> check_positive_int(0, "window")
+Traceback (most recent call last):
+...
+sofi_dask.errors.InputError: parameter 'window': expected an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sofi_dask.errors import InputError
+
+__all__ = [
+    "check_frames",
+    "check_int",
+    "check_positive_int",
+    "check_real",
+    "check_size_tuple",
+    "fail",
+    "shown",
+]
+
+
+def fail(name: str, expected: str, got: Any) -> InputError:
+    """The error for parameter ``name``: ``parameter 'name': expected ..., got ...``.
+
+    ``got`` is shown with ``repr``; wrap a description in :func:`shown` to show it as is.
+
+    Examples
+    --------
+    >>> str(fail("order", "an integer >= 1", 0))
+    "parameter 'order': expected an integer >= 1, got 0"
+    """
+    shown = got if isinstance(got, _Shown) else repr(got)
+    return InputError(f"parameter {name!r}: expected {expected}, got {shown}")
+
+
+class _Shown(str):
+    """Text shown as is after ``got`` (e.g. ``shape (3, 4)``), not quoted."""
+
+
+def shown(text: str) -> _Shown:
+    """Mark ``text`` to be shown as is after ``got`` in :func:`fail`'s message.
+
+    Examples
+    --------
+    >>> str(fail("data", "a 3-D (t, y, x) movie", shown("shape (4, 4)")))
+    "parameter 'data': expected a 3-D (t, y, x) movie, got shape (4, 4)"
+    """
+    return _Shown(text)
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """``value`` as a Python int within ``[minimum, maximum]`` (bools are refused).
+
+    Examples
+    --------
+    >>> check_int(np.int64(4), "order", minimum=1, maximum=8)
+    4
+    """
+    bounds = _bounds_text(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise fail(name, f"an integer{bounds}", value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise fail(name, f"an integer{bounds}", value)
+    return int(value)
+
+
+def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+    """``value`` as an int >= 1 (``None`` passes through when ``allow_none``).
+
+    Examples
+    --------
+    >>> check_positive_int(None, "workers", allow_none=True) is None
+    True
+    """
+    if value is None and allow_none:
+        return None
+    if allow_none and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                       or value < 1):
+        raise fail(name, "an integer >= 1 or None", value)
+    return check_int(value, name, minimum=1)
+
+
+def check_real(value: Any, name: str, *, minimum: float | None = None,
+               maximum: float | None = None, inclusive: bool = True) -> float:
+    """``value`` as a finite float within the bounds (``inclusive`` applies to both).
+
+    Examples
+    --------
+    >>> check_real(1.5, "lam", minimum=1, inclusive=False)
+    1.5
+    """
+    op_lo, op_hi = (">=", "<=") if inclusive else (">", "<")
+    parts = []
+    if minimum is not None:
+        parts.append(f"{op_lo} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"{op_hi} {maximum:g}")
+    expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise fail(name, expected, value)
+    v = float(value)
+    if not np.isfinite(v):
+        raise fail(name, expected, value)
+    if minimum is not None and (v < minimum if inclusive else v <= minimum):
+        raise fail(name, expected, value)
+    if maximum is not None and (v > maximum if inclusive else v >= maximum):
+        raise fail(name, expected, value)
+    return v
+
+
+def check_size_tuple(value: Any, ndim: int, name: str) -> tuple[int, ...]:
+    """A size per axis: one int for every axis, or ``ndim`` positive ints.
+
+    Examples
+    --------
+    >>> check_size_tuple(5, 2, "window")
+    (5, 5)
+    >>> check_size_tuple([3, 7], 2, "window")
+    (3, 7)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        values: Sequence[Any] = (value,) * ndim
+    elif isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
+        values = list(np.asarray(value).ravel()) if isinstance(value, np.ndarray) else value
+    else:
+        raise fail(name, f"an integer or {ndim} integers", value)
+    if len(values) != ndim:
+        raise fail(name, f"{ndim} entries", value)
+    return tuple(check_positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+def check_frames(frames: Any, n_frames: int, name: str = "frames") -> tuple[int, int]:
+    """``frames=(start, end)`` (end exclusive) inside a movie of ``n_frames``; None: all.
+
+    Examples
+    --------
+    >>> check_frames(None, 10)
+    (0, 10)
+    >>> check_frames((2, 5), 10)
+    (2, 5)
+    """
+    if frames is None:
+        return 0, int(n_frames)
+    expected = f"(start, end) with 0 <= start < end <= {n_frames} (the movie's frame count)"
+    try:
+        start, end = frames
+    except (TypeError, ValueError):
+        raise fail(name, expected, frames) from None
+    for v in (start, end):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise fail(name, expected, frames)
+    start, end = int(start), int(end)
+    if not 0 <= start < end <= n_frames:
+        raise fail(name, expected, frames)
+    return start, end
+
+
+def _bounds_text(minimum: Any, maximum: Any) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""

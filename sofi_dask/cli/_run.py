@@ -1,0 +1,204 @@
+"""``sofi-dask run``: the whole SOFI pipeline on a movie, with progress, figures and outputs.
+
+Also registers ``sofi-dask config`` (print the default configuration as a template file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def _onoff(key: str, what: str) -> tuple[str, str, dict[str, Any]]:
+    return (f"--{key.split('.')[0].replace('_', '-')}", key,
+            {"type": _bool, "metavar": "on|off", "help": f"{what} (config {key})"})  # fmt: skip
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(p) for p in text.replace(":", ",").split(",") if p.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from exc
+
+
+def _size(text: str) -> int | list[int]:
+    values = _ints(text)
+    return values[0] if len(values) == 1 else values
+
+
+# (flag, config key, argparse kwargs): every pipeline option on the command line; each one
+# becomes an override applied after --config FILE and before --set.
+STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    _onoff("bleaching.enabled", "bleaching correction"),
+    ("--bleaching-method", "bleaching.method", {"choices": ("blocks", "correct")}),
+    ("--fbc", "bleaching.fbc", {"type": float, "help": "bleaching block fraction"}),
+    ("--finterp", "finterp.factor", {"type": int, "metavar": "F",
+                                     "help": "Fourier interpolation factor (>= 2; turns it on)"}),
+    ("--statistic", "statistic.kind", {"choices": ("cumulants", "moments")}),
+    ("--orders", "statistic.orders", {"type": _ints, "metavar": "2,3,4",
+                                      "help": "orders to compute"}),
+    ("--frames", "statistic.frames", {"type": _ints, "metavar": "START,END",
+                                      "help": "frame window [START, END)"}),
+    ("--video", "video.window", {"type": int, "metavar": "WINDOW",
+                                 "help": "SOFI video with WINDOW frames per window (turns it on)"}),
+    ("--step", "video.step", {"type": int, "help": "frames between video windows"}),
+    _onoff("noise_filter_1.enabled", "noise filter 1 (video)"),
+    _onoff("deconvolution.enabled", "shrinking-kernel deconvolution"),
+    ("--psf-sigma", "deconvolution.psf.sigma_px", {"type": float, "help": "PSF sigma, pixels"}),
+    ("--psf-file", "deconvolution.psf.path", {"metavar": "PATH", "help": "PSF image (.npy/.tif)"}),
+    ("--lam", "deconvolution.lam", {"type": float, "help": "shrinking-kernel lambda (> 1)"}),
+    ("--iterations", "deconvolution.iterations", {"type": int, "help": "RL iterations"}),
+    _onoff("noise_filter_2.enabled", "noise filter 2 (video)"),
+    _onoff("ldrc.enabled", "local dynamic range compression"),
+    ("--ldrc-window", "ldrc.window_size", {"type": _size, "metavar": "N|ROWS,COLS"}),
+    ("--ldrc-mask", "ldrc.mask", {"metavar": "MASK",
+                                  "help": "order<k> (default order2) or average"}),
+    ("--keep", "outputs.keep_stages", {"type": lambda t: [s for s in t.split(",") if s],
+                                       "metavar": "STAGE,...", "help": "stages written"}),
+    ("--cmap", "outputs.cmap", {"metavar": "NAME",
+                                "help": "colormap of RGB outputs (default pink)"}),
+    ("--scheduler", "compute.scheduler", {
+        "metavar": "NAME|ADDRESS",
+        "help": "threads (default), synchronous, processes, local (distributed cluster on "
+                "this machine), slurm, pbs, or a scheduler address tcp://host:port"}),
+    ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
+    ("--performance-report", "compute.performance_report", {
+        "metavar": "FILE.html",
+        "help": "write a Dask performance report (needs a distributed scheduler; "
+                "threads is replaced by local)"}),
+)  # fmt: skip
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``run`` and ``config``."""
+    p = subparsers.add_parser(
+        "run",
+        help="run the SOFI pipeline on a movie (TIFF, TIFF sequence or Zarr store)",
+        description=(
+            "Run the SOFI pipeline (bleaching correction, Fourier interpolation, moments or "
+            "cumulants, noise filters, shrinking-kernel deconvolution, LDRC) as one Dask graph "
+            "and write the results into OUTDIR: results.zarr (OME-NGFF), ImageJ TIFFs, PNG "
+            "previews, figures and run.json. TIFF input is ingested into INPUT.zarr (or "
+            "--cache-dir) on the first run and reused afterwards. Options apply in this order: "
+            "defaults, --config FILE, the per-stage options, --set KEY=VALUE."
+        ),
+    )
+    p.add_argument(
+        "input", nargs="*", help="TIFF file(s), folder or quoted glob, or Zarr store "
+        "(default: input.path of the config)",
+    )  # fmt: skip
+    p.add_argument("-o", "--output", default=None, help="output folder (must not exist)")
+    p.add_argument("--config", default=None, help="configuration file (TOML or YAML)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[],
+        metavar="KEY=VALUE", help="override one configuration key (repeatable), e.g. "
+        "--set deconvolution.iterations=10",
+    )  # fmt: skip
+    g = p.add_argument_group("pipeline stages (each overrides one configuration key)")
+    for flag, key, kwargs in STAGE_OPTIONS:
+        if "metavar" not in kwargs and "choices" not in kwargs and "type" not in kwargs:
+            kwargs = {**kwargs, "metavar": "VALUE"}
+        elif "metavar" not in kwargs and "choices" not in kwargs:
+            kwargs = {**kwargs, "metavar": kwargs["type"].__name__.upper()}
+        g.add_argument(flag, dest=f"opt:{key}", default=None, **kwargs)
+    p.add_argument("--cache-dir", default=None, help="folder of ingested TIFF stores")
+    p.add_argument("--no-ingest", action="store_true", help="read TIFF input directly")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTDIR")
+    p.add_argument("--no-figures", action="store_true", help="skip the matplotlib figures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+    c = subparsers.add_parser(
+        "config",
+        help="print the default pipeline configuration (a template for --config)",
+        description="Print the default pipeline configuration as TOML, to edit and pass to "
+        "`sofi-dask run --config FILE`.",
+    )
+    c.add_argument("--template", action="store_true", help="(default) print the template")
+    c.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    c.set_defaults(func=run_config)
+    return p
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """Defaults, then ``--config FILE``, then the per-stage options, then ``--set``."""
+    from sofi_dask.pipeline import _config as cfgmod
+
+    config = cfgmod.load_config(args.config) if args.config else cfgmod.PipelineConfig()
+    overrides: dict[str, Any] = {}
+    for _flag, key, _kwargs in STAGE_OPTIONS:
+        value = getattr(args, f"opt:{key}")
+        if value is None:
+            continue
+        overrides[key] = value
+        if key == "finterp.factor":
+            overrides["finterp.enabled"] = True
+        if key == "video.window":
+            overrides["video.enabled"] = True
+    if args.no_figures:
+        overrides["outputs.figures"] = False
+    if args.no_progress:
+        overrides["compute.progress"] = False
+    for text in args.overrides:
+        key, value = cfgmod.parse_override(text)
+        overrides[key] = value
+    config = cfgmod.apply_overrides(config, overrides)
+    if config.compute.performance_report and config.compute.scheduler in ("threads", "synchronous"):
+        config = cfgmod.apply_overrides(config, {"compute.scheduler": "local"})
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline; print the dashboard link, progress and where the outputs are."""
+    from sofi_dask.cli._ingest import ProgressBar
+    from sofi_dask.cluster import _client as cluster
+    from sofi_dask.pipeline._run import client_for, run_pipeline
+
+    config = build_config(args)
+    source = (args.input[0] if len(args.input) == 1 else args.input) or None
+    progress = config.compute.progress
+    with client_for(config) as client:
+        if client is not None:
+            print(f"Dask dashboard: {cluster.dashboard_link(client)}", file=sys.stderr, flush=True)
+        result = run_pipeline(
+            source, args.output, config, client=client, progress=progress,
+            overwrite=args.overwrite, cache_dir=args.cache_dir, ingest=not args.no_ingest,
+            ingest_progress=ProgressBar() if progress else None,
+        )  # fmt: skip
+    t = result.timings["phases_s"]
+    print(f"wrote {result.output} in {sum(t.values()):.1f} s")
+    for order, name in sorted(result.final_images().items()):
+        if name in result.images:
+            print(f"  order {order}: {name}  (results.zarr/{name}, tiff/{name}.tif)")
+    if config.compute.performance_report:
+        print(f"performance report: {config.compute.performance_report}")
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> int:
+    """Print (or write) the default configuration."""
+    from sofi_dask.pipeline import _config as cfgmod
+
+    text = cfgmod.default_config_toml()
+    if args.output:
+        from sofi_dask.io._atomic import atomic_output
+
+        with atomic_output(args.output, overwrite=args.overwrite) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(args.output)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,29 @@
+"""Where graphs run: threads, processes, a local cluster, a running scheduler, SLURM/PBS."""
+
+from __future__ import annotations
+
+from sofi_dask.cluster._client import (
+    LOCAL_SCHEDULERS,
+    SCHEDULERS,
+    ClusterClient,
+    LocalScheduler,
+    dashboard_link,
+    make_client,
+    make_jobqueue_cluster,
+    parse_scheduler,
+    progress,
+    progress_context,
+)
+
+__all__ = [
+    "ClusterClient",
+    "LOCAL_SCHEDULERS",
+    "LocalScheduler",
+    "SCHEDULERS",
+    "dashboard_link",
+    "make_client",
+    "make_jobqueue_cluster",
+    "parse_scheduler",
+    "progress",
+    "progress_context",
+]

@@ -1,0 +1,281 @@
+"""Richardson-Lucy and shrinking-kernel deconvolution (pysofi's ``deconvsk`` module).
+
+``deconvsk`` deconvolves one image, a stack of images (a SOFI video: every image is an
+independent dask task) or an image larger than one chunk (tiles with ``map_overlap``).
+The kernels and their transfer functions are computed once per stack, not per image.
+
+Differences from pysofi v0.1.1-alpha (on purpose):
+
+* ``richardson_lucy`` follows MATLAB's ``deconvblind``: the ratio is *observed / reblurred
+  estimate* and multiplies the *estimate*. pysofi swaps the two, which is the same thing in the
+  first iteration only (``deconvsk`` uses one iteration per kernel, so it is unaffected).
+* ``deconvsk`` accepts a PSF larger than the (2H, 2W) mirror extension (pysofi defect 7): the PSF
+  is wrapped onto the periodic grid, which is what a circular convolution with it means.
+* A PSF with negative values is clipped at 0 before the powers (pysofi gives NaN).
+* The result of ``deconvsk`` is floored at eps (it is strictly positive).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from sofi_dask.image import _deconv_kernels as K
+from sofi_dask.image._psf_otf import corelucy, otf2psf, psf2otf, zero_pad
+from sofi_dask.image._utils import as_positive_int, is_dask_array
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "corelucy",
+    "deconvsk",
+    "otf2psf",
+    "psf2otf",
+    "richardson_lucy",
+    "tile_depth",
+    "zero_pad",
+]
+
+#: largest kernel spectra (bytes) shipped once to every task; above, each task builds them
+SPECTRA_BUDGET = 256 * 2**20
+
+
+def _check_image(image: Any, name: str = "image") -> None:
+    if image.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D (y, x) or a 3-D stack (n, y, x), got {image.shape}")
+    if min(image.shape) < 1:
+        raise ValueError(f"{name} must not be empty, got shape {image.shape}")
+
+
+def _check_psf(psf: Any) -> np.ndarray:
+    psf = np.asarray(psf, dtype=np.float64)
+    if psf.ndim != 2:
+        raise ValueError(f"psf must be a 2-D array, got {psf.ndim} dimensions {psf.shape}")
+    if psf.size == 0 or not np.all(np.isfinite(psf)) or not psf.max() > 0:
+        raise ValueError("psf must be finite, non-empty, with a positive maximum")
+    return psf
+
+
+def _check_lam(lam: Any) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
+        raise ValueError(f"lam must be a finite real number > 1, got {lam!r}")
+    if lam <= 1:
+        raise ValueError(f"lam must be > 1 (kernel exponent lam**i / (lam - 1)), got {lam!r}")
+    return float(lam)
+
+
+def _check_depth(depth: Any) -> tuple[int, int] | None:
+    """``None``, or the tile overlap as (dy, dx) non-negative ints (one int: both axes)."""
+    if depth is None:
+        return None
+    values = [depth, depth] if not isinstance(depth, tuple | list) else list(depth)
+    if len(values) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
+    ):
+        raise ValueError(
+            f"depth must be None, an int >= 0 or two ints >= 0 (y, x), got {depth!r}"
+        )
+    return int(values[0]), int(values[1])
+
+
+def richardson_lucy(
+    image: Any, psf: Any, iterations: int = 10, *, workers: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blind Richardson-Lucy deconvolution updating image and PSF (MATLAB ``deconvblind``).
+
+    No acceleration, damping or weights. Each iteration: ``B`` = PSF normalised to unit sum;
+    ``ratio = observed / (B * J)``; ``J <- max(J * (B ⋆ ratio) / (sum B + sqrt(eps)), 0)``;
+    ``P <- max(B * (J_old ⋆ ratio) / (sum J_old + sqrt(eps)), 0)``, renormalised (``*`` circular
+    convolution, ``⋆`` correlation, PSF centre at ``(ph // 2, pw // 2)``). Values <= 0 of the
+    inputs become eps, the PSF starts normalised.
+
+    Parameters
+    ----------
+    image : array_like
+        2-D degraded image.
+    psf : array_like
+        2-D initial PSF; at most the image size on each axis.
+    iterations : int
+        Number of iterations (>= 1).
+    workers : int
+        ``scipy.fft`` workers (-1: all cores).
+
+    Returns
+    -------
+    psf : numpy.ndarray
+        Restored PSF (unit sum), shape of ``psf``.
+    image : numpy.ndarray
+        Deblurred image, float64.
+
+    Raises
+    ------
+    ValueError
+        ``iterations`` < 1, ``psf`` not 2-D or larger than the image, ``image`` not 2-D.
+
+    Examples
+    --------
+    >>> img = np.zeros((8, 8)); img[4, 4] = 1.0
+    >>> p, j = richardson_lucy(img, np.ones((1, 1)), 3)
+    >>> bool(np.isclose(j.sum(), 1.0, rtol=1e-6))
+    True
+    """
+    iterations = as_positive_int(iterations, "iterations")
+    psf = _check_psf(psf)
+    image = np.array(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D, got shape {image.shape}")
+    if any(p > s for p, s in zip(psf.shape, image.shape, strict=True)):
+        raise ValueError(f"psf shape {psf.shape} must not exceed the image shape {image.shape}")
+    image[image <= 0] = K.EPS
+    psf = psf.copy()
+    psf[psf <= 0] = K.EPS
+    psf /= psf.sum()
+    return K.rl_blind(image, psf, iterations, workers=workers)
+
+
+def tile_depth(psf_shape: tuple[int, int], iterations: int) -> tuple[int, int]:
+    """Tile overlap that makes tiled :func:`deconvsk` equal to the untiled result.
+
+    Every kernel has the PSF's full support (values are floored at eps, never 0), and each
+    Richardson-Lucy step reblurs and back-projects, so one step moves information by
+    ``2 * (size // 2)`` pixels and ``iterations`` steps by ``2 * iterations * (size // 2)``.
+    With at least that overlap every output pixel of a tile depends only on true image data
+    (or on the same mirror at the image border), and the tiled result equals the untiled one to
+    rounding. A smaller ``depth`` is approximate at the seams; see :func:`deconvsk`.
+
+    Examples
+    --------
+    >>> tile_depth((9, 7), 20)
+    (160, 120)
+    """
+    return (2 * iterations * (int(psf_shape[0]) // 2), 2 * iterations * (int(psf_shape[1]) // 2))
+
+
+def _default_block_frames(n: int) -> int:
+    return max(1, n // (4 * (os.cpu_count() or 1)))
+
+
+def _whole_block(block: np.ndarray, plan: K.SkPlan, workers: int) -> np.ndarray:
+    lead = block.shape[:-2]
+    flat = block.reshape((-1,) + block.shape[-2:])
+    return K.deconvsk_stack(flat, plan, workers).reshape(lead + block.shape[-2:])
+
+
+def _tile_block(block: np.ndarray, kernels: np.ndarray, workers: int) -> np.ndarray:
+    plan = K.make_plan(kernels, block.shape[-2:], precompute=False, workers=workers)
+    return _whole_block(block, plan, workers)
+
+
+def _deconvsk_dask(arr: da.Array, kernels: np.ndarray, depth: Any, workers: int) -> da.Array:
+    h, w = arr.shape[-2:]
+    meta = np.empty((0,) * arr.ndim, dtype=np.float64)
+    if len(arr.chunks[-1]) == 1 and len(arr.chunks[-2]) == 1:
+        method = K.plan_method(kernels, (h, w))
+        nbytes = K.spectra_nbytes((h, w), len(kernels), method)
+        if nbytes <= SPECTRA_BUDGET:
+            plan: Any = dask.delayed(K.make_plan, pure=True)(kernels, (h, w), method=method)
+        else:
+            plan = K.make_plan(kernels, (h, w), method=method, precompute=False)
+        return arr.map_blocks(
+            _whole_block, plan=plan, workers=workers, dtype=np.float64, meta=meta
+        )
+    if depth is None:
+        depth = tile_depth(kernels.shape[-2:], len(kernels))
+    dy, dx = min(depth[0], h - 1), min(depth[1], w - 1)
+    depths = {arr.ndim - 2: dy, arr.ndim - 1: dx}
+    depths.update(dict.fromkeys(range(arr.ndim - 2), 0))
+    return arr.map_overlap(
+        _tile_block,
+        depth=depths,
+        boundary="none",
+        kernels=kernels,
+        workers=workers,
+        dtype=np.float64,
+        meta=meta,
+    )
+
+
+def deconvsk(
+    image: Any,
+    psf: Any,
+    *,
+    lam: float = 1.5,
+    iterations: int = 20,
+    depth: int | tuple[int, int] | None = None,
+    workers: int | None = None,
+) -> Any:
+    """Shrinking-kernel deconvolution (pysofi ``deconvsk``, Yi et al. 2019).
+
+    The PSF ``U`` normalised to its maximum factors as ``U = prod_i U**alpha_i`` with
+    ``alpha_i = lam**(i+1) / (lam - 1)``, i = 0..iterations-1; the image, mirror extended to
+    (2H, 2W), gets one Richardson-Lucy step with each normalised kernel ``U**alpha_i`` in turn,
+    then is cropped back to (H, W); values <= 0 become eps.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or dask.array.Array
+        One image (y, x) or a stack (n, y, x), e.g. a SOFI video. A dask stack with whole images
+        per chunk runs one task per chunk; a dask array tiled in y or x runs tiles with
+        ``map_overlap`` (equal to the untiled result with the default ``depth``).
+    psf : array_like
+        2-D PSF (negative values are clipped to 0). It may be larger than the image.
+    lam : float
+        Exponent base, > 1 (empirically in (1, 2)).
+    iterations : int
+        Number of shrinking kernels / Richardson-Lucy steps, >= 1.
+    depth : int or (int, int), optional
+        Tile overlap of the tiled path. The default, :func:`tile_depth`
+        (``2 * iterations * (psf size // 2)``), gives the untiled result to rounding. A smaller
+        overlap is approximate near the seams: the error decays fast with the overlap for a
+        peaked PSF and slowly for a flat one. Measured (max |tiled - untiled| / max, 20
+        iterations, lam 1.5, 32-pixel tiles): Gaussian sigma 1.5 on 9x9, depth 9: 3e-9,
+        depth 18: 1e-14; Gaussian sigma 3 on 7x7, depth 14: 2e-7; 5x5 box, depth 10: 5e-2,
+        depth 20: 9e-4.
+    workers : int, optional
+        ``scipy.fft`` workers per task (default: all cores for one in-memory image, 1 in dask
+        tasks, where dask provides the parallelism).
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        float64, shape of ``image``; numpy in -> numpy out, dask in -> lazy dask out.
+
+    Raises
+    ------
+    ValueError
+        ``lam`` <= 1, ``iterations`` < 1, ``psf`` not 2-D or without a positive value,
+        ``image`` not 2-D or 3-D, ``depth`` negative or not one or two ints.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[-3:4, -3:4]
+    >>> psf = np.exp(-(x**2 + y**2) / 2.0)
+    >>> img = np.ones((16, 12))
+    >>> out = deconvsk(img, psf, lam=1.5, iterations=5)
+    >>> out.shape, bool(np.allclose(out, 1.0))
+    ((16, 12), True)
+    """
+    lam = _check_lam(lam)
+    iterations = as_positive_int(iterations, "iterations")
+    psf = _check_psf(psf)
+    depth = _check_depth(depth)
+    if not is_dask_array(image):
+        image = np.asarray(image)
+    _check_image(image)
+    kernels = K.shrinking_kernels(psf, lam, iterations)
+    if is_dask_array(image):
+        return _deconvsk_dask(image, kernels, depth, 1 if workers is None else workers)
+    if image.ndim == 2:
+        plan = K.make_plan(kernels, image.shape, workers=-1 if workers is None else workers)
+        return K.deconvsk_stack(image[None], plan, -1 if workers is None else workers)[0]
+    nb = _default_block_frames(image.shape[0])
+    arr = da.from_array(image, chunks=(nb, -1, -1))
+    out = _deconvsk_dask(arr, kernels, depth, 1 if workers is None else workers)
+    return out.compute()

@@ -1,0 +1,200 @@
+"""TIFF movies as (t, y, x) frame sources: flavours, file sequences and batched reads.
+
+A :class:`TiffSource` describes one movie stored in one TIFF file or an ordered sequence of
+TIFF files (classic multi-page, BigTIFF, ImageJ hyperstack, OME-TIFF, tifffile "shaped"). It
+holds only plain, picklable data (paths, offsets, shapes), so a task that reads frames opens
+the file itself: graphs built on it run under ``distributed`` worker processes.
+
+This module resolves the source (a file, folder, glob pattern or list of files) and opens it;
+one file's layout and its checks are in ``_tiff_layout.py`` (:func:`inspect_tiff`), the
+batched reads in ``_tiff_read.py`` (:func:`read_layout`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sofi_dask.io._tiff_layout import PathLike, TiffLayout, inspect_tiff
+from sofi_dask.io._tiff_read import read_layout
+
+__all__ = [
+    "PathLike",
+    "TiffLayout",
+    "TiffSource",
+    "inspect_tiff",
+    "natural_key",
+    "open_tiff_source",
+    "read_layout",
+    "resolve_paths",
+]
+
+_TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2")
+
+
+# --------------------------------------------------------------------------- source paths
+def natural_key(text: str) -> list[Any]:
+    """Sort key that orders ``Block2`` before ``Block10`` (numbers compared as integers)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
+    """Turn a TIFF path, a folder, a glob pattern or a list of paths into an ordered file list.
+
+    Folders and glob patterns are sorted in natural order (``Block2`` before ``Block10``);
+    an explicit list keeps the order it was given in.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist, or a folder / pattern matches no TIFF file.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            files = [p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES]
+            if not files:
+                raise FileNotFoundError(f"{path}: folder contains no TIFF files (*.tif, *.tiff)")
+            return sorted(files, key=lambda p: natural_key(p.name))
+        if glob.has_magic(text) and not path.exists():
+            files = [Path(p) for p in glob.glob(os.path.expanduser(text))]
+            files = [p for p in files if p.is_file()]
+            if not files:
+                raise FileNotFoundError(f"{text}: pattern matches no files")
+            return sorted(files, key=lambda p: natural_key(str(p)))
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file")
+        return [path]
+    paths = [Path(os.fspath(p)).expanduser() for p in source]
+    if not paths:
+        raise ValueError("source: expected a TIFF path, folder, pattern or non-empty list, got []")
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such file")
+    return paths
+
+
+# --------------------------------------------------------------------------- source
+@dataclass(frozen=True)
+class TiffSource:
+    """A movie (t, y, x) made of one or more TIFF files, concatenated along t."""
+
+    layouts: tuple[TiffLayout, ...]
+    pixel_size: float | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return sum(lay.n_frames for lay in self.layouts)
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        return self.layouts[0].frame_shape
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.n_frames, *self.frame_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.layouts[0].dtype)
+
+    @property
+    def contiguous(self) -> bool:
+        return all(lay.contiguous for lay in self.layouts)
+
+    @property
+    def frame_offsets(self) -> np.ndarray:
+        """First frame of each file (cumulative), length ``len(layouts) + 1``."""
+        return np.concatenate([[0], np.cumsum([lay.n_frames for lay in self.layouts])])
+
+    def identity(self) -> list[dict[str, Any]]:
+        """Path, size and mtime of every file (provenance and resume check)."""
+        return [
+            {"path": lay.path, "size": lay.size, "mtime_ns": lay.mtime_ns} for lay in self.layouts
+        ]
+
+    def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Frames ``start..stop-1`` as a read-only memory map when they are one block.
+
+        Uncompressed, contiguous, native byte order, one file, whole frames of one channel:
+        a ``numpy.memmap`` (``mode='r'``) of just these bytes, no copy; the mapping goes when
+        the array is released. Otherwise the same as :meth:`read` (a copy).
+        """
+        bounds = self.frame_offsets
+        i = int(np.searchsorted(bounds, start, side="right") - 1)
+        lay = self.layouts[i]
+        lo, hi = start - int(bounds[i]), stop - int(bounds[i])
+        ny, nx = self.frame_shape
+        if (
+            lay.contiguous
+            and hi <= lay.n_frames
+            and rows in (None, (0, ny))
+            and np.dtype(lay.file_dtype) == self.dtype
+            and lay.plane_shape == (ny, nx)
+            and stop > start
+        ):
+            planes = lay.planes(lo, hi)
+            if planes[-1] - planes[0] == hi - lo - 1:
+                plane_bytes = ny * nx * self.dtype.itemsize
+                return np.memmap(
+                    lay.path,
+                    dtype=self.dtype,
+                    mode="r",
+                    offset=lay.offset + int(planes[0]) * plane_bytes,
+                    shape=(hi - lo, ny, nx),
+                )
+        return self.read(start, stop, rows=rows)
+
+    def read(
+        self,
+        start: int,
+        stop: int,
+        rows: tuple[int, int] | None = None,
+        cols: tuple[int, int] | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Frames ``start..stop-1`` (rows / cols windows optional) as a native-order array."""
+        y0, y1 = rows if rows is not None else (0, self.frame_shape[0])
+        x0, x1 = cols if cols is not None else (0, self.frame_shape[1])
+        if out is None:
+            out = np.empty((stop - start, y1 - y0, x1 - x0), dtype=self.dtype)
+        bounds = self.frame_offsets
+        first = int(np.searchsorted(bounds, start, side="right") - 1)
+        pos = start
+        i = first
+        while pos < stop:
+            lay = self.layouts[i]
+            lo = pos - int(bounds[i])
+            hi = min(stop, int(bounds[i + 1])) - int(bounds[i])
+            read_layout(lay, lo, hi, (y0, y1), (x0, x1), out[pos - start : pos - start + hi - lo])
+            pos += hi - lo
+            i += 1
+        return out
+
+
+def open_tiff_source(
+    source: PathLike | Sequence[PathLike], channel: int | None = None
+) -> TiffSource:
+    """Inspect a TIFF file or sequence and check all files agree on frame shape and dtype."""
+    paths = resolve_paths(source)
+    layouts = []
+    pixel_size = None
+    for i, p in enumerate(paths):
+        lay, meta = inspect_tiff(p, channel=channel)
+        if i == 0:
+            pixel_size = meta["pixel_size"]
+        elif lay.frame_shape != layouts[0].frame_shape or lay.dtype != layouts[0].dtype:
+            raise ValueError(
+                f"{p}: frames {lay.frame_shape} {np.dtype(lay.dtype)} do not match the first file "
+                f"{paths[0]} ({layouts[0].frame_shape} {np.dtype(layouts[0].dtype)})"
+            )
+        layouts.append(lay)
+    return TiffSource(tuple(layouts), pixel_size)

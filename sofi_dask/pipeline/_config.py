@@ -1,0 +1,342 @@
+"""The run configuration of ``sofi-dask run``: frozen, validated sections mirroring pysofi's chain.
+
+bleaching correction -> Fourier interpolation -> moments/cumulants (whole movie or SOFI video)
+-> noise filter 1 -> shrinking-kernel deconvolution -> noise filter 2 -> LDRC -> outputs,
+plus ``input`` and ``compute``. Every section is a frozen dataclass whose fields are checked
+by ``parse_*`` specs when it is built (directly, from a dict, TOML or YAML); unknown keys and
+wrong types raise :class:`ConfigError` (a ``ValueError``) naming the dotted key::
+
+    deconvolution.lam: expected a float > 1, got 'abc'
+
+``to_dict()`` gives JSON-safe data for the output's attributes; ``from_dict`` reads it back.
+The same dotted keys serve the command line (:func:`apply_overrides`, :func:`parse_override`).
+
+Examples
+--------
+>>> config = apply_overrides(PipelineConfig(), {"deconvolution.lam": 2.0, "video.enabled": True})
+>>> config.deconvolution.lam, config.video.window
+(2.0, 100)
+>>> PipelineConfig.from_dict(config.to_dict()) == config
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sofi_dask.io._atomic import PathLike, atomic_output
+from sofi_dask.pipeline._config_parse import ConfigError, section_to_toml
+from sofi_dask.pipeline._config_sections import (
+    PATH_KEYS,
+    STAGES,
+    BleachingConfig,
+    ComputeConfig,
+    DeconvolutionConfig,
+    FinterpConfig,
+    InputConfig,
+    LdrcConfig,
+    NoiseFilterConfig,
+    OutputsConfig,
+    PipelineConfig,
+    PsfConfig,
+    StatisticConfig,
+    VideoConfig,
+    parse_config,
+)
+
+__all__ = [
+    "PATH_KEYS",
+    "STAGES",
+    "BleachingConfig",
+    "ComputeConfig",
+    "ConfigError",
+    "ConfigOption",
+    "DeconvolutionConfig",
+    "FinterpConfig",
+    "InputConfig",
+    "LdrcConfig",
+    "NoiseFilterConfig",
+    "OutputsConfig",
+    "PipelineConfig",
+    "PsfConfig",
+    "StatisticConfig",
+    "VideoConfig",
+    "apply_overrides",
+    "config_to_toml",
+    "config_to_yaml",
+    "default_config_toml",
+    "load_config",
+    "option_table",
+    "parse_config",
+    "parse_override",
+    "save_config",
+]
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads ``1e-3`` as a float (YAML 1.2), not a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?(?:[0-9][0-9_]*)"
+        r"(?:[eE][-+]?[0-9]+)$|^\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
+        r"|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _get(data: dict[str, Any], dotted: str) -> tuple[dict[str, Any] | None, str]:
+    *parents, last = dotted.split(".")
+    node: Any = data
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), last
+
+
+def load_config(path: PathLike) -> PipelineConfig:
+    """Load a TOML (``.toml``) or YAML (``.yaml``/``.yml``) config file, safely.
+
+    Missing keys take their defaults. Relative paths in the file (``input.path``,
+    ``outputs.path``, ``deconvolution.psf.path``, ``compute.performance_report``) are taken
+    relative to the file's folder.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The config file.
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigError
+        Syntax error, unknown key or wrong value; the message starts with the file name and
+        the dotted key.
+    FileNotFoundError
+        No such file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = p.write_text("[deconvolution]\\nlam = 1.8\\n")
+    >>> load_config(p).deconvolution.lam
+    1.8
+    """
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    suffix = file.suffix.lower()
+    source = str(file)
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        else:
+            raise ConfigError("", f"expected a .toml, .yaml or .yml file, got {file.name!r}",
+                              source=source)  # fmt: skip
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError("", f"cannot parse {suffix[1:].upper()}: {exc}", source=source) from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError("", f"expected a table of sections, got {data!r}", source=source)
+    data = copy.deepcopy(data or {})
+    for key in PATH_KEYS:
+        node, last = _get(data, key)
+        if node is not None and isinstance(node.get(last), str):
+            value = os.path.expanduser(node[last])
+            node[last] = value if os.path.isabs(value) else str(file.parent / value)
+    try:
+        return PipelineConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.message, source=source) from None
+
+
+def _table_keys() -> set[str]:
+    """Dotted keys of free-form tables (``compute.cluster_options``)."""
+    return {o.key for o in option_table() if isinstance(o.default, dict)}
+
+
+def apply_overrides(
+    config: PipelineConfig, overrides: Mapping[str, Any] | Iterable[str] | None
+) -> PipelineConfig:
+    """A new config with dotted keys replaced (command-line options), re-validated.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+        The base (defaults or a loaded file).
+    overrides : mapping of str to value, or iterable of ``"KEY=VALUE"`` strings
+        ``{"deconvolution.lam": 2.0, "statistic.orders": [2, 4]}``; a value None resets an
+        optional setting; a section key takes a whole table; ``compute.cluster_options.queue``
+        sets one entry of a free-form table. Strings such as ``"deconvolution.lam=2"`` (the
+        command line's ``--set``) are read by :func:`parse_override`; later ones win.
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigError
+        Unknown key or wrong value, naming the dotted key.
+
+    Examples
+    --------
+    >>> apply_overrides(PipelineConfig(), {"ldrc.window_size": 15}).ldrc.window_size
+    (15, 15)
+    >>> apply_overrides(PipelineConfig(), ["deconvolution.lam=2", "video.enabled=true"]).video
+    VideoConfig(enabled=True, window=100, step=None)
+    """
+    if overrides is None:
+        pairs: list[tuple[Any, Any]] = []
+    elif isinstance(overrides, Mapping):
+        pairs = list(overrides.items())
+    elif isinstance(overrides, str):
+        pairs = [parse_override(overrides)]
+    else:
+        pairs = [parse_override(text) for text in overrides]
+    data = config.to_dict()
+    for dotted, value in pairs:
+        if not isinstance(dotted, str) or not re.fullmatch(r"\w+(\.\w+)*", dotted):
+            raise ConfigError(str(dotted), "expected a dotted key such as 'deconvolution.lam'")
+        node, last = _get(data, dotted)
+        parent = dotted.rpartition(".")[0]
+        if node is not None and last not in node and parent in _table_keys():
+            node[last] = copy.deepcopy(value)  # an entry of a free-form table
+            continue
+        if node is None or last not in node:
+            # let the section parser name the first unknown part with a suggestion
+            trial = copy.deepcopy(data)
+            parts = dotted.split(".")
+            target: Any = trial
+            for part in parts[:-1]:
+                target = target.setdefault(part, {}) if isinstance(target, dict) else None
+            if isinstance(target, dict):
+                target[parts[-1]] = value
+                PipelineConfig.from_dict(trial)
+            raise ConfigError(dotted, "unknown key (not a section or setting)")
+        node[last] = copy.deepcopy(value)
+    return PipelineConfig.from_dict(data)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``KEY=VALUE`` from the command line; the value is read as a TOML value.
+
+    ``2.0`` -> float, ``true`` -> bool, ``[2, 4]`` -> list, ``"x"`` -> str, ``none``/``null``
+    -> None; anything else is kept as a bare string (``threads``, ``results/run1``).
+
+    Examples
+    --------
+    >>> parse_override("deconvolution.lam=2")
+    ('deconvolution.lam', 2)
+    >>> parse_override("compute.scheduler=tcp://127.0.0.1:8786")
+    ('compute.scheduler', 'tcp://127.0.0.1:8786')
+    """
+    if not isinstance(text, str):
+        raise ConfigError(str(text), f"expected a KEY=VALUE string, got {text!r}")
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key:
+        raise ConfigError(
+            key or text, f"expected KEY=VALUE such as deconvolution.lam=2, got {text!r}"
+        )
+    if raw.lower() in ("none", "null"):
+        return key, None
+    try:
+        return key, tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, raw
+
+
+def config_to_toml(config: PipelineConfig, *, comments: bool = False) -> str:
+    """The config as TOML text (unset optional keys left out; commented out with comments)."""
+    blocks = []
+    for f in dataclasses.fields(config):
+        blocks.append(
+            "\n".join(section_to_toml(getattr(config, f.name), f.name, comments=comments))
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+def config_to_yaml(config: PipelineConfig) -> str:
+    """The config as YAML text (``yaml.safe_dump`` of :meth:`PipelineConfig.to_dict`)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def default_config_toml() -> str:
+    """A commented TOML template with every key at its default (``sofi-dask run --dump-config``).
+
+    Examples
+    --------
+    >>> PipelineConfig.from_dict(tomllib.loads(default_config_toml())) == PipelineConfig()
+    True
+    """
+    head = (
+        "# sofi-dask run configuration (TOML). Every key is optional; values shown are the\n"
+        "# defaults. Each key can also be set on the command line as section.key=value.\n"
+        "# Relative paths are relative to this file.\n\n"
+    )
+    return head + config_to_toml(PipelineConfig(), comments=True)
+
+
+def save_config(config: PipelineConfig, path: PathLike, *, overwrite: bool = False) -> Path:
+    """Write the config as TOML or YAML (by suffix), atomically; :func:`load_config` reads it."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".toml":
+        text = config_to_toml(config)
+    elif suffix in (".yaml", ".yml"):
+        text = config_to_yaml(config)
+    else:
+        raise ValueError(f"path: expected a .toml, .yaml or .yml file, got {str(path)!r}")
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(os.path.abspath(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigOption:
+    """One setting, for building command-line options and documentation."""
+
+    key: str
+    default: Any
+    expected: str
+    help: str
+
+
+def option_table() -> list[ConfigOption]:
+    """Every setting as a dotted key with its default, expected value and help line.
+
+    Examples
+    --------
+    >>> [o for o in option_table() if o.key == "deconvolution.lam"][0].expected
+    'a float > 1'
+    """
+
+    def walk(section: Any, prefix: str) -> list[ConfigOption]:
+        rows = []
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            spec = f.metadata.get("spec")
+            if spec is None:
+                rows.extend(walk(value, key))
+            else:
+                default = list(value) if isinstance(value, tuple) else value
+                rows.append(ConfigOption(key, default, spec.expected, f.metadata["help"]))
+        return rows
+
+    return walk(PipelineConfig(), "")

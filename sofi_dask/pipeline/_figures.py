@@ -1,0 +1,109 @@
+"""The figures of a pipeline run, drawn from its stored results (``sofi_dask.figures``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sofi_dask.pipeline._graph import StageGraph
+from sofi_dask.pipeline._plan import Plan
+
+logger = logging.getLogger(__name__)
+
+_STAGE_ORDER = (
+    "moments", "cumulants", "noise_filter_1", "deconvolution", "noise_filter_2", "ldrc",
+)  # fmt: skip
+
+
+def _load(folder: Path, name: str) -> np.ndarray:
+    import zarr
+
+    return np.asarray(zarr.open_array(folder / "results.zarr" / name / "0", mode="r")[...])
+
+
+def _as_image(arr: np.ndarray) -> np.ndarray:
+    """A 2-D view of a result: the image itself, or the mean over a SOFI video's windows."""
+    return arr.mean(axis=0) if arr.ndim == 3 else arr
+
+
+def make_figures(
+    folder: Path, graph: StageGraph, plan: Plan, movie: Any
+) -> tuple[dict[str, Any], dict[str, list[Path]]]:
+    """Draw and save (``figures/*.png``) every figure a run supports.
+
+    Figures: ``total_signal`` (total signal per frame, smoothed signal and bleaching blocks;
+    when the bleaching correction ran or the ingested store holds per-frame statistics),
+    ``orders`` (montage of the moment/cumulant images), ``final_orders`` (montage of the last
+    stage), ``<stage>_before_after`` for every image stage (highest order), and for a SOFI
+    video ``video`` (frames of the final video of the highest order).
+
+    Returns
+    -------
+    (dict, dict)
+        Figure name -> ``Figure``; figure name -> [saved PNG path].
+    """
+    from sofi_dask.viz import _figures as F
+
+    out_dir = folder / "figures"
+    out_dir.mkdir(exist_ok=True)
+    figs: dict[str, Any] = {}
+
+    signal = graph.signal
+    if signal is None and getattr(movie, "frame_stats", None) is not None and plan.frames is None:
+        signal = np.asarray(movie.frame_stats.total, dtype=np.float64)
+    if signal is not None:
+        smoothed = None
+        if plan.bleach:
+            from sofi_dask.stats._bleaching import med_smooth
+
+            smoothed = med_smooth(signal, plan.bleach_kernel)
+        figs["total_signal"] = F.plot_total_signal(signal, smoothed, graph.blocks)
+
+    names = graph.specs
+    stat = plan.statistic
+    cmap = plan.colormap
+    pct = plan.percentiles
+    # a SOFI video is shown as the mean over its windows (the video figure shows frames)
+    over = " (mean over video windows)" if plan.video else ""
+    stat_images = {k: f"{stat}_order{k}" for k in plan.orders}
+    if all(n in names for n in stat_images.values()):
+        figs["orders"] = F.order_montage(
+            {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
+            title=f"{stat} images by order{over}", cmap=cmap, percentiles=pct,
+        )  # fmt: skip
+    finals = {k: n for k, n in graph.finals.items() if n in names}
+    if finals and finals != stat_images:
+        figs["final_orders"] = F.order_montage(
+            {k: _as_image(_load(folder, n)) for k, n in finals.items()},
+            title=f"final images by order{over}", cmap=cmap, percentiles=pct,
+        )  # fmt: skip
+
+    top = plan.max_order
+    chain = [s for s in _STAGE_ORDER if f"{s}_order{top}" in names]
+    for before, after in zip(chain, chain[1:], strict=False):
+        figs[f"{after}_before_after"] = F.before_after(
+            _as_image(_load(folder, f"{before}_order{top}")),
+            _as_image(_load(folder, f"{after}_order{top}")),
+            titles=(before, after), title=f"order {top}: {before} -> {after}{over}",
+            cmap=cmap, percentiles=pct,
+        )  # fmt: skip
+    if plan.video and top in finals:
+        stack = _load(folder, finals[top])
+        shown = sorted({int(round(v)) for v in np.linspace(0, len(stack) - 1, min(len(stack), 8))})
+        step = plan.step or plan.window
+        start = plan.frames[0] if plan.frames is not None else 0
+        labels = [
+            f"frames {start + w * step}-{start + w * step + plan.window - 1}" for w in shown
+        ]
+        figs["video"] = F.plot_video_frames(
+            stack, frames=shown, frame_labels=labels, cmap=cmap, percentiles=pct,
+            title=f"SOFI video, order {top} ({finals[top]}; window {plan.window}, step {step})",
+        )  # fmt: skip
+
+    files: dict[str, list[Path]] = {}
+    for name, fig in figs.items():
+        files[f"figure:{name}"] = [F.save_figure(fig, out_dir / f"{name}.png")]
+    return figs, files

@@ -1,0 +1,163 @@
+"""Resolve a pipeline input: open a Zarr store, or ingest TIFFs once into a reusable store."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+InputLike = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """The movie a run reads, where it came from, and whether ingestion ran or was reused."""
+
+    movie: Any
+    sources: tuple[Path, ...]
+    store: Path | None
+    ingestion: str  # "none" (read directly), "reused", "ingested"
+
+
+def _is_zarr_store(path: Path) -> bool:
+    return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zgroup").is_file())
+
+
+def source_paths(source: InputLike) -> list[Path]:
+    """Every file or store the input names (for identity and for protecting it)."""
+    if isinstance(source, str | os.PathLike):
+        text = os.fspath(source)
+        if any(c in text for c in "*?[") and not Path(text).exists():
+            return sorted(Path(p).resolve() for p in glob.glob(text))
+        return [Path(text).expanduser().resolve()]
+    return [Path(p).expanduser().resolve() for p in source]
+
+
+def cache_store_path(source: InputLike, cache_dir: str | os.PathLike[str] | None) -> Path:
+    """Where the ingested store of a TIFF input lives: ``<input>.zarr`` beside it, or
+    ``<cache_dir>/<input name>.zarr``.
+
+    Examples
+    --------
+    >>> cache_store_path("/data/movie.tif", None).name
+    'movie.tif.zarr'
+    """
+    paths = source_paths(source)
+    if not paths:
+        raise FileNotFoundError(f"input: no file matches {source!r}")
+    if isinstance(source, str | os.PathLike) and len(paths) == 1:
+        base = paths[0]
+        name = base.name
+    else:  # a glob or a list: name after the first file's folder and stem
+        base = paths[0]
+        name = f"{base.parent.name}-{base.stem}-{len(paths)}files"
+    folder = Path(cache_dir).expanduser().resolve() if cache_dir else base.parent
+    return folder / f"{name}.zarr"
+
+
+def _store_state(store: Path, source: InputLike, channel: int | None) -> str:
+    """``"missing"``, ``"current"`` (complete, same source files), ``"stale"`` (complete but
+    the TIFFs changed since), ``"unfinished"`` or ``"foreign"`` (not written by ingest)."""
+    import json
+
+    import zarr
+
+    from sofi_dask.io._tiff import open_tiff_source
+
+    if not (store.exists() or store.is_symlink()):
+        return "missing"
+    try:
+        info = zarr.open_group(store, mode="r").attrs.asdict().get("sofi_dask")
+    except Exception:  # noqa: BLE001 - unreadable: let ingest report it precisely
+        return "foreign"
+    if not isinstance(info, dict) or "source" not in info:
+        return "foreign"
+    if not info.get("complete", False):
+        return "unfinished"
+    identity = json.loads(json.dumps(open_tiff_source(source, channel=channel).identity()))
+    same_channel = info.get("parameters", {}).get("channel") == channel
+    return "current" if info["source"] == identity and same_channel else "stale"
+
+
+def resolve_input(
+    source: InputLike,
+    *,
+    ingest: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    channel: int | None = None,
+    chunks: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ResolvedInput:
+    """Open the run's movie, ingesting TIFF input into a cached Zarr store on first use.
+
+    A store that is complete and was ingested from the same files (same paths, sizes and
+    modification times, as checked by :func:`sofi_dask.io.ingest`) is reused; an incomplete one
+    (a killed ingestion) is completed; the TIFF files themselves are never modified.
+
+    Parameters
+    ----------
+    source : path, glob or list of paths
+        A Zarr store written by ``ingest``, a TIFF file, a folder or glob of TIFFs, or a list.
+    ingest : bool
+        Convert TIFF input into a Zarr store (reused by later runs); False reads the TIFF
+        lazily in frame batches.
+    cache_dir : path, optional
+        Folder for the ingested store (default: beside the input).
+    channel : int, optional
+        Channel of a multi-channel TIFF.
+    chunks : optional
+        Chunk shape of the ingested store (see ``sofi_dask.io.ingest``).
+    progress : callable, optional
+        ``progress(done_frames, total_frames)`` during ingestion.
+
+    Returns
+    -------
+    ResolvedInput
+    """
+    from sofi_dask import io
+
+    paths = source_paths(source)
+    if not paths:
+        raise FileNotFoundError(f"input: no file matches {source!r}")
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"input: {p} does not exist")
+    if len(paths) == 1 and _is_zarr_store(paths[0]):
+        return ResolvedInput(io.open_movie(paths[0], channel=channel), tuple(paths), None, "none")
+    if not ingest:
+        src = source if isinstance(source, str | os.PathLike) else list(paths)
+        return ResolvedInput(io.open_movie(src, channel=channel), tuple(paths), None, "none")
+    store = cache_store_path(source, cache_dir)
+    src = os.fspath(source) if isinstance(source, str | os.PathLike) else [str(p) for p in paths]
+    state = _store_state(store, src, channel)
+    if state == "current":
+        status = "reused"
+        logger.info("reusing ingested store %s", store)
+    else:
+        if state == "foreign":
+            raise FileExistsError(
+                f"input: {store} exists and is not a store ingested by sofi-dask; move it or "
+                "choose another folder with --cache-dir"
+            )
+        status = "ingested"
+        if state == "stale":
+            logger.warning("%s was ingested from other or changed files; ingesting again", store)
+        logger.info("ingesting %s into %s", source, store)
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            io.ingest(
+                src, store, chunks=chunks, channel=channel, progress=progress,
+                overwrite=state == "stale",
+            )  # fmt: skip
+        except PermissionError as exc:
+            raise PermissionError(
+                f"input: cannot write the ingested store {store} ({exc}); "
+                "choose a writable folder with --cache-dir"
+            ) from exc
+    return ResolvedInput(io.open_movie(store, channel=None), tuple(paths), store, status)

@@ -1,0 +1,431 @@
+"""Output folders of a pipeline run: atomic creation, Zarr (OME-NGFF), TIFF, PNG, run record.
+
+A run writes everything into a hidden temporary folder beside the requested output
+(``.<name>.sofi-dask-partial-<pid>``) and renames it into place only when every file is written,
+so a folder named like the output is always complete. An existing output is refused unless
+``overwrite=True``; an output that is, contains or lies inside an input is always refused.
+
+Layout of an output folder::
+
+    results.zarr/<name>/0     one OME-NGFF 0.5 image per kept stage and order (float64)
+    tiff/<name>.tif           float32 ImageJ TIFF (pixel size, unit, display range)
+    tiff/<name>_rgb.tif       colour-mapped RGB ImageJ TIFF
+    png/<name>.png            colour-mapped preview (first frame of a video)
+    figures/*.png             matplotlib figures
+    run.json                  parameters, package versions, input identity, timings
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sofi_dask.pipeline._record import (
+    RUN_RECORD_NAME,
+    input_identity,
+    package_versions,
+    write_run_record,
+)
+
+__all__ = [
+    "RUN_RECORD_NAME",
+    "AtomicOutputDir",
+    "ImageSpec",
+    "check_output_path",
+    "create_image_array",
+    "input_identity",
+    "ngff_multiscales",
+    "package_versions",
+    "write_image_files",
+    "write_run_record",
+]
+
+logger = logging.getLogger(__name__)
+
+_PARTIAL_TAG = ".sofi-dask-partial-"
+_OLD_TAG = ".sofi-dask-old-"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """Description of one result image (or image stack) written by a run.
+
+    Parameters
+    ----------
+    name : str
+        File-system friendly name, e.g. ``"ldrc_order4"``; used for the Zarr group and files.
+    stage : str
+        Pipeline stage that produced it (``"moments"``, ``"deconv"``, ``"ldrc"``...).
+    order : int or None
+        Statistic order, or None for order-free images (average image).
+    axes : tuple of str
+        ``("y", "x")`` for an image, ``("t", "y", "x")`` for a SOFI video.
+    scale : tuple of float
+        Spacing along each axis (micrometres for y/x when the pixel size is known, else pixels
+        of the input grid; SOFI video windows for t).
+    unit : str or None
+        Spatial unit (``"micrometer"``) or None when unknown.
+    description : str
+        One line saying what the image is.
+    """
+
+    name: str
+    stage: str
+    order: int | None
+    axes: tuple[str, ...]
+    scale: tuple[float, ...]
+    unit: str | None = None
+    description: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"ImageSpec.name: expected letters, digits, '_-.', got {self.name!r}")
+        if self.axes not in (("y", "x"), ("t", "y", "x")):
+            raise ValueError(
+                f"ImageSpec.axes: expected ('y', 'x') or ('t', 'y', 'x'), got {self.axes}"
+            )
+        if len(self.scale) != len(self.axes):
+            raise ValueError(
+                f"ImageSpec.scale: expected {len(self.axes)} values, got {len(self.scale)}"
+            )
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    try:
+        path.relative_to(parent)
+    except ValueError:
+        return False
+    return True
+
+
+def check_output_path(
+    output: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Validate an output folder path before any work starts.
+
+    Parameters
+    ----------
+    output : path
+        Requested output folder.
+    inputs : iterable of paths
+        Every input file or store of the run (never written over or into).
+    overwrite : bool
+        Allow replacing an existing output folder written by sofi-dask (one holding
+        ``run.json``) or an empty folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute output path.
+
+    Raises
+    ------
+    FileExistsError
+        The output exists and ``overwrite`` is False.
+    ValueError
+        The output is, contains or lies inside an input; or it exists, is not empty and does
+        not look like a sofi-dask output (so ``overwrite`` would destroy unrelated data).
+
+    Examples
+    --------
+    >>> check_output_path("/tmp/never-there-out", inputs=["/tmp/movie.tif"])  # doctest: +SKIP
+    PosixPath('/tmp/never-there-out')
+    """
+    out = Path(output).expanduser().resolve()
+    for item in inputs:
+        inp = Path(item).expanduser().resolve()
+        if out == inp:
+            relation = "is the input"
+        elif _is_within(out, inp):
+            relation = "lies inside the input"
+        elif _is_within(inp, out):
+            relation = "contains the input"
+        else:
+            continue
+        raise ValueError(f"output: {out} {relation} {inp}; choose another output folder")
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise FileExistsError(
+                f"output: {out} already exists; pass --overwrite (overwrite=True) to replace it"
+            )
+        if not out.is_dir():
+            raise ValueError(f"output: {out} exists and is not a folder; refusing to replace it")
+        if any(out.iterdir()) and not (out / RUN_RECORD_NAME).is_file():
+            raise ValueError(
+                f"output: {out} is a non-empty folder without {RUN_RECORD_NAME}, so it was not "
+                "written by sofi-dask; refusing to replace it even with overwrite"
+            )
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"output: parent folder {out.parent} does not exist")
+    return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        import psutil
+
+        return bool(psutil.pid_exists(pid))
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _remove_stale(final: Path) -> None:
+    """Remove temporary folders left by killed runs writing the same output."""
+    prefix = f".{final.name}"
+    for entry in final.parent.glob(f"{prefix}*"):
+        rest = entry.name[len(prefix) :]
+        for tag in (_PARTIAL_TAG, _OLD_TAG):
+            if rest.startswith(tag):
+                pid_text = rest[len(tag) :].split("-", 1)[0]
+                if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+                    logger.info("removing %s left by an interrupted run", entry)
+                    shutil.rmtree(entry, ignore_errors=True)
+
+
+class AtomicOutputDir:
+    """Context manager giving a temporary folder that becomes ``final`` only on success.
+
+    On normal exit the temporary folder is renamed to ``final`` (an existing ``final`` is
+    first moved aside, then deleted, only when ``overwrite`` was allowed by
+    :func:`check_output_path`). On an exception the temporary folder is deleted. A run killed
+    outright leaves the temporary folder, which the next run on the same output removes.
+
+    Parameters
+    ----------
+    final : path
+        The output folder (validated with :func:`check_output_path`).
+    inputs : iterable of paths
+        Inputs of the run, see :func:`check_output_path`.
+    overwrite : bool
+        Replace an existing output folder.
+
+    Examples
+    --------
+    >>> with AtomicOutputDir("/tmp/out-example", overwrite=True) as tmp:  # doctest: +SKIP
+    ...     (tmp / "run.json").write_text("{}")
+    """
+
+    def __init__(
+        self,
+        final: str | os.PathLike[str],
+        *,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        overwrite: bool = False,
+    ) -> None:
+        self.final = check_output_path(final, inputs=inputs, overwrite=overwrite)
+        self.overwrite = overwrite
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        _remove_stale(self.final)
+        tag = f"{_PARTIAL_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp = self.final.parent / f".{self.final.name}{tag}"
+        self.tmp.mkdir()
+        return self.tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        self.commit()
+
+    def commit(self) -> None:
+        """Rename the temporary folder into place (replacing an allowed existing output)."""
+        assert self.tmp is not None
+        final = self.final
+        old: Path | None = None
+        if final.exists() or final.is_symlink():
+            # re-check: the folder may have appeared while the run was computing
+            check_output_path(final, overwrite=self.overwrite)
+            old = final.parent / f".{final.name}{_OLD_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(self.tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def ngff_multiscales(spec: ImageSpec) -> dict[str, Any]:
+    """OME-NGFF 0.5 ``ome`` group attributes for one single-scale image.
+
+    Examples
+    --------
+    >>> spec = ImageSpec("m2", "moments", 2, ("y", "x"), (0.05, 0.05), "micrometer")
+    >>> ngff_multiscales(spec)["ome"]["multiscales"][0]["axes"][0]
+    {'name': 'y', 'type': 'space', 'unit': 'micrometer'}
+    """
+    axes: list[dict[str, str]] = []
+    for ax in spec.axes:
+        if ax == "t":
+            axes.append({"name": "t", "type": "time"})
+        else:
+            entry = {"name": ax, "type": "space"}
+            if spec.unit:
+                entry["unit"] = spec.unit
+            axes.append(entry)
+    return {
+        "ome": {
+            "version": "0.5",
+            "multiscales": [
+                {
+                    "name": spec.name,
+                    "axes": axes,
+                    "datasets": [
+                        {
+                            "path": "0",
+                            "coordinateTransformations": [
+                                {"type": "scale", "scale": [float(s) for s in spec.scale]}
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    }
+
+
+def _zarr_chunks(shape: Sequence[int]) -> tuple[int, ...]:
+    tile = tuple(min(int(n), 1024) for n in shape[-2:])
+    return (1, *tile) if len(shape) == 3 else tile
+
+
+def create_image_array(root: Any, spec: ImageSpec, shape: Sequence[int], dtype: Any) -> Any:
+    """Create the OME-NGFF image group ``root/<spec.name>`` and its array ``0``.
+
+    Parameters
+    ----------
+    root : zarr.Group
+        The results group (Zarr v3).
+    spec : ImageSpec
+        What the image is.
+    shape, dtype
+        Array shape (matching ``spec.axes``) and dtype.
+
+    Returns
+    -------
+    zarr.Array
+        The empty array; fill it with ``dask.array.store`` (chunks are whole frames, tiles of at
+        most 1024 x 1024 pixels).
+    """
+    if len(shape) != len(spec.axes):
+        raise ValueError(
+            f"shape: expected {len(spec.axes)} dimensions for {spec.name}, got {tuple(shape)}"
+        )
+    attrs = ngff_multiscales(spec)
+    attrs["sofi_dask"] = {
+        "stage": spec.stage,
+        "order": spec.order,
+        "description": spec.description,
+        **spec.attrs,
+    }
+    group = root.create_group(spec.name, attributes=attrs)
+    return group.create_array(
+        "0",
+        shape=tuple(int(n) for n in shape),
+        dtype=dtype,
+        chunks=_zarr_chunks(shape),
+        dimension_names=list(spec.axes),
+    )
+
+
+def write_image_files(
+    array: Any,
+    spec: ImageSpec,
+    folder: Path,
+    *,
+    colormap: str = "pink",
+    percentiles: Sequence[float] | None = None,
+    contrast: float = 1.0,
+    tiff: bool = True,
+    rgb: bool = True,
+    png: bool = True,
+    video_format: str | None = "gif",
+    protected: Iterable[str | os.PathLike[str]] = (),
+) -> dict[str, Path]:
+    """Write the Fiji/napari-friendly files of one result image.
+
+    ``tiff/<name>.tif`` (float32 ImageJ TIFF with pixel size and display range),
+    ``tiff/<name>_rgb.tif`` (colour-mapped RGB ImageJ TIFF), ``png/<name>.png`` (colour-mapped
+    preview; the first window of a SOFI video) and, for a SOFI video, ``video/<name>.gif``
+    (``.tif``, ``.mp4``: an animated colour-mapped video). Frames are read one block at a
+    time, so a long SOFI video is never held in memory.
+
+    Parameters
+    ----------
+    array : array_like
+        ``(y, x)`` or ``(t, y, x)`` values (dask array, e.g. ``da.from_zarr`` of the result).
+    spec : ImageSpec
+        Name, axes and pixel size.
+    folder : pathlib.Path
+        Output folder (``tiff/`` and ``png/`` are created in it).
+    colormap : str
+        Colormap of the RGB TIFF, PNG and video (pysofi's ``"pink"`` by default).
+    percentiles : (low, high), optional
+        Display range of the colour-mapped outputs as percentiles of the values.
+    contrast : float
+        Display contrast (values above ``min + (max - min) / contrast`` saturate).
+    tiff, rgb, png : bool
+        Which files to write.
+    video_format : {"gif", "tiff", "mp4"} or None
+        Format of the video export of a SOFI video (None: no video file; mp4 needs ffmpeg).
+    protected : iterable of paths
+        Inputs that must never be written over.
+
+    Returns
+    -------
+    dict
+        Kind (``"tiff"``, ``"rgb_tiff"``, ``"png"``, ``"video"``) -> written path.
+    """
+    from sofi_dask.viz import _visualization as visualization
+
+    video = len(spec.axes) == 3
+    pixel = float(spec.scale[-1]) if spec.unit == "micrometer" else None
+    axes = "TYX" if video else "YX"
+    out: dict[str, Path] = {}
+    common = {"pixel_size": pixel, "axes": axes, "protected": protected}
+    display = {"cmap": colormap, "contrast": contrast, "percentiles": percentiles}
+    if tiff:
+        (folder / "tiff").mkdir(exist_ok=True)
+        out["tiff"] = visualization.save_tiff(
+            array, folder / "tiff" / f"{spec.name}.tif", **common
+        )
+    if rgb:
+        (folder / "tiff").mkdir(exist_ok=True)
+        out["rgb_tiff"] = visualization.save_tiff(
+            array, folder / "tiff" / f"{spec.name}_rgb.tif",
+            **display, **common,
+        )  # fmt: skip
+    if png:
+        (folder / "png").mkdir(exist_ok=True)
+        first = array[0] if video else array
+        out["png"] = visualization.save_png(
+            np.asarray(first), folder / "png" / f"{spec.name}.png",
+            **display, protected=protected,
+        )  # fmt: skip
+    if video and video_format:
+        (folder / "video").mkdir(exist_ok=True)
+        suffix = {"gif": ".gif", "tiff": ".tif", "mp4": ".mp4"}[video_format]
+        out["video"] = visualization.save_video(
+            array, folder / "video" / f"{spec.name}{suffix}", **display, protected=protected,
+        )  # fmt: skip
+    return out

@@ -1,0 +1,354 @@
+"""The end-to-end SOFI pipeline as one lazy Dask graph, computed once, written atomically.
+
+Chain (pysofi's order; every stage can be switched off): bleaching correction -> Fourier
+interpolation -> moments or cumulants of the chosen orders (whole movie or SOFI video) ->
+noise filter 1 (video) -> shrinking-kernel deconvolution -> noise filter 2 (video) -> LDRC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from sofi_dask.pipeline._figures import make_figures
+from sofi_dask.pipeline._graph import StageGraph, build_graph
+from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
+from sofi_dask.pipeline._outputs import (
+    RUN_RECORD_NAME,
+    AtomicOutputDir,
+    ImageSpec,
+    create_image_array,
+    write_image_files,
+    write_run_record,
+)
+from sofi_dask.pipeline._plan import Plan, plan_from_config
+from sofi_dask.pipeline._record import base_record, input_identity
+from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
+
+__all__ = ["PipelineResult", "run_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+RESULTS_ZARR = "results.zarr"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    output : pathlib.Path
+        The output folder.
+    zarr_path : pathlib.Path
+        The results group (``output/results.zarr``).
+    images : dict
+        Image name -> :class:`~sofi_dask.pipeline._outputs.ImageSpec` of every stored result.
+    files : dict
+        Image or figure name -> list of files written for it.
+    record : dict
+        The run record (also in ``output/run.json``).
+    figures : dict
+        Figure name -> matplotlib ``Figure`` (closed; still savable), when figures were made.
+    """
+
+    output: Path
+    zarr_path: Path
+    images: dict[str, ImageSpec]
+    files: dict[str, list[Path]]
+    record: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def timings(self) -> dict[str, Any]:
+        """Per-phase wall seconds and per-stage task seconds of the run."""
+        return self.record["timings"]
+
+    def load(self, name: str) -> np.ndarray:
+        """Read one stored result (e.g. ``"ldrc_order4"``) as a float64 numpy array."""
+        import zarr
+
+        if name not in self.images:
+            raise KeyError(f"name: expected one of {sorted(self.images)}, got {name!r}")
+        return np.asarray(zarr.open_array(self.zarr_path / name / "0", mode="r")[...])
+
+    def final_images(self) -> dict[int, str]:
+        """Order -> name of the last stage's image of that order."""
+        return {int(k): v for k, v in self.record["final_images"].items()}
+
+
+_LOCAL_SCHEDULERS = ("threads", "synchronous", "processes")
+
+
+def _config(config: Any) -> Any:
+    from sofi_dask.pipeline._config import parse_config
+
+    return parse_config(config)
+
+
+@contextlib.contextmanager
+def _progress_ctx(progress: Any) -> Iterator[None]:
+    if progress and not callable(progress):
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(minimum=0.5, dt=0.2):
+            yield
+        return
+    yield
+
+
+def _compute(
+    targets: list[tuple[da.Array, Any]],
+    *,
+    client: Any,
+    progress: Any,
+    scheduler: str | None = None,
+) -> None:
+    """Store every kept output into its Zarr array: ONE graph, computed once."""
+    sources = [src.rechunk(tgt.chunks) for src, tgt in targets]
+    stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
+    if client is None:
+        with _progress_ctx(progress):
+            dask.compute(stored, scheduler=scheduler)
+        return
+    futures = client.compute(stored if isinstance(stored, list | tuple) else [stored])
+    if progress:
+        if callable(progress):
+            progress(futures)
+        else:
+            from distributed import progress as dprogress
+
+            dprogress(futures)
+    client.gather(futures)
+
+
+@contextlib.contextmanager
+def client_for(config: Any, client: Any = None) -> Iterator[Any]:
+    """The ``distributed`` client a run uses: ``client`` if given, else one made from
+    ``config.compute`` for a cluster scheduler (``local``, ``slurm``, ``pbs``, an address),
+    closed at the end; None for the local schedulers (threads, synchronous, processes).
+    """
+    cfg = _config(config)
+    if client is not None or cfg.compute.scheduler in _LOCAL_SCHEDULERS:
+        yield client
+        return
+    from sofi_dask.cluster import _client as cluster
+
+    c = cfg.compute
+    made = cluster.make_client(
+        c.scheduler, n_workers=c.n_workers, threads_per_worker=c.threads_per_worker,
+        memory_limit=c.memory_limit, **c.cluster_options,
+    )  # fmt: skip
+    try:
+        logger.info("dask dashboard: %s", cluster.dashboard_link(made))
+        yield made
+    finally:
+        made.close()
+
+
+def run_pipeline(
+    input: InputLike | None = None,  # noqa: A002 - the contract's name
+    output: str | os.PathLike[str] | None = None,
+    config: Any = None,
+    *,
+    client: Any = None,
+    progress: Any = None,
+    overwrite: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    ingest: bool = True,
+    ingest_progress: Callable[[int, int], None] | None = None,
+) -> PipelineResult:
+    """Run the whole SOFI pipeline on a movie and write every kept result.
+
+    The statistics of all orders and every image stage form ONE lazy Dask graph that is
+    computed once (``dask.compute`` locally, ``client.compute`` with a ``distributed`` client)
+    while the results stream into ``output/results.zarr``. Everything is written into a hidden
+    temporary folder beside ``output`` and renamed into place at the end, so an interrupted
+    run leaves no folder that looks complete; running it again gives the same result.
+
+    Parameters
+    ----------
+    input : path, glob or list of paths, optional
+        A Zarr store from ``sofi_dask.io.ingest``, a TIFF, a folder/glob/list of TIFFs
+        (default: ``config.input.path``). TIFF input is ingested into ``<input>.zarr`` (or
+        ``cache_dir``) on the first run and that store is reused by the next runs.
+    output : path, optional
+        Output folder (default: ``config.outputs.path``); must not exist unless
+        ``overwrite``; never an input or inside one.
+    config : PipelineConfig or dict, optional
+        Pipeline parameters (``sofi_dask.config``); defaults when None.
+    client : distributed.Client, optional
+        Compute on this cluster. Without it, ``config.compute.scheduler`` decides: a local
+        scheduler (threads, synchronous, processes) or a cluster made for the run.
+    progress : bool or callable, optional
+        True: dask's ``ProgressBar`` locally, ``distributed.progress`` with a client; a
+        callable receives the list of futures (distributed). Default:
+        ``config.compute.progress``.
+    overwrite : bool
+        Replace an existing output folder written by sofi-dask.
+    cache_dir : path, optional
+        Folder of the ingested store of TIFF input (default: beside the input).
+    ingest : bool
+        Ingest TIFF input into Zarr (reused next time); False reads the TIFF lazily.
+    ingest_progress : callable, optional
+        ``ingest_progress(done_frames, total_frames)`` while TIFF input is ingested.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    FileExistsError
+        ``output`` exists and ``overwrite`` is False.
+    ValueError
+        Bad parameters (naming them), or an output that would touch the input.
+
+    Examples
+    --------
+    >>> from sofi_dask.pipeline._config import PipelineConfig  # doctest: +SKIP
+    >>> result = run_pipeline("movie.tif", "out", PipelineConfig())  # doctest: +SKIP
+    >>> result.load("ldrc_order4").shape  # doctest: +SKIP
+    (128, 128)
+    """
+    cfg = _config(config)
+    plan = plan_from_config(cfg)
+    input = input if input is not None else cfg.input.path  # noqa: A001
+    output = output if output is not None else cfg.outputs.path
+    if input is None:
+        raise ValueError("input: expected a movie path (argument or input.path), got None")
+    if output is None:
+        raise ValueError("output: expected an output folder (argument or outputs.path), got None")
+    if progress is None:
+        progress = cfg.compute.progress
+    timer = PhaseTimer()
+    record = base_record()
+    # refuse a bad output before any work (ingestion included)
+    inputs = source_paths(input)
+    protected = list(inputs)
+    if ingest and not (len(inputs) == 1 and inputs[0].is_dir()):
+        with contextlib.suppress(FileNotFoundError):
+            protected.append(cache_store_path(input, cache_dir))
+    atomic = AtomicOutputDir(output, inputs=protected, overwrite=overwrite)
+
+    with timer("ingest"):
+        resolved = resolve_input(
+            input, ingest=ingest, cache_dir=cache_dir, channel=plan.channel,
+            progress=ingest_progress,
+        )  # fmt: skip
+    movie = resolved.movie
+    with timer("build_graph"):
+        graph = build_graph(movie, plan)
+    if not graph.arrays:
+        raise ValueError(
+            f"outputs.keep_stages: none of {list(plan.keep)} is computed by this run; "
+            "nothing would be written"
+        )
+
+    files: dict[str, list[Path]] = {}
+    figs: dict[str, Any] = {}
+    report = contextlib.nullcontext()
+    with atomic as tmp, client_for(cfg, client) as active:
+        import zarr
+
+        root = zarr.open_group(tmp / RESULTS_ZARR, mode="w-", zarr_format=3)
+        info = {"images": list(graph.specs), "complete": False}
+        root.attrs["sofi_dask"] = info
+        targets = []
+        for name, arr in graph.arrays.items():
+            target = create_image_array(root, graph.specs[name], arr.shape, np.float64)
+            targets.append((arr.astype(np.float64), target))
+        times = StageTimes(graph.stage_of_layer)
+        if cfg.compute.performance_report and active is not None:
+            from distributed import performance_report
+
+            report = performance_report(filename=str(cfg.compute.performance_report))
+        local = None if active is not None else cfg.compute.scheduler
+        with timer("compute"), report, task_timer(times, active):
+            _compute(targets, client=active, progress=progress, scheduler=local)
+        root.attrs["sofi_dask"] = {**info, "complete": True}
+
+        # the files are written by this process from the finished store: read it with local
+        # threads (a distributed round trip per frame or display range costs ~0.1 s each)
+        with timer("write_files"), dask.config.set(scheduler="threads"):
+            for name, spec in graph.specs.items():
+                arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
+                written = write_image_files(
+                    arr, spec, tmp, colormap=plan.colormap, percentiles=plan.percentiles,
+                    tiff=plan.tiff, rgb=plan.rgb, png=plan.png,
+                    video_format=plan.video_format, protected=protected,
+                )  # fmt: skip
+                files[name] = [p.relative_to(tmp) for p in written.values()]
+        if plan.figures:
+            with timer("figures"):
+                figs, fig_files = make_figures(tmp, graph, plan, movie)
+                files.update({k: [p.relative_to(tmp) for p in v] for k, v in fig_files.items()})
+        if not plan.zarr:
+            shutil.rmtree(tmp / RESULTS_ZARR)
+        scheduler = "distributed" if active is not None else cfg.compute.scheduler
+        record.update(_record(resolved, plan, cfg, graph, times, timer, files, scheduler))
+        write_run_record(tmp / RUN_RECORD_NAME, record)
+    out = atomic.final
+    return PipelineResult(
+        output=out,
+        zarr_path=out / RESULTS_ZARR,
+        images=dict(graph.specs),
+        files={k: [out / p for p in v] for k, v in files.items()},
+        record=record,
+        figures=figs,
+    )
+
+
+def _record(
+    resolved: Any,
+    plan: Plan,
+    config: Any,
+    graph: StageGraph,
+    times: StageTimes,
+    timer: PhaseTimer,
+    files: dict[str, list[Path]],
+    scheduler: str,
+) -> dict[str, Any]:
+    movie = resolved.movie
+    sources = resolved.sources
+    identity = input_identity(
+        sources[0] if len(sources) == 1 else sources, shape=movie.shape, dtype=movie.dtype
+    )
+    inp: dict[str, Any] = {**identity, "ingestion": resolved.ingestion}
+    if resolved.store is not None:
+        inp["store"] = str(resolved.store)
+    return {
+        "finished": _dt.datetime.now(tz=_dt.UTC).isoformat(),
+        "parameters": config.to_dict(),
+        "input": inp,
+        "pixel_size_um": movie.pixel_size,
+        "scheduler": scheduler,
+        "bleaching_blocks": [list(b) for b in graph.blocks] if graph.blocks else None,
+        "images": {
+            name: {
+                "stage": spec.stage,
+                "order": spec.order,
+                "axes": list(spec.axes),
+                "scale": list(spec.scale),
+                "unit": spec.unit,
+                "shape": list(graph.arrays[name].shape),
+                "description": spec.description,
+                "files": [str(p) for p in files.get(name, [])],
+            }
+            for name, spec in graph.specs.items()
+        },
+        "final_images": {str(k): v for k, v in graph.finals.items()},
+        "figures": {k: [str(p) for p in v] for k, v in files.items() if k not in graph.specs},
+        "timings": {"phases_s": dict(timer.seconds), "stages": times.as_dict()},
+    }

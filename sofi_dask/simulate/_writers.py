@@ -1,0 +1,352 @@
+"""Writers of simulated movies: contiguous (Big)TIFF or a Zarr movie store, in frame batches.
+
+Outputs appear under their final name only when complete (written to a hidden temporary file
+beside the destination, then renamed); ground truth goes beside the movie as
+``<movie>.truth.csv`` (one row per emitter) and ``<movie>.simulation.json`` (parameters).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from sofi_dask import __version__
+from sofi_dask.simulate._config import SimulationConfig, parse_bool, parse_positive_int
+from sofi_dask.simulate._emitters import GroundTruth
+from sofi_dask.simulate._engine import iter_simulated_batches
+
+__all__ = ["truth_paths", "write_simulated_tiff", "write_simulated_zarr"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+_TRUTH_COLUMNS = ["x", "y", "filament", "photons", "bleach_frame", "on_frames"]
+
+
+def _resolve(config: SimulationConfig | None, overrides: dict[str, Any]) -> SimulationConfig:
+    if config is None:
+        return SimulationConfig(**overrides)
+    if not isinstance(config, SimulationConfig):
+        raise ValueError(
+            f"parameter 'config': expected a SimulationConfig or None, got {type(config).__name__}"
+        )
+    return config.replace(**overrides) if overrides else config
+
+
+def truth_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The ground-truth CSV and parameter JSON written beside the movie at ``path``.
+
+    Examples
+    --------
+    >>> [p.name for p in truth_paths("/data/movie.tif")]
+    ['movie.tif.truth.csv', 'movie.tif.simulation.json']
+    """
+    path = Path(path)
+    return (
+        path.with_name(path.name + ".truth.csv"),
+        path.with_name(path.name + ".simulation.json"),
+    )
+
+
+def _check_destination(path: str | os.PathLike[str], overwrite: object) -> Path:
+    overwrite = parse_bool("overwrite", overwrite)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder {str(path.parent)!r} does not exist")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"output {str(path)!r} already exists; pass overwrite=True (--overwrite) to replace it"
+        )
+    if path.is_dir() and not overwrite:  # pragma: no cover - covered by exists()
+        raise FileExistsError(f"output {str(path)!r} is a folder")
+    return path
+
+
+def _write_sidecars(path: Path, config: SimulationConfig, truth: GroundTruth) -> None:
+    csv_path, json_path = truth_paths(path)
+    tmp_csv = csv_path.with_name(f".{csv_path.name}.{uuid.uuid4().hex}.partial")
+    tmp_json = json_path.with_name(f".{json_path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        truth.to_csv(tmp_csv)
+        tmp_json.write_text(
+            json.dumps(
+                {
+                    "sofi_dask_version": __version__,
+                    "movie": path.name,
+                    "shape": list(config.shape),
+                    "dtype": "uint16",
+                    "n_emitters": truth.n_emitters,
+                    "config": config.to_dict(),
+                },
+                indent=2,
+            )
+        )
+        os.replace(tmp_csv, csv_path)
+        os.replace(tmp_json, json_path)
+    finally:
+        for tmp in (tmp_csv, tmp_json):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
+    view = memoryview(np.ascontiguousarray(data)).cast("B")
+    while view.nbytes:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _tiff_into(
+    target: Path,
+    config: SimulationConfig,
+    batch_frames: int | None,
+    threads: int | None,
+    progress: Progress | None,
+) -> GroundTruth:
+    """Write the movie as a contiguous (Big)TIFF at ``target``; return the ground truth."""
+    height, width = config.frame_shape
+    frame_bytes = 2 * height * width
+    # pages' IFDs (~200 B each) and the header come on top of the pixel data
+    bigtiff = config.nbytes + 512 * config.n_frames + 2**20 >= 2**32
+    pixels_per_cm = 1e4 / config.pixel_size
+    with tifffile.TiffWriter(target, bigtiff=bigtiff) as tif:
+        offset, _ = tif.write(
+            shape=config.shape,
+            dtype=np.uint16,
+            photometric="minisblack",
+            resolution=(pixels_per_cm, pixels_per_cm),
+            resolutionunit="CENTIMETER",
+            metadata={"axes": "TYX", "sofi_dask_simulation": config.to_dict()},
+            software=f"sofi_dask {__version__}",
+            returnoffset=True,
+        )
+    result: list[GroundTruth] = []
+    done = 0
+    with open(target, "r+b") as fh:
+        for start, frames in iter_simulated_batches(
+            config, batch_frames=batch_frames, threads=threads, on_done=result.append
+        ):
+            _pwrite_all(fh.fileno(), frames, offset + start * frame_bytes)
+            done += frames.shape[0]
+            if progress is not None:
+                progress(done, config.n_frames)
+    return result[0]
+
+
+def write_simulated_tiff(
+    path: str | os.PathLike[str],
+    config: SimulationConfig | None = None,
+    *,
+    batch_frames: int | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Path:
+    """Simulate a movie straight to a contiguous multi-page TIFF, in frame batches.
+
+    The file is a plain uncompressed TIFF (BigTIFF past 4 GB) with one page per frame and
+    contiguous pixel data, so ``tifffile.memmap(path, mode="r")`` maps it. Memory stays at two
+    batches whatever the movie's size. Ground truth goes to ``<path>.truth.csv`` and the
+    parameters to ``<path>.simulation.json``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination TIFF.
+    config : SimulationConfig, optional
+        Parameters (default: ``SimulationConfig()``); ``**overrides`` replace some of them.
+    batch_frames : int, optional
+        Frames rendered per batch (default: about 32 MB). The bytes do not depend on it.
+    threads : int, optional
+        Rendering threads (default: the CPUs available).
+    overwrite : bool
+        Replace an existing file (default: refuse).
+    progress : callable, optional
+        ``progress(done_frames, total_frames)`` after each batch.
+
+    Returns
+    -------
+    pathlib.Path
+        The TIFF written.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the destination folder does not exist.
+
+    Examples
+    --------
+    >>> write_simulated_tiff("movie.tif", n_frames=5000, frame_shape=(128, 128))  # doctest: +SKIP
+    PosixPath('movie.tif')
+    """
+    cfg = _resolve(config, overrides)
+    path = _check_destination(path, overwrite)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        truth = _tiff_into(tmp, cfg, batch_frames, threads, progress)
+        _write_sidecars(path, cfg, truth)
+        if path.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
+    return path
+
+
+#: Upper bound of one time chunk of whole frames when the simulator picks the Zarr chunks:
+#: frames are rendered one time chunk (or several) at a time, two batches in flight.
+ZARR_BATCH_BYTES = 128 << 20
+
+
+def _zarr_chunks(config: SimulationConfig, chunks: Any) -> tuple[int, int, int]:
+    """Chunks of a simulated store: the given ones, else ingest's default with the time depth
+    capped so that one time chunk of whole frames stays under :data:`ZARR_BATCH_BYTES`."""
+    from sofi_dask.io import _store
+
+    shape = config.shape
+    if chunks is not None:
+        return _store.parse_chunks(chunks, shape, np.dtype(np.uint16))
+    default = _store.default_chunks(shape, np.dtype(np.uint16))
+    frame_bytes = 2 * shape[1] * shape[2]
+    if default[0] * frame_bytes <= ZARR_BATCH_BYTES:
+        return default
+    depth = max(1, min(shape[0], ZARR_BATCH_BYTES // frame_bytes))
+    return _store.default_chunks((depth, shape[1], shape[2]), np.dtype(np.uint16))
+
+
+def _check_replaceable(path: Path) -> None:
+    """Fail before simulating when ``overwrite`` could not delete what is at ``path``."""
+    from sofi_dask.io import _store
+
+    if path.is_symlink() or path.is_file():
+        _store.remove_store(path)  # raises: only our stores are deleted
+    if path.is_dir() and any(path.iterdir()) and not _store.is_movie_store(path):
+        _store.remove_store(path)  # raises with the reason
+
+
+def write_simulated_zarr(
+    path: str | os.PathLike[str],
+    config: SimulationConfig | None = None,
+    *,
+    chunks: int | tuple[int, ...] | None = None,
+    batch_frames: int | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Path:
+    """Simulate a movie straight into a Zarr v3 store laid out like :func:`sofi_dask.io.ingest`'s.
+
+    Frame batches go through :func:`sofi_dask.io.create_movie`'s writer (the same chunks,
+    per-frame statistics and completion records as an ingested movie; one write of the data,
+    no temporary TIFF). The store is built under a hidden temporary name beside ``path`` and
+    renamed when complete, so ``path`` never holds a half-written movie. The ground truth is
+    stored in the group as the array ``ground_truth`` (columns in its attrs), the parameters in
+    the group attribute ``sofi_dask_simulation``, and beside the store as
+    ``<path>.truth.csv`` / ``<path>.simulation.json``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination store (a folder).
+    config : SimulationConfig, optional
+        Parameters; ``**overrides`` replace some of them.
+    chunks : int or (t, y, x), optional
+        Chunk shape (as for ``ingest``). Default: ``ingest``'s, with at most ~128 MB of
+        whole frames per time chunk (big frames get fewer frames per chunk).
+    batch_frames : int, optional
+        Frames rendered per batch, rounded down to a multiple of the chunk depth (default: one
+        time chunk). Memory ~ 3 batches. The bytes do not depend on it.
+    threads, overwrite, progress
+        As for :func:`write_simulated_tiff`. ``overwrite`` replaces only a movie store written
+        by sofi_dask (or an empty folder).
+
+    Returns
+    -------
+    pathlib.Path
+        The store written.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False, or is not a store we may replace.
+    FileNotFoundError
+        If the destination folder does not exist.
+
+    Examples
+    --------
+    >>> write_simulated_zarr("movie.zarr", n_frames=2000)  # doctest: +SKIP
+    PosixPath('movie.zarr')
+    """
+    from sofi_dask import io
+    from sofi_dask.io import _store
+
+    cfg = _resolve(config, overrides)
+    path = _check_destination(path, overwrite)
+    if path.exists() or path.is_symlink():
+        _check_replaceable(path)
+    chunk_shape = _zarr_chunks(cfg, chunks)
+    depth = chunk_shape[0]
+    if batch_frames is not None:
+        batch_frames = parse_positive_int("batch_frames", batch_frames)
+    batch = depth if batch_frames is None else depth * max(1, batch_frames // depth)
+    if batch_frames is not None and batch != batch_frames:
+        logger.info("batch_frames %s rounded to %s (whole time chunks of %s)", batch_frames,
+                    batch, depth)  # fmt: skip
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    source = [{"simulated": True, "seed": cfg.seed, "generator": "sofi_dask.simulate"}]
+    try:
+        result: list[GroundTruth] = []
+        writer = io.create_movie(
+            tmp, cfg.shape, np.uint16, chunks=chunk_shape, pixel_size=cfg.pixel_size,
+            source=source, name=path.name,
+        )  # fmt: skip
+        done = 0
+        for start, frames in iter_simulated_batches(
+            cfg, batch_frames=batch, threads=threads, on_done=result.append
+        ):
+            writer.write(start, frames)
+            done += frames.shape[0]
+            if progress is not None:
+                progress(done, cfg.n_frames)
+        truth = result[0]
+        table = truth.as_table()
+        group = writer.group
+        arr = group.create_array("ground_truth", shape=table.shape, dtype="float64")
+        arr[...] = table
+        arr.attrs["columns"] = _TRUTH_COLUMNS
+        group.attrs["sofi_dask_simulation"] = {
+            "config": cfg.to_dict(),
+            "ground_truth_columns": _TRUTH_COLUMNS,
+            "sofi_dask_version": __version__,
+        }
+        writer.close()  # complete only now, with everything in it
+        _write_sidecars(path, cfg, truth)
+        if path.exists() or path.is_symlink():
+            _store.remove_store(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
+    return path

@@ -1,0 +1,70 @@
+"""Per-pixel temporal statistics, one pass over the movie: moments, cumulants, correlations,
+bleaching blocks and SOFI video. Graph builders here; numba/numpy kernels in private modules."""
+
+from __future__ import annotations
+
+from sofi_dask.stats._bleaching import (
+    bleaching_blocks,
+    block_average,
+    block_cumulants,
+    block_moments,
+    correct_bleaching,
+    cut_frames,
+    med_smooth,
+    merge_short_blocks,
+)
+from sofi_dask.stats._correlations import (
+    cross_cumulant_image,
+    cumulants_with_lag,
+    lag_subsets,
+    moments_with_lag,
+    sorted_k_partitions,
+    xc_offsets,
+)
+from sofi_dask.stats._cumulants import (
+    cumulant_stack,
+    cumulants,
+    cumulants_from_moments,
+)
+from sofi_dask.stats._moments import (
+    average_image,
+    central_moments,
+    merge_moment_stacks,
+    minimum_image,
+    moment_stack,
+    moment_stacks,
+    total_signal,
+)
+from sofi_dask.stats._video import (
+    sofi_video,
+    video_windows,
+)
+
+__all__ = [
+    "average_image",
+    "bleaching_blocks",
+    "block_average",
+    "block_cumulants",
+    "block_moments",
+    "central_moments",
+    "correct_bleaching",
+    "cross_cumulant_image",
+    "cumulant_stack",
+    "cumulants",
+    "cumulants_from_moments",
+    "cumulants_with_lag",
+    "cut_frames",
+    "lag_subsets",
+    "med_smooth",
+    "merge_moment_stacks",
+    "merge_short_blocks",
+    "minimum_image",
+    "moment_stack",
+    "moment_stacks",
+    "moments_with_lag",
+    "sofi_video",
+    "sorted_k_partitions",
+    "total_signal",
+    "video_windows",
+    "xc_offsets",
+]

@@ -1,0 +1,444 @@
+"""Matplotlib figures of a SOFI run, returned as :class:`matplotlib.figure.Figure` objects.
+
+No pyplot and no global state: every figure is a fresh ``Figure`` (rendered by the Agg canvas
+when saved), so the functions are safe in threads, notebooks (a ``Figure`` displays itself in
+Jupyter) and batch jobs. The CLI saves them with :func:`save_figure`.
+
+- :func:`plot_total_signal`: the total signal per frame, its median-smoothed version and the
+  bleaching blocks (shaded, boundaries marked);
+- :func:`order_montage`: the SOFI images of every order side by side;
+- :func:`image_montage`: any named images side by side (e.g. every stage of the chain);
+- :func:`before_after`: one stage's input and output;
+- :func:`plot_video_frames`: selected frames of a SOFI video.
+
+Examples
+--------
+>>> import numpy as np
+>>> fig = order_montage({2: np.random.rand(16, 16), 4: np.random.rand(16, 16)})
+>>> [ax.get_title() for ax in fig.axes if ax.images]
+['order 2', 'order 4']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import Colormap
+from matplotlib.figure import Figure
+
+from sofi_dask.io._atomic import PathLike, atomic_output
+from sofi_dask.viz._display import SIGNED_CMAP, signed_display
+
+__all__ = [
+    "before_after",
+    "image_montage",
+    "order_montage",
+    "plot_total_signal",
+    "plot_video_frames",
+    "save_figure",
+]
+
+
+def _as_1d(name: str, values: Any) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D series, got shape {array.shape}")
+    return array
+
+
+def plot_total_signal(
+    signal: Any,
+    smoothed: Any | None = None,
+    blocks: Sequence[tuple[int, int]] | None = None,
+    *,
+    bounds: Sequence[float] | None = None,
+    title: str = "Total signal and bleaching blocks",
+    figsize: tuple[float, float] = (8.0, 3.5),
+) -> Figure:
+    """Plot the total signal per frame with the bleaching-correction blocks.
+
+    Parameters
+    ----------
+    signal : array_like
+        Total intensity per frame, shape (n_frames,).
+    smoothed : array_like, optional
+        The median-smoothed signal (``sofi_dask.med_smooth``), same length.
+    blocks : sequence of (start, end), optional
+        Frame blocks ``[start, end)`` (``sofi_dask.bleaching_blocks``); shaded
+        alternately, their boundaries marked by vertical lines.
+    bounds : sequence of float, optional
+        Signal levels that cut the blocks (``cut_frames``), drawn as dotted horizontal lines.
+    title : str
+        Axes title.
+    figsize : (float, float)
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: x = frame, y = total intensity; the legend names every artist.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, blocks outside ``[0, n_frames]`` or empty.
+
+    Examples
+    --------
+    >>> fig = plot_total_signal(np.linspace(10, 5, 100), blocks=[(0, 40), (40, 100)])
+    >>> len(fig.axes[0].patches)
+    2
+    """
+    y = _as_1d("signal", signal)
+    n = y.size
+    frames = np.arange(n)
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(frames, y, color="0.35", lw=0.8, label="total signal")
+    if smoothed is not None:
+        s = _as_1d("smoothed", smoothed)
+        if s.size != n:
+            raise ValueError(f"smoothed: expected {n} values like signal, got {s.size}")
+        ax.plot(frames, s, color="tab:red", lw=1.5, label="median-smoothed")
+    if blocks is not None:
+        blocks = [(int(a), int(b)) for a, b in blocks]
+        for a, b in blocks:
+            if not 0 <= a < b <= n:
+                raise ValueError(
+                    f"blocks: expected 0 <= start < end <= {n} (the frame count), got ({a}, {b})"
+                )
+        for i, (a, b) in enumerate(blocks):
+            ax.axvspan(
+                a, b, color="tab:blue" if i % 2 == 0 else "tab:orange", alpha=0.12, lw=0,
+                label="bleaching blocks" if i == 0 else None,
+            )  # fmt: skip
+        edges = sorted({e for block in blocks for e in block} - {0, n})
+        for j, edge in enumerate(edges):
+            ax.axvline(edge, color="tab:blue", lw=0.8, ls="--",
+                       label="block boundary" if j == 0 else None)  # fmt: skip
+    if bounds is not None:
+        for j, level in enumerate(bounds):
+            ax.axhline(float(level), color="0.6", lw=0.6, ls=":",
+                       label="cut levels" if j == 0 else None)  # fmt: skip
+    ax.set_xlim(0, max(n - 1, 1))
+    ax.set_xlabel("frame")
+    ax.set_ylabel("total intensity")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def _as_image(name: str, image: Any) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D image, got shape {array.shape}")
+    return array
+
+
+def image_montage(
+    images: Mapping[str, Any],
+    *,
+    title: str | None = None,
+    cmap: str | Colormap = "pink",
+    percentiles: Sequence[float] | None = None,
+    ncols: int | None = None,
+    colorbar: bool = True,
+    panel_size: float = 3.0,
+    signed: bool | None = None,
+    signed_cmap: str | Colormap = SIGNED_CMAP,
+) -> Figure:
+    """Show named 2-D images side by side, each with its own display range.
+
+    A panel whose values have both signs (cumulants of order >= 3) is drawn with the diverging
+    ``signed_cmap``, centred on 0 (symmetric range), and titled ``<name> (signed)``.
+
+    Parameters
+    ----------
+    images : mapping of str to array_like
+        Panel title -> image (shapes may differ, e.g. before/after Fourier interpolation).
+    title : str, optional
+        Figure title.
+    cmap : str or Colormap
+        Colormap, default pysofi's ``'pink'``.
+    percentiles : (float, float), optional
+        Per-panel display range as percentiles (default: min-max).
+    ncols : int, optional
+        Panels per row (default: all in one row, at most 4).
+    colorbar : bool
+        Add a colour bar to every panel.
+    panel_size : float
+        Inches per panel.
+    signed : bool, optional
+        None (default): each panel signed when its most negative value reaches 1 % of its
+        largest (``sofi_dask.viz._display.signed_display``); True/False: every panel signed/plain.
+    signed_cmap : str or Colormap
+        Diverging colormap of signed panels (default ``'berlin'``: dark at 0).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image axes per entry, titled by its key (plus `` (signed)``), in the mapping's
+        order.
+
+    Examples
+    --------
+    >>> fig = image_montage({"a": np.eye(8), "b": np.ones((4, 4))}, colorbar=False)
+    >>> len(fig.axes)
+    2
+    """
+    if not images:
+        raise ValueError("images: expected at least one image, got none")
+    arrays = {str(k): _as_image(f"images[{k!r}]", v) for k, v in images.items()}
+    n = len(arrays)
+    if ncols is None:
+        ncols = min(n, 4)
+    if not (isinstance(ncols, int) and ncols >= 1):
+        raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(panel_size * ncols + 0.6, panel_size * nrows + 0.5), layout="constrained")
+    for i, (name, array) in enumerate(arrays.items()):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        cm, low, high, is_signed = signed_display(
+            array, cmap, percentiles, signed=signed, signed_cmap=signed_cmap
+        )
+        artist = ax.imshow(array, cmap=cm, vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(f"{name} (signed)" if is_signed else name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if colorbar:
+            fig.colorbar(artist, ax=ax, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def order_montage(
+    images: Mapping[int, Any],
+    *,
+    title: str | None = None,
+    cmap: str | Colormap = "pink",
+    percentiles: Sequence[float] | None = None,
+    ncols: int | None = None,
+    colorbar: bool = True,
+    signed: bool | None = None,
+) -> Figure:
+    """Montage of the SOFI images of every order (ascending), each titled ``order k``.
+
+    Parameters
+    ----------
+    images : mapping of int to array_like
+        Order -> 2-D image (``central_moments``/``cumulants`` output, or a later stage).
+    title, cmap, percentiles, ncols, colorbar, signed
+        See :func:`image_montage` (signed orders get a diverging map centred on 0).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = order_montage({3: np.eye(4), 2: np.eye(4)}, colorbar=False)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['order 2', 'order 3']
+    """
+    if not images:
+        raise ValueError("images: expected at least one order, got none")
+    for order in images:
+        if isinstance(order, bool) or not isinstance(order, int | np.integer):
+            raise ValueError(f"images: expected int orders as keys, got {order!r}")
+    named = {f"order {int(k)}": images[k] for k in sorted(images)}
+    return image_montage(
+        named, title=title, cmap=cmap, percentiles=percentiles, ncols=ncols, colorbar=colorbar,
+        signed=signed,
+    )  # fmt: skip
+
+
+def before_after(
+    before: Any,
+    after: Any,
+    titles: tuple[str, str] = ("before", "after"),
+    *,
+    title: str | None = None,
+    cmap: str | Colormap = "pink",
+    percentiles: Sequence[float] | None = None,
+    colorbar: bool = True,
+    signed: bool | None = None,
+) -> Figure:
+    """One stage's input and output side by side (e.g. before/after deconvolution).
+
+    Parameters
+    ----------
+    before, after : array_like
+        2-D images (their shapes may differ).
+    titles : (str, str)
+        Panel titles.
+    title : str, optional
+        Figure title (e.g. the stage name).
+    cmap, percentiles, colorbar, signed
+        See :func:`image_montage`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = before_after(np.eye(8), np.eye(8) * 2, ("raw", "deconvolved"), colorbar=False)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['raw', 'deconvolved']
+    """
+    if len(titles) != 2 or titles[0] == titles[1]:
+        raise ValueError(f"titles: expected two different titles, got {titles!r}")
+    return image_montage(
+        {titles[0]: before, titles[1]: after},
+        title=title, cmap=cmap, percentiles=percentiles, ncols=2, colorbar=colorbar,
+        signed=signed,
+    )  # fmt: skip
+
+
+def plot_video_frames(
+    stack: Any,
+    *,
+    frames: Sequence[int] | None = None,
+    max_frames: int = 8,
+    ncols: int = 4,
+    cmap: str | Colormap = "pink",
+    percentiles: Sequence[float] | None = None,
+    common_range: bool = True,
+    title: str | None = "SOFI video",
+    frame_labels: Sequence[str] | None = None,
+    panel_size: float = 2.5,
+    signed: bool | None = None,
+) -> Figure:
+    """Show selected frames of a SOFI video (n, y, x).
+
+    Parameters
+    ----------
+    stack : array_like
+        The video; with a dask array only the selected frames are computed.
+    frames : sequence of int, optional
+        Frame indices to show (default: ``max_frames`` evenly spaced, first and last included).
+    max_frames : int
+        Frames shown when ``frames`` is not given.
+    ncols : int
+        Panels per row.
+    cmap, percentiles
+        Display settings.
+    common_range : bool
+        One display range for all shown frames (brightness comparable over time); otherwise
+        one per frame.
+    title : str, optional
+        Figure title.
+    frame_labels : sequence of str, optional
+        Panel titles (default ``frame i``; e.g. the window's frame range).
+    panel_size : float
+        Inches per panel.
+    signed : bool, optional
+        Diverging colormap centred on 0 (see :func:`image_montage`); None: when the shown
+        frames have both signs (decided on their common range, or per frame).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image axes per shown frame.
+
+    Examples
+    --------
+    >>> fig = plot_video_frames(np.random.rand(20, 8, 8), max_frames=3)
+    >>> [ax.get_title() for ax in fig.axes if ax.images]
+    ['frame 0', 'frame 10', 'frame 19']
+    """
+    if stack.ndim != 3 or stack.shape[0] == 0:
+        raise ValueError(f"stack: expected (n, y, x) frames, got shape {tuple(stack.shape)}")
+    n = stack.shape[0]
+    if frames is None:
+        if not (isinstance(max_frames, int) and max_frames >= 1):
+            raise ValueError(f"max_frames: expected an int >= 1, got {max_frames!r}")
+        frames = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(n, max_frames))})
+    frames = [int(f) for f in frames]
+    if not frames or any(not -n <= f < n for f in frames):
+        raise ValueError(f"frames: expected indices in [0, {n}), got {frames!r}")
+    frames = [f % n for f in frames]
+    if frame_labels is not None and len(frame_labels) != len(frames):
+        raise ValueError(
+            f"frame_labels: expected {len(frames)} labels (one per frame), got {len(frame_labels)}"
+        )
+    selected = np.asarray(stack[frames])
+    common = signed_display(selected, cmap, percentiles, signed=signed) if common_range else None
+    if not (isinstance(ncols, int) and ncols >= 1):
+        raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
+    ncols = min(ncols, len(frames))
+    nrows = -(-len(frames) // ncols)
+    fig = Figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5), layout="constrained")
+    for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        cm, low, high, is_signed = common or signed_display(
+            frame, cmap, percentiles, signed=signed
+        )
+        ax.imshow(frame, cmap=cm, vmin=low, vmax=high, interpolation="nearest")
+        label = frame_labels[i] if frame_labels is not None else f"frame {index}"
+        ax.set_title(f"{label} (signed)" if is_signed else label)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def save_figure(
+    fig: Figure,
+    path: PathLike,
+    *,
+    dpi: float = 100,
+    overwrite: bool = False,
+    protected: Iterable[PathLike] = (),
+) -> Path:
+    """Save a figure atomically (format from the suffix: ``.png``, ``.pdf``, ``.svg``, ...).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (from this module or any pyplot-free code).
+    path : str or PathLike
+        Output file; its folder must exist.
+    dpi : float
+        Resolution of raster formats.
+    overwrite : bool
+        Replace an existing file.
+    protected : iterable of paths
+        Inputs that must never be written over.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileExistsError
+        The file exists and ``overwrite`` is false.
+    ValueError
+        Path is an input or a folder; format unknown to matplotlib.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> fig = order_montage({2: np.eye(4)})
+    >>> save_figure(fig, os.path.join(tempfile.mkdtemp(), "orders.png")).name
+    'orders.png'
+    """
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig: expected a matplotlib Figure, got {type(fig).__name__}")
+    fmt = Path(path).suffix.lower().lstrip(".") or "png"
+    supported = fig.canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise ValueError(
+            f"path: unknown figure format {fmt!r} in {str(path)!r}; use one of {sorted(supported)}"
+        )
+    with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi)
+    return Path(os.path.abspath(path))

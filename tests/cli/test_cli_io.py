@@ -1,0 +1,154 @@
+"""``sofi-dask ingest`` and ``sofi-dask info`` through the real argument parser."""
+
+from __future__ import annotations
+
+import argparse
+import io as _io
+import json
+
+import numpy as np
+import pytest
+import tifffile
+from dask.array.utils import assert_eq
+
+from sofi_dask.cli import _info as info_cmd
+from sofi_dask.cli import _ingest as ingest_cmd
+from sofi_dask.io import open_movie
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sofi-dask")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ingest_cmd.add_parser(sub)
+    info_cmd.add_parser(sub)
+    return parser
+
+
+def _run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def movie_tif(tmp_path):
+    a = np.random.default_rng(3).integers(0, 4000, size=(40, 16, 24), dtype=np.uint16)
+    p = tmp_path / "m.tif"
+    tifffile.imwrite(p, a)
+    return p, a
+
+
+def test_ingest_then_info(tmp_path, movie_tif, capsys):
+    src, a = movie_tif
+    dest = tmp_path / "m.zarr"
+    assert _run(["ingest", str(src), str(dest), "--chunks", "8,8,-1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str(dest)
+    assert "100.0%" in err and "40/40 frames" in err  # the progress bar
+    assert_eq(open_movie(dest).data, a)
+    assert open_movie(dest).data.chunksize == (8, 8, 24)
+
+    assert _run(["info", str(dest)]) == 0
+    text = capsys.readouterr().out
+    assert "complete:     yes" in text
+    assert "(40, 16, 24)" in text and "uint16" in text and "ratio" in text
+    assert "blosc cname=lz4" in text
+    totals = a.astype(np.float64).sum(axis=(1, 2))
+    assert f"{totals.max():.6g}" in text
+
+    assert _run(["info", str(dest), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["shape"] == [40, 16, 24] and data["complete"] is True
+    assert data["frame_stats"]["total"]["min"] == pytest.approx(totals.min())
+
+
+def test_info_on_tiff_and_sequence(tmp_path, movie_tif, capsys):
+    src, _ = movie_tif
+    assert _run(["info", str(src)]) == 0
+    text = capsys.readouterr().out
+    assert "(tiff)" in text and "not recorded" in text
+
+
+def test_ingest_sequence_of_paths(tmp_path, capsys):
+    parts = [np.full((3, 8, 8), i, np.uint16) for i in range(1, 4)]
+    paths = []
+    for i, part in enumerate(parts, start=1):
+        p = tmp_path / f"B{i}.tif"
+        tifffile.imwrite(p, part, photometric="minisblack")
+        paths.append(str(p))
+    dest = tmp_path / "seq.zarr"
+    assert _run(["ingest", *paths, str(dest), "--no-progress", "--compressor", "zstd"]) == 0
+    assert capsys.readouterr().err == ""
+    assert_eq(open_movie(dest).data, np.concatenate(parts))
+
+
+def test_errors_and_exit_codes(tmp_path, movie_tif):
+    src, _ = movie_tif
+    dest = tmp_path / "m.zarr"
+    _run(["ingest", str(src), str(dest), "--no-progress"])
+    with pytest.raises(FileExistsError, match="overwrite"):
+        _run(["ingest", str(src), str(dest), "--no-progress"])
+    assert _run(["ingest", str(src), str(dest), "--overwrite", "--no-progress"]) == 0
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["ingest", str(src), str(dest), "--chunks", "1,2"])
+    # an unfinished store: info reports it and exits 1
+    import zarr
+
+    group = zarr.open_group(str(dest), mode="r+")
+    attrs = group.attrs.asdict()
+    attrs["sofi_dask"]["complete"] = False
+    group.attrs.put(attrs)
+    assert _run(["info", str(dest)]) == 1
+
+
+def test_progress_bar_format():
+    stream = _io.StringIO()
+    bar = ingest_cmd.ProgressBar(bytes_per_frame=1000, stream=stream)
+    bar(0, 10)
+    bar(10, 10)
+    text = stream.getvalue()
+    assert "0/10 frames" in text and "100.0%" in text and text.endswith("\n")
+
+
+def test_progress_bar_in_a_log_file_writes_a_line_per_tenth():
+    """Not a terminal (a batch job's log): whole lines, about ten of them, no carriage returns."""
+    stream = _io.StringIO()
+    bar = ingest_cmd.ProgressBar(stream=stream)
+    for done in range(0, 1001, 7):
+        bar(done, 1000)
+    bar(1000, 1000)
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert 10 <= len(lines) <= 12
+    assert lines[0].startswith("[") and "0/1000 frames" in lines[0]
+    assert "1000/1000 frames" in lines[-1]
+
+    class Terminal(_io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    bar = ingest_cmd.ProgressBar(stream=tty)
+    for done in range(0, 1001, 7):
+        bar(done, 1000)
+    bar(1000, 1000)
+    assert tty.getvalue().startswith("\r[") and tty.getvalue().count("\n") == 1
+
+
+def test_help_texts(capsys):
+    for cmd in ("ingest", "info"):
+        with pytest.raises(SystemExit) as exc:
+            _parser().parse_args([cmd, "--help"])
+        assert exc.value.code == 0
+        assert "usage: sofi-dask " + cmd in capsys.readouterr().out
+
+
+def test_console_entry_point_reports_bad_input(tmp_path, capsys):
+    """Through ``sofi_dask.cli._main.main``: a clear one-line error and exit status 2."""
+    from sofi_dask.cli._main import main
+
+    p = tmp_path / "notes.tif"
+    p.write_text("not an image")
+    assert main(["ingest", str(p), str(tmp_path / "o.zarr"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "sofi-dask ingest: error:" in err and "notes.tif: not a TIFF" in err
+    assert not (tmp_path / "o.zarr").exists()

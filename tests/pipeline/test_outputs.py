@@ -1,0 +1,210 @@
+"""Output folders: atomic creation, refusal rules, OME-NGFF Zarr, ImageJ TIFFs, PNG, run record."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from sofi_dask.pipeline._outputs import (
+    RUN_RECORD_NAME,
+    AtomicOutputDir,
+    ImageSpec,
+    check_output_path,
+    create_image_array,
+    input_identity,
+    ngff_multiscales,
+    package_versions,
+    write_image_files,
+    write_run_record,
+)
+
+
+def _spec(name="ldrc_order4", axes=("y", "x"), scale=(0.05, 0.05), unit="micrometer"):
+    return ImageSpec(name, "ldrc", 4, axes, scale, unit, "test image")
+
+
+# ---------------------------------------------------------------- check_output_path
+def test_refuses_existing_output_without_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RUN_RECORD_NAME).write_text("{}")
+    with pytest.raises(FileExistsError, match="already exists"):
+        check_output_path(out)
+    assert check_output_path(out, overwrite=True) == out.resolve()
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "contains"])
+def test_refuses_output_touching_an_input(tmp_path, where):
+    store = tmp_path / "movie.zarr"
+    store.mkdir()
+    out = {"same": store, "inside": store / "out", "contains": tmp_path}[where]
+    with pytest.raises(ValueError, match="input"):
+        check_output_path(out, inputs=[store], overwrite=True)
+
+
+def test_overwrite_refuses_a_foreign_non_empty_folder(tmp_path):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.txt").write_text("do not delete")
+    with pytest.raises(ValueError, match="not written by sofi-dask"):
+        check_output_path(out, overwrite=True)
+    assert (out / "thesis.txt").read_text() == "do not delete"
+
+
+def test_missing_parent_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="parent"):
+        check_output_path(tmp_path / "nope" / "out")
+
+
+# ---------------------------------------------------------------- AtomicOutputDir
+def test_atomic_dir_appears_only_on_success(tmp_path):
+    out = tmp_path / "out"
+    with AtomicOutputDir(out) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".out.")
+        (tmp / "a.txt").write_text("x")
+        assert not out.exists()
+    assert (out / "a.txt").read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_atomic_dir_removed_on_error(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), AtomicOutputDir(out) as tmp:
+        (tmp / "a.txt").write_text("x")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_overwrite_replaces_previous_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RUN_RECORD_NAME).write_text('{"old": true}')
+    (out / "stale.txt").write_text("old")
+    with AtomicOutputDir(out, overwrite=True) as tmp:
+        (tmp / RUN_RECORD_NAME).write_text('{"old": false}')
+    assert json.loads((out / RUN_RECORD_NAME).read_text()) == {"old": False}
+    assert not (out / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_atomic_dir_cleans_leftovers_of_a_killed_run(tmp_path):
+    out = tmp_path / "out"
+    code = (
+        "import os, sys; from sofi_dask.pipeline._outputs import AtomicOutputDir\n"
+        f"ctx = AtomicOutputDir({str(out)!r}); tmp = ctx.__enter__()\n"
+        "(tmp / 'half.bin').write_bytes(b'x' * 10); os._exit(9)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False)
+    assert proc.returncode == 9
+    leftovers = list(tmp_path.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".out.sofi-dask-partial-")
+    assert not out.exists()
+    with AtomicOutputDir(out) as tmp:
+        (tmp / "ok").write_text("1")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# ---------------------------------------------------------------- Zarr / NGFF
+def test_ngff_metadata_and_zarr_array(tmp_path):
+    root = zarr.open_group(tmp_path / "r.zarr", mode="w-", zarr_format=3)
+    spec = _spec(axes=("t", "y", "x"), scale=(5.0, 0.05, 0.05))
+    arr = create_image_array(root, spec, (3, 20, 30), np.float64)
+    values = np.random.default_rng(0).random((3, 20, 30))
+    da.store(da.from_array(values, chunks=(1, 20, 30)), arr, lock=False)
+    back = zarr.open_group(tmp_path / "r.zarr", mode="r")
+    np.testing.assert_array_equal(back["ldrc_order4/0"][...], values)
+    ome = back["ldrc_order4"].attrs["ome"]
+    assert ome["version"] == "0.5"
+    ms = ome["multiscales"][0]
+    assert [a["name"] for a in ms["axes"]] == ["t", "y", "x"]
+    assert ms["axes"][0]["type"] == "time" and ms["axes"][1]["unit"] == "micrometer"
+    assert ms["datasets"] == [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [5.0, 0.05, 0.05]}]}
+    ]
+    assert back["ldrc_order4"].attrs["sofi_dask"]["order"] == 4
+    assert back["ldrc_order4/0"].metadata.dimension_names == ("t", "y", "x")
+
+
+def test_ngff_without_pixel_size_has_no_unit():
+    ms = ngff_multiscales(_spec(unit=None, scale=(0.5, 0.5)))["ome"]["multiscales"][0]
+    assert all("unit" not in a for a in ms["axes"])
+
+
+def test_image_spec_validation():
+    with pytest.raises(ValueError, match="name"):
+        ImageSpec("bad name/..", "x", None, ("y", "x"), (1.0, 1.0))
+    with pytest.raises(ValueError, match="scale"):
+        ImageSpec("ok", "x", None, ("y", "x"), (1.0,))
+    with pytest.raises(ValueError, match="axes"):
+        ImageSpec("ok", "x", None, ("x", "y"), (1.0, 1.0))
+
+
+# ---------------------------------------------------------------- TIFF / PNG
+@pytest.mark.parametrize("video", [False, True])
+def test_image_files_open_in_tifffile(tmp_path, video):
+    rng = np.random.default_rng(1)
+    shape = (4, 17, 23) if video else (17, 23)
+    values = rng.random(shape) * 1e6 - 10
+    axes = ("t", "y", "x") if video else ("y", "x")
+    scale = (1.0, 0.025, 0.025) if video else (0.025, 0.025)
+    spec = _spec(axes=axes, scale=scale)
+    files = write_image_files(da.from_array(values, chunks=(1, 17, 23) if video else -1),
+                              spec, tmp_path, colormap="pink")
+    with tifffile.TiffFile(files["tiff"]) as tif:
+        data = tif.asarray()
+        assert tif.is_imagej and data.dtype == np.float32
+        np.testing.assert_allclose(data, values.astype(np.float32))
+        assert tif.imagej_metadata["unit"] in ("um", "micron", "\\u00B5m")
+        xres = tif.pages[0].tags["XResolution"].value
+        assert xres[0] / xres[1] == pytest.approx(40.0)
+    rgb = tifffile.imread(files["rgb_tiff"])
+    assert rgb.shape == (*shape, 3) and rgb.dtype == np.uint8 and rgb.std() > 0
+    assert files["png"].stat().st_size > 100
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ("video" in files) == video
+    if video:
+        assert files["video"].suffix == ".gif" and files["video"].stat().st_size > 100
+
+
+# ---------------------------------------------------------------- run record
+def test_run_record_roundtrip(tmp_path):
+    movie = tmp_path / "m.tif"
+    tifffile.imwrite(movie, np.zeros((3, 4, 5), np.uint16), photometric="minisblack")
+    ident = input_identity(movie, shape=(3, 4, 5), dtype=np.uint16)
+    assert ident["size"] == os.path.getsize(movie) and ident["dtype"] == "uint16"
+    assert ident["path"] == str(movie.resolve()) and ident["shape"] == [3, 4, 5]
+    versions = package_versions()
+    assert versions["numpy"] == np.__version__
+    path = write_run_record(tmp_path / RUN_RECORD_NAME,
+                            {"x": np.float64(1.5), "t": (1, 2), "p": movie, "v": versions})
+    back = json.loads(path.read_text())
+    assert back["x"] == 1.5 and back["t"] == [1, 2] and back["p"] == str(movie)
+
+
+def test_input_identity_of_a_store_sums_its_files(tmp_path):
+    store = tmp_path / "s.zarr"
+    (store / "c").mkdir(parents=True)
+    (store / "zarr.json").write_text("{}")
+    (store / "c" / "0").write_bytes(b"x" * 100)
+    assert input_identity(store)["size"] == 100 + 2
+
+
+def test_output_input_relation_is_named(tmp_path):
+    from sofi_dask.pipeline._outputs import check_output_path
+
+    movie = tmp_path / "data" / "movie.zarr"
+    movie.mkdir(parents=True)
+    cases = [(movie, "is the input"), (movie / "out", "lies inside the input"),
+             (tmp_path / "data", "contains the input")]
+    for out, words in cases:
+        with pytest.raises(ValueError, match=words):
+            check_output_path(out, inputs=[movie])
+    assert check_output_path(tmp_path / "elsewhere", inputs=[movie]) == tmp_path / "elsewhere"

@@ -1,0 +1,233 @@
+"""run_pipeline end to end on small simulated movies, against the stage functions directly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from sofi_dask.image import deconvsk, gauss1d_mask, gauss2d_mask, ldrc, noise_filter1d
+from sofi_dask.io import ingest
+from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
+from sofi_dask.simulate import simulate_movie, write_simulated_tiff
+from sofi_dask.stats import _moments as moments
+from sofi_dask.stats import cumulants as stage_cumulants
+from sofi_dask.stats import sofi_video
+
+FAST = {
+    "bleaching.enabled": False,
+    "statistic.orders": [2, 3],
+    "deconvolution.iterations": 2,
+    "deconvolution.psf.size": 9,
+    "ldrc.window_size": 7,
+    "outputs.figures": False,
+    "compute.progress": False,
+}
+
+
+def _cfg(**extra):
+    return apply_overrides(PipelineConfig(), {**FAST, **extra})
+
+
+@pytest.fixture(scope="module")
+def movie_tif(tmp_path_factory):
+    path = tmp_path_factory.mktemp("movie") / "m.tif"
+    write_simulated_tiff(path, n_frames=240, frame_shape=(24, 28), seed=5,
+                         bleach_lifetime=4000.0, pixel_size=0.1)
+    return path
+
+
+@pytest.mark.parametrize("mask", ["order2", "average"])
+def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
+    result = run_pipeline(movie_tif, tmp_path / "out", _cfg(**{"ldrc.mask": mask}))
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    expected_cum = stage_cumulants(data, 3)
+    psf = gauss2d_mask((9, 9), 2.0)
+    avg = data.mean(axis=0)
+    mask_image = avg if mask == "average" else expected_cum[2]
+    for k in (2, 3):
+        np.testing.assert_allclose(result.load(f"cumulants_order{k}"), expected_cum[k],
+                                   rtol=1e-9, atol=1e-9)
+        dec = deconvsk(np.abs(expected_cum[k]), psf, lam=1.5, iterations=2)  # |cumulant|
+        np.testing.assert_allclose(result.load(f"deconvolution_order{k}"), dec, rtol=1e-7)
+        np.testing.assert_allclose(result.load(f"ldrc_order{k}"),
+                                   ldrc(dec, mask_image, window_size=(7, 7)), rtol=1e-7,
+                                   atol=1e-9)
+    np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
+    assert result.final_images() == {2: "ldrc_order2", 3: "ldrc_order3"}
+    rec = json.loads((result.output / "run.json").read_text())
+    assert rec["parameters"] == _cfg(**{"ldrc.mask": mask}).to_dict()
+    assert rec["input"]["shape"] == [240, 24, 28] and rec["input"]["dtype"] == "uint16"
+    # the first parametrisation ingests the module's movie, the second reuses the store
+    assert rec["input"]["ingestion"] == ("ingested" if mask == "order2" else "reused")
+    assert rec["input"]["size"] == movie_tif.stat().st_size
+    assert {"ingest", "compute", "write_files"} <= set(rec["timings"]["phases_s"])
+    assert rec["timings"]["stages"]["statistic"]["tasks"] > 0
+    assert "numpy" in rec["versions"]
+
+
+def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
+    cfg = _cfg(**{"video.enabled": True, "video.window": 60, "video.step": 30,
+                  "statistic.kind": "moments", "noise_filter_1.enabled": True,
+                  "noise_filter_1.kernel_size": 5, "noise_filter_2.enabled": True,
+                  "finterp.enabled": True, "finterp.factor": 2, "ldrc.enabled": False,
+                  "outputs.tiff_rgb": False, "outputs.png": False, "outputs.figures": True})
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    n_windows = (240 - 60) // 30 + 1
+    grid = (47, 55)
+    from sofi_dask.image import interpolate_movie
+
+    data = tifffile.imread(movie_tif)
+    ref = sofi_video(np.asarray(interpolate_movie(data, 2)), 3, window=60, step=30,
+                     statistic="moments")
+    f1 = noise_filter1d(ref[3], gauss1d_mask(5, 2.0), axis=0)
+    stored = result.load("noise_filter_1_order3")
+    assert stored.shape == (n_windows, *grid)
+    np.testing.assert_allclose(stored, f1, rtol=1e-8, atol=1e-6)
+    assert result.load("noise_filter_2_order3").shape == (n_windows, *grid)
+    attrs = zarr.open_group(result.zarr_path / "noise_filter_2_order3", mode="r").attrs
+    ms = attrs["ome"]["multiscales"][0]
+    assert [a["name"] for a in ms["axes"]] == ["t", "y", "x"]
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [30.0, 0.05, 0.05]
+    assert (result.output / "video" / "noise_filter_2_order3.gif").stat().st_size > 0
+    assert not (result.output / "png").exists()
+    # the video figure names each shown window by its frames (windows 0, 1, ... of 60, step 30)
+    video_axes = [ax for ax in result.figures["video"].axes if ax.images]
+    shown = np.linspace(0, n_windows - 1, min(n_windows, 8)).round().astype(int)
+    assert [ax.get_title() for ax in video_axes] == [
+        f"frames {30 * w}-{30 * w + 59}" for w in sorted(set(shown))
+    ]
+    np.testing.assert_allclose(video_axes[-1].images[0].get_array(),
+                               result.load("noise_filter_2_order3")[-1])
+
+
+def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
+    cfg = _cfg(**{"finterp.enabled": True, "finterp.factor": 2, "statistic.orders": [2],
+                  "deconvolution.enabled": False, "ldrc.mask": "average",
+                  "outputs.keep_stages": ["average", "statistic", "ldrc"]})
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    from sofi_dask.image import interpolate_movie, resample_mask
+
+    data = tifffile.imread(movie_tif)
+    avg = data.astype(np.float64).mean(axis=0)
+    cum2 = stage_cumulants(np.asarray(interpolate_movie(data, 2)), 2)[2]
+    np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
+    expected = ldrc(cum2, resample_mask(avg, 2), window_size=(7, 7))
+    np.testing.assert_allclose(result.load("ldrc_order2"), expected, rtol=1e-7, atol=1e-9)
+
+
+def test_short_bleaching_blocks_are_merged_by_default(tmp_path):
+    sim = simulate_movie(n_frames=400, frame_shape=(16, 16), seed=4, bleach_lifetime=150.0,
+                         photons=3000.0)
+    tif = tmp_path / "s.tif"
+    tifffile.imwrite(tif, sim.data, photometric="minisblack")
+    cfg = _cfg(**{"bleaching.enabled": True, "statistic.orders": [2, 4],
+                  "deconvolution.enabled": False, "ldrc.enabled": False})
+    result = run_pipeline(tif, tmp_path / "out", cfg)  # pysofi's fbc=0.04 blocks are too short
+    blocks = [tuple(b) for b in json.loads((result.output / "run.json").read_text())
+              ["bleaching_blocks"]]
+    assert blocks[0][0] == 0 and blocks[-1][1] == 400 and min(b - a for a, b in blocks) >= 50
+    from sofi_dask.stats import block_average
+
+    per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 4) for a, b in blocks]
+    np.testing.assert_allclose(result.load("cumulants_order4"), block_average(per_block)[4],
+                               rtol=1e-9, atol=1e-6)
+
+
+def test_bleaching_blocks_on_an_ingested_store(tmp_path):
+    sim = simulate_movie(n_frames=600, frame_shape=(20, 20), seed=2, bleach_lifetime=300.0,
+                         photons=2000.0)
+    tif = tmp_path / "b.tif"
+    tifffile.imwrite(tif, sim.data, photometric="minisblack")
+    store = ingest(tif, tmp_path / "b.zarr")
+    cfg = _cfg(**{"bleaching.enabled": True, "bleaching.fbc": 0.25,
+                  "bleaching.smooth_kernel": 51, "deconvolution.enabled": False,
+                  "ldrc.enabled": False, "outputs.keep_stages": ["statistic"]})
+    result = run_pipeline(store, tmp_path / "out", cfg)
+    from sofi_dask.stats import bleaching_blocks
+
+    signal = sim.data.reshape(600, -1).sum(axis=1, dtype=np.float64)
+    blocks = bleaching_blocks(signal, fbc=0.25, kernel_size=51)
+    assert len(blocks) > 2
+    assert result.record["bleaching_blocks"] == [list(b) for b in blocks]
+    per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 3)[3] for a, b in blocks]
+    np.testing.assert_allclose(result.load("cumulants_order3"), np.mean(per_block, axis=0),
+                               rtol=1e-8, atol=1e-8)
+    assert sorted(result.images) == ["cumulants_order2", "cumulants_order3"]
+    assert result.record["input"]["ingestion"] == "none"
+
+
+def test_ingestion_is_reused_and_input_untouched(tmp_path, movie_tif):
+    import shutil
+
+    tif = tmp_path / "copy.tif"
+    shutil.copy(movie_tif, tif)
+    before = (tif.stat().st_mtime_ns, tif.read_bytes())
+    r1 = run_pipeline(tif, tmp_path / "o1", _cfg(**{"ldrc.enabled": False}))
+    store = tmp_path / "copy.tif.zarr"
+    stamp = (store / "zarr.json").stat().st_mtime_ns
+    r2 = run_pipeline(tif, tmp_path / "o2", _cfg(**{"ldrc.enabled": False}))
+    assert r1.record["input"]["ingestion"] == "ingested"
+    assert r2.record["input"]["ingestion"] == "reused"
+    assert (store / "zarr.json").stat().st_mtime_ns == stamp
+    assert (tif.stat().st_mtime_ns, tif.read_bytes()) == before
+    np.testing.assert_array_equal(r1.load("deconvolution_order2"), r2.load("deconvolution_order2"))
+    # a cache folder instead of beside the input
+    r3 = run_pipeline(tif, tmp_path / "o3", _cfg(), cache_dir=tmp_path / "cache")
+    assert (tmp_path / "cache" / "copy.tif.zarr" / "zarr.json").is_file()
+    assert r3.record["input"]["store"] == str(tmp_path / "cache" / "copy.tif.zarr")
+
+
+def test_refusals(tmp_path, movie_tif):
+    out = tmp_path / "out"
+    run_pipeline(movie_tif, out, _cfg(**{"ldrc.enabled": False}))
+    with pytest.raises(FileExistsError, match="already exists"):
+        run_pipeline(movie_tif, out, _cfg())
+    assert json.loads((out / "run.json").read_text())["parameters"]["ldrc"]["enabled"] is False
+    result = run_pipeline(movie_tif, out, _cfg(), overwrite=True)
+    assert "ldrc_order2" in result.images
+    with pytest.raises(ValueError, match="input"):
+        run_pipeline(movie_tif, movie_tif.parent / "m.tif.zarr", _cfg(), overwrite=True)
+    with pytest.raises(ValueError, match="bleaching.min_block_frames"):
+        run_pipeline(movie_tif, tmp_path / "o2",
+                     _cfg(**{"bleaching.enabled": True, "bleaching.fbc": 0.01,
+                             "bleaching.min_block_frames": 1, "statistic.orders": [2, 6]}))
+    assert not (tmp_path / "o2").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_distributed_client_gives_the_same_result(tmp_path, movie_tif, dask_client):
+    local = run_pipeline(movie_tif, tmp_path / "local", _cfg())
+    dist = run_pipeline(movie_tif, tmp_path / "dist", _cfg(), client=dask_client)
+    for name in local.images:
+        np.testing.assert_allclose(dist.load(name), local.load(name), rtol=1e-12, atol=1e-12)
+    assert dist.record["scheduler"] == "distributed"
+    assert dist.record["timings"]["stages"]["statistic"]["task_seconds"] > 0
+
+
+def test_average_of_the_zarr_input_matches_numpy(tmp_path, movie_tif):
+    data = tifffile.imread(movie_tif)
+    result = run_pipeline(movie_tif, tmp_path / "o", _cfg(**{"statistic.frames": [20, 200],
+                                                            "outputs.keep_stages": ["average"]}))
+    np.testing.assert_allclose(result.load("average"), data[20:200].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(moments.average_image(data, frames=(20, 200))), result.load("average")
+    )
+
+
+def test_signed_statistic_option(tmp_path, movie_tif):
+    """statistic.absolute (default) deconvolves |cumulant|; false keeps pysofi's signed input."""
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    k3 = stage_cumulants(data, 3)[3]
+    assert (k3 < 0).any() and (k3 > 0).any()  # a signed order: the option matters here
+    psf = gauss2d_mask((9, 9), 2.0)
+    for absolute, image in ((True, np.abs(k3)), (False, k3)):
+        cfg = _cfg(**{"statistic.orders": [3], "statistic.absolute": absolute,
+                      "ldrc.enabled": False})
+        result = run_pipeline(movie_tif, tmp_path / f"out-{absolute}", cfg)
+        np.testing.assert_allclose(result.load("cumulants_order3"), k3, rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(result.load("deconvolution_order3"),
+                                   deconvsk(image, psf, lam=1.5, iterations=2), rtol=1e-7)
