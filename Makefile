@@ -10,7 +10,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,6 +24,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sofi_dask tests bench
+	$(BIN)/ruff format --check sofi_dask tests bench
 
 clean:
 	rm -rf demo_output .pytest_cache

@@ -13,7 +13,12 @@ import zarr
 
 
 def write_movie(
-    path: Path, frames: int, size: int, chunks: tuple[int, int, int], *, compressors: Any,
+    path: Path,
+    frames: int,
+    size: int,
+    chunks: tuple[int, int, int],
+    *,
+    compressors: Any,
     seed: int,
 ) -> None:
     """Blinking emitters on a background, Poisson noise, exponential bleaching; uint16 Zarr."""
@@ -24,9 +29,13 @@ def write_movie(
     psf = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 8.0)
     psf = (psf * rng.uniform(300, 900, n_em)[:, None, None]).reshape(n_em, -1)
     z = zarr.create_array(
-        store=str(path), shape=(frames, size, size), chunks=chunks, dtype=np.uint16,
-        compressors=compressors, overwrite=True,
-    )  # fmt: skip
+        store=str(path),
+        shape=(frames, size, size),
+        chunks=chunks,
+        dtype=np.uint16,
+        compressors=compressors,
+        overwrite=True,
+    )
     for a in range(0, frames, chunks[0]):
         b = min(frames, a + chunks[0])
         on = (rng.random((b - a, n_em)) < 0.15).astype(np.float64)
@@ -36,7 +45,12 @@ def write_movie(
 
 
 def ensure_movie(
-    path: Path, frames: int, size: int, chunks: tuple[int, int, int], *, compressors: Any,
+    path: Path,
+    frames: int,
+    size: int,
+    chunks: tuple[int, int, int],
+    *,
+    compressors: Any,
     seed: int,
 ) -> None:
     """Write the movie unless a store of that shape and chunking is already there."""

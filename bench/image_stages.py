@@ -129,8 +129,9 @@ def bench_ldrc_large(size: int, window: int = 25, chunk: int = 1024) -> dict:
             r0 = size // 2
             sub = slice(r0 - 3 * window, r0 + 3 * window)
             stored = da.from_zarr(str(work / "ldrc.zarr"))[sub, sub].compute()
-            check = ldrc(image[sub, sub].compute(), mask[sub, sub].compute(),
-                         window_size=(window, window))
+            check = ldrc(
+                image[sub, sub].compute(), mask[sub, sub].compute(), window_size=(window, window)
+            )
             inner = slice(window, -window)
             max_diff = float(np.abs(stored[inner, inner] - check[inner, inner]).max())
     finally:
@@ -157,8 +158,9 @@ def _run_isolated(function: str, **kwargs: object) -> dict:
         f"import json, sys; sys.path.insert(0, {here!r}); import image_stages as b; "
         f"print(json.dumps(b.{function}(**{kwargs!r})))"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                          text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -219,7 +221,10 @@ def deconvsk_direct(image: np.ndarray, psf: np.ndarray, lam: float, iterations: 
 
 
 def bench_deconvsk(
-    n: int = 100, size: int = 128, iterations: int = 20, direct_images: int = 10,
+    n: int = 100,
+    size: int = 128,
+    iterations: int = 20,
+    direct_images: int = 10,
     repeat: int = 2,
 ) -> dict:
     """Images per second of deconvsk on an (n, size, size) stack with 1 and 2 threads."""
@@ -250,8 +255,10 @@ def bench_deconvsk(
 def section_deconvsk(args: argparse.Namespace) -> list[str]:
     r = bench_deconvsk(n=args.deconv_images, size=args.deconv_size)
     lines = []
-    for label, what in (("dct", "symmetric Gaussian PSF, DCT plan"),
-                        ("fft", "off-centre Gaussian PSF, FFT plan")):
+    for label, what in (
+        ("dct", "symmetric Gaussian PSF, DCT plan"),
+        ("fft", "off-centre Gaussian PSF, FFT plan"),
+    ):
         one, two = r[f"{label}_1t_images_per_s"], r[f"{label}_2t_images_per_s"]
         direct = r[f"{label}_direct_images_per_s"]
         lines.append(
@@ -276,8 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", nargs="+", choices=sorted(SECTIONS), default=list(SECTIONS))
     parser.add_argument("--small-size", type=int, default=256)
     parser.add_argument("--window", type=int, default=25)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[4096, 8192],
-                        help="large LDRC image sizes (none: skip)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=[4096, 8192],
+        help="large LDRC image sizes (none: skip)",
+    )
     parser.add_argument("--chunk", type=int, default=1024, help="tile size of the large images")
     parser.add_argument("--deconv-images", type=int, default=100)
     parser.add_argument("--deconv-size", type=int, default=128)

@@ -69,7 +69,9 @@ def child(path: Path, frames: int) -> None:
 def run_child(path: Path, frames: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--path", str(path), "--child", str(frames)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -103,8 +105,14 @@ def main() -> None:
         child(args.path, args.child)
         return
 
-    ensure_movie(args.path, args.frames, args.size, tuple(args.chunks), seed=7,
-                 compressors=zarr.codecs.ZstdCodec(level=3))
+    ensure_movie(
+        args.path,
+        args.frames,
+        args.size,
+        tuple(args.chunks),
+        seed=7,
+        compressors=zarr.codecs.ZstdCodec(level=3),
+    )
     d = da.from_zarr(str(args.path))
     on_disk = sum(f.stat().st_size for f in args.path.rglob("*") if f.is_file())
     err = check_crop(d)
@@ -121,8 +129,13 @@ def main() -> None:
     best = min(r["wall_s"] for r in runs)
     peak = max(r["peak_rss_mb"] for r in runs)
     result = {
-        "movie": {"shape": list(d.shape), "chunks": list(args.chunks), "dtype": "uint16",
-                  "gb": round(d.nbytes / 1e9, 2), "on_disk_gb": round(on_disk / 1e9, 2)},
+        "movie": {
+            "shape": list(d.shape),
+            "chunks": list(args.chunks),
+            "dtype": "uint16",
+            "gb": round(d.nbytes / 1e9, 2),
+            "on_disk_gb": round(on_disk / 1e9, 2),
+        },
         "cpus": os.cpu_count(),
         "tau": TAU,
         "max_rel_err_vs_direct_formula": err,

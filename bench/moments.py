@@ -98,8 +98,14 @@ def main() -> None:
         rss_child(args.path, args.rss_child)
         return
 
-    ensure_movie(args.path, args.frames, args.size, tuple(args.chunks), seed=2024,
-                 compressors=make_codecs(args.compressor, args.clevel, np.dtype(np.uint16)))
+    ensure_movie(
+        args.path,
+        args.frames,
+        args.size,
+        tuple(args.chunks),
+        seed=2024,
+        compressors=make_codecs(args.compressor, args.clevel, np.dtype(np.uint16)),
+    )
     d = da.from_zarr(str(args.path))
     nbytes = d.nbytes
     on_disk = sum(f.stat().st_size for f in args.path.rglob("*") if f.is_file())
@@ -145,8 +151,13 @@ def main() -> None:
     small, large = args.rss_frames
 
     result = {
-        "movie": {"shape": list(d.shape), "chunks": list(args.chunks), "dtype": "uint16",
-                  "gb": round(nbytes / 1e9, 2), "on_disk_gb": round(on_disk / 1e9, 2)},
+        "movie": {
+            "shape": list(d.shape),
+            "chunks": list(args.chunks),
+            "dtype": "uint16",
+            "gb": round(nbytes / 1e9, 2),
+            "on_disk_gb": round(on_disk / 1e9, 2),
+        },
         "read_and_sum_s": [round(t, 2) for t in t_read],
         "moments_cumulants_order6_s": [round(t, 2) for t in t_mom],
         "ratio_best": round(min(t_mom) / min(t_read), 3),

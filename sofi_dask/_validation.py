@@ -65,8 +65,9 @@ def shown(text: str) -> _Shown:
     return _Shown(text)
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None,
-              maximum: int | None = None) -> int:
+def check_int(
+    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """``value`` as a Python int within ``[minimum, maximum]`` (bools are refused).
 
     Examples
@@ -92,14 +93,21 @@ def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> in
     """
     if value is None and allow_none:
         return None
-    if allow_none and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                       or value < 1):
+    if allow_none and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+    ):
         raise fail(name, "an integer >= 1 or None", value)
     return check_int(value, name, minimum=1)
 
 
-def check_real(value: Any, name: str, *, minimum: float | None = None,
-               maximum: float | None = None, inclusive: bool = True) -> float:
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    inclusive: bool = True,
+) -> float:
     """``value`` as a finite float within the bounds (``inclusive`` applies to both).
 
     Examples

@@ -145,9 +145,13 @@ def run_demo(
 
         ingest_bar = ProgressBar()
     result = run_pipeline(
-        movie, base / "results", cfg, overwrite=True, progress=progress,
+        movie,
+        base / "results",
+        cfg,
+        overwrite=True,
+        progress=progress,
         ingest_progress=ingest_bar,
-    )  # fmt: skip
+    )
     elapsed = time.perf_counter() - start
     rows = _describe(result, base)
     width = max(len(p) for p, _ in rows)

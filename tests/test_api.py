@@ -88,8 +88,16 @@ RELEASE_0_1 = [
 ]
 
 SUBPACKAGES = ["io", "stats", "image", "pipeline", "viz", "simulate", "cluster", "compat", "cli"]
-COMPAT_MODULES = ["deconvsk", "filtering", "finterp", "ldrc", "masks", "pysofi", "reconstruction",
-                  "visualization"]
+COMPAT_MODULES = [
+    "deconvsk",
+    "filtering",
+    "finterp",
+    "ldrc",
+    "masks",
+    "pysofi",
+    "reconstruction",
+    "visualization",
+]
 COMMANDS = ["simulate", "ingest", "info", "run", "config"]
 
 
@@ -116,8 +124,8 @@ def test_every_flat_name_has_a_subpackage():
 
 def test_functions_are_not_modules():
     """``sofi_dask.cumulants`` and ``sofi_dask.ldrc`` are the functions, whatever was imported."""
-    import sofi_dask.stats  # noqa: F401  (imports every statistics module)
     import sofi_dask.image  # noqa: F401
+    import sofi_dask.stats  # noqa: F401  (imports every statistics module)
 
     assert callable(sofi_dask.cumulants) and callable(sofi_dask.ldrc)
     assert type(sofi_dask.cumulants).__name__ == "function"
@@ -132,7 +140,11 @@ def test_compat_modules():
 
 
 def test_cli_commands():
-    proc = subprocess.run([sys.executable, "-m", "sofi_dask.cli", "--help"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sofi_dask.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for command in COMMANDS:
         assert command in proc.stdout, command

@@ -16,8 +16,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sofi_dask"
 # subpackage (or top-level module) -> the sofi_dask subpackages it must not import
 FORBIDDEN: dict[str, set[str]] = {
     "errors": {"io", "stats", "image", "pipeline", "viz", "simulate", "cluster", "compat", "cli"},
-    "_validation": {"io", "stats", "image", "pipeline", "viz", "simulate", "cluster", "compat",
-                    "cli"},
+    "_validation": {
+        "io",
+        "stats",
+        "image",
+        "pipeline",
+        "viz",
+        "simulate",
+        "cluster",
+        "compat",
+        "cli",
+    },
     "io": {"stats", "image", "pipeline", "viz", "simulate", "cluster", "compat", "cli"},
     "stats": {"image", "pipeline", "viz", "simulate", "cluster", "compat", "cli"},
     "image": {"pipeline", "viz", "simulate", "cluster", "compat", "cli"},
@@ -62,14 +71,16 @@ def _layer(path: Path) -> str:
 def test_layer_imports(path):
     forbidden = FORBIDDEN.get(_layer(path), set())
     bad = sorted(
-        name for name in _imports(path) if len(name.split(".")) > 1
-        and name.split(".")[1] in forbidden
+        name
+        for name in _imports(path)
+        if len(name.split(".")) > 1 and name.split(".")[1] in forbidden
     )
     assert not bad, f"{path.relative_to(PACKAGE)} ({_layer(path)}) imports {bad}"
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in _modules() if p.stem.endswith("_kernels")],
+    "path",
+    [p for p in _modules() if p.stem.endswith("_kernels")],
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_kernels_import_no_dask(path):
@@ -95,8 +106,11 @@ def test_no_module_level_import_cycles():
         for node in tree.body:  # module level only
             if isinstance(node, ast.ImportFrom) and node.module and node.module in known:
                 deps.add(node.module)
-                deps.update(f"{node.module}.{a.name}" for a in node.names
-                            if f"{node.module}.{a.name}" in known)
+                deps.update(
+                    f"{node.module}.{a.name}"
+                    for a in node.names
+                    if f"{node.module}.{a.name}" in known
+                )
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name in known)
         graph[name] = {d for d in deps if d != name}
@@ -111,7 +125,7 @@ def test_no_module_level_import_cycles():
             if node.startswith(dep + "."):  # importing one's own package is Python's own order
                 continue
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):] + [dep]
+                cycle = stack[stack.index(dep) :] + [dep]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)
@@ -132,6 +146,9 @@ def test_no_module_shadows_a_public_function():
 
 
 def test_modules_stay_small():
-    big = {str(p.relative_to(PACKAGE)): n for p in _modules()
-           if (n := len(p.read_text().splitlines())) > 450}
+    big = {
+        str(p.relative_to(PACKAGE)): n
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > 450
+    }
     assert not big, f"modules over 450 lines: {big}"

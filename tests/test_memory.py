@@ -9,11 +9,14 @@ import sys
 import pytest
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                    reason="mallopt is glibc's")
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
+)
 def test_applied_on_glibc_in_a_fresh_process():
-    code = ("from sofi_dask._memory import limit_allocator_retention as f; "
-            "import sys; sys.exit(0 if f() and f(1 << 20) else 1)")
+    code = (
+        "from sofi_dask._memory import limit_allocator_retention as f; "
+        "import sys; sys.exit(0 if f() and f(1 << 20) else 1)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

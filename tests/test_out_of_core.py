@@ -52,19 +52,25 @@ CHILD = textwrap.dedent(
 
 
 def _peak_mb(*args: object) -> float:
-    out = subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], check=True,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("ooc") / "movie.zarr"
-    z = zarr.create_array(store=str(path), shape=(FRAMES, *SHAPE), chunks=(256, *SHAPE),
-                          dtype=np.uint16)
+    z = zarr.create_array(
+        store=str(path), shape=(FRAMES, *SHAPE), chunks=(256, *SHAPE), dtype=np.uint16
+    )
     rng = np.random.default_rng(0)
     for a in range(0, FRAMES, 256):
-        z[a:a + 256] = rng.poisson(200.0, (256, *SHAPE)).astype(np.uint16)
+        z[a : a + 256] = rng.poisson(200.0, (256, *SHAPE)).astype(np.uint16)
     return path
 
 
@@ -81,8 +87,11 @@ def test_ingest_peak_memory_stays_under_1_gb(tmp_path):
     rng = np.random.default_rng(1)
     with tifffile.TiffWriter(tif, bigtiff=True) as w:
         for _ in range(FRAMES // 256):
-            w.write(rng.poisson(200.0, (256, *SHAPE)).astype(np.uint16), contiguous=True,
-                    photometric="minisblack")
+            w.write(
+                rng.poisson(200.0, (256, *SHAPE)).astype(np.uint16),
+                contiguous=True,
+                photometric="minisblack",
+            )
     assert tif.stat().st_size > 1e9
     peak = _peak_mb(tif, 0, "ingest", tmp_path / "big.zarr")
     assert peak < 1024

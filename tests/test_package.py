@@ -37,10 +37,17 @@ def test_notebook_runs(notebook, tmp_path):
         f"    runpy.run_path({str(code)!r}, run_name='__notebook__')\n"
     )
     out = tmp_path / "out"
-    env = dict(os.environ, SOFI_DASK_NOTEBOOK_SMALL="1", SOFI_DASK_NOTEBOOK_DIR=str(out),
-               MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=280)
+    env = dict(
+        os.environ, SOFI_DASK_NOTEBOOK_SMALL="1", SOFI_DASK_NOTEBOOK_DIR=str(out), MPLBACKEND="Agg"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     for name in ("movie.tif", "movie.zarr", "final.tif", "final_rgb.tif", "final.png", "pipeline"):
         assert (out / name).exists(), name

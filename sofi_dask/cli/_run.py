@@ -11,8 +11,11 @@ from typing import Any
 
 
 def _onoff(key: str, what: str) -> tuple[str, str, dict[str, Any]]:
-    return (f"--{key.split('.')[0].replace('_', '-')}", key,
-            {"type": _bool, "metavar": "on|off", "help": f"{what} (config {key})"})  # fmt: skip
+    return (
+        f"--{key.split('.')[0].replace('_', '-')}",
+        key,
+        {"type": _bool, "metavar": "on|off", "help": f"{what} (config {key})"},
+    )
 
 
 def _bool(text: str) -> bool:
@@ -44,15 +47,31 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     _onoff("bleaching.enabled", "bleaching correction"),
     ("--bleaching-method", "bleaching.method", {"choices": ("blocks", "correct")}),
     ("--fbc", "bleaching.fbc", {"type": float, "help": "bleaching block fraction"}),
-    ("--finterp", "finterp.factor", {"type": int, "metavar": "F",
-                                     "help": "Fourier interpolation factor (>= 2; turns it on)"}),
+    (
+        "--finterp",
+        "finterp.factor",
+        {"type": int, "metavar": "F", "help": "Fourier interpolation factor (>= 2; turns it on)"},
+    ),
     ("--statistic", "statistic.kind", {"choices": ("cumulants", "moments")}),
-    ("--orders", "statistic.orders", {"type": _ints, "metavar": "2,3,4",
-                                      "help": "orders to compute"}),
-    ("--frames", "statistic.frames", {"type": _ints, "metavar": "START,END",
-                                      "help": "frame window [START, END)"}),
-    ("--video", "video.window", {"type": int, "metavar": "WINDOW",
-                                 "help": "SOFI video with WINDOW frames per window (turns it on)"}),
+    (
+        "--orders",
+        "statistic.orders",
+        {"type": _ints, "metavar": "2,3,4", "help": "orders to compute"},
+    ),
+    (
+        "--frames",
+        "statistic.frames",
+        {"type": _ints, "metavar": "START,END", "help": "frame window [START, END)"},
+    ),
+    (
+        "--video",
+        "video.window",
+        {
+            "type": int,
+            "metavar": "WINDOW",
+            "help": "SOFI video with WINDOW frames per window (turns it on)",
+        },
+    ),
     ("--step", "video.step", {"type": int, "help": "frames between video windows"}),
     _onoff("noise_filter_1.enabled", "noise filter 1 (video)"),
     _onoff("deconvolution.enabled", "shrinking-kernel deconvolution"),
@@ -63,22 +82,45 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     _onoff("noise_filter_2.enabled", "noise filter 2 (video)"),
     _onoff("ldrc.enabled", "local dynamic range compression"),
     ("--ldrc-window", "ldrc.window_size", {"type": _size, "metavar": "N|ROWS,COLS"}),
-    ("--ldrc-mask", "ldrc.mask", {"metavar": "MASK",
-                                  "help": "order<k> (default order2) or average"}),
-    ("--keep", "outputs.keep_stages", {"type": lambda t: [s for s in t.split(",") if s],
-                                       "metavar": "STAGE,...", "help": "stages written"}),
-    ("--cmap", "outputs.cmap", {"metavar": "NAME",
-                                "help": "colormap of RGB outputs (default pink)"}),
-    ("--scheduler", "compute.scheduler", {
-        "metavar": "NAME|ADDRESS",
-        "help": "threads (default), synchronous, processes, local (distributed cluster on "
-                "this machine), slurm, pbs, or a scheduler address tcp://host:port"}),
+    (
+        "--ldrc-mask",
+        "ldrc.mask",
+        {"metavar": "MASK", "help": "order<k> (default order2) or average"},
+    ),
+    (
+        "--keep",
+        "outputs.keep_stages",
+        {
+            "type": lambda t: [s for s in t.split(",") if s],
+            "metavar": "STAGE,...",
+            "help": "stages written",
+        },
+    ),
+    (
+        "--cmap",
+        "outputs.cmap",
+        {"metavar": "NAME", "help": "colormap of RGB outputs (default pink)"},
+    ),
+    (
+        "--scheduler",
+        "compute.scheduler",
+        {
+            "metavar": "NAME|ADDRESS",
+            "help": "threads (default), synchronous, processes, local (distributed cluster on "
+            "this machine), slurm, pbs, or a scheduler address tcp://host:port",
+        },
+    ),
     ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
-    ("--performance-report", "compute.performance_report", {
-        "metavar": "FILE.html",
-        "help": "write a Dask performance report (needs a distributed scheduler; "
-                "threads is replaced by local)"}),
-)  # fmt: skip
+    (
+        "--performance-report",
+        "compute.performance_report",
+        {
+            "metavar": "FILE.html",
+            "help": "write a Dask performance report (needs a distributed scheduler; "
+            "threads is replaced by local)",
+        },
+    ),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -96,16 +138,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     p.add_argument(
-        "input", nargs="*", help="TIFF file(s), folder or quoted glob, or Zarr store "
+        "input",
+        nargs="*",
+        help="TIFF file(s), folder or quoted glob, or Zarr store "
         "(default: input.path of the config)",
-    )  # fmt: skip
+    )
     p.add_argument("-o", "--output", default=None, help="output folder (must not exist)")
     p.add_argument("--config", default=None, help="configuration file (TOML or YAML)")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[],
-        metavar="KEY=VALUE", help="override one configuration key (repeatable), e.g. "
-        "--set deconvolution.iterations=10",
-    )  # fmt: skip
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one configuration key (repeatable), e.g. --set deconvolution.iterations=10",
+    )
     g = p.add_argument_group("pipeline stages (each overrides one configuration key)")
     for flag, key, kwargs in STAGE_OPTIONS:
         if "metavar" not in kwargs and "choices" not in kwargs and "type" not in kwargs:
@@ -174,10 +221,16 @@ def run(args: argparse.Namespace) -> int:
         if client is not None:
             print(f"Dask dashboard: {cluster.dashboard_link(client)}", file=sys.stderr, flush=True)
         result = run_pipeline(
-            source, args.output, config, client=client, progress=progress,
-            overwrite=args.overwrite, cache_dir=args.cache_dir, ingest=not args.no_ingest,
+            source,
+            args.output,
+            config,
+            client=client,
+            progress=progress,
+            overwrite=args.overwrite,
+            cache_dir=args.cache_dir,
+            ingest=not args.no_ingest,
             ingest_progress=ProgressBar() if progress else None,
-        )  # fmt: skip
+        )
     t = result.timings["phases_s"]
     print(f"wrote {result.output} in {sum(t.values()):.1f} s")
     for order, name in sorted(result.final_images().items()):

@@ -56,8 +56,12 @@ logger = logging.getLogger(__name__)
 LOCAL_SCHEDULERS: tuple[str, ...] = ("threads", "processes", "synchronous")
 #: Every scheduler name :func:`make_client` accepts, besides an address.
 SCHEDULERS: tuple[str, ...] = (*LOCAL_SCHEDULERS, "local", *JOBQUEUE_KINDS)
-_ALIASES = {"sync": "synchronous", "single-threaded": "synchronous", "threading": "threads",
-            "multiprocessing": "processes"}  # fmt: skip
+_ALIASES = {
+    "sync": "synchronous",
+    "single-threaded": "synchronous",
+    "threading": "threads",
+    "multiprocessing": "processes",
+}
 _ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?\[?[\w.\-:]+\]?:\d{1,5}/?")
 
 
@@ -351,9 +355,11 @@ def make_client(
     if name in JOBQUEUE_KINDS:
         require_submit_command(name)
         cluster = make_jobqueue_cluster(
-            name, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+            name,
+            threads_per_worker=threads_per_worker,
+            memory_limit=memory_limit,
             **jobqueue_kwargs,
-        )  # fmt: skip
+        )
         try:
             if jobs is not None or n_workers is None:
                 cluster.scale(jobs=jobs or 1)

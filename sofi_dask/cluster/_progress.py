@@ -15,18 +15,14 @@ __all__ = ["progress", "progress_context"]
 
 
 def _is_client(obj: Any) -> bool:
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        return False
+    from distributed import Client  # imported on use: the CLI starts without distributed
+
     return isinstance(obj, Client)
 
 
 def _is_future(obj: Any) -> bool:
-    try:
-        from distributed import Future
-    except ImportError:  # pragma: no cover
-        return False
+    from distributed import Future
+
     return isinstance(obj, Future)
 
 

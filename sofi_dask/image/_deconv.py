@@ -79,9 +79,7 @@ def _check_depth(depth: Any) -> tuple[int, int] | None:
     if len(values) != 2 or any(
         isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
     ):
-        raise ValueError(
-            f"depth must be None, an int >= 0 or two ints >= 0 (y, x), got {depth!r}"
-        )
+        raise ValueError(f"depth must be None, an int >= 0 or two ints >= 0 (y, x), got {depth!r}")
     return int(values[0]), int(values[1])
 
 
@@ -183,9 +181,7 @@ def _deconvsk_dask(arr: da.Array, kernels: np.ndarray, depth: Any, workers: int)
             plan: Any = dask.delayed(K.make_plan, pure=True)(kernels, (h, w), method=method)
         else:
             plan = K.make_plan(kernels, (h, w), method=method, precompute=False)
-        return arr.map_blocks(
-            _whole_block, plan=plan, workers=workers, dtype=np.float64, meta=meta
-        )
+        return arr.map_blocks(_whole_block, plan=plan, workers=workers, dtype=np.float64, meta=meta)
     if depth is None:
         depth = tile_depth(kernels.shape[-2:], len(kernels))
     dy, dx = min(depth[0], h - 1), min(depth[1], w - 1)

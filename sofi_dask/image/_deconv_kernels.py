@@ -64,9 +64,7 @@ def psf_to_origin(psf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def origin_to_psf(grid: np.ndarray, psf_shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of :func:`psf_to_origin` (MATLAB's circshift-then-crop of ``otf2psf``)."""
-    idx = np.ix_(
-        *[(np.arange(p) - p // 2) % s for p, s in zip(psf_shape, grid.shape, strict=True)]
-    )
+    idx = np.ix_(*[(np.arange(p) - p // 2) % s for p, s in zip(psf_shape, grid.shape, strict=True)])
     return grid[idx]
 
 
@@ -152,7 +150,7 @@ def _symmetry_grid(psf_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> t
 
 
 def plan_method(kernels: np.ndarray, image_shape: tuple[int, int]) -> str:
-    """"dct" when every kernel is even in each axis on the (2H, 2W) grid, else "fft".
+    """ "dct" when every kernel is even in each axis on the (2H, 2W) grid, else "fft".
 
     Checked on the small equivalent grid of :func:`_symmetry_grid` (cost independent of the
     image size).
@@ -234,8 +232,9 @@ def rl_blind(
         b = np.maximum(p, 0.0)
         b /= b.sum()
         otf = sfft.rfft2(psf_to_origin(b, shape), workers=workers)
-        reblur = _floor_eps(sfft.irfft2(otf * sfft.rfft2(y, workers=workers), s=shape,
-                                        workers=workers))
+        reblur = _floor_eps(
+            sfft.irfft2(otf * sfft.rfft2(y, workers=workers), s=shape, workers=workers)
+        )
         cc = sfft.rfft2(observed / reblur, workers=workers)
         j_old = j
         back = sfft.irfft2(otf.conj() * cc, s=shape, workers=workers)

@@ -159,6 +159,4 @@ def noise_filter1d(
         return stack.map_blocks(_convolve_same_block, **kwargs)
     if n <= depth:
         return stack.rechunk({axis: -1}).map_blocks(_convolve_same_block, **kwargs)
-    return stack.map_overlap(
-        _convolve_same_block, depth={axis: depth}, boundary="none", **kwargs
-    )
+    return stack.map_overlap(_convolve_same_block, depth={axis: depth}, boundary="none", **kwargs)

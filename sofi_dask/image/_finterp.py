@@ -124,9 +124,7 @@ def ift_matrix2d(xrange: int, yrange: int, interp_num: int) -> tuple[np.ndarray,
     return K.idft_interp_matrix(int(xrange), f), K.idft_interp_matrix(int(yrange), f).T
 
 
-def interpolate_image(
-    im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num: int
-) -> np.ndarray:
+def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num: int) -> np.ndarray:
     """pysofi's ``interpolate_image`` with explicit matrices; returns the real part.
 
     Examples
@@ -343,9 +341,7 @@ def moments_with_finterp(
     return dict(zip(out, dask.compute(*out.values(), scheduler="threads"), strict=True))
 
 
-def moment_im_with_finterp(
-    data: Any, order: int, factor: int, *, frames: Any = None
-) -> Any:
+def moment_im_with_finterp(data: Any, order: int, factor: int, *, frames: Any = None) -> Any:
     """One central moment image of the interpolated frames (pysofi ``moment_im_with_finterp``).
 
     Float64 (pysofi truncates to int64, defect 1). See :func:`moments_with_finterp`.

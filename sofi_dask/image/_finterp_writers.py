@@ -205,8 +205,14 @@ def fourier_interp_movie_to_zarr(
             chunks=(movie.chunks[0][0],) + movie.shape[1:],
             dtype=movie.dtype,
             compressors=ZstdCodec(level=clevel),
-            attributes={"sofi_dask": {"stage": "fourier_interp", "factor": int(factor),
-                                      "rescale_uint16": bool(rescale), "complete": False}},
+            attributes={
+                "sofi_dask": {
+                    "stage": "fourier_interp",
+                    "factor": int(factor),
+                    "rescale_uint16": bool(rescale),
+                    "complete": False,
+                }
+            },
         )
         da.store(movie, target, lock=False)
         target.attrs["sofi_dask"] = {**target.attrs["sofi_dask"], "complete": True}
@@ -254,8 +260,11 @@ def _iter_interp_batches(
     cap = max(1, TIFF_INPUT_BLOCK_BYTES // in_frame)
     if is_dask_array(arr):
         t_chunks = [min(c, cap) for c in arr.chunks[0]]
-        darr = arr.rechunk({0: max(t_chunks), 1: -1, 2: -1}) if max(arr.chunks[0]) > cap \
+        darr = (
+            arr.rechunk({0: max(t_chunks), 1: -1, 2: -1})
+            if max(arr.chunks[0]) > cap
             else arr.rechunk({1: -1, 2: -1})
+        )
         blocks = [darr.blocks[i] for i in range(darr.numblocks[0])]
     else:
         blocks = [arr[i : i + cap] for i in range(0, arr.shape[0], cap)]

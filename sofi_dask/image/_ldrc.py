@@ -47,8 +47,7 @@ def _prepare_mask(mask: Any, shape: tuple[int, int], order: int) -> Any:
     resampled = resample_mask(np.asarray(mask), order)
     if resampled.shape != shape or not np.all(np.isfinite(resampled)):
         raise ValueError(
-            f"resampled mask has shape {resampled.shape} (expected {shape}) "
-            f"or non-finite values"
+            f"resampled mask has shape {resampled.shape} (expected {shape}) or non-finite values"
         )
     return resampled
 

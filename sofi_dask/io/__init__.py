@@ -21,6 +21,5 @@ __all__ = [
     "MovieWriter",
     "create_movie",
     "ingest",
-
     "open_movie",
 ]

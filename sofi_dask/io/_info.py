@@ -14,6 +14,7 @@ from sofi_dask.io._tiff import open_tiff_source
 
 __all__ = ["movie_info"]
 
+
 def _summary(values: np.ndarray) -> dict[str, float]:
     return {
         "min": float(np.min(values)),

@@ -80,8 +80,11 @@ class MovieWriter:
 
     def frames_written(self) -> int:
         """Frames whose time chunk has been written."""
-        return sum(self._plan.frames(i)[1] - self._plan.frames(i)[0]
-                   for i in range(self._plan.grid[0]) if self._done[i].all())  # fmt: skip
+        return sum(
+            self._plan.frames(i)[1] - self._plan.frames(i)[0]
+            for i in range(self._plan.grid[0])
+            if self._done[i].all()
+        )
 
     def write(self, start: int, frames: np.ndarray) -> None:
         """Write frames ``start..start+len(frames)-1`` (whole time chunks).
@@ -235,13 +238,18 @@ def create_movie(
         isinstance(pixel_size, (int, float)) and math.isfinite(pixel_size) and pixel_size > 0
     ):
         raise ValueError(f"pixel_size: expected a positive number or None, got {pixel_size!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):  # fmt: skip
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
         raise ValueError(f"workers: expected a positive int or None, got {workers!r}")
     chunk_shape = parse_chunks(chunks, shape_t, dt)  # type: ignore[arg-type]
     codecs = make_codecs(compressor, clevel, dt)
-    params = {"chunks": list(chunk_shape), "compressor": compressor, "clevel": int(clevel),
-              "channel": None}  # fmt: skip
+    params = {
+        "chunks": list(chunk_shape),
+        "compressor": compressor,
+        "clevel": int(clevel),
+        "channel": None,
+    }
     if dest.exists() or dest.is_symlink():
         if not overwrite:
             raise FileExistsError(

@@ -147,8 +147,9 @@ def load_config(path: PathLike) -> PipelineConfig:
         elif suffix in (".yaml", ".yml"):
             data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
         else:
-            raise ConfigError("", f"expected a .toml, .yaml or .yml file, got {file.name!r}",
-                              source=source)  # fmt: skip
+            raise ConfigError(
+                "", f"expected a .toml, .yaml or .yml file, got {file.name!r}", source=source
+            )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError("", f"cannot parse {suffix[1:].upper()}: {exc}", source=source) from None
     if data is not None and not isinstance(data, dict):

@@ -143,9 +143,14 @@ def parse_optional(spec: Spec) -> Spec:
 
 
 def parse_int_tuple(
-    length: int | None, minimum: int, *, distinct: bool = False, increasing: bool = False,
-    scalar_repeats: bool = False, words: str,
-) -> Spec:  # fmt: skip
+    length: int | None,
+    minimum: int,
+    *,
+    distinct: bool = False,
+    increasing: bool = False,
+    scalar_repeats: bool = False,
+    words: str,
+) -> Spec:
     """A list of ints (returned as a tuple); a scalar repeats ``length`` times if allowed."""
 
     def parse(value: Any) -> tuple[int, ...]:

@@ -27,15 +27,23 @@ from sofi_dask.pipeline._config_parse import (
 )
 
 STAGES: tuple[str, ...] = (
-    "average", "statistic", "noise_filter_1", "deconvolution", "noise_filter_2", "ldrc",
-)  # fmt: skip
+    "average",
+    "statistic",
+    "noise_filter_1",
+    "deconvolution",
+    "noise_filter_2",
+    "ldrc",
+)
 _MAX_ORDER = 8
 _ORDERS_WORDS = f"a list of distinct ints in 1..{_MAX_ORDER}"
 _SCHEDULERS = ("threads", "processes", "synchronous", "local", "slurm", "pbs")
 #: Keys holding file paths: relative values in a config file are relative to that file.
 PATH_KEYS: tuple[str, ...] = (
-    "input.path", "outputs.path", "deconvolution.psf.path", "compute.performance_report",
-)  # fmt: skip
+    "input.path",
+    "outputs.path",
+    "deconvolution.psf.path",
+    "compute.performance_report",
+)
 
 
 def _parse_mask() -> Spec:
@@ -105,9 +113,10 @@ class InputConfig(Section):
     """The movie to analyse."""
 
     path: str | None = option(
-        None, parse_optional(_PATH),
+        None,
+        parse_optional(_PATH),
         "TIFF file, folder/glob of TIFFs, or Zarr store from `sofi-dask ingest`",
-    )  # fmt: skip
+    )
     channel: int | None = option(
         None, parse_optional(parse_int(0)), "channel of a multi-channel TIFF"
     )
@@ -119,10 +128,11 @@ class BleachingConfig(Section):
 
     enabled: bool = option(True, parse_bool(), "correct for bleaching")
     method: str = option(
-        "blocks", parse_choice("blocks", "correct"),
+        "blocks",
+        parse_choice("blocks", "correct"),
         "blocks: statistics per block, then their unweighted mean (pysofi's block_ave_*); "
         "correct: subtract each block's mean from the movie first (pysofi's correct_bleaching)",
-    )  # fmt: skip
+    )
     fbc: float = option(
         0.04, parse_float(gt=0, lt=1), "fraction of the signal drop that starts a new block"
     )
@@ -130,9 +140,10 @@ class BleachingConfig(Section):
         251, parse_int(1, odd=True), "median-filter length for the total signal, frames"
     )
     min_block_frames: int = option(
-        50, parse_int(1),
+        50,
+        parse_int(1),
         "blocks shorter than this join their neighbour (1: pysofi's blocks, however short)",
-    )  # fmt: skip
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,25 +163,31 @@ class StatisticConfig(Section):
         (2, 3, 4),
         parse_int_tuple(None, 1, distinct=True, words=_ORDERS_WORDS),
         "orders to compute",
-    )  # fmt: skip
+    )
     frames: tuple[int, int] | None = option(
         None,
-        parse_optional(parse_int_tuple(2, 0, distinct=True, increasing=True,
-                                       words="[start, end] frame indices with start < end")),
+        parse_optional(
+            parse_int_tuple(
+                2,
+                0,
+                distinct=True,
+                increasing=True,
+                words="[start, end] frame indices with start < end",
+            )
+        ),
         "frame window [start, end) (default: every frame)",
-    )  # fmt: skip
+    )
     absolute: bool = option(
-        True, parse_bool(),
+        True,
+        parse_bool(),
         "deconvolve and compress |statistic| (SOFI images are magnitudes: cumulants of order "
         ">= 3 can be negative, and deconvolution floors negatives at eps); false: pysofi's "
         "signed input",
-    )  # fmt: skip
+    )
 
     def _check(self) -> None:
         if max(self.orders) > _MAX_ORDER:
-            raise ConfigError(
-                "orders", f"expected {_ORDERS_WORDS}, got {list(self.orders)!r}"
-            )  # fmt: skip
+            raise ConfigError("orders", f"expected {_ORDERS_WORDS}, got {list(self.orders)!r}")
         object.__setattr__(self, "orders", tuple(sorted(self.orders)))
 
 
@@ -231,7 +248,7 @@ class LdrcConfig(Section):
         (25, 25),
         parse_int_tuple(2, 2, scalar_repeats=True, words="[rows, cols] ints >= 2 (or one int)"),
         "window size, pixels",
-    )  # fmt: skip
+    )
     mask: str = option(
         "order2",
         _parse_mask(),
@@ -258,7 +275,7 @@ class OutputsConfig(Section):
         (0.0, 100.0),
         parse_float_pair(0.0, 100.0, words="[low, high] with 0 <= low < high <= 100"),
         "display range of RGB outputs, percentiles",
-    )  # fmt: skip
+    )
     keep_stages: tuple[str, ...] = option(STAGES, _parse_stages(), "stages written (if run)")
 
 
@@ -279,9 +296,10 @@ class ComputeConfig(Section):
     )
     progress: bool = option(True, parse_bool(), "show progress bars")
     cluster_options: dict[str, Any] = option(
-        {}, parse_scalar_table("a table of names to strings, numbers or booleans"),
+        {},
+        parse_scalar_table("a table of names to strings, numbers or booleans"),
         "extra dask-jobqueue options for slurm/pbs (queue, walltime, account, ...)",
-    )  # fmt: skip
+    )
 
 
 @dataclasses.dataclass(frozen=True)

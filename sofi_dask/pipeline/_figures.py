@@ -14,8 +14,13 @@ from sofi_dask.pipeline._plan import Plan
 logger = logging.getLogger(__name__)
 
 _STAGE_ORDER = (
-    "moments", "cumulants", "noise_filter_1", "deconvolution", "noise_filter_2", "ldrc",
-)  # fmt: skip
+    "moments",
+    "cumulants",
+    "noise_filter_1",
+    "deconvolution",
+    "noise_filter_2",
+    "ldrc",
+)
 
 
 def _load(folder: Path, name: str) -> np.ndarray:
@@ -45,7 +50,7 @@ def make_figures(
     (dict, dict)
         Figure name -> ``Figure``; figure name -> [saved PNG path].
     """
-    from sofi_dask.viz import _figures as F
+    from sofi_dask import viz as F
 
     out_dir = folder / "figures"
     out_dir.mkdir(exist_ok=True)
@@ -72,14 +77,18 @@ def make_figures(
     if all(n in names for n in stat_images.values()):
         figs["orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
-            title=f"{stat} images by order{over}", cmap=cmap, percentiles=pct,
-        )  # fmt: skip
+            title=f"{stat} images by order{over}",
+            cmap=cmap,
+            percentiles=pct,
+        )
     finals = {k: n for k, n in graph.finals.items() if n in names}
     if finals and finals != stat_images:
         figs["final_orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in finals.items()},
-            title=f"final images by order{over}", cmap=cmap, percentiles=pct,
-        )  # fmt: skip
+            title=f"final images by order{over}",
+            cmap=cmap,
+            percentiles=pct,
+        )
 
     top = plan.max_order
     chain = [s for s in _STAGE_ORDER if f"{s}_order{top}" in names]
@@ -87,21 +96,25 @@ def make_figures(
         figs[f"{after}_before_after"] = F.before_after(
             _as_image(_load(folder, f"{before}_order{top}")),
             _as_image(_load(folder, f"{after}_order{top}")),
-            titles=(before, after), title=f"order {top}: {before} -> {after}{over}",
-            cmap=cmap, percentiles=pct,
-        )  # fmt: skip
+            titles=(before, after),
+            title=f"order {top}: {before} -> {after}{over}",
+            cmap=cmap,
+            percentiles=pct,
+        )
     if plan.video and top in finals:
         stack = _load(folder, finals[top])
         shown = sorted({int(round(v)) for v in np.linspace(0, len(stack) - 1, min(len(stack), 8))})
         step = plan.step or plan.window
         start = plan.frames[0] if plan.frames is not None else 0
-        labels = [
-            f"frames {start + w * step}-{start + w * step + plan.window - 1}" for w in shown
-        ]
+        labels = [f"frames {start + w * step}-{start + w * step + plan.window - 1}" for w in shown]
         figs["video"] = F.plot_video_frames(
-            stack, frames=shown, frame_labels=labels, cmap=cmap, percentiles=pct,
+            stack,
+            frames=shown,
+            frame_labels=labels,
+            cmap=cmap,
+            percentiles=pct,
             title=f"SOFI video, order {top} ({finals[top]}; window {plan.window}, step {step})",
-        )  # fmt: skip
+        )
 
     files: dict[str, list[Path]] = {}
     for name, fig in figs.items():

@@ -122,10 +122,12 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         g.blocks = [
             (int(a), int(b))
             for a, b in bleaching.bleaching_blocks(
-                g.signal, fbc=plan.fbc, kernel_size=plan.bleach_kernel,
+                g.signal,
+                fbc=plan.fbc,
+                kernel_size=plan.bleach_kernel,
                 min_frames=plan.bleach_min_frames,
             )
-        ]  # fmt: skip
+        ]
         logger.info("bleaching correction: %d blocks", len(g.blocks))
         short = [(a, b) for a, b in g.blocks if b - a < plan.max_order]
         if short and plan.bleach_method == "blocks" and not plan.video:
@@ -157,9 +159,7 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         from sofi_dask.stats._video import sofi_video
 
         step = plan.step or plan.window
-        per_order = sofi_video(
-            work, plan.max_order, window=plan.window, step=step, statistic=stat
-        )
+        per_order = sofi_video(work, plan.max_order, window=plan.window, step=step, statistic=stat)
         ndim = 3
     elif block_stats:
         block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants

@@ -152,9 +152,13 @@ def resolve_input(
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
             io.ingest(
-                src, store, chunks=chunks, channel=channel, progress=progress,
+                src,
+                store,
+                chunks=chunks,
+                channel=channel,
+                progress=progress,
                 overwrite=state == "stale",
-            )  # fmt: skip
+            )
         except PermissionError as exc:
             raise PermissionError(
                 f"input: cannot write the ingested store {store} ({exc}); "

@@ -175,18 +175,9 @@ def check_output_path(
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        import psutil
+    import psutil
 
-        return bool(psutil.pid_exists(pid))
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    return bool(psutil.pid_exists(pid))
 
 
 def _remove_stale(final: Path) -> None:
@@ -406,26 +397,31 @@ def write_image_files(
     display = {"cmap": colormap, "contrast": contrast, "percentiles": percentiles}
     if tiff:
         (folder / "tiff").mkdir(exist_ok=True)
-        out["tiff"] = visualization.save_tiff(
-            array, folder / "tiff" / f"{spec.name}.tif", **common
-        )
+        out["tiff"] = visualization.save_tiff(array, folder / "tiff" / f"{spec.name}.tif", **common)
     if rgb:
         (folder / "tiff").mkdir(exist_ok=True)
         out["rgb_tiff"] = visualization.save_tiff(
-            array, folder / "tiff" / f"{spec.name}_rgb.tif",
-            **display, **common,
-        )  # fmt: skip
+            array,
+            folder / "tiff" / f"{spec.name}_rgb.tif",
+            **display,
+            **common,
+        )
     if png:
         (folder / "png").mkdir(exist_ok=True)
         first = array[0] if video else array
         out["png"] = visualization.save_png(
-            np.asarray(first), folder / "png" / f"{spec.name}.png",
-            **display, protected=protected,
-        )  # fmt: skip
+            np.asarray(first),
+            folder / "png" / f"{spec.name}.png",
+            **display,
+            protected=protected,
+        )
     if video and video_format:
         (folder / "video").mkdir(exist_ok=True)
         suffix = {"gif": ".gif", "tiff": ".tif", "mp4": ".mp4"}[video_format]
         out["video"] = visualization.save_video(
-            array, folder / "video" / f"{spec.name}{suffix}", **display, protected=protected,
-        )  # fmt: skip
+            array,
+            folder / "video" / f"{spec.name}{suffix}",
+            **display,
+            protected=protected,
+        )
     return out

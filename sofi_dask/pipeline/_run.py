@@ -147,9 +147,12 @@ def client_for(config: Any, client: Any = None) -> Iterator[Any]:
 
     c = cfg.compute
     made = cluster.make_client(
-        c.scheduler, n_workers=c.n_workers, threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit, **c.cluster_options,
-    )  # fmt: skip
+        c.scheduler,
+        n_workers=c.n_workers,
+        threads_per_worker=c.threads_per_worker,
+        memory_limit=c.memory_limit,
+        **c.cluster_options,
+    )
     try:
         logger.info("dask dashboard: %s", cluster.dashboard_link(made))
         yield made
@@ -244,9 +247,12 @@ def run_pipeline(
 
     with timer("ingest"):
         resolved = resolve_input(
-            input, ingest=ingest, cache_dir=cache_dir, channel=plan.channel,
+            input,
+            ingest=ingest,
+            cache_dir=cache_dir,
+            channel=plan.channel,
             progress=ingest_progress,
-        )  # fmt: skip
+        )
     movie = resolved.movie
     with timer("build_graph"):
         graph = build_graph(movie, plan)
@@ -285,10 +291,17 @@ def run_pipeline(
             for name, spec in graph.specs.items():
                 arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
                 written = write_image_files(
-                    arr, spec, tmp, colormap=plan.colormap, percentiles=plan.percentiles,
-                    tiff=plan.tiff, rgb=plan.rgb, png=plan.png,
-                    video_format=plan.video_format, protected=protected,
-                )  # fmt: skip
+                    arr,
+                    spec,
+                    tmp,
+                    colormap=plan.colormap,
+                    percentiles=plan.percentiles,
+                    tiff=plan.tiff,
+                    rgb=plan.rgb,
+                    png=plan.png,
+                    video_format=plan.video_format,
+                    protected=protected,
+                )
                 files[name] = [p.relative_to(tmp) for p in written.values()]
         if plan.figures:
             with timer("figures"):

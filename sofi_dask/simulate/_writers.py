@@ -311,16 +311,22 @@ def write_simulated_zarr(
         batch_frames = parse_positive_int("batch_frames", batch_frames)
     batch = depth if batch_frames is None else depth * max(1, batch_frames // depth)
     if batch_frames is not None and batch != batch_frames:
-        logger.info("batch_frames %s rounded to %s (whole time chunks of %s)", batch_frames,
-                    batch, depth)  # fmt: skip
+        logger.info(
+            "batch_frames %s rounded to %s (whole time chunks of %s)", batch_frames, batch, depth
+        )
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
     source = [{"simulated": True, "seed": cfg.seed, "generator": "sofi_dask.simulate"}]
     try:
         result: list[GroundTruth] = []
         writer = io.create_movie(
-            tmp, cfg.shape, np.uint16, chunks=chunk_shape, pixel_size=cfg.pixel_size,
-            source=source, name=path.name,
-        )  # fmt: skip
+            tmp,
+            cfg.shape,
+            np.uint16,
+            chunks=chunk_shape,
+            pixel_size=cfg.pixel_size,
+            source=source,
+            name=path.name,
+        )
         done = 0
         for start, frames in iter_simulated_batches(
             cfg, batch_frames=batch, threads=threads, on_done=result.append

@@ -52,9 +52,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- blocks
-def merge_short_blocks(
-    blocks: Sequence[tuple[int, int]], min_frames: int
-) -> list[tuple[int, int]]:
+def merge_short_blocks(blocks: Sequence[tuple[int, int]], min_frames: int) -> list[tuple[int, int]]:
     """Merge every block shorter than ``min_frames`` into its neighbour.
 
     A short block joins the block before it (the first one joins the block after it), so the
@@ -140,13 +138,13 @@ def _check_blocks(blocks: Any, n_frames: int, *, cover: bool = False) -> list[tu
             raise ValueError(f"blocks[{i}] must be two integers (start, end), got {pair!r}")
         a, b = int(pair[0]), int(pair[1])
         if not 0 <= a < b <= n_frames:
-            raise ValueError(
-                f"blocks[{i}]=({a}, {b}) must satisfy 0 <= start < end <= {n_frames}"
-            )
+            raise ValueError(f"blocks[{i}]=({a}, {b}) must satisfy 0 <= start < end <= {n_frames}")
         out.append((a, b))
     if cover:
-        if out[0][0] != 0 or out[-1][1] != n_frames or any(
-            p[1] != q[0] for p, q in zip(out[:-1], out[1:], strict=True)
+        if (
+            out[0][0] != 0
+            or out[-1][1] != n_frames
+            or any(p[1] != q[0] for p, q in zip(out[:-1], out[1:], strict=True))
         ):
             raise ValueError(
                 f"blocks must be consecutive and cover frames 0..{n_frames - 1} "
@@ -238,8 +236,9 @@ def block_cumulants(
     return [{p: c[p] for p in range(1, max_order + 1)} for c in cum]
 
 
-def block_average(per_block: Sequence[Mapping[int, Any]] | Mapping[Any, Mapping[int, Any]]
-                  ) -> dict[int, Any]:
+def block_average(
+    per_block: Sequence[Mapping[int, Any]] | Mapping[Any, Mapping[int, Any]],
+) -> dict[int, Any]:
     """Unweighted mean over blocks of per-block images (pysofi's ``block_ave_*``).
 
     Every block counts once, whatever its number of frames (pysofi's convention).
@@ -348,15 +347,19 @@ def correct_bleaching(
     for iy, h in enumerate(x.chunks[1]):
         row = []
         for ix, w in enumerate(x.chunks[2]):
-            leaves = [((chunks[it, iy, ix],), dict(t0=t0, edges=edges))
-                      for it, (t0, _) in enumerate(t_bounds)]
+            leaves = [
+                ((chunks[it, iy, ix],), dict(t0=t0, edges=edges))
+                for it, (t0, _) in enumerate(t_bounds)
+            ]
             final = _fold_reduce(
                 leaves, _segment_state, _segment_combine, every, f"bleach-merge-{token}-{iy}-{ix}"
             )
             stats = _call(_segment_stats, f"bleach-stats-{token}-{iy}-{ix}", final, n_blocks)
             row.append(
                 da.from_delayed(
-                    stats, shape=(n_blocks + 1, h, w), dtype=np.float64,
+                    stats,
+                    shape=(n_blocks + 1, h, w),
+                    dtype=np.float64,
                     meta=np.empty((0, 0, 0), dtype=np.float64),
                 )
             )
@@ -366,10 +369,14 @@ def correct_bleaching(
     reread = bind(x, stats_arr)
     frame_index = da.arange(n_frames, chunks=(x.chunks[0],))
     corrected = da.blockwise(
-        _apply_correction, "tyx",
-        reread, "tyx",
-        frame_index, "t",
-        stats_arr, "byx",
+        _apply_correction,
+        "tyx",
+        reread,
+        "tyx",
+        frame_index,
+        "t",
+        stats_arr,
+        "byx",
         concatenate=True,
         edges=np.asarray(edges, dtype=np.int64),
         out_dtype=out_dtype,

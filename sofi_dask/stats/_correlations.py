@@ -155,9 +155,7 @@ def xc_offsets(ri_range: int) -> list[tuple[int, int]]:
     [(-1, -1), (-1, 0), (-1, 1), (0, -1)]
     """
     r = int(ri_range)
-    return [(i, j) for i in range(-r, 0) for j in range(-r, r + 1)] + [
-        (0, j) for j in range(-r, 0)
-    ]
+    return [(i, j) for i in range(-r, 0) for j in range(-r, r + 1)] + [(0, j) for j in range(-r, 0)]
 
 
 def lag_subsets(n_lags: int) -> dict[int, list[tuple[int, ...]]]:

@@ -62,8 +62,10 @@ def _fold_reduce(
 def _check_split_every(split_every: Any) -> int:
     if split_every is None:
         return 8
-    if isinstance(split_every, bool) or not isinstance(split_every, numbers.Integral) or (
-        split_every < 2
+    if (
+        isinstance(split_every, bool)
+        or not isinstance(split_every, numbers.Integral)
+        or (split_every < 2)
     ):
         raise ValueError(f"split_every must be an integer >= 2, got {split_every!r}")
     return int(split_every)

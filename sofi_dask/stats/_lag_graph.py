@@ -101,7 +101,11 @@ def _lag_merge(parts: Any, axis: Any = None, keepdims: bool = True) -> tuple:
 
 
 def _lag_images(
-    parts: Any, axis: Any = None, keepdims: bool = True, *, masks: tuple[int, ...],
+    parts: Any,
+    axis: Any = None,
+    keepdims: bool = True,
+    *,
+    masks: tuple[int, ...],
     n_products: int,
 ) -> np.ndarray:
     state = _lag_merge(parts)
@@ -128,7 +132,12 @@ def _lag_stack(
     token = dask.base.tokenize(x, lags, masks, split_every)
     obj_meta = np.empty((0, 0, 0), dtype=np.float64)
     parts = da.map_blocks(
-        _lag_chunk, x, lags=lags, max_lag=max_lag, dtype=np.float64, meta=obj_meta,
+        _lag_chunk,
+        x,
+        lags=lags,
+        max_lag=max_lag,
+        dtype=np.float64,
+        meta=obj_meta,
         name=f"lag-chunk-{token}",
     )
     n_t = len(x.chunks[0])
@@ -137,7 +146,9 @@ def _lag_stack(
     for it, iy, ix in itertools.product(*(range(len(c)) for c in x.chunks)):
         after = (parts.name, it + 1, iy, ix) if it + 1 < n_t else None
         dsk[(leaf_name, it, iy, ix)] = (
-            partial(_lag_leaf, lags=lags), (parts.name, it, iy, ix), after
+            partial(_lag_leaf, lags=lags),
+            (parts.name, it, iy, ix),
+            after,
         )
     graph = HighLevelGraph.from_collections(leaf_name, dsk, dependencies=[parts])
     leaves = da.Array(graph, leaf_name, chunks=x.chunks, meta=obj_meta)

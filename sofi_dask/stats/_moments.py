@@ -103,9 +103,7 @@ def check_frames(frames: Any, n_frames: int, name: str = "frames") -> tuple[int,
 
 def _check_enough_frames(n: int, max_order: int, name: str = "frames") -> None:
     if n < max_order:
-        raise ValueError(
-            f"{name}: order {max_order} needs at least {max_order} frames, got {n}"
-        )
+        raise ValueError(f"{name}: order {max_order} needs at least {max_order} frames, got {n}")
 
 
 # --------------------------------------------------------------------------- engine
@@ -314,8 +312,10 @@ def merge_moment_stacks(
     """
     counts = [int(c) for c in counts]
     if len(stacks) != len(counts) or not stacks:
-        raise ValueError(f"stacks and counts must be non-empty and equally long, got "
-                         f"{len(stacks)} and {len(counts)}")
+        raise ValueError(
+            f"stacks and counts must be non-empty and equally long, got "
+            f"{len(stacks)} and {len(counts)}"
+        )
     if any(c < 1 for c in counts):
         raise ValueError(f"counts must be positive, got {counts}")
     if not any(isinstance(s, da.Array) for s in stacks):

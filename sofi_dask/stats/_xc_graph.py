@@ -59,9 +59,7 @@ def _xc_images(state: tuple) -> np.ndarray:
     return state[3] / state[0]
 
 
-def _xc_stack(
-    x: da.Array, r: int, offsets: list[tuple[int, int]], every: int
-) -> da.Array:
+def _xc_stack(x: da.Array, r: int, offsets: list[tuple[int, int]], every: int) -> da.Array:
     """The cross-cumulant images ``(len(offsets), H - 2r, W - 2r)`` of the movie ``x``.
 
     One fold/merge reduction along ``t`` per spatial tile (tiles narrower than ``r`` are merged
@@ -101,7 +99,9 @@ def _xc_stack(
             images = _call(_xc_images, f"xc-images-{token}-{iy}-{ix}", final)
             row.append(
                 da.from_delayed(
-                    images, shape=(len(offsets), hi_a - lo_a, hi_b - lo_b), dtype=np.float64,
+                    images,
+                    shape=(len(offsets), hi_a - lo_a, hi_b - lo_b),
+                    dtype=np.float64,
                     meta=np.empty((0, 0, 0), dtype=np.float64),
                 )
             )

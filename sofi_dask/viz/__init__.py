@@ -6,10 +6,10 @@ from sofi_dask.viz._figures import (
     before_after,
     image_montage,
     order_montage,
-    plot_total_signal,
     plot_video_frames,
     save_figure,
 )
+from sofi_dask.viz._signal_figure import plot_total_signal
 from sofi_dask.viz._visualization import (
     apply_colormap,
     save_png,

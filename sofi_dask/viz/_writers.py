@@ -307,10 +307,19 @@ def save_video(
     kind = _VIDEO_FORMATS[suffix]
     if kind == "tiff":
         return save_tiff(
-            stack, path, cmap=cmap, vmin=vmin, vmax=vmax, percentiles=percentiles,
-            contrast=contrast, pixel_size=pixel_size, axes="TYX", frame_interval=1.0 / fps,
-            overwrite=overwrite, protected=protected,
-        )  # fmt: skip
+            stack,
+            path,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            percentiles=percentiles,
+            contrast=contrast,
+            pixel_size=pixel_size,
+            axes="TYX",
+            frame_interval=1.0 / fps,
+            overwrite=overwrite,
+            protected=protected,
+        )
     cm = get_colormap(cmap)
     limits = display_limits(stack, vmin, vmax, percentiles)
     if kind == "gif":
@@ -333,9 +342,14 @@ def _write_gif(stack, path, cm, limits, contrast, fps, overwrite, protected) -> 
         frames.append(frame)
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
         frames[0].save(
-            tmp, format="GIF", save_all=True, append_images=frames[1:],
-            duration=max(int(round(1000.0 / fps)), 10), loop=0, optimize=False,
-        )  # fmt: skip
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=max(int(round(1000.0 / fps)), 10),
+            loop=0,
+            optimize=False,
+        )
 
 
 def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protected) -> None:
@@ -349,11 +363,30 @@ def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protec
     lut = colormap_lut(cm)
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
         cmd = [
-            exe, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-            "-s", f"{width}x{height}", "-r", f"{float(fps)}", "-i", "-",
-            "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-            "-f", "mp4", str(tmp),
-        ]  # fmt: skip
+            exe,
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{float(fps)}",
+            "-i",
+            "-",
+            "-vf",
+            "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+            str(tmp),
+        ]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None
         try:

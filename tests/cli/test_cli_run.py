@@ -19,8 +19,17 @@ from sofi_dask.cli._main import main
 from sofi_dask.pipeline import PipelineConfig
 from sofi_dask.simulate import write_simulated_tiff
 
-QUICK = ["--orders", "2,3,4", "--iterations", "2", "--ldrc-window", "9", "--bleaching", "off",
-         "--no-progress"]
+QUICK = [
+    "--orders",
+    "2,3,4",
+    "--iterations",
+    "2",
+    "--ldrc-window",
+    "9",
+    "--bleaching",
+    "off",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,9 @@ def test_run_writes_every_output(tmp_path, movie, capsys):
     assert f"wrote {out}" in printed and "ldrc_order4" in printed
     grid = (63, 71)
     root = zarr.open_group(out / "results.zarr", mode="r")
-    names = {"average"} | {f"{s}_order{k}" for s in ("cumulants", "deconvolution", "ldrc")
-                           for k in (2, 3, 4)}
+    names = {"average"} | {
+        f"{s}_order{k}" for s in ("cumulants", "deconvolution", "ldrc") for k in (2, 3, 4)
+    }
     assert set(root.group_keys()) == names
     for name in names:
         arr = root[f"{name}/0"]
@@ -46,7 +56,8 @@ def test_run_writes_every_output(tmp_path, movie, capsys):
         assert arr.shape == shape and arr.dtype == np.float64
         assert np.isfinite(arr[...]).all()
         scale = root[name].attrs["ome"]["multiscales"][0]["datasets"][0][
-            "coordinateTransformations"][0]["scale"]
+            "coordinateTransformations"
+        ][0]["scale"]
         assert scale == ([0.1, 0.1] if name == "average" else [0.05, 0.05])
         with tifffile.TiffFile(out / "tiff" / f"{name}.tif") as tif:
             assert tif.is_imagej and tif.series[0].shape == shape
@@ -56,8 +67,13 @@ def test_run_writes_every_output(tmp_path, movie, capsys):
         png = (out / "png" / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 200
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert {"orders.png", "final_orders.png", "total_signal.png",
-            "ldrc_before_after.png", "deconvolution_before_after.png"} <= set(figures)
+    assert {
+        "orders.png",
+        "final_orders.png",
+        "total_signal.png",
+        "ldrc_before_after.png",
+        "deconvolution_before_after.png",
+    } <= set(figures)
     assert all((out / "figures" / f).stat().st_size > 1000 for f in figures)
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["finterp"] == {"enabled": True, "factor": 2}
@@ -76,14 +92,30 @@ def test_config_file_and_set_overrides(tmp_path, movie, capsys):
     custom = tmp_path / "custom.toml"
     custom.write_text(text)
     out = tmp_path / "out"
-    rc = main(["run", str(movie), "-o", str(out), "--config", str(custom),
-               "--set", "ldrc.window_size=5", "--no-progress"])
+    rc = main(
+        [
+            "run",
+            str(movie),
+            "-o",
+            str(out),
+            "--config",
+            str(custom),
+            "--set",
+            "ldrc.window_size=5",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     params = json.loads((out / "run.json").read_text())["parameters"]
     assert params["statistic"]["kind"] == "moments" and params["ldrc"]["window_size"] == [5, 5]
     assert params["outputs"]["cmap"] == "viridis" and params["deconvolution"]["enabled"] is False
     assert sorted(zarr.open_group(out / "results.zarr", mode="r").group_keys()) == [
-        "average", "ldrc_order2", "ldrc_order3", "moments_order2", "moments_order3"]
+        "average",
+        "ldrc_order2",
+        "ldrc_order3",
+        "moments_order2",
+        "moments_order3",
+    ]
     assert not (out / "figures").exists()
     capsys.readouterr()
     # the template is the defaults
@@ -138,15 +170,24 @@ def _cli(*args):
 def test_interrupted_run_restarts_to_the_same_result(tmp_path):
     movie = tmp_path / "long.tif"
     write_simulated_tiff(movie, n_frames=3000, frame_shape=(40, 40), seed=3)
-    args = ["--orders", "2,4,6", "--bleaching", "off", "--no-figures", "--no-progress",
-            "--scheduler", "synchronous"]
+    args = [
+        "--orders",
+        "2,4,6",
+        "--bleaching",
+        "off",
+        "--no-figures",
+        "--no-progress",
+        "--scheduler",
+        "synchronous",
+    ]
     ref = tmp_path / "ref"
     subprocess.run(_cli("run", movie, "-o", ref, *args), check=True, capture_output=True)
     (tmp_path / "long.tif.zarr").rename(tmp_path / "first.zarr")  # the restart ingests again
 
     out = tmp_path / "out"
-    proc = subprocess.Popen(_cli("run", movie, "-o", out, *args),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli("run", movie, "-o", out, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     # kill it while it computes (its temporary output folder exists), or while it ingests
     while time.monotonic() < deadline and proc.poll() is None:
@@ -165,8 +206,10 @@ def test_interrupted_run_restarts_to_the_same_result(tmp_path):
     for name in a.group_keys():
         np.testing.assert_array_equal(a[f"{name}/0"][...], b[f"{name}/0"][...])
     for name in ("ldrc_order6", "cumulants_order4"):
-        np.testing.assert_array_equal(tifffile.imread(ref / "tiff" / f"{name}.tif"),
-                                      tifffile.imread(out / "tiff" / f"{name}.tif"))
+        np.testing.assert_array_equal(
+            tifffile.imread(ref / "tiff" / f"{name}.tif"),
+            tifffile.imread(out / "tiff" / f"{name}.tif"),
+        )
 
 
 def test_default_config_runs_from_a_zarr_store(tmp_path, movie):

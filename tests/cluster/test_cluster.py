@@ -115,16 +115,25 @@ def test_processes_scheduler_uses_spawn():
     [
         (
             "slurm",
-            ["#SBATCH -p short", "#SBATCH -A lab", "#SBATCH -t 01:30:00",
-             "#SBATCH --cpus-per-task=8", "#SBATCH --mem=16G"],
+            [
+                "#SBATCH -p short",
+                "#SBATCH -A lab",
+                "#SBATCH -t 01:30:00",
+                "#SBATCH --cpus-per-task=8",
+                "#SBATCH --mem=16G",
+            ],
         ),
         (
             "pbs",
-            ["#PBS -q short", "#PBS -A lab", "#PBS -l walltime=01:30:00",
-             "#PBS -l select=1:ncpus=8:mem=16GB"],
+            [
+                "#PBS -q short",
+                "#PBS -A lab",
+                "#PBS -l walltime=01:30:00",
+                "#PBS -l select=1:ncpus=8:mem=16GB",
+            ],
         ),
     ],
-)  # fmt: skip
+)
 def test_jobqueue_job_script_has_requested_resources(kind, expected):
     jc = make_jobqueue_cluster(
         kind,
@@ -151,8 +160,13 @@ def test_jobqueue_job_script_has_requested_resources(kind, expected):
 
 
 def test_jobqueue_reads_dask_config_and_needs_resources():
-    with dask.config.set({"jobqueue.slurm.cores": 6, "jobqueue.slurm.memory": "12GB",
-                          "jobqueue.slurm.queue": "batch"}):  # fmt: skip
+    with dask.config.set(
+        {
+            "jobqueue.slurm.cores": 6,
+            "jobqueue.slurm.memory": "12GB",
+            "jobqueue.slurm.queue": "batch",
+        }
+    ):
         jc = make_jobqueue_cluster("slurm", scheduler_options=HERE)
         try:
             script = jc.job_script()
@@ -277,10 +291,21 @@ def test_scheduler_started_from_command_line_with_scheduler_file(tmp_path):
     sched_file = tmp_path / "scheduler.json"
     env = dict(os.environ, DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD="spawn")
     scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file",
-         str(sched_file), "--host", "127.0.0.1", "--no-dashboard", "--no-show"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--scheduler-file",
+            str(sched_file),
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--no-show",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     worker = None
     try:
         deadline = time.monotonic() + 60
@@ -288,11 +313,24 @@ def test_scheduler_started_from_command_line_with_scheduler_file(tmp_path):
             assert time.monotonic() < deadline, "scheduler did not write its file"
             time.sleep(0.2)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-             str(sched_file), "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-             "--no-dashboard"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                "--scheduler-file",
+                str(sched_file),
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         x, dx = _movie_like()
         with make_client(scheduler_file=sched_file) as client:
             client.wait_for_workers(1, timeout=60)

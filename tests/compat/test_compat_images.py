@@ -304,8 +304,9 @@ def test_migration_doc_cells_run_as_written(tmp_path, monkeypatch):
 
     doc = (Path(__file__).parents[2] / "docs" / "pysofi-migration.md").read_text()
     cells = re.findall(r"```python\n(.*?)```", doc, re.S)
-    compat_cell = next(c for c in cells if "from sofi_dask.compat import PysofiData" in c
-                       and "sofi.tif" in c)
+    compat_cell = next(
+        c for c in cells if "from sofi_dask.compat import PysofiData" in c and "sofi.tif" in c
+    )
     native_cell = next(c for c in cells if "sd.sofi_video" in c)
     rng = np.random.default_rng(0)
     (tmp_path / "data").mkdir()
@@ -328,10 +329,13 @@ def test_migration_doc_cells_run_as_written(tmp_path, monkeypatch):
     from sofi_dask.image import gauss1d_mask, gauss2d_mask, interpolate_movie, noise_filter1d
 
     stack = np.stack(movies)
-    v = sd.sofi_video(interpolate_movie(stack.reshape(160, 30, 32), 2), 6, window=40,
-                      statistic="moments")[6]
-    v = noise_filter1d(sd.deconvsk(noise_filter1d(v, gauss1d_mask(21, 2)),
-                                   gauss2d_mask((51, 51), 2)), gauss1d_mask(21, 2))
+    v = sd.sofi_video(
+        interpolate_movie(stack.reshape(160, 30, 32), 2), 6, window=40, statistic="moments"
+    )[6]
+    v = noise_filter1d(
+        sd.deconvsk(noise_filter1d(v, gauss1d_mask(21, 2)), gauss2d_mask((51, 51), 2)),
+        gauss1d_mask(21, 2),
+    )
     v = np.asarray(v)
     per_window = np.stack([sd.ldrc(v[w], m.mean(0), order=2) for w, m in enumerate(movies)])
     assert _rel(per_window, compat_video) < 1e-9

@@ -313,8 +313,11 @@ def full_grid_is_even(psf, shape):
     flip_y = grid[(-np.arange(shape[0])) % shape[0]]
     flip_x = grid[:, (-np.arange(shape[1])) % shape[1]]
     tol = 1e-12 * np.abs(grid).max()
-    return bool(np.abs(flip_y - grid).max() <= tol and np.abs(flip_x - grid).max() <= tol
-                and np.abs(neg - grid).max() <= tol)
+    return bool(
+        np.abs(flip_y - grid).max() <= tol
+        and np.abs(flip_x - grid).max() <= tol
+        and np.abs(neg - grid).max() <= tol
+    )
 
 
 @pytest.mark.parametrize(

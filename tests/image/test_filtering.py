@@ -31,8 +31,12 @@ def rng():
 @pytest.mark.parametrize("convention", ["matlab", "pysofi"])
 def test_filter1d_same_matches_cropped_full_convolution(rng, n, k, convention):
     x, h = rng.normal(size=n), rng.random(k)
-    np.testing.assert_allclose(filter1d_same(x, h, convention=convention),
-                               same_reference(x, h, convention), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(
+        filter1d_same(x, h, convention=convention),
+        same_reference(x, h, convention),
+        rtol=1e-13,
+        atol=1e-14,
+    )
 
 
 def test_conventions_differ_only_for_even_even(rng):
@@ -71,8 +75,12 @@ def test_noise_filter1d_is_per_pixel(rng):
         for j in range(6):
             expected[:, i, j] = same_reference(stack[:, i, j], k)
     np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(noise_filter1d(np.moveaxis(stack, 0, 2), axis=2),
-                               np.moveaxis(expected, 0, 2), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        noise_filter1d(np.moveaxis(stack, 0, 2), axis=2),
+        np.moveaxis(expected, 0, 2),
+        rtol=1e-13,
+        atol=1e-15,
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,8 +111,9 @@ def test_dask_shorter_than_the_kernel(rng):
 def test_dask_on_distributed_cluster(rng, dask_client):
     stack = rng.random((50, 8, 8))
     lazy = noise_filter1d(da.from_array(stack, chunks=(12, 4, 8)))
-    np.testing.assert_allclose(dask_client.compute(lazy).result(), noise_filter1d(stack),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        dask_client.compute(lazy).result(), noise_filter1d(stack), atol=1e-13
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,9 @@ def plain_idft(n, f):
     rows = []
     for m in range((n - 1) * f + 1):
         t = m / f
-        rows.append([np.exp(2j * np.pi * (c if c <= n // 2 else c - n) * t / n) / n
-                     for c in range(n)])
+        rows.append(
+            [np.exp(2j * np.pi * (c if c <= n // 2 else c - n) * t / n) / n for c in range(n)]
+        )
     return np.array(rows)
 
 
@@ -263,11 +264,13 @@ def test_tiff_writer_reads_each_input_chunk_once(tmp_path, rng):
         return block
 
     src = da.from_array(movie, chunks=(16, 3, 5)).map_blocks(counted, dtype=movie.dtype)
-    path = fourier_interp_movie_to_tiff(src, tmp_path / "once.tif", 3, frames_per_chunk=3,
-                                        chunks_in_flight=2)
+    path = fourier_interp_movie_to_tiff(
+        src, tmp_path / "once.tif", 3, frames_per_chunk=3, chunks_in_flight=2
+    )
     assert sorted(reads) == [8, 8, 16, 16, 16, 16]  # 3 frame chunks x 2 spatial tiles, once each
-    expected = [plain_rescale(reference_interp(f.astype(float), 3), f.min(), f.max())
-                for f in movie]
+    expected = [
+        plain_rescale(reference_interp(f.astype(float), 3), f.min(), f.max()) for f in movie
+    ]
     np.testing.assert_array_equal(tifffile.imread(path), np.stack(expected))
 
 
@@ -278,12 +281,12 @@ def test_tiff_writer_with_input_blocks_capped(tmp_path, rng, monkeypatch, lazy):
     monkeypatch.setattr(_finterp_io, "TIFF_INPUT_BLOCK_BYTES", 3 * 4 * 5 * 8)  # 3 frames
     movie = rng.random((11, 4, 5)) * 100
     data = da.from_array(movie, chunks=(7, 4, 5)) if lazy else movie
-    path = fourier_interp_movie_to_tiff(data, tmp_path / "f.tif", 2, rescale=False,
-                                        frames_per_chunk=2, chunks_in_flight=3)
+    path = fourier_interp_movie_to_tiff(
+        data, tmp_path / "f.tif", 2, rescale=False, frames_per_chunk=2, chunks_in_flight=3
+    )
     got = tifffile.imread(path)
     assert got.dtype == np.float64
-    np.testing.assert_allclose(got, np.stack([reference_interp(f, 2) for f in movie]),
-                               atol=1e-11)
+    np.testing.assert_allclose(got, np.stack([reference_interp(f, 2) for f in movie]), atol=1e-11)
 
 
 def test_tiff_writer_refuses_an_empty_movie(tmp_path):

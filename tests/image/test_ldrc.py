@@ -49,8 +49,9 @@ def rng():
 def test_matches_direct_loop(rng, shape, window):
     image = rng.exponential(size=shape) ** 4  # high dynamic range, like a high-order cumulant
     mask = rng.random(shape)
-    np.testing.assert_allclose(ldrc(image, mask, window_size=window),
-                               ldrc_direct(image, mask, window), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        ldrc(image, mask, window_size=window), ldrc_direct(image, mask, window), rtol=0, atol=1e-10
+    )
 
 
 def test_matches_direct_loop_large_offset_and_flat_regions(rng):
@@ -85,9 +86,7 @@ def test_delta_closed_form(rng):
     image[9, 6] = 7.0
     mask = rng.random(shape)
     out = ldrc(image, mask, window_size=window)
-    maxima = [
-        mask[i : i + 5, j : j + 3].max() for i in range(5, 10) for j in range(4, 7)
-    ]
+    maxima = [mask[i : i + 5, j : j + 3].max() for i in range(5, 10) for j in range(4, 7)]
     expected = np.zeros(shape)
     expected[9, 6] = np.mean(maxima)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-14)
@@ -139,8 +138,9 @@ def test_tiled_stack_equals_untiled(rng):
     stack = rng.random((4, 40, 33))
     mask = rng.random((40, 33))
     expected = ldrc(stack, mask, window_size=(6, 5))
-    out = ldrc(da.from_array(stack, chunks=((1, 3), (15, 25), (10, 11, 12))), mask,
-               window_size=(6, 5))
+    out = ldrc(
+        da.from_array(stack, chunks=((1, 3), (15, 25), (10, 11, 12))), mask, window_size=(6, 5)
+    )
     assert out.chunks[0] == (1, 3)
     assert_eq(out, expected, atol=1e-12)
 
@@ -149,8 +149,9 @@ def test_tiled_on_distributed_cluster(rng, dask_client):
     image = rng.random((64, 48))
     mask = rng.random((64, 48))
     lazy = ldrc(da.from_array(image, chunks=(20, 30)), mask, window_size=(9, 9))
-    np.testing.assert_allclose(dask_client.compute(lazy).result(),
-                               ldrc_direct(image, mask, (9, 9)), atol=1e-10)
+    np.testing.assert_allclose(
+        dask_client.compute(lazy).result(), ldrc_direct(image, mask, (9, 9)), atol=1e-10
+    )
 
 
 # -- mask resampling ------------------------------------------------------------------------
@@ -186,10 +187,12 @@ def test_smaller_mask_is_resampled_to_the_image_grid(rng):
     image = rng.random((29, 21))  # (8 - 1) * 4 + 1, (6 - 1) * 4 + 1
     coarse = rng.random((8, 6))
     expected = ldrc_direct(image, resample_mask(coarse, 4), (5, 5))
-    np.testing.assert_allclose(ldrc(image, coarse, order=4, window_size=(5, 5)), expected,
-                               atol=1e-10)
-    lazy = ldrc(da.from_array(image, chunks=(10, 10)), da.from_array(coarse), order=4,
-                window_size=(5, 5))
+    np.testing.assert_allclose(
+        ldrc(image, coarse, order=4, window_size=(5, 5)), expected, atol=1e-10
+    )
+    lazy = ldrc(
+        da.from_array(image, chunks=(10, 10)), da.from_array(coarse), order=4, window_size=(5, 5)
+    )
     assert_eq(lazy, expected, atol=1e-10)
     # a lazy mask stays lazy: building the graph computes nothing (the graph behind a mask
     # is typically a pass over a movie)

@@ -621,8 +621,16 @@ def test_store_killed_right_after_creation_is_ours(tmp_path):
     recognisably an unfinished sofi_dask store (refused by readers, replaceable)."""
     src, expected, _, _ = _flavour(tmp_path, "classic")
     dest = tmp_path / "k.zarr"
-    _store.new_store(dest, expected.shape, expected.dtype, (5, 20, 24), None, {"chunks": [5]},
-                     [{"path": "x"}], None)  # fmt: skip
+    _store.new_store(
+        dest,
+        expected.shape,
+        expected.dtype,
+        (5, 20, 24),
+        None,
+        {"chunks": [5]},
+        [{"path": "x"}],
+        None,
+    )
     zarr_json = json.loads((dest / "zarr.json").read_text())
     assert zarr_json["attributes"]["sofi_dask"]["complete"] is False
     assert _store.is_movie_store(dest)
@@ -644,8 +652,9 @@ def test_create_movie_writes_batches_with_stats_and_metadata(tmp_path):
     a = _movie(shape=(45, 20, 36), dtype=np.uint16)
     dest = tmp_path / "w.zarr"
     src_info = [{"made_by": "test"}]
-    with create_movie(dest, a.shape, a.dtype, chunks=(8, 16, 16), pixel_size=0.25,
-                      source=src_info, workers=3) as w:  # fmt: skip
+    with create_movie(
+        dest, a.shape, a.dtype, chunks=(8, 16, 16), pixel_size=0.25, source=src_info, workers=3
+    ) as w:
         assert isinstance(w, MovieWriter) and w.chunks == (8, 16, 16)
         # out of order and in batches of several time chunks; the last one is short
         w.write(16, a[16:40])
@@ -684,8 +693,10 @@ def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
         open_movie(dest)
     assert movie_info(dest)["complete"] is False
     # an exception inside the block leaves it incomplete too
-    with pytest.raises(KeyError), create_movie(dest, a.shape, a.dtype, chunks=4,
-                                               overwrite=True) as w2:  # fmt: skip
+    with (
+        pytest.raises(KeyError),
+        create_movie(dest, a.shape, a.dtype, chunks=4, overwrite=True) as w2,
+    ):
         w2.write(0, a[:20])
         raise KeyError("boom")
     with pytest.raises(ValueError, match="incomplete store"):

@@ -178,11 +178,15 @@ def _write(path, text):
         ({"finterp": {"factor": 1}}, "finterp.factor: expected an int >= 2"),
         ({"ldrc": {"window_size": [25, 1]}}, "ldrc.window_size: expected [rows, cols]"),
         ({"ldrc": {"mask": "median"}}, "ldrc.mask: expected 'average' or 'order<k>'"),
-        ({"ldrc": {"mask": "order7"}},
-         "ldrc.mask: expected 'average' or 'order<k>' with k <= the highest"),
-        ({"ldrc": {"mask": "order1"}, "statistic": {"kind": "moments"}},
-         "ldrc.mask: expected 'average' or 'order<k>' with k >= 2 for statistic.kind = "
-         "'moments'"),
+        (
+            {"ldrc": {"mask": "order7"}},
+            "ldrc.mask: expected 'average' or 'order<k>' with k <= the highest",
+        ),
+        (
+            {"ldrc": {"mask": "order1"}, "statistic": {"kind": "moments"}},
+            "ldrc.mask: expected 'average' or 'order<k>' with k >= 2 for statistic.kind = "
+            "'moments'",
+        ),
         ({"noise_filter_2": {"enabled": True}}, "noise_filter_2.enabled: expected false unless"),
         ({"noise_filter_1": {"sigma": 0}}, "noise_filter_1.sigma: expected a float > 0"),
         ({"outputs": {"cmap": "pinkish"}}, "outputs.cmap: expected a matplotlib colormap"),
@@ -305,9 +309,14 @@ def test_parse_override_then_apply():
 def test_apply_overrides_from_command_line_strings():
     c = apply_overrides(
         PipelineConfig(),
-        ["deconvolution.lam=2", "statistic.orders=[2, 4]", "outputs.cmap=gray", "ldrc.mask=order4",
-         "deconvolution.lam=2.5"],
-    )  # fmt: skip
+        [
+            "deconvolution.lam=2",
+            "statistic.orders=[2, 4]",
+            "outputs.cmap=gray",
+            "ldrc.mask=order4",
+            "deconvolution.lam=2.5",
+        ],
+    )
     assert (c.deconvolution.lam, c.statistic.orders, c.outputs.cmap) == (2.5, (2, 4), "gray")
     assert c.ldrc.mask == "order4"
     assert apply_overrides(PipelineConfig(), "video.enabled=true").video.enabled is True

@@ -156,8 +156,9 @@ def test_image_files_open_in_tifffile(tmp_path, video):
     axes = ("t", "y", "x") if video else ("y", "x")
     scale = (1.0, 0.025, 0.025) if video else (0.025, 0.025)
     spec = _spec(axes=axes, scale=scale)
-    files = write_image_files(da.from_array(values, chunks=(1, 17, 23) if video else -1),
-                              spec, tmp_path, colormap="pink")
+    files = write_image_files(
+        da.from_array(values, chunks=(1, 17, 23) if video else -1), spec, tmp_path, colormap="pink"
+    )
     with tifffile.TiffFile(files["tiff"]) as tif:
         data = tif.asarray()
         assert tif.is_imagej and data.dtype == np.float32
@@ -183,8 +184,9 @@ def test_run_record_roundtrip(tmp_path):
     assert ident["path"] == str(movie.resolve()) and ident["shape"] == [3, 4, 5]
     versions = package_versions()
     assert versions["numpy"] == np.__version__
-    path = write_run_record(tmp_path / RUN_RECORD_NAME,
-                            {"x": np.float64(1.5), "t": (1, 2), "p": movie, "v": versions})
+    path = write_run_record(
+        tmp_path / RUN_RECORD_NAME, {"x": np.float64(1.5), "t": (1, 2), "p": movie, "v": versions}
+    )
     back = json.loads(path.read_text())
     assert back["x"] == 1.5 and back["t"] == [1, 2] and back["p"] == str(movie)
 
@@ -202,8 +204,11 @@ def test_output_input_relation_is_named(tmp_path):
 
     movie = tmp_path / "data" / "movie.zarr"
     movie.mkdir(parents=True)
-    cases = [(movie, "is the input"), (movie / "out", "lies inside the input"),
-             (tmp_path / "data", "contains the input")]
+    cases = [
+        (movie, "is the input"),
+        (movie / "out", "lies inside the input"),
+        (tmp_path / "data", "contains the input"),
+    ]
     for out, words in cases:
         with pytest.raises(ValueError, match=words):
             check_output_path(out, inputs=[movie])

@@ -35,8 +35,9 @@ def _cfg(**extra):
 @pytest.fixture(scope="module")
 def movie_tif(tmp_path_factory):
     path = tmp_path_factory.mktemp("movie") / "m.tif"
-    write_simulated_tiff(path, n_frames=240, frame_shape=(24, 28), seed=5,
-                         bleach_lifetime=4000.0, pixel_size=0.1)
+    write_simulated_tiff(
+        path, n_frames=240, frame_shape=(24, 28), seed=5, bleach_lifetime=4000.0, pixel_size=0.1
+    )
     return path
 
 
@@ -49,13 +50,17 @@ def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
     avg = data.mean(axis=0)
     mask_image = avg if mask == "average" else expected_cum[2]
     for k in (2, 3):
-        np.testing.assert_allclose(result.load(f"cumulants_order{k}"), expected_cum[k],
-                                   rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            result.load(f"cumulants_order{k}"), expected_cum[k], rtol=1e-9, atol=1e-9
+        )
         dec = deconvsk(np.abs(expected_cum[k]), psf, lam=1.5, iterations=2)  # |cumulant|
         np.testing.assert_allclose(result.load(f"deconvolution_order{k}"), dec, rtol=1e-7)
-        np.testing.assert_allclose(result.load(f"ldrc_order{k}"),
-                                   ldrc(dec, mask_image, window_size=(7, 7)), rtol=1e-7,
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            result.load(f"ldrc_order{k}"),
+            ldrc(dec, mask_image, window_size=(7, 7)),
+            rtol=1e-7,
+            atol=1e-9,
+        )
     np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
     assert result.final_images() == {2: "ldrc_order2", 3: "ldrc_order3"}
     rec = json.loads((result.output / "run.json").read_text())
@@ -70,19 +75,32 @@ def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
 
 
 def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
-    cfg = _cfg(**{"video.enabled": True, "video.window": 60, "video.step": 30,
-                  "statistic.kind": "moments", "noise_filter_1.enabled": True,
-                  "noise_filter_1.kernel_size": 5, "noise_filter_2.enabled": True,
-                  "finterp.enabled": True, "finterp.factor": 2, "ldrc.enabled": False,
-                  "outputs.tiff_rgb": False, "outputs.png": False, "outputs.figures": True})
+    cfg = _cfg(
+        **{
+            "video.enabled": True,
+            "video.window": 60,
+            "video.step": 30,
+            "statistic.kind": "moments",
+            "noise_filter_1.enabled": True,
+            "noise_filter_1.kernel_size": 5,
+            "noise_filter_2.enabled": True,
+            "finterp.enabled": True,
+            "finterp.factor": 2,
+            "ldrc.enabled": False,
+            "outputs.tiff_rgb": False,
+            "outputs.png": False,
+            "outputs.figures": True,
+        }
+    )
     result = run_pipeline(movie_tif, tmp_path / "out", cfg)
     n_windows = (240 - 60) // 30 + 1
     grid = (47, 55)
     from sofi_dask.image import interpolate_movie
 
     data = tifffile.imread(movie_tif)
-    ref = sofi_video(np.asarray(interpolate_movie(data, 2)), 3, window=60, step=30,
-                     statistic="moments")
+    ref = sofi_video(
+        np.asarray(interpolate_movie(data, 2)), 3, window=60, step=30, statistic="moments"
+    )
     f1 = noise_filter1d(ref[3], gauss1d_mask(5, 2.0), axis=0)
     stored = result.load("noise_filter_1_order3")
     assert stored.shape == (n_windows, *grid)
@@ -100,14 +118,22 @@ def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
     assert [ax.get_title() for ax in video_axes] == [
         f"frames {30 * w}-{30 * w + 59}" for w in sorted(set(shown))
     ]
-    np.testing.assert_allclose(video_axes[-1].images[0].get_array(),
-                               result.load("noise_filter_2_order3")[-1])
+    np.testing.assert_allclose(
+        video_axes[-1].images[0].get_array(), result.load("noise_filter_2_order3")[-1]
+    )
 
 
 def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
-    cfg = _cfg(**{"finterp.enabled": True, "finterp.factor": 2, "statistic.orders": [2],
-                  "deconvolution.enabled": False, "ldrc.mask": "average",
-                  "outputs.keep_stages": ["average", "statistic", "ldrc"]})
+    cfg = _cfg(
+        **{
+            "finterp.enabled": True,
+            "finterp.factor": 2,
+            "statistic.orders": [2],
+            "deconvolution.enabled": False,
+            "ldrc.mask": "average",
+            "outputs.keep_stages": ["average", "statistic", "ldrc"],
+        }
+    )
     result = run_pipeline(movie_tif, tmp_path / "out", cfg)
     from sofi_dask.image import interpolate_movie, resample_mask
 
@@ -120,32 +146,49 @@ def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
 
 
 def test_short_bleaching_blocks_are_merged_by_default(tmp_path):
-    sim = simulate_movie(n_frames=400, frame_shape=(16, 16), seed=4, bleach_lifetime=150.0,
-                         photons=3000.0)
+    sim = simulate_movie(
+        n_frames=400, frame_shape=(16, 16), seed=4, bleach_lifetime=150.0, photons=3000.0
+    )
     tif = tmp_path / "s.tif"
     tifffile.imwrite(tif, sim.data, photometric="minisblack")
-    cfg = _cfg(**{"bleaching.enabled": True, "statistic.orders": [2, 4],
-                  "deconvolution.enabled": False, "ldrc.enabled": False})
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": True,
+            "statistic.orders": [2, 4],
+            "deconvolution.enabled": False,
+            "ldrc.enabled": False,
+        }
+    )
     result = run_pipeline(tif, tmp_path / "out", cfg)  # pysofi's fbc=0.04 blocks are too short
-    blocks = [tuple(b) for b in json.loads((result.output / "run.json").read_text())
-              ["bleaching_blocks"]]
+    blocks = [
+        tuple(b) for b in json.loads((result.output / "run.json").read_text())["bleaching_blocks"]
+    ]
     assert blocks[0][0] == 0 and blocks[-1][1] == 400 and min(b - a for a, b in blocks) >= 50
     from sofi_dask.stats import block_average
 
     per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 4) for a, b in blocks]
-    np.testing.assert_allclose(result.load("cumulants_order4"), block_average(per_block)[4],
-                               rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        result.load("cumulants_order4"), block_average(per_block)[4], rtol=1e-9, atol=1e-6
+    )
 
 
 def test_bleaching_blocks_on_an_ingested_store(tmp_path):
-    sim = simulate_movie(n_frames=600, frame_shape=(20, 20), seed=2, bleach_lifetime=300.0,
-                         photons=2000.0)
+    sim = simulate_movie(
+        n_frames=600, frame_shape=(20, 20), seed=2, bleach_lifetime=300.0, photons=2000.0
+    )
     tif = tmp_path / "b.tif"
     tifffile.imwrite(tif, sim.data, photometric="minisblack")
     store = ingest(tif, tmp_path / "b.zarr")
-    cfg = _cfg(**{"bleaching.enabled": True, "bleaching.fbc": 0.25,
-                  "bleaching.smooth_kernel": 51, "deconvolution.enabled": False,
-                  "ldrc.enabled": False, "outputs.keep_stages": ["statistic"]})
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": True,
+            "bleaching.fbc": 0.25,
+            "bleaching.smooth_kernel": 51,
+            "deconvolution.enabled": False,
+            "ldrc.enabled": False,
+            "outputs.keep_stages": ["statistic"],
+        }
+    )
     result = run_pipeline(store, tmp_path / "out", cfg)
     from sofi_dask.stats import bleaching_blocks
 
@@ -154,8 +197,9 @@ def test_bleaching_blocks_on_an_ingested_store(tmp_path):
     assert len(blocks) > 2
     assert result.record["bleaching_blocks"] == [list(b) for b in blocks]
     per_block = [stage_cumulants(sim.data[a:b].astype(np.float64), 3)[3] for a, b in blocks]
-    np.testing.assert_allclose(result.load("cumulants_order3"), np.mean(per_block, axis=0),
-                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        result.load("cumulants_order3"), np.mean(per_block, axis=0), rtol=1e-8, atol=1e-8
+    )
     assert sorted(result.images) == ["cumulants_order2", "cumulants_order3"]
     assert result.record["input"]["ingestion"] == "none"
 
@@ -192,9 +236,18 @@ def test_refusals(tmp_path, movie_tif):
     with pytest.raises(ValueError, match="input"):
         run_pipeline(movie_tif, movie_tif.parent / "m.tif.zarr", _cfg(), overwrite=True)
     with pytest.raises(ValueError, match="bleaching.min_block_frames"):
-        run_pipeline(movie_tif, tmp_path / "o2",
-                     _cfg(**{"bleaching.enabled": True, "bleaching.fbc": 0.01,
-                             "bleaching.min_block_frames": 1, "statistic.orders": [2, 6]}))
+        run_pipeline(
+            movie_tif,
+            tmp_path / "o2",
+            _cfg(
+                **{
+                    "bleaching.enabled": True,
+                    "bleaching.fbc": 0.01,
+                    "bleaching.min_block_frames": 1,
+                    "statistic.orders": [2, 6],
+                }
+            ),
+        )
     assert not (tmp_path / "o2").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -210,8 +263,11 @@ def test_distributed_client_gives_the_same_result(tmp_path, movie_tif, dask_clie
 
 def test_average_of_the_zarr_input_matches_numpy(tmp_path, movie_tif):
     data = tifffile.imread(movie_tif)
-    result = run_pipeline(movie_tif, tmp_path / "o", _cfg(**{"statistic.frames": [20, 200],
-                                                            "outputs.keep_stages": ["average"]}))
+    result = run_pipeline(
+        movie_tif,
+        tmp_path / "o",
+        _cfg(**{"statistic.frames": [20, 200], "outputs.keep_stages": ["average"]}),
+    )
     np.testing.assert_allclose(result.load("average"), data[20:200].mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(
         np.asarray(moments.average_image(data, frames=(20, 200))), result.load("average")
@@ -225,9 +281,13 @@ def test_signed_statistic_option(tmp_path, movie_tif):
     assert (k3 < 0).any() and (k3 > 0).any()  # a signed order: the option matters here
     psf = gauss2d_mask((9, 9), 2.0)
     for absolute, image in ((True, np.abs(k3)), (False, k3)):
-        cfg = _cfg(**{"statistic.orders": [3], "statistic.absolute": absolute,
-                      "ldrc.enabled": False})
+        cfg = _cfg(
+            **{"statistic.orders": [3], "statistic.absolute": absolute, "ldrc.enabled": False}
+        )
         result = run_pipeline(movie_tif, tmp_path / f"out-{absolute}", cfg)
         np.testing.assert_allclose(result.load("cumulants_order3"), k3, rtol=1e-9, atol=1e-6)
-        np.testing.assert_allclose(result.load("deconvolution_order3"),
-                                   deconvsk(image, psf, lam=1.5, iterations=2), rtol=1e-7)
+        np.testing.assert_allclose(
+            result.load("deconvolution_order3"),
+            deconvsk(image, psf, lam=1.5, iterations=2),
+            rtol=1e-7,
+        )

@@ -23,9 +23,14 @@ from sofi_dask.simulate._simulate import (
 )
 
 SMALL = SimulationConfig(
-    n_frames=60, frame_shape=(32, 40), n_filaments=2, emitters_per_filament=15, n_isolated=5,
-    bleach_lifetime=80.0, seed=11,
-)  # fmt: skip
+    n_frames=60,
+    frame_shape=(32, 40),
+    n_filaments=2,
+    emitters_per_filament=15,
+    n_isolated=5,
+    bleach_lifetime=80.0,
+    seed=11,
+)
 
 
 def test_shape_dtype_and_truth():
@@ -86,8 +91,15 @@ def test_on_ratio_and_durations_match_config():
 
 
 def test_bleaching_decays_total_signal():
-    base = dict(n_frames=600, frame_shape=(48, 48), n_filaments=0, n_isolated=400, seed=2,
-                mean_on_frames=2.0, on_ratio=0.3)  # fmt: skip
+    base = dict(
+        n_frames=600,
+        frame_shape=(48, 48),
+        n_filaments=0,
+        n_isolated=400,
+        seed=2,
+        mean_on_frames=2.0,
+        on_ratio=0.3,
+    )
     cfg = SimulationConfig(**base, bleach_lifetime=200.0)
     data = simulate_movie(cfg).data.astype(np.float64)
     flat = simulate_movie(SimulationConfig(**base)).data.astype(np.float64)
@@ -125,7 +137,7 @@ def test_rendered_signal_matches_direct_psf_formula():
         py = stats.norm.cdf(yy + 0.5, sim.truth.y[e], s2) - stats.norm.cdf(
             yy - 0.5, sim.truth.y[e], s2
         )
-        ref += on[:, e, None, None] * (cfg.photons * py * px)[None]  # fmt: skip
+        ref += on[:, e, None, None] * (cfg.photons * py * px)[None]
     diff = np.abs(sim.data - ref)
     assert diff.max() <= 0.5 + 1e-3  # rounding only (the 4-sigma patch loses < 1e-3 photon)
     # exact but for values within float error of a rounding boundary
@@ -134,8 +146,16 @@ def test_rendered_signal_matches_direct_psf_formula():
 
 
 def test_noise_mean_and_variance():
-    cfg = SimulationConfig(n_frames=200, frame_shape=(32, 32), n_filaments=0, n_isolated=0,
-                           background=50.0, gain=2.0, baseline=100.0, read_noise=3.0)  # fmt: skip
+    cfg = SimulationConfig(
+        n_frames=200,
+        frame_shape=(32, 32),
+        n_filaments=0,
+        n_isolated=0,
+        background=50.0,
+        gain=2.0,
+        baseline=100.0,
+        read_noise=3.0,
+    )
     data = simulate_movie(cfg).data.astype(np.float64)
     assert data.mean() == pytest.approx(200.0, abs=0.1)
     # Poisson (gain^2 * mean) + read noise + rounding
@@ -167,9 +187,19 @@ def test_poisson_sampler_distribution(lam):
 
 def test_shot_noise_of_emitters_in_rendered_movie():
     """Signal photons are Poisson: the brightest pixel of one emitter, over its on frames."""
-    cfg = SimulationConfig(n_frames=4000, frame_shape=(16, 16), n_filaments=0, n_isolated=1,
-                           photons=400.0, on_ratio=0.5, background=0.0, baseline=0.0,
-                           read_noise=0.0, psf_sigma=1.0, seed=9)  # fmt: skip
+    cfg = SimulationConfig(
+        n_frames=4000,
+        frame_shape=(16, 16),
+        n_filaments=0,
+        n_isolated=1,
+        photons=400.0,
+        on_ratio=0.5,
+        background=0.0,
+        baseline=0.0,
+        read_noise=0.0,
+        psf_sigma=1.0,
+        seed=9,
+    )
     sim = simulate_movie(cfg)
     on = emitter_states(cfg)[:, 0]
     x, y = sim.truth.x[0], sim.truth.y[0]
@@ -285,8 +315,10 @@ def test_write_zarr_matches_memory(tmp_path):
     assert group.attrs["sofi_dask_simulation"]["config"] == SMALL.to_dict()
     assert read_ground_truth(path).n_emitters == SMALL.n_emitters
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "movie.zarr", "movie.zarr.simulation.json", "movie.zarr.truth.csv",
-    ]  # fmt: skip
+        "movie.zarr",
+        "movie.zarr.simulation.json",
+        "movie.zarr.truth.csv",
+    ]
     # written directly (no temporary TIFF recorded as a source that no longer exists)
     info = group.attrs["sofi_dask"]
     assert info["complete"] is True
@@ -333,8 +365,11 @@ def test_write_zarr_interrupted_or_refused_leaves_nothing(tmp_path):
         write_simulated_zarr(other, SMALL, overwrite=True)
     assert (other / "keep.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "movie.zarr", "movie.zarr.simulation.json", "movie.zarr.truth.csv", "results.zarr",
-    ]  # fmt: skip
+        "movie.zarr",
+        "movie.zarr.simulation.json",
+        "movie.zarr.truth.csv",
+        "results.zarr",
+    ]
 
 
 def test_zarr_default_chunks_bound_memory():
@@ -350,12 +385,26 @@ def test_zarr_default_chunks_bound_memory():
 
 def test_cli_round_trip(tmp_path, capsys):
     out = tmp_path / "cli.tif"
-    argv = ["simulate", str(out), "--frames", "25", "--shape", "32x36", "--seed", "4",
-            "--on-ratio", "0.3", "--bleach-lifetime", "40", "--no-progress"]  # fmt: skip
+    argv = [
+        "simulate",
+        str(out),
+        "--frames",
+        "25",
+        "--shape",
+        "32x36",
+        "--seed",
+        "4",
+        "--on-ratio",
+        "0.3",
+        "--bleach-lifetime",
+        "40",
+        "--no-progress",
+    ]
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.strip() == str(out)
-    cfg = SimulationConfig(n_frames=25, frame_shape=(32, 36), seed=4, on_ratio=0.3,
-                           bleach_lifetime=40.0)  # fmt: skip
+    cfg = SimulationConfig(
+        n_frames=25, frame_shape=(32, 36), seed=4, on_ratio=0.3, bleach_lifetime=40.0
+    )
     np.testing.assert_array_equal(tifffile.imread(out), simulate_movie(cfg).data)
     # the parameters written beside the movie reproduce it
     again = tmp_path / "again.tif"

@@ -134,8 +134,10 @@ def test_cut_frames_hand_case():
     assert cut_frames([3.0, 10.0, 2.0, 1.0, 0.0], 0.25) == ([10, 7, 5, 2, 0], [0, 2, 3, 4, 5])
 
 
-@pytest.mark.parametrize(("fbc", "tau", "noise"), [(0.04, 4000.0, 0.0), (0.1, 900.0, 2e3),
-                                                   (0.3, 2500.0, 5e2), (1.0, 100.0, 0.0)])
+@pytest.mark.parametrize(
+    ("fbc", "tau", "noise"),
+    [(0.04, 4000.0, 0.0), (0.1, 900.0, 2e3), (0.3, 2500.0, 5e2), (1.0, 100.0, 0.0)],
+)
 def test_cut_frames_on_exponential_bleaching(fbc, tau, noise):
     n = 10000
     rng = np.random.default_rng(int(tau))
@@ -232,8 +234,13 @@ def test_block_statistics_read_each_chunk_once():
 
 @pytest.mark.parametrize(
     ("blocks", "match"),
-    [([], "at least one"), ([(0, 400)], "0 <= start < end"), ([(5, 5)], "0 <= start < end"),
-     ([(0, 1.5)], "two integers"), (3, "sequence")],
+    [
+        ([], "at least one"),
+        ([(0, 400)], "0 <= start < end"),
+        ([(5, 5)], "0 <= start < end"),
+        ([(0, 1.5)], "two integers"),
+        (3, "sequence"),
+    ],
 )
 def test_block_moments_bad_blocks(blocks, match):
     with pytest.raises(ValueError, match=match):

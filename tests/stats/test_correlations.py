@@ -139,9 +139,7 @@ def test_moments_with_lag_hand_case():
 
 def test_moments_with_lag_two_by_two_hand_case():
     # 2x2 pixels, 3 frames; lag 1: products over t = 0, 1
-    movie = np.array(
-        [[[1, 2], [3, 4]], [[3, 2], [3, 0]], [[5, 8], [3, 2]]], dtype=np.uint16
-    )
+    movie = np.array([[[1, 2], [3, 4]], [[3, 2], [3, 0]], [[5, 8], [3, 2]]], dtype=np.uint16)
     m = moments_with_lag(movie, [0, 1])[2][(0, 1)]
     # pixel (0,0): mean 3, d = -2 0 2 -> (-2*0 + 0*2) / 2 = 0
     # pixel (0,1): mean 4, d = -2 -2 4 -> (4 - 8) / 2 = -2

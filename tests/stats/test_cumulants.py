@@ -37,8 +37,12 @@ def test_recursion_scalar_hand_case():
     assert k == pytest.approx({1: 0.0, 2: s2, 3: 0.0, 4: 0.0, 5: 0.0, 6: 0.0})
     # Poisson(lam) raw moments about zero: every cumulant equals lam
     lam = 3.0
-    raw = {1: lam, 2: lam + lam**2, 3: lam**3 + 3 * lam**2 + lam,
-           4: lam**4 + 6 * lam**3 + 7 * lam**2 + lam}
+    raw = {
+        1: lam,
+        2: lam + lam**2,
+        3: lam**3 + 3 * lam**2 + lam,
+        4: lam**4 + 6 * lam**3 + 7 * lam**2 + lam,
+    }
     assert cumulants_from_moments(raw) == pytest.approx({1: lam, 2: lam, 3: lam, 4: lam})
 
 
