@@ -20,6 +20,14 @@ def _is_client(obj: Any) -> bool:
     return isinstance(obj, Client)
 
 
+def _have_ipywidgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _is_future(obj: Any) -> bool:
     from distributed import Future
 
@@ -114,7 +122,9 @@ def progress(*items: Any, client: Any = None, minimum: float = 0.5) -> Any:
             owner = client
         else:
             owner = futures[0].client
-        distributed_progress(futures)
+        # the widget bar needs ipywidgets (the ``notebook`` extra); without it, the text bar
+        notebook = None if _have_ipywidgets() else False
+        distributed_progress(futures, notebook=notebook)
         values = owner.gather(futures)
         return values[0] if single else tuple(values)
     with progress_context(None, minimum=minimum):

@@ -214,10 +214,10 @@ def bokeh_visualization_rgba(
     A matplotlib figure instead of Bokeh; ``save_option`` writes ``<filename>.png``.
     """
     del imshow_same
-    from matplotlib.figure import Figure
+    from sofi_dask.viz._figure import new_figure
 
     rgba = np.clip(ensure_positive(image) * saturation_factor, 0, 255).astype(np.uint8)
-    fig = Figure(figsize=(5, 5))
+    fig = new_figure(figsize=(5, 5))
     ax = fig.add_subplot()
     ax.imshow(rgba)
     ax.set_title(filename)

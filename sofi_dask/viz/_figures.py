@@ -1,8 +1,9 @@
 """Matplotlib figures of a SOFI run, returned as :class:`matplotlib.figure.Figure` objects.
 
-No pyplot and no global state: every figure is a fresh ``Figure`` (rendered by the Agg canvas
-when saved), so the functions are safe in threads, notebooks (a ``Figure`` displays itself in
-Jupyter) and batch jobs. The CLI saves them with :func:`save_figure`.
+No pyplot and no global state: every figure is a fresh
+:class:`~sofi_dask.viz._figure.SofiFigure` (a ``Figure`` on the Agg canvas that displays itself
+as PNG in a Jupyter kernel), so the functions are safe in threads, notebooks and batch jobs.
+The CLI saves them with :func:`save_figure`.
 
 - :func:`plot_total_signal`: the total signal per frame, its median-smoothed version and the
   bleaching blocks (shaded, boundaries marked);
@@ -32,6 +33,7 @@ from matplotlib.figure import Figure
 
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._display import SIGNED_CMAP, signed_display
+from sofi_dask.viz._figure import new_figure
 
 __all__ = [
     "before_after",
@@ -110,7 +112,9 @@ def image_montage(
         raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(panel_size * ncols + 0.6, panel_size * nrows + 0.5), layout="constrained")
+    fig = new_figure(
+        figsize=(panel_size * ncols + 0.6, panel_size * nrows + 0.5), layout="constrained"
+    )
     for i, (name, array) in enumerate(arrays.items()):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         cm, low, high, is_signed = signed_display(
@@ -293,7 +297,7 @@ def plot_video_frames(
         raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, len(frames))
     nrows = -(-len(frames) // ncols)
-    fig = Figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5), layout="constrained")
+    fig = new_figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5), layout="constrained")
     for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         cm, low, high, is_signed = common or signed_display(frame, cmap, percentiles, signed=signed)

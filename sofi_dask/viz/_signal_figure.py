@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from sofi_dask.viz._figure import new_figure
+
 __all__ = ["plot_total_signal"]
 
 
@@ -64,7 +66,7 @@ def plot_total_signal(
     y = _as_1d("signal", signal)
     n = y.size
     frames = np.arange(n)
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.plot(frames, y, color="0.35", lw=0.8, label="total signal")
     if smoothed is not None:
