@@ -7,7 +7,8 @@ The flat public API, re-exported from one subpackage per concern:
 - :mod:`sofi_dask.stats` (one pass, every order): :func:`moment_stack`, :func:`central_moments`,
   :func:`cumulants`, :func:`average_image`, :func:`total_signal`, :func:`sofi_video`, bleaching
   blocks (:func:`bleaching_blocks`, :func:`block_cumulants`, :func:`correct_bleaching`),
-  correlations (:func:`cross_cumulant_image`, :func:`moments_with_lag`)
+  correlations (:func:`cross_cumulant_image`, :func:`moments_with_lag`), cross-cumulant SOFI
+  with virtual pixels (:func:`xc_cumulants`)
 - :mod:`sofi_dask.image`: :func:`fourier_interp`, :func:`interpolate_movie`, :func:`deconvsk`,
   :func:`ldrc`, :func:`noise_filter1d`, :func:`gauss2d_mask`
 - :mod:`sofi_dask.pipeline`: :func:`run_pipeline`, :class:`PipelineConfig`
@@ -75,6 +76,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "sorted_k_partitions",
         "total_signal",
         "video_windows",
+        "XCCumulants",
+        "xc_combinations",
+        "xc_cumulants",
     ),
     "image": (
         "corelucy",

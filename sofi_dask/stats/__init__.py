@@ -39,8 +39,10 @@ from sofi_dask.stats._video import (
     sofi_video,
     video_windows,
 )
+from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants
 
 __all__ = [
+    "XCCumulants",
     "average_image",
     "bleaching_blocks",
     "block_average",
@@ -66,5 +68,7 @@ __all__ = [
     "sorted_k_partitions",
     "total_signal",
     "video_windows",
+    "xc_combinations",
+    "xc_cumulants",
     "xc_offsets",
 ]
