@@ -62,6 +62,13 @@ def format_info(info: dict[str, Any]) -> str:
             f"source:       {what}"
             + (f" (+{len(source) - 1} more files)" if len(source) > 1 else "")
         )
+    if info["format"] == "zarr":
+        lines.append(
+            "checksums:    "
+            + ("crc32c on every chunk" if info.get("checksums") else "none (older store)")
+        )
+    for text in info.get("damage") or []:
+        lines.append(f"DAMAGED:      {text}")
     stats = info.get("frame_stats")
     if stats:
         lines.append("frame stats:  min / mean / max over frames")
@@ -89,12 +96,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("path", help="Zarr store written by `sofi-dask ingest`, or a TIFF")
     p.add_argument("--channel", type=int, default=None, help="channel of a multi-channel TIFF")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="also read every chunk of a store: checksums and per-frame statistics "
+        "(as `sofi-dask verify`)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``info``; exit status 1 for an unfinished store."""
+    """Run ``info``; exit status 1 for an unfinished or damaged store."""
     info = io.movie_info(args.path, channel=args.channel)
+    status = 0 if info["complete"] and not info.get("damage") else 1
+    if args.verify and info["format"] == "zarr":
+        from sofi_dask.cli._verify import verify
+
+        report = verify(args.path, quiet=args.json)
+        info["verify"] = {"ok": report.ok, "damaged": [str(d) for d in report.damaged]}
+        info["verify"]["problems"] = report.problems
+        status = status or (0 if report.ok else 1)
+        if not args.json:
+            print(format_info(info))
+            print(report.summary())
+            return status
     print(json.dumps(info, indent=2) if args.json else format_info(info))
-    return 0 if info["complete"] else 1
+    return status

@@ -103,6 +103,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--channel", type=int, default=None, help="channel of a multi-channel TIFF")
     p.add_argument("--workers", type=int, default=None, help="writer threads (default: CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="DEST is a complete store of SOURCE: rewrite only its damaged chunks "
+        "(see `sofi-dask verify`) from SOURCE",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         channel=args.channel,
         progress=progress,
         workers=args.workers,
+        repair=args.repair,
     )
     print(path)
     return 0

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from sofi_dask import __version__
 from sofi_dask._memory import limit_allocator_retention
+from sofi_dask.errors import SofiDaskError
 
-_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "run")
+_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "verify", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stop writing into the closed pipe, and let the interpreter's final flush go nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as exc:
+    except KeyboardInterrupt:
+        print(f"sofi-dask {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+    except (SofiDaskError, ValueError, FileNotFoundError, FileExistsError, OSError) as exc:
         print(f"sofi-dask {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -21,8 +21,15 @@ import numpy as np
 import zarr
 from dask.base import tokenize
 
+from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError
 from sofi_dask.io import _store
 from sofi_dask.io._ingest import IngestPlan, write_movie
+from sofi_dask.io._integrity import (
+    check_chunks_present,
+    looks_like_store,
+    open_store_group,
+    store_dask_array,
+)
 from sofi_dask.io._movie_writer import MovieWriter, create_movie
 from sofi_dask.io._tiff import TiffSource, open_tiff_source
 
@@ -190,6 +197,7 @@ def ingest(
     channel: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    repair: bool = False,
 ) -> Path:
     """Convert a TIFF movie (one file or an ordered sequence) into a Zarr v3 store.
 
@@ -225,6 +233,10 @@ def ingest(
     workers : int, optional
         Writer threads (default: twice the CPUs, 2..16, fewer for big chunk bands so that
         the task buffers stay under ~768 MB). Memory ~ 3 x workers x chunk-band size.
+    repair : bool
+        ``dest`` is a complete store of this source: read every chunk (as
+        :func:`~sofi_dask.io._verify.verify_store`) and rewrite only the damaged ones (missing,
+        failing their checksum, or holding frames whose statistics changed) from the source.
 
     Returns
     -------
@@ -258,6 +270,10 @@ def ingest(
         {"chunks": chunk_shape, "compressor": compressor, "clevel": clevel, "channel": channel}
     )
     identity = _jsonable(src.identity())
+    if repair:
+        from sofi_dask.io._verify import repair_store
+
+        return repair_store(dest, src, identity, params, workers=workers)
     group = None
     if dest.exists() or dest.is_symlink():
         if overwrite:
@@ -315,15 +331,32 @@ def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.
 
 # --------------------------------------------------------------------------- open
 def _open_zarr(path: Path) -> tuple[zarr.Group | None, zarr.Array]:
+    if (path / _store.MOVIE).is_dir() or not (path / "zarr.json").exists():
+        return open_store_group(path)  # ours (or what is left of it): names a broken file
     try:
         node = zarr.open(str(path), mode="r")
     except Exception as exc:
-        raise ValueError(f"{path}: cannot open as Zarr ({exc})") from exc
+        raise DamagedStoreError(
+            f"{path / 'zarr.json'}: cannot open the Zarr metadata ({exc})"
+        ) from exc
     if isinstance(node, zarr.Array):
         return None, node
-    if _store.MOVIE not in node:
-        raise ValueError(f"{path}: Zarr group has no {_store.MOVIE!r} array")
-    return node, node[_store.MOVIE]
+    raise InputError(f"{path}: Zarr group has no {_store.MOVIE!r} array")
+
+
+def _frame_stats(path: Path, group: zarr.Group) -> FrameStats | None:
+    if _store.STATS not in group:
+        return None
+    values = {}
+    for k in _store.STAT_NAMES:
+        try:
+            values[k] = np.asarray(group[_store.STATS][k][...])
+        except Exception as exc:  # noqa: BLE001 - missing, truncated or corrupted
+            raise DamagedStoreError(
+                f"{path / _store.STATS / k}: the stored per-frame statistics "
+                f"({_store.STATS}/{k}) cannot be read ({exc}); the store is damaged"
+            ) from exc
+    return FrameStats(**values)
 
 
 def open_movie(path: Source, *, channel: int | None = None, chunks: Any = None) -> Movie:
@@ -355,23 +388,24 @@ def open_movie(path: Source, *, channel: int | None = None, chunks: Any = None) 
     >>> movie = open_movie("movie.zarr")  # doctest: +SKIP
     >>> movie.data.mean(axis=0).compute()  # doctest: +SKIP
     """
-    if isinstance(path, (str, os.PathLike)) and _store.is_zarr(Path(path)):
+    if isinstance(path, (str, os.PathLike)) and (
+        _store.is_zarr(Path(path)) or looks_like_store(Path(path))
+    ):
         p = Path(path)
         group, arr = _open_zarr(p)
         attrs = dict(group.attrs.asdict()) if group is not None else {}
         info = _store.sofi_info(group) if group is not None else None
         if info is not None and not info.get("complete", False):
-            raise ValueError(
+            raise IncompleteStoreError(
                 f"{p}: incomplete store: its ingest did not finish; run `sofi-dask ingest` "
                 "again with the same source to complete it (or overwrite it)"
             )
         if arr.ndim != 3:
-            raise ValueError(f"{p}: expected a (t, y, x) movie, got shape {arr.shape}")
-        stats = None
-        if group is not None and _store.STATS in group:
-            sg = group[_store.STATS]
-            stats = FrameStats(**{k: np.asarray(sg[k][...]) for k in _store.STAT_NAMES})
-        return Movie(da.from_zarr(arr), p, attrs, stats)
+            raise InputError(f"{p}: expected a (t, y, x) movie, got shape {arr.shape}")
+        if info is not None:
+            check_chunks_present(p, arr, info)
+        stats = _frame_stats(p, group) if group is not None else None
+        return Movie(store_dask_array(p, arr, info), p, attrs, stats)
     src = open_tiff_source(path, channel=channel)
     first = Path(path) if isinstance(path, (str, os.PathLike)) else Path(src.layouts[0].path)
     return Movie(tiff_to_dask(src, chunks), first, _tiff_attrs(src), None)

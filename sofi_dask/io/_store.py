@@ -8,6 +8,12 @@ Layout of a store ``movie.zarr``::
       _ingest/done                   (n_time_chunks, n_bands) uint8 completion records
       _ingest/band_stats             (t, n_bands, 3) float64 per-band total/min/max
 
+Every array's codec chain ends with Zarr v3's ``crc32c`` checksum codec (after the compressor),
+so a corrupted or truncated chunk fails to decode instead of giving wrong numbers. Every chunk
+of ``movie`` is written (also chunks equal to the fill value), and a complete store records its
+chunk grid (``sofi_dask.chunks_written``), so a missing chunk file is damage, found when the
+store is opened (see :mod:`sofi_dask.io._integrity`).
+
 ``_ingest`` exists only while an ingest is unfinished. A record in ``_ingest/done`` is written
 after the chunks of its task (zarr writes every key atomically), so a resumed ingest redoes
 exactly the tasks without a record. Zarr 3 skips writing chunks equal to the fill value
@@ -27,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 MOVIE = "movie"
 STATS = "frame_stats"
@@ -37,11 +43,18 @@ COMPRESSORS = ("lz4", "zstd", "blosclz", "zlib", "none")
 TARGET_CHUNK_BYTES = 32 << 20
 MAX_WHOLE_FRAME_CHUNK = 64 << 20
 TIME_DEPTH = 256
+CHECKSUM = "crc32c"
+
+
+def checksum_codecs() -> list[Any]:
+    """The codecs of an uncompressed array: only the checksum."""
+    return [Crc32cCodec()]
 
 
 # --------------------------------------------------------------------------- parameters
-def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any] | None:
-    """Zarr v3 compressors for ``compressor`` (a Blosc codec name, or ``"none"``).
+def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any]:
+    """Zarr v3 bytes-to-bytes codecs for ``compressor`` (a Blosc codec name, or ``"none"``),
+    followed by the ``crc32c`` checksum.
 
     Blosc with byte shuffle is used for every name: on camera noise it compresses as well as
     plain Zstd and several times faster (see docs/benchmarks.md).
@@ -51,7 +64,7 @@ def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any] | No
     if not isinstance(clevel, (int, np.integer)) or not 0 <= int(clevel) <= 9:
         raise ValueError(f"clevel: expected an integer in 0..9, got {clevel!r}")
     if compressor == "none":
-        return None
+        return checksum_codecs()
     dtype = np.dtype(dtype)
     return [
         BloscCodec(
@@ -59,7 +72,8 @@ def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any] | No
             clevel=int(clevel),
             shuffle="shuffle" if dtype.itemsize > 1 else "bitshuffle",
             typesize=dtype.itemsize,
-        )
+        ),
+        Crc32cCodec(),
     ]
 
 
@@ -179,7 +193,7 @@ def create_store(
     shape: tuple[int, int, int],
     dtype: np.dtype,
     chunks: tuple[int, int, int],
-    codecs: list[Any] | None,
+    codecs: list[Any],
     attrs: dict[str, Any],
 ) -> zarr.Group:
     """Create an empty, incomplete store (movie array and completion records).
@@ -202,7 +216,12 @@ def create_store(
     n_bands = math.ceil(y / chunks[1])
     ing = group.create_group(INGEST)
     ing.create_array(
-        "done", shape=(n_t, n_bands), chunks=(1, 1), dtype="uint8", fill_value=0, compressors=None
+        "done",
+        shape=(n_t, n_bands),
+        chunks=(1, 1),
+        dtype="uint8",
+        fill_value=0,
+        compressors=checksum_codecs(),
     )
     ing.create_array(
         "band_stats",
@@ -210,7 +229,7 @@ def create_store(
         chunks=(chunks[0], 1, 3),
         dtype="float64",
         fill_value=np.nan,
-        compressors=None,
+        compressors=checksum_codecs(),
     )
     return group
 
@@ -220,7 +239,7 @@ def new_store(
     shape: tuple[int, int, int],
     dtype: np.dtype,
     chunks: tuple[int, int, int],
-    codecs: list[Any] | None,
+    codecs: list[Any],
     parameters: dict[str, Any],
     source: list[dict[str, Any]],
     pixel_size: float | None,
@@ -243,6 +262,7 @@ def new_store(
         "dtype": np.dtype(dtype).str,
         "pixel_size": None if pixel_size is None else float(pixel_size),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "checksum": CHECKSUM,
     }
     attrs = json.loads(json.dumps(group_attrs(name or dest.name, info["pixel_size"], info)))
     return create_store(dest, shape, dtype, chunks, codecs, attrs)
@@ -281,12 +301,15 @@ def finalize(group: zarr.Group, frame_pixels: int) -> None:
             dtype="float64",
             fill_value=np.nan,
             dimension_names=("t",),
+            compressors=checksum_codecs(),
             overwrite=True,
         )
         arr[...] = stats[name]
     attrs = dict(group.attrs.asdict())
     info = dict(attrs["sofi_dask"])
     info["complete"] = True
+    # every chunk of the grid is written (write_empty_chunks=True): opening checks they exist
+    info["chunks_written"] = {"grid": [int(n) for n in group[MOVIE].cdata_shape], "all": True}
     attrs["sofi_dask"] = info
     group.attrs.put(attrs)
     # the records are not needed any more; a kill here leaves a complete store with leftovers

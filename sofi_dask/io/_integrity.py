@@ -1,0 +1,223 @@
+"""Damage to a movie store is an error naming the file, never a number.
+
+* :func:`open_store_group` opens a store's group and ``movie`` array; a broken or deleted
+  ``zarr.json`` is a :class:`~sofi_dask.errors.DamagedStoreError` naming the file and what it is.
+* :func:`missing_chunks` compares the chunk files on disk (one walk of ``movie/c``) with the
+  chunk grid a complete store records; :func:`check_chunks_present` refuses a store missing one.
+* :class:`CheckedChunks` is what the lazy ``Movie.data`` reads from: a chunk that fails to
+  decode (checksum mismatch, truncated, emptied) or whose file vanished raises
+  ``DamagedStoreError`` naming the array, the chunk key, the file and the frames it holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import zarr
+from dask.base import tokenize
+
+from sofi_dask.errors import DamagedStoreError
+from sofi_dask.io._store import MOVIE
+
+REPAIR_HINT = (
+    "run `sofi-dask verify {store}` for every damaged chunk, and "
+    "`sofi-dask ingest SOURCE {store} --repair` to rewrite them from the source TIFF"
+)
+
+
+# --------------------------------------------------------------------------- metadata
+def _metadata_error(file: Path, what: str) -> DamagedStoreError | None:
+    """Why ``file`` (a ``zarr.json``) is unusable, or None when it parses."""
+    if not file.is_file():
+        return DamagedStoreError(f"{file}: {what} is missing (deleted?); the store is damaged")
+    try:
+        meta = json.loads(file.read_bytes())
+    except (OSError, ValueError) as exc:
+        return DamagedStoreError(f"{file}: {what} is not valid JSON ({exc}); the store is damaged")
+    if not isinstance(meta, dict) or meta.get("zarr_format") != 3:
+        return DamagedStoreError(f"{file}: {what} is not Zarr v3 metadata; the store is damaged")
+    return None
+
+
+def looks_like_store(path: Path) -> bool:
+    """True for a folder that is (or was) a movie store: its group ``zarr.json`` or its
+    ``movie`` array folder is there (so a deleted ``zarr.json`` is damage, not "no TIFF")."""
+    return path.is_dir() and (
+        (path / "zarr.json").exists() or (path / MOVIE / "zarr.json").exists()
+    )
+
+
+def open_store_group(path: Path, mode: str = "r") -> tuple[zarr.Group, zarr.Array]:
+    """Open a movie store's group and its ``movie`` array, naming a broken metadata file."""
+    for file, what in (
+        (path / "zarr.json", "the store's group metadata (zarr.json)"),
+        (path / MOVIE / "zarr.json", f"the metadata of the {MOVIE!r} array (zarr.json)"),
+    ):
+        if file == path / MOVIE / "zarr.json" and not (path / MOVIE).exists():
+            raise DamagedStoreError(f"{path}: Zarr group has no {MOVIE!r} array")
+        err = _metadata_error(file, what)
+        if err is not None:
+            raise err
+    try:
+        group = zarr.open_group(str(path), mode=mode)
+        arr = group[MOVIE]
+    except Exception as exc:  # noqa: BLE001 - any zarr failure on parsed JSON: bad contents
+        raise DamagedStoreError(f"{path}: the store's metadata is not usable ({exc})") from exc
+    if not isinstance(arr, zarr.Array):
+        raise DamagedStoreError(f"{path}/{MOVIE}: expected an array, got a group")
+    return group, arr
+
+
+# --------------------------------------------------------------------------- chunk keys
+def chunk_key(arr: zarr.Array, coords: tuple[int, ...]) -> str:
+    """The key of chunk ``coords`` inside the array (e.g. ``c/3/0/0``)."""
+    return str(arr.metadata.encode_chunk_key(tuple(int(c) for c in coords)))
+
+
+def chunk_frames(arr: zarr.Array, coords: tuple[int, ...]) -> tuple[int, int]:
+    """Frames ``[first, stop)`` held by chunk ``coords``."""
+    depth = int(arr.chunks[0])
+    t0 = int(coords[0]) * depth
+    return t0, min(int(arr.shape[0]), t0 + depth)
+
+
+def describe_chunk(store: Path, arr: zarr.Array, coords: tuple[int, ...]) -> str:
+    """``array 'movie', chunk c/3/0/0 (file ...), frames 768..1023``."""
+    key = chunk_key(arr, coords)
+    t0, t1 = chunk_frames(arr, coords)
+    return f"array {MOVIE!r}, chunk {key} (file {store / MOVIE / key}), frames {t0}..{t1 - 1}"
+
+
+def all_chunk_coords(grid: tuple[int, ...]) -> list[tuple[int, ...]]:
+    return list(itertools.product(*(range(int(n)) for n in grid)))
+
+
+def present_chunk_keys(store: Path) -> set[str]:
+    """Keys of the chunk files of ``movie`` on disk (one walk of ``movie/c``)."""
+    root = store / MOVIE
+    keys = set()
+    for folder, _dirs, files in os.walk(root / "c"):
+        rel = Path(folder).relative_to(root).as_posix()
+        keys.update(f"{rel}/{f}" for f in files if ".partial" not in f)
+    return keys
+
+
+def missing_chunks(store: Path, arr: zarr.Array) -> list[tuple[int, ...]]:
+    """Chunk coordinates of ``movie`` whose file is not on disk."""
+    present = present_chunk_keys(store)
+    return [c for c in all_chunk_coords(arr.cdata_shape) if chunk_key(arr, c) not in present]
+
+
+def records_chunks(info: dict[str, Any] | None) -> bool:
+    """True when a complete store says every chunk of its grid was written."""
+    rec = (info or {}).get("chunks_written")
+    return isinstance(rec, dict) and bool(rec.get("all"))
+
+
+def check_chunks_present(store: Path, arr: zarr.Array, info: dict[str, Any] | None) -> None:
+    """Refuse a complete store that records its chunks and misses one (named)."""
+    if not records_chunks(info):
+        return  # written before the record existed: damage shows when the chunk is read
+    rec = info["chunks_written"]  # type: ignore[index]
+    if [int(n) for n in rec.get("grid", [])] != [int(n) for n in arr.cdata_shape]:
+        raise DamagedStoreError(
+            f"{store / MOVIE / 'zarr.json'}: chunk grid {list(arr.cdata_shape)} differs from "
+            f"the one recorded when the store was written ({rec.get('grid')})"
+        )
+    missing = missing_chunks(store, arr)
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise DamagedStoreError(
+            f"{store}: missing chunk file: {describe_chunk(store, arr, missing[0])}{more}; "
+            + REPAIR_HINT.format(store=store)
+        )
+
+
+# --------------------------------------------------------------------------- reading
+def _covered(arr: zarr.Array, key: tuple[slice, ...]) -> list[tuple[int, ...]]:
+    ranges = []
+    for sl, size, chunk in zip(key, arr.shape, arr.chunks, strict=True):
+        start, stop, _ = sl.indices(int(size))
+        if stop <= start:
+            return []
+        ranges.append(range(start // int(chunk), (stop - 1) // int(chunk) + 1))
+    return list(itertools.product(*ranges))
+
+
+class CheckedChunks:
+    """Array-like over a store's ``movie`` for ``dask.array.from_array``: each read checks the
+    chunk files exist (when the store records them all) and turns a decode failure (checksum
+    mismatch, truncated or emptied file) into :class:`DamagedStoreError` naming the chunk.
+
+    Pickles as the store path (each worker opens the array itself).
+    """
+
+    def __init__(self, store: Path, arr: zarr.Array, check_files: bool) -> None:
+        self.store = Path(store)
+        self.arr = arr
+        self.check_files = check_files
+        self.shape = tuple(int(s) for s in arr.shape)
+        self.dtype = np.dtype(arr.dtype)
+        self.ndim = len(self.shape)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen, (str(self.store), self.check_files))
+
+    def _damaged(self, coords: tuple[int, ...], why: str) -> DamagedStoreError:
+        return DamagedStoreError(
+            f"{self.store}: damaged chunk: {describe_chunk(self.store, self.arr, coords)}: "
+            f"{why}; " + REPAIR_HINT.format(store=self.store)
+        )
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        slices = all(isinstance(k, slice) for k in key) and len(key) == self.ndim
+        covered = _covered(self.arr, key) if slices else []
+        if self.check_files:
+            for c in covered:
+                if not (self.store / MOVIE / chunk_key(self.arr, c)).is_file():
+                    raise self._damaged(c, "the chunk file is missing")
+        try:
+            return np.asarray(self.arr[key])
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any decode failure is damage
+            for c in covered:  # find the chunk that fails (one, unless dask merged slices)
+                sel = tuple(
+                    slice(i * int(ch), (i + 1) * int(ch))
+                    for i, ch in zip(c, self.arr.chunks, strict=True)
+                )
+                try:
+                    self.arr[sel]
+                except Exception as inner:  # noqa: BLE001
+                    raise self._damaged(c, f"it cannot be decoded ({inner})") from inner
+            raise DamagedStoreError(
+                f"{self.store}: reading {MOVIE!r}{list(key)} failed ({exc}); "
+                + REPAIR_HINT.format(store=self.store)
+            ) from exc
+
+
+def _reopen(store: str, check_files: bool) -> CheckedChunks:
+    group, arr = open_store_group(Path(store))
+    return CheckedChunks(Path(store), arr, check_files)
+
+
+def store_dask_array(path: Path, arr: zarr.Array, info: dict[str, Any] | None) -> da.Array:
+    """The lazy ``movie`` of a store, one task per stored chunk, read through
+    :class:`~sofi_dask.io._integrity.CheckedChunks` (damage raises, naming the chunk)."""
+    checked = CheckedChunks(path, arr, records_chunks(info))
+    token = tokenize(str(path.resolve()), (info or {}).get("created"), arr.shape, arr.chunks)
+    return da.from_array(
+        checked,
+        chunks=arr.chunks,
+        name=f"read-zarr-{token}",
+        meta=np.empty((0,) * arr.ndim, dtype=arr.dtype),
+        asarray=False,
+        fancy=False,
+    )
