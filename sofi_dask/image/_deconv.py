@@ -230,7 +230,7 @@ def deconvsk(
         Tile overlap of the tiled path. The default, :func:`tile_depth`
         (``2 * iterations * (psf size // 2)``), gives the untiled result to rounding. A smaller
         overlap is approximate near the seams: the error decays fast with the overlap for a
-        peaked PSF and slowly for a flat one. Measured (max |tiled - untiled| / max, 20
+        peaked PSF and slowly for a flat one. Measured (max abs(tiled - untiled) / max, 20
         iterations, lam 1.5, 32-pixel tiles): Gaussian sigma 1.5 on 9x9, depth 9: 3e-9,
         depth 18: 1e-14; Gaussian sigma 3 on 7x7, depth 14: 2e-7; 5x5 box, depth 10: 5e-2,
         depth 20: 9e-4.
