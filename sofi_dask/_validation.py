@@ -3,7 +3,8 @@
 Every check raises :class:`sofi_dask.errors.InputError` (a ``ValueError``) with the message
 ``parameter 'name': expected ..., got ...`` and returns the value normalised (a Python ``int``,
 a tuple, ...). The array checks of the statistics (``as_movie_array``, ``check_frames``) live
-here too, so that a stage, the pipeline and ``compat`` all say the same thing.
+here too, so that a stage, the pipeline and ``compat`` all say the same thing. An order is a
+positive integer: ``check_positive_int(max_order, "max_order")``.
 
 Examples
 --------
@@ -21,11 +22,13 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import dask.array as da
 import numpy as np
 
 from sofi_dask.errors import InputError
 
 __all__ = [
+    "as_movie_array",
     "check_frames",
     "check_int",
     "check_positive_int",
@@ -66,16 +69,37 @@ def shown(text: str) -> _Shown:
 
 
 def check_int(
-    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    integral_float: bool = False,
 ) -> int:
     """``value`` as a Python int within ``[minimum, maximum]`` (bools are refused).
+
+    With ``integral_float``, a float with an integral value (``2.0``) is accepted too.
 
     Examples
     --------
     >>> check_int(np.int64(4), "order", minimum=1, maximum=8)
     4
+    >>> check_int(2.0, "factor", minimum=1, integral_float=True)
+    2
+    >>> check_int(2.5, "factor", minimum=1, integral_float=True)
+    Traceback (most recent call last):
+    ...
+    sofi_dask.errors.InputError: parameter 'factor': expected an integer >= 1, got 2.5
     """
     bounds = _bounds_text(minimum, maximum)
+    if (
+        integral_float
+        and isinstance(value, numbers.Real)
+        and not isinstance(value, bool | numbers.Integral)
+    ):
+        if not np.isfinite(float(value)) or float(value) != int(value):
+            raise fail(name, f"an integer{bounds}", value)
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise fail(name, f"an integer{bounds}", value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -83,21 +107,31 @@ def check_int(
     return int(value)
 
 
-def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+def check_positive_int(
+    value: Any, name: str, *, allow_none: bool = False, integral_float: bool = False
+) -> int | None:
     """``value`` as an int >= 1 (``None`` passes through when ``allow_none``).
+
+    Orders, window lengths, factors, worker counts: every "positive integer" parameter.
+    ``integral_float`` accepts floats with an integral value (``2.0``), see :func:`check_int`.
 
     Examples
     --------
     >>> check_positive_int(None, "workers", allow_none=True) is None
     True
+    >>> check_positive_int(True, "max_order")
+    Traceback (most recent call last):
+    ...
+    sofi_dask.errors.InputError: parameter 'max_order': expected an integer >= 1, got True
     """
     if value is None and allow_none:
         return None
-    if allow_none and (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
-    ):
-        raise fail(name, "an integer >= 1 or None", value)
-    return check_int(value, name, minimum=1)
+    if allow_none:
+        try:
+            return check_int(value, name, minimum=1, integral_float=integral_float)
+        except InputError:
+            raise fail(name, "an integer >= 1 or None", value) from None
+    return check_int(value, name, minimum=1, integral_float=integral_float)
 
 
 def check_real(
@@ -179,6 +213,43 @@ def check_frames(frames: Any, n_frames: int, name: str = "frames") -> tuple[int,
     if not 0 <= start < end <= n_frames:
         raise fail(name, expected, frames)
     return start, end
+
+
+def as_movie_array(data: Any, name: str = "data") -> tuple[da.Array | np.ndarray, bool]:
+    """The movie as ``(array, is_lazy)``: dask stays dask, numpy stays numpy.
+
+    Objects with a ``.data`` dask array (``sofi_dask.io.Movie``) give that array; other
+    array-likes (zarr arrays) are wrapped lazily with ``da.asarray``. The movie must be 3-D
+    ``(t, y, x)`` with frames of at least one pixel and an integer or float dtype.
+
+    Examples
+    --------
+    >>> arr, lazy = as_movie_array(np.zeros((4, 2, 3), dtype=np.uint16))
+    >>> arr.shape, lazy
+    ((4, 2, 3), False)
+    >>> as_movie_array(np.zeros((2, 3)))
+    Traceback (most recent call last):
+    ...
+    sofi_dask.errors.InputError: parameter 'data': expected a 3-D (t, y, x) movie, got shape (2, 3)
+    """
+    if isinstance(data, da.Array):
+        arr: da.Array | np.ndarray = data
+        lazy = True
+    elif isinstance(data, np.ndarray):
+        arr, lazy = data, False
+    elif isinstance(getattr(data, "data", None), da.Array):
+        arr, lazy = data.data, True
+    elif hasattr(data, "shape") and hasattr(data, "dtype"):
+        arr, lazy = da.asarray(data), True
+    else:
+        raise fail(name, "a (t, y, x) numpy or dask array", shown(repr(type(data))))
+    if arr.ndim != 3:
+        raise fail(name, "a 3-D (t, y, x) movie", shown(f"shape {arr.shape}"))
+    if 0 in arr.shape[1:]:
+        raise fail(name, "frames of at least 1 x 1 pixel", shown(f"shape {arr.shape}"))
+    if np.dtype(arr.dtype).kind not in "uif":
+        raise fail(name, "an integer or float dtype", shown(f"dtype {arr.dtype}"))
+    return arr, lazy
 
 
 def _bounds_text(minimum: Any, maximum: Any) -> str:

@@ -28,6 +28,7 @@ import dask
 from dask.utils import parse_bytes
 from distributed import Client
 
+from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.cluster._jobqueue import (
     JOBQUEUE_KINDS,
     SPAWN_PROLOGUE,
@@ -84,18 +85,11 @@ def parse_scheduler(value: object) -> str:
             return name
         if _ADDRESS.fullmatch(value.strip()):
             return value.strip()
-    raise ValueError(
-        f"parameter 'scheduler': expected one of {', '.join(SCHEDULERS)} or a scheduler address "
-        f"such as 'tcp://host:8786', got {value!r}"
+    raise fail(
+        "scheduler",
+        f"one of {', '.join(SCHEDULERS)} or a scheduler address such as 'tcp://host:8786'",
+        value,
     )
-
-
-def _positive_int(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"parameter {name!r}: expected an integer >= 1 or None, got {value!r}")
-    return value
 
 
 def _memory(value: object) -> str | int | None:
@@ -107,10 +101,7 @@ def _memory(value: object) -> str | int | None:
     except (ValueError, TypeError):
         ok = False
     if not ok:
-        raise ValueError(
-            f"parameter 'memory_limit': expected a size such as '4GiB' (per worker), 'auto' or "
-            f"None, got {value!r}"
-        )
+        raise fail("memory_limit", "a size such as '4GiB' (per worker), 'auto' or None", value)
     return value  # type: ignore[return-value]
 
 
@@ -132,9 +123,7 @@ class LocalScheduler:
 
     def __init__(self, scheduler: str, num_workers: int | None = None) -> None:
         if scheduler not in LOCAL_SCHEDULERS:
-            raise ValueError(
-                f"parameter 'scheduler': expected one of {LOCAL_SCHEDULERS}, got {scheduler!r}"
-            )
+            raise fail("scheduler", f"one of {LOCAL_SCHEDULERS}", scheduler)
         self.scheduler = scheduler
         self.num_workers = num_workers
         settings: dict[str, Any] = {"scheduler": scheduler}
@@ -255,12 +244,12 @@ def make_jobqueue_cluster(
     """
     name = parse_scheduler(scheduler)
     if name not in JOBQUEUE_KINDS:
-        raise ValueError(
-            f"parameter 'scheduler': expected one of {tuple(JOBQUEUE_KINDS)}, got {scheduler!r}"
-        )
+        raise fail("scheduler", f"one of {tuple(JOBQUEUE_KINDS)}", scheduler)
     return jobqueue_cluster(
         name,
-        threads_per_worker=_positive_int("threads_per_worker", threads_per_worker),
+        threads_per_worker=check_positive_int(
+            threads_per_worker, "threads_per_worker", allow_none=True
+        ),
         memory_limit=_memory(memory_limit),
         **jobqueue_kwargs,
     )
@@ -329,15 +318,18 @@ def make_client(
     >>> with make_client("local", n_workers=2) as client:  # doctest: +SKIP
     ...     print(dashboard_link(client))
     """
-    n_workers = _positive_int("n_workers", n_workers)
-    threads_per_worker = _positive_int("threads_per_worker", threads_per_worker)
+    n_workers = check_positive_int(n_workers, "n_workers", allow_none=True)
+    threads_per_worker = check_positive_int(
+        threads_per_worker, "threads_per_worker", allow_none=True
+    )
     memory_limit = _memory(memory_limit)
-    jobs = _positive_int("jobs", jobs)
+    jobs = check_positive_int(jobs, "jobs", allow_none=True)
     if scheduler_file is not None:
         if scheduler != "threads":
-            raise ValueError(
-                f"parameter 'scheduler_file': give either scheduler_file or scheduler, got "
-                f"scheduler={scheduler!r} too"
+            raise fail(
+                "scheduler_file",
+                "either scheduler_file or scheduler",
+                shown(f"scheduler={scheduler!r} too"),
             )
         path = Path(scheduler_file).expanduser()
         if not path.is_file():
@@ -375,9 +367,10 @@ def make_client(
 
 def _no_extra(what: str, kwargs: dict[str, Any]) -> None:
     if kwargs:
-        raise ValueError(
-            f"parameter {sorted(kwargs)[0]!r}: not an option of {what} (cluster options apply "
-            f"to 'local', 'slurm' and 'pbs'), got {sorted(kwargs)}"
+        raise fail(
+            sorted(kwargs)[0],
+            f"no cluster option for {what} (they apply to 'local', 'slurm' and 'pbs')",
+            shown(f"options {sorted(kwargs)}"),
         )
 
 

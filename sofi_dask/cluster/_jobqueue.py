@@ -14,6 +14,8 @@ from typing import Any
 import dask
 from dask.utils import format_bytes, parse_bytes
 
+from sofi_dask._validation import check_positive_int, fail
+
 __all__ = [
     "JOBQUEUE_KINDS",
     "SPAWN_PROLOGUE",
@@ -59,25 +61,25 @@ def jobqueue_cluster(
     cls = getattr(dask_jobqueue, JOBQUEUE_KINDS[kind][0])
     processes = kwargs.get("processes", _config(kind, "processes"))
     if processes is not None:
-        if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-            raise ValueError(f"parameter 'processes': expected an integer >= 1, got {processes!r}")
-        kwargs["processes"] = processes
+        kwargs["processes"] = processes = check_positive_int(processes, "processes")
     per_job = processes or 1
     if threads_per_worker is not None and "cores" not in kwargs:
         kwargs["cores"] = threads_per_worker * per_job
     if memory_limit is not None and "memory" not in kwargs:
         kwargs["memory"] = format_bytes(parse_bytes(memory_limit) * per_job).replace(" ", "")
     if kwargs.get("cores", _config(kind, "cores")) is None:
-        raise ValueError(
-            f"parameter 'threads_per_worker': a {kind} job needs its core count; pass "
-            f"threads_per_worker= (or cores=), or set jobqueue.{kind}.cores in "
-            "~/.config/dask/jobqueue.yaml (see cluster/jobqueue.yaml)"
+        raise fail(
+            "threads_per_worker",
+            f"the core count of a {kind} job: threads_per_worker= (or cores=), or "
+            f"jobqueue.{kind}.cores in ~/.config/dask/jobqueue.yaml (see cluster/jobqueue.yaml)",
+            None,
         )
     if kwargs.get("memory", _config(kind, "memory")) is None:
-        raise ValueError(
-            f"parameter 'memory_limit': a {kind} job needs its memory; pass memory_limit= "
-            f"(per worker, or memory= per job), or set jobqueue.{kind}.memory in "
-            "~/.config/dask/jobqueue.yaml"
+        raise fail(
+            "memory_limit",
+            f"the memory of a {kind} job: memory_limit= (per worker, or memory= per job), or "
+            f"jobqueue.{kind}.memory in ~/.config/dask/jobqueue.yaml",
+            None,
         )
     prologue = kwargs.get("job_script_prologue", _config(kind, "job-script-prologue")) or []
     kwargs["job_script_prologue"] = [*prologue, SPAWN_PROLOGUE]

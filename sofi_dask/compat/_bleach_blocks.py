@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import check_frames, check_positive_int
 from sofi_dask.compat._common import (
     as_frames,
     compute_all,
@@ -64,9 +65,9 @@ def calc_block_moments(
     --------
     >>> calc_block_moments("data", "movie.tif", 4, [0, 500])  # doctest: +SKIP
     """
-    highest_order = _moments.check_order(highest_order, "highest_order")
+    highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
-    window = _moments.check_frames(as_frames(frames), movie.n_frames)
+    window = check_frames(as_frames(frames), movie.n_frames)
     return compute_all(_bleaching.block_moments(movie, highest_order, [window])[0])
 
 
@@ -169,7 +170,7 @@ def moments_all_blocks(
     --------
     >>> blocks = moments_all_blocks("data", "movie.tif", 4, fbc=0.2)  # doctest: +SKIP
     """
-    highest_order = _moments.check_order(highest_order, "highest_order")
+    highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
     blocks = _blocks(movie, smooth_kernel, fbc)
     per_block = _bleaching.block_moments(movie, highest_order, blocks)
@@ -180,7 +181,7 @@ def _lazy_block_moments(
     filepath: Any, filename: Any, highest_order: int, smooth_kernel: int, fbc: float
 ) -> list[dict[int, Any]]:
     """Per-block central moments (lazy, one graph) of pysofi's bleaching blocks."""
-    highest_order = _moments.check_order(highest_order, "highest_order")
+    highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
     return _bleaching.block_moments(movie, highest_order, _blocks(movie, smooth_kernel, fbc))
 

@@ -59,7 +59,7 @@ def open_source(filepath: Any, filename: Any) -> Movie:
 def as_frames(frames: Any, name: str = "frames") -> tuple[int, int] | None:
     """pysofi's ``[]`` / ``None`` / ``[start, end]`` as sofi_dask's ``None`` / ``(start, end)``.
 
-    The window itself is checked by the native stage (``sofi_dask.stats._moments.check_frames``).
+    The window itself is checked by the native stage (``sofi_dask._validation.check_frames``).
 
     Examples
     --------

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import check_frames, check_positive_int
 from sofi_dask.compat._common import as_frames, compute_all, movie_path
 
 # native stage modules (by module path: the package re-exports functions of the
@@ -148,12 +149,12 @@ def interp_outputs(src: Path, interp_num_lst: Any, frames: Any, save_option: boo
     file; otherwise it interpolates on demand.
     """
     movie = open_movie(src)
-    window = _moments.check_frames(as_frames(frames), movie.n_frames)
+    window = check_frames(as_frames(frames), movie.n_frames)
     data = movie if window == (0, movie.n_frames) else movie.data[window[0] : window[1]]
     stem = src.stem if src.suffix else src.name
     out: list[Any] = []
     for f in interp_num_lst:
-        factor = _finterp.check_factor(f, "interp_num_lst")
+        factor = check_positive_int(f, "interp_num_lst", integral_float=True)
         if save_option:
             dest = src.with_name(f"{stem}_InterpNum{factor}.tif")
             _finterp.fourier_interp_movie_to_tiff(data, dest, factor, overwrite=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import check_frames, check_positive_int
 from sofi_dask.compat import deconvsk as _deconvsk
 from sofi_dask.compat import finterp as _finterp
 from sofi_dask.compat import ldrc as _ldrc
@@ -130,7 +131,7 @@ class PysofiData:
     def _stack(self, max_order: int, frames: Any = None, interp_num: int = 1) -> np.ndarray:
         """Moment stack (mean, 0, m2..m_max) of a frame window, reused while the file is
         unchanged and the cached stack reaches ``max_order``."""
-        window = _moments.check_frames(as_frames(frames), self.n_frames)
+        window = check_frames(as_frames(frames), self.n_frames)
         signature = self._file_signature()
         if signature != self._signature:
             self._stacks.clear()
@@ -156,7 +157,7 @@ class PysofiData:
         Native: :func:`sofi_dask.average_image` (or layer 0 of moments already
         computed over the same frames, without reading the movie).
         """
-        window = _moments.check_frames(as_frames(frames), self.n_frames)
+        window = check_frames(as_frames(frames), self.n_frames)
         cached = self._stacks.get((window, 1))
         if cached is not None and self._file_signature() == self._signature:
             self.ave = cached[0].copy()
@@ -207,7 +208,7 @@ class PysofiData:
         numpy.ndarray
             float64 image (pysofi: int64-truncated with ``finterp``).
         """
-        order = _moments.check_order(order, "order")
+        order = check_positive_int(order, "order")
         if isinstance(mvlength, numbers.Integral) and not isinstance(mvlength, bool):
             mvlength = [0, int(mvlength)]
         factor = int(interp_num) if finterp else 1
@@ -243,7 +244,7 @@ class PysofiData:
         dict[int, numpy.ndarray]
             float64 (pysofi truncates to int64); order 1 is 0.
         """
-        highest_order = _moments.check_order(highest_order, "highest_order")
+        highest_order = check_positive_int(highest_order, "highest_order")
         if bleach_correction:
             blocks = self._blocks(smooth_kernel, fbc)
             per_block = _bleaching.block_moments(self._movie, highest_order, blocks)
@@ -276,7 +277,7 @@ class PysofiData:
         :func:`sofi_dask.cumulants_from_moments` (pysofi's recursion, order 1 = 0
         as pysofi), :func:`sofi_dask.block_moments`.
         """
-        highest_order = _moments.check_order(highest_order, "highest_order")
+        highest_order = check_positive_int(highest_order, "highest_order")
         if bleach_correction:
             blocks = self._blocks(smooth_kernel, fbc)
             per_block = _bleaching.block_moments(self._movie, highest_order, blocks)

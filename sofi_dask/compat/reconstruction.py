@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import as_movie_array, check_frames, check_positive_int
 from sofi_dask.compat._bleach_blocks import (
     bleach_corrected,  # noqa: F401 (used by sofi_dask.compat.pysofi)
     block_ave_cumulants,
@@ -84,11 +85,11 @@ def movie_stack(
     ``sofi_dask.moment_stack`` (layer 0 the mean, layer p the p-th central moment),
     on ``sofi_dask.interpolate_movie`` when ``interp_num > 1``; one pass either way.
     """
-    max_order = _moments.check_order(max_order, "highest_order")
+    max_order = check_positive_int(max_order, "highest_order")
     if interp_num == 1:
         return _moments.moment_stack(movie, max_order, frames=frames)
-    arr, _ = _moments.as_movie_array(movie)
-    start, end = _moments.check_frames(frames, arr.shape[0])
+    arr, _ = as_movie_array(movie)
+    start, end = check_frames(frames, arr.shape[0])
     interp = _finterp.interpolate_movie(arr[start:end], interp_num)
     return _moments.moment_stack(interp, max_order)
 
@@ -192,7 +193,7 @@ def calc_moment_im(
     --------
     >>> calc_moment_im("data", "movie.tif", 4)  # doctest: +SKIP
     """
-    order = _moments.check_order(order, "order")
+    order = check_positive_int(order, "order")
     stack = to_numpy(movie_stack(open_source(filepath, filename), order, as_frames(frames)))
     return stack_moments(stack, [order], mean_im)[order]
 
@@ -217,8 +218,8 @@ def moment_im_with_finterp(
     --------
     >>> moment_im_with_finterp("data", "movie.tif", 4, 2)  # doctest: +SKIP
     """
-    order = _moments.check_order(order, "order")
-    _finterp.check_factor(interp_num, "interp_num")
+    order = check_positive_int(order, "order")
+    check_positive_int(interp_num, "interp_num", integral_float=True)
     movie = open_source(filepath, filename)
     stack = to_numpy(movie_stack(movie, order, as_frames(frames), interp_num))
     return stack_moments(stack, [order], mean_im)[order]
@@ -267,7 +268,7 @@ def calc_moments(
     >>> sorted(m_set)  # doctest: +SKIP
     [1, 2, 3, 4, 5, 6]
     """
-    highest_order = _moments.check_order(highest_order, "highest_order")
+    highest_order = check_positive_int(highest_order, "highest_order")
     if m_set is None:
         m_set = {}
     missing = [o for o in range(1, highest_order + 1) if o not in m_set]

@@ -18,7 +18,6 @@ Differences from pysofi v0.1.1-alpha (on purpose):
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 import os
 from typing import Any
@@ -27,9 +26,10 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._validation import check_positive_int, check_real, fail, shown
 from sofi_dask.image import _deconv_kernels as K
 from sofi_dask.image._psf_otf import corelucy, otf2psf, psf2otf, zero_pad
-from sofi_dask.image._utils import as_positive_int, is_dask_array
+from sofi_dask.image._utils import is_dask_array
 
 logger = logging.getLogger(__name__)
 
@@ -49,26 +49,22 @@ SPECTRA_BUDGET = 256 * 2**20
 
 def _check_image(image: Any, name: str = "image") -> None:
     if image.ndim not in (2, 3):
-        raise ValueError(f"{name} must be 2-D (y, x) or a 3-D stack (n, y, x), got {image.shape}")
+        raise fail(name, "2-D (y, x) or a 3-D stack (n, y, x)", shown(f"shape {image.shape}"))
     if min(image.shape) < 1:
-        raise ValueError(f"{name} must not be empty, got shape {image.shape}")
+        raise fail(name, "a non-empty image", shown(f"shape {image.shape}"))
 
 
 def _check_psf(psf: Any) -> np.ndarray:
     psf = np.asarray(psf, dtype=np.float64)
     if psf.ndim != 2:
-        raise ValueError(f"psf must be a 2-D array, got {psf.ndim} dimensions {psf.shape}")
+        raise fail("psf", "a 2-D array", shown(f"shape {psf.shape}"))
     if psf.size == 0 or not np.all(np.isfinite(psf)) or not psf.max() > 0:
-        raise ValueError("psf must be finite, non-empty, with a positive maximum")
+        raise fail("psf", "finite, non-empty, with a positive maximum", shown("another array"))
     return psf
 
 
 def _check_lam(lam: Any) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
-        raise ValueError(f"lam must be a finite real number > 1, got {lam!r}")
-    if lam <= 1:
-        raise ValueError(f"lam must be > 1 (kernel exponent lam**i / (lam - 1)), got {lam!r}")
-    return float(lam)
+    return check_real(lam, "lam", minimum=1, inclusive=False)
 
 
 def _check_depth(depth: Any) -> tuple[int, int] | None:
@@ -79,7 +75,7 @@ def _check_depth(depth: Any) -> tuple[int, int] | None:
     if len(values) != 2 or any(
         isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
     ):
-        raise ValueError(f"depth must be None, an int >= 0 or two ints >= 0 (y, x), got {depth!r}")
+        raise fail("depth", "None, an int >= 0 or two ints >= 0 (y, x)", depth)
     return int(values[0]), int(values[1])
 
 
@@ -124,13 +120,13 @@ def richardson_lucy(
     >>> bool(np.isclose(j.sum(), 1.0, rtol=1e-6))
     True
     """
-    iterations = as_positive_int(iterations, "iterations")
+    iterations = check_positive_int(iterations, "iterations")
     psf = _check_psf(psf)
     image = np.array(image, dtype=np.float64)
     if image.ndim != 2:
-        raise ValueError(f"image must be 2-D, got shape {image.shape}")
+        raise fail("image", "a 2-D image", shown(f"shape {image.shape}"))
     if any(p > s for p, s in zip(psf.shape, image.shape, strict=True)):
-        raise ValueError(f"psf shape {psf.shape} must not exceed the image shape {image.shape}")
+        raise fail("psf", f"a shape within the image's {image.shape}", shown(f"shape {psf.shape}"))
     image[image <= 0] = K.EPS
     psf = psf.copy()
     psf[psf <= 0] = K.EPS
@@ -259,7 +255,7 @@ def deconvsk(
     ((16, 12), True)
     """
     lam = _check_lam(lam)
-    iterations = as_positive_int(iterations, "iterations")
+    iterations = check_positive_int(iterations, "iterations")
     psf = _check_psf(psf)
     depth = _check_depth(depth)
     if not is_dask_array(image):

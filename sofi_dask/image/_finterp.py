@@ -25,6 +25,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._finterp_writers import (
     fourier_interp_movie_to_tiff,
@@ -37,7 +38,6 @@ from sofi_dask.image._utils import is_dask_array
 __all__ = [
     "as_lazy_or_numpy",
     "average_image_with_finterp",
-    "check_factor",
     "fourier_interp",
     "fourier_interp_array",
     "fourier_interp_movie_to_tiff",
@@ -58,15 +58,6 @@ __all__ = [
 CHUNK_BYTES = 64 * 2**20
 
 
-def check_factor(factor: Any, name: str = "factor") -> int:
-    """``factor`` as an int >= 1 (integral floats such as 2.0 are accepted), else ValueError."""
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise ValueError(f"{name} must be an integer >= 1, got {factor!r}")
-    if factor != factor or factor < 1 or int(factor) != factor:
-        raise ValueError(f"{name} must be an integer >= 1, got {factor!r}")
-    return int(factor)
-
-
 def interpolated_grid_shape(shape: Any, factor: int) -> tuple[int, ...]:
     """Shape after interpolation: the last two axes become ``(n - 1) * factor + 1``.
 
@@ -75,10 +66,10 @@ def interpolated_grid_shape(shape: Any, factor: int) -> tuple[int, ...]:
     >>> interpolated_grid_shape((10, 5, 4), 3)
     (10, 13, 10)
     """
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     shape = tuple(int(s) for s in shape)
     if len(shape) < 2 or min(shape[-2:]) < 1:
-        raise ValueError(f"shape must end with two positive sizes (y, x), got {shape}")
+        raise fail("shape", "two positive sizes (y, x) at the end", shape)
     return shape[:-2] + tuple(K.interpolated_length(n, factor) for n in shape[-2:])
 
 
@@ -120,7 +111,7 @@ def ift_matrix2d(xrange: int, yrange: int, interp_num: int) -> tuple[np.ndarray,
     >>> ifx.shape, ify.shape
     ((7, 4), (4, 7))
     """
-    f = check_factor(interp_num, "interp_num")
+    f = check_positive_int(interp_num, "interp_num", integral_float=True)
     return K.idft_interp_matrix(int(xrange), f), K.idft_interp_matrix(int(yrange), f).T
 
 
@@ -135,7 +126,7 @@ def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num:
     True
     """
     im = np.asarray(im, dtype=np.float64)
-    f = check_factor(interp_num, "interp_num")
+    f = check_positive_int(interp_num, "interp_num", integral_float=True)
     ext = np.block([[im, im[:, ::-1]], [im[::-1], im[::-1, ::-1]]])
     full = np.asarray(ifx) @ (np.asarray(fx) @ ext @ np.asarray(fy)) @ np.asarray(ify)
     hn, wn = interpolated_grid_shape(im.shape, f)
@@ -144,7 +135,7 @@ def interpolate_image(im: Any, fx: Any, fy: Any, ifx: Any, ify: Any, interp_num:
 
 def interp_operators(shape: Any, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Real matrices ``(Lx, Ly)`` with ``interp = Lx @ image @ Ly.T`` for images of ``shape``."""
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     h, w = (int(s) for s in tuple(shape)[-2:])
     return K.interp_operator(h, factor), K.interp_operator(w, factor)
 
@@ -170,12 +161,14 @@ def _interp_graph(
     data: Any, factor: int, block_fn: Any, dtype: Any, frames_per_chunk: int | None
 ) -> da.Array:
     """Lazy ``block_fn(frames, lx, ly)`` over chunks of whole frames of ``data`` (..., y, x)."""
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     arr = as_lazy_or_numpy(data)
     if arr.ndim < 2:
-        raise ValueError(f"data must have at least 2 dimensions (y, x), got shape {arr.shape}")
+        raise fail("data", "at least 2 dimensions (y, x)", shown(f"shape {arr.shape}"))
     if frames_per_chunk is not None:
-        frames_per_chunk = check_factor(frames_per_chunk, "frames_per_chunk")
+        frames_per_chunk = check_positive_int(
+            frames_per_chunk, "frames_per_chunk", integral_float=True
+        )
     out_shape = interpolated_grid_shape(arr.shape, factor)
     lead = arr.shape[:-2]
     flat = arr.reshape((int(np.prod(lead)),) + arr.shape[-2:]) if arr.ndim != 3 else arr
@@ -254,16 +247,16 @@ def fourier_interp(image: Any, factor: int) -> Any:
     >>> fourier_interp(np.array([[0.0, 2.0], [3.0, 5.0]]), 2).round(6)[1].tolist()
     [1.5, 2.5, 3.5]
     """
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     if is_dask_array(image):
         return interpolate_movie(image, factor)
     image = np.asarray(image)
     if image.ndim < 2:
-        raise ValueError(f"image must have at least 2 dimensions (y, x), got shape {image.shape}")
+        raise fail("image", "at least 2 dimensions (y, x)", shown(f"shape {image.shape}"))
     if np.iscomplexobj(image):
-        raise ValueError("image must be real, got a complex array")
+        raise fail("image", "a real array", shown("a complex array"))
     if min(image.shape[-2:]) < 1:
-        raise ValueError(f"image must have positive sizes (y, x), got shape {image.shape}")
+        raise fail("image", "positive sizes (y, x)", shown(f"shape {image.shape}"))
     lx, ly = interp_operators(image.shape, factor)
     return K.apply_operators(image, lx, ly)
 
@@ -277,8 +270,10 @@ def fourier_interp_array(image: Any, factors: Any) -> list[Any]:
     [(3, 4), (5, 7), (7, 10)]
     """
     if isinstance(factors, numbers.Real):
-        raise ValueError(f"factors must be a list of integers >= 1, got {factors!r}")
-    checked = [check_factor(f, f"factors[{i}]") for i, f in enumerate(factors)]
+        raise fail("factors", "a list of integers >= 1", factors)
+    checked = [
+        check_positive_int(f, f"factors[{i}]", integral_float=True) for i, f in enumerate(factors)
+    ]
     return [fourier_interp(image, f) for f in checked]
 
 
@@ -290,7 +285,7 @@ def average_image_with_finterp(data: Any, factor: int, *, frames: Any = None) ->
     """
     from sofi_dask.stats._moments import average_image
 
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     return fourier_interp(average_image(data, frames=frames), factor)
 
 
@@ -328,10 +323,10 @@ def moments_with_finterp(
     >>> m[2].shape
     (7, 9)
     """
-    from sofi_dask.stats._moments import as_movie_array, central_moments, check_frames, check_order
+    from sofi_dask.stats._moments import central_moments
 
-    factor = check_factor(factor)
-    max_order = check_order(max_order)
+    factor = check_positive_int(factor, "factor", integral_float=True)
+    max_order = check_positive_int(max_order, "max_order")
     arr, lazy = as_movie_array(data)
     start, end = check_frames(frames, arr.shape[0])
     interp = interpolate_movie(arr[start:end], factor)
@@ -346,7 +341,5 @@ def moment_im_with_finterp(data: Any, order: int, factor: int, *, frames: Any = 
 
     Float64 (pysofi truncates to int64, defect 1). See :func:`moments_with_finterp`.
     """
-    from sofi_dask.stats._moments import check_order
-
-    order = check_order(order, "order")
+    order = check_positive_int(order, "order")
     return moments_with_finterp(data, order, factor, frames=frames)[order]

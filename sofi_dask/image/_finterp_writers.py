@@ -24,6 +24,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._utils import is_dask_array
 
@@ -128,7 +129,7 @@ def _movie(data: Any, factor: int, rescale: bool, frames_per_chunk: int | None) 
 
     arr = as_lazy_or_numpy(data)
     if getattr(arr, "ndim", 0) != 3:
-        raise ValueError(f"data must be a 3-D (t, y, x) movie, got shape {np.shape(arr)}")
+        raise fail("data", "a 3-D (t, y, x) movie", shown(f"shape {np.shape(arr)}"))
     if rescale:
         return interpolate_movie_uint16(arr, factor, frames_per_chunk=frames_per_chunk)
     return interpolate_movie(arr, factor, frames_per_chunk=frames_per_chunk)
@@ -243,17 +244,18 @@ def _iter_interp_batches(
     from sofi_dask.image._finterp import (
         CHUNK_BYTES,
         as_lazy_or_numpy,
-        check_factor,
         interp_operators,
         interpolated_grid_shape,
     )
 
-    factor = check_factor(factor)
+    factor = check_positive_int(factor, "factor", integral_float=True)
     if frames_per_chunk is not None:
-        frames_per_chunk = check_factor(frames_per_chunk, "frames_per_chunk")
+        frames_per_chunk = check_positive_int(
+            frames_per_chunk, "frames_per_chunk", integral_float=True
+        )
     arr = as_lazy_or_numpy(data)
     if getattr(arr, "ndim", 0) != 3:
-        raise ValueError(f"data must be a 3-D (t, y, x) movie, got shape {np.shape(arr)}")
+        raise fail("data", "a 3-D (t, y, x) movie", shown(f"shape {np.shape(arr)}"))
     out_shape = interpolated_grid_shape(arr.shape, factor)
     nf = frames_per_chunk or max(1, CHUNK_BYTES // (out_shape[1] * out_shape[2] * 8))
     in_frame = arr.shape[1] * arr.shape[2] * np.dtype(arr.dtype).itemsize

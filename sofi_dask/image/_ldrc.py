@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import check_positive_int, check_size_tuple, fail, shown
 from sofi_dask.image._ldrc_kernels import ldrc_block, resample_mask
-from sofi_dask.image._utils import as_positive_int, as_size_tuple, is_dask_array, overlap_depth
+from sofi_dask.image._utils import is_dask_array, overlap_depth
 from sofi_dask.image._utils import window_depth as _window_depth
 
 __all__ = ["ldrc", "resample_mask"]
@@ -127,20 +128,21 @@ def ldrc(
     ((5, 6), 0.0, 1.0)
     """
     if getattr(image, "ndim", None) not in (2, 3):
-        raise ValueError(
-            f"image must be a 2-D image or a 3-D stack (n, y, x), got shape "
-            f"{getattr(image, 'shape', None)}"
+        raise fail(
+            "image",
+            "a 2-D image or a 3-D stack (n, y, x)",
+            shown(f"shape {getattr(image, 'shape', None)}"),
         )
     if getattr(mask, "ndim", None) != 2:
-        raise ValueError(f"mask must be a 2-D image, got shape {getattr(mask, 'shape', None)}")
+        raise fail("mask", "a 2-D image", shown(f"shape {getattr(mask, 'shape', None)}"))
     for name, arr in (("image", image), ("mask", mask)):
         if np.dtype(arr.dtype).kind not in "biuf":
-            raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
-    order = as_positive_int(order, "order")
-    window = as_size_tuple(window_size, 2, "window_size")
+            raise fail(name, "a real-valued array", shown(f"dtype {arr.dtype}"))
+    order = check_positive_int(order, "order")
+    window = check_size_tuple(window_size, 2, "window_size")
     shape = tuple(int(n) for n in image.shape[-2:])
     if window[0] > shape[0] or window[1] > shape[1]:
-        raise ValueError(f"window_size {window} is larger than the image {shape}")
+        raise fail("window_size", f"at most the image's size {shape}", window)
     mask = _prepare_mask(mask, shape, order)
 
     import dask.array as da

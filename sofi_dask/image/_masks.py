@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-from sofi_dask.image._utils import as_positive_int, as_size_tuple
+from sofi_dask._validation import check_positive_int, check_real, check_size_tuple, fail
 
 __all__ = ["gauss1d_mask", "gauss2d_mask"]
 
 
 def _check_sigma(sigma: float) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-    return float(sigma)
+    return check_real(sigma, "sigma", minimum=0, inclusive=False)
 
 
 def gauss2d_mask(shape: int | Sequence[int] = (3, 3), sigma: float = 0.5) -> np.ndarray:
@@ -50,7 +45,7 @@ def gauss2d_mask(shape: int | Sequence[int] = (3, 3), sigma: float = 0.5) -> np.
     >>> round(float(h[1, 1]), 4), round(float(h[0, 1]), 4), round(float(h[0, 0]), 4)
     (0.6193, 0.0838, 0.0113)
     """
-    rows, cols = as_size_tuple(shape, 2, "shape")
+    rows, cols = check_size_tuple(shape, 2, "shape")
     sigma = _check_sigma(sigma)
     y = np.arange(rows, dtype=np.float64) - (rows - 1) / 2
     x = np.arange(cols, dtype=np.float64) - (cols - 1) / 2
@@ -96,7 +91,7 @@ def gauss1d_mask(size: int | Sequence[int] = 3, sigma: float = 0.5) -> np.ndarra
         elif len(dims) == 1:
             n = dims[0]
         else:
-            raise ValueError(f"size must be an int or a (1, n) shape, got {size!r}")
+            raise fail("size", "an int or a (1, n) shape", size)
     else:
         n = size
-    return gauss2d_mask((1, as_positive_int(n, "size")), sigma)[0]
+    return gauss2d_mask((1, check_positive_int(n, "size")), sigma)[0]

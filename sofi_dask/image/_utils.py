@@ -1,4 +1,4 @@
-"""Small helpers shared by the image stages: parameter checks and overlap depths.
+"""Small helpers shared by the image stages: dask detection and overlap depths.
 
 The depths are the one place where a kernel size becomes a ``map_overlap`` depth:
 
@@ -15,11 +15,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 __all__ = [
-    "as_positive_int",
-    "as_size_tuple",
     "centred_depth",
     "is_dask_array",
     "overlap_depth",
@@ -30,28 +26,6 @@ __all__ = [
 def is_dask_array(x: Any) -> bool:
     """True when ``x`` is a ``dask.array.Array`` (without importing dask for numpy input)."""
     return type(x).__module__.startswith("dask.") and hasattr(x, "chunks") and hasattr(x, "dask")
-
-
-def as_positive_int(value: Any, name: str) -> int:
-    """``value`` as a positive ``int``, or ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def as_size_tuple(value: Any, ndim: int, name: str) -> tuple[int, ...]:
-    """A size per axis: an int (same for every axis) or a sequence of ``ndim`` positive ints."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        values: Sequence[Any] = (value,) * ndim
-    elif isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
-        values = list(np.asarray(value).ravel()) if isinstance(value, np.ndarray) else value
-    else:
-        raise ValueError(f"{name} must be an int or {ndim} ints, got {value!r}")
-    if len(values) != ndim:
-        raise ValueError(f"{name} must have {ndim} entries, got {value!r}")
-    return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
 
 
 def centred_depth(size: int | Sequence[int]) -> int | tuple[int, ...]:

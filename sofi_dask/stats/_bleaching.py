@@ -27,6 +27,7 @@ import dask.array as da
 import numpy as np
 from dask.graph_manipulation import bind
 
+from sofi_dask._validation import as_movie_array, check_positive_int, fail, shown
 from sofi_dask.stats._bleaching_correct import (
     _apply_correction,
     _correction_dtype,
@@ -37,7 +38,7 @@ from sofi_dask.stats._bleaching_correct import (
 from sofi_dask.stats._bleaching_signal import cut_frames, med_smooth
 from sofi_dask.stats._cumulants import cumulant_stack
 from sofi_dask.stats._fold_graph import _bounds, _call, _check_split_every, _fold_reduce
-from sofi_dask.stats._moments import as_movie_array, check_order, moment_stacks
+from sofi_dask.stats._moments import moment_stacks
 
 __all__ = [
     "block_average",
@@ -64,9 +65,7 @@ def merge_short_blocks(blocks: Sequence[tuple[int, int]], min_frames: int) -> li
     >>> merge_short_blocks([(0, 50), (50, 53), (53, 120), (120, 122)], 10)
     [(0, 53), (53, 122)]
     """
-    integral = isinstance(min_frames, numbers.Integral) and not isinstance(min_frames, bool)
-    if not integral or min_frames < 1:
-        raise ValueError(f"min_frames must be an integer >= 1, got {min_frames!r}")
+    min_frames = check_positive_int(min_frames, "min_frames")
     merged: list[list[int]] = []
     for a, b in blocks:
         if merged and (b - a < min_frames or merged[-1][1] - merged[-1][0] < min_frames):
@@ -125,20 +124,18 @@ def _check_blocks(blocks: Any, n_frames: int, *, cover: bool = False) -> list[tu
     try:
         pairs = [tuple(b) for b in blocks]
     except TypeError:
-        raise ValueError(
-            f"blocks must be a sequence of (start, end) pairs, got {blocks!r}"
-        ) from None
+        raise fail("blocks", "a sequence of (start, end) pairs", blocks) from None
     if not pairs:
-        raise ValueError("blocks must hold at least one (start, end) block, got none")
+        raise fail("blocks", "at least one (start, end) block", shown("none"))
     out = []
     for i, pair in enumerate(pairs):
         if len(pair) != 2 or any(
             isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in pair
         ):
-            raise ValueError(f"blocks[{i}] must be two integers (start, end), got {pair!r}")
+            raise fail(f"blocks[{i}]", "two integers (start, end)", pair)
         a, b = int(pair[0]), int(pair[1])
         if not 0 <= a < b <= n_frames:
-            raise ValueError(f"blocks[{i}]=({a}, {b}) must satisfy 0 <= start < end <= {n_frames}")
+            raise fail(f"blocks[{i}]", f"(start, end) with 0 <= start < end <= {n_frames}", pair)
         out.append((a, b))
     if cover:
         if (
@@ -146,9 +143,10 @@ def _check_blocks(blocks: Any, n_frames: int, *, cover: bool = False) -> list[tu
             or out[-1][1] != n_frames
             or any(p[1] != q[0] for p, q in zip(out[:-1], out[1:], strict=True))
         ):
-            raise ValueError(
-                f"blocks must be consecutive and cover frames 0..{n_frames - 1} "
-                f"(as from bleaching_blocks), got {out}"
+            raise fail(
+                "blocks",
+                f"consecutive blocks covering frames 0..{n_frames - 1} (as from bleaching_blocks)",
+                out,
             )
     return out
 
@@ -193,7 +191,7 @@ def block_moments(
     >>> [float(m[2][0, 0]) for m in block_moments(movie, 2, [(0, 2), (2, 4)])]
     [1.0, 4.0]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     arr, _ = as_movie_array(data)
     windows = _check_blocks(blocks, arr.shape[0])
     stacks = moment_stacks(arr, max_order, windows, split_every=split_every)
@@ -228,7 +226,7 @@ def block_cumulants(
     >>> [float(k[1][0, 0]) for k in block_cumulants(movie, 2, [(0, 2), (2, 4)])]
     [2.0, 12.0]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     arr, _ = as_movie_array(data)
     windows = _check_blocks(blocks, arr.shape[0])
     stacks = moment_stacks(arr, max_order, windows, split_every=split_every)
@@ -266,13 +264,11 @@ def block_average(
     """
     blocks = list(per_block.values()) if isinstance(per_block, Mapping) else list(per_block)
     if not blocks:
-        raise ValueError("per_block must hold at least one block, got none")
+        raise fail("per_block", "at least one block", shown("none"))
     orders = sorted(blocks[0])
     for i, b in enumerate(blocks):
         if sorted(b) != orders:
-            raise ValueError(
-                f"per_block[{i}] has orders {sorted(b)}, expected {orders} like block 0"
-            )
+            raise fail(f"per_block[{i}]", f"orders {orders} like block 0", shown(f"{sorted(b)}"))
     out: dict[int, Any] = {}
     for p in orders:
         acc = blocks[0][p]
@@ -334,7 +330,7 @@ def correct_bleaching(
     windows = _check_blocks(blocks, n_frames, cover=True)
     out_dtype = _correction_dtype(np.dtype(arr.dtype)) if dtype is None else np.dtype(dtype)
     if out_dtype.kind not in "iu":
-        raise ValueError(f"dtype must be an integer dtype, got {out_dtype}")
+        raise fail("dtype", "an integer dtype", shown(str(out_dtype)))
     every = _check_split_every(split_every)
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(n_frames, 256)), -1, -1))
     edges = tuple([w[0] for w in windows] + [n_frames])

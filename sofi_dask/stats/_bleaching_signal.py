@@ -11,15 +11,17 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from sofi_dask._validation import fail, shown
+
 __all__ = ["cut_frames", "med_smooth"]
 
 
 def _signal_1d(signal: Any, name: str = "signal") -> np.ndarray:
     arr = np.asarray(signal, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D series, got shape {arr.shape}")
+        raise fail(name, "a non-empty 1-D series", shown(f"shape {arr.shape}"))
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {int((~np.isfinite(arr)).sum())} NaN/inf")
+        raise fail(name, "finite values", shown(f"{int((~np.isfinite(arr)).sum())} NaN/inf"))
     return arr
 
 
@@ -59,7 +61,7 @@ def med_smooth(signal: Any, kernel_size: int = 251) -> np.ndarray:
         or kernel_size < 1
         or kernel_size % 2 == 0
     ):
-        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+        raise fail("kernel_size", "a positive odd integer", kernel_size)
     half = int(kernel_size) // 2
     # explicit extension (np.pad reflects again when the series is shorter than the window;
     # scipy.ndimage misbehaves for windows longer than the line), then the valid medians only
@@ -71,7 +73,7 @@ def med_smooth(signal: Any, kernel_size: int = 251) -> np.ndarray:
 
 def _check_fbc(fbc: Any) -> float:
     if isinstance(fbc, bool) or not isinstance(fbc, numbers.Real) or not 0 < fbc <= 1:
-        raise ValueError(f"fbc must be a number in (0, 1], got {fbc!r}")
+        raise fail("fbc", "a number in (0, 1]", fbc)
     return float(fbc)
 
 

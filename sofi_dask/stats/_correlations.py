@@ -31,9 +31,9 @@ from typing import Any
 import dask.array as da
 import numpy as np  # noqa: F401  (the docstring examples use np)
 
+from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.stats._fold_graph import _check_split_every, _finish
 from sofi_dask.stats._lag_graph import _lag_stack
-from sofi_dask.stats._moments import as_movie_array, check_frames
 from sofi_dask.stats._xc_graph import _xc_stack
 
 __all__ = [
@@ -78,7 +78,7 @@ def sorted_k_partitions(seq: Sequence[Hashable], k: int) -> list[list[tuple]]:
     [[(0, 1), (2, 3)], [(0, 2), (1, 3)], [(0, 3), (1, 2)]]
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        raise fail("k", "an integer >= 1", k)
     items = list(seq)
     n = len(items)
     found: list[list[tuple]] = []
@@ -109,36 +109,34 @@ def _check_tau(tau: Any, n_frames: int) -> tuple[int, ...]:
     try:
         lags = list(tau)
     except TypeError:
-        raise ValueError(f"tau must be a sequence of integer lags, got {tau!r}") from None
-    if len(lags) < 2:
-        raise ValueError(f"tau must hold at least 2 lags, got {len(lags)} ({tau!r})")
-    if len(lags) > _MAX_LAGS:
-        raise ValueError(f"tau may hold at most {_MAX_LAGS} lags, got {len(lags)}")
+        raise fail("tau", "a sequence of integer lags", tau) from None
+    if not 2 <= len(lags) <= _MAX_LAGS:
+        raise fail("tau", f"2 to {_MAX_LAGS} lags", shown(f"{len(lags)} lags ({tau!r})"))
     for v in lags:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise ValueError(f"tau must hold integers, got {tau!r}")
+            raise fail("tau", "integer lags", tau)
     lags = [int(v) for v in lags]
     if lags[0] != 0:
-        raise ValueError(f"tau[0] must be 0 (as in pysofi), got {lags[0]}")
+        raise fail("tau[0]", "0 (as in pysofi)", lags[0])
     if min(lags) < 0:
-        raise ValueError(f"tau must not hold negative lags, got {lags}")
+        raise fail("tau", "non-negative lags", lags)
     if max(lags) >= n_frames:
-        raise ValueError(
-            f"tau: the largest lag must be smaller than the number of frames "
-            f"({n_frames}), got max(tau)={max(lags)}"
+        raise fail(
+            "tau",
+            f"lags smaller than the number of frames ({n_frames})",
+            shown(f"max(tau)={max(lags)}"),
         )
     return tuple(lags)
 
 
 def _check_ri_range(ri_range: Any, height: int, width: int) -> int:
-    if isinstance(ri_range, bool) or not isinstance(ri_range, numbers.Integral) or ri_range < 1:
-        raise ValueError(f"ri_range must be an integer >= 1, got {ri_range!r}")
-    r = int(ri_range)
+    r = check_positive_int(ri_range, "ri_range")
     if height - 2 * r < 1 or width - 2 * r < 1:
-        raise ValueError(
-            f"ri_range={r} is too large for {height}x{width} frames: the output is "
-            f"(H - 2*ri_range, W - 2*ri_range), so ri_range must be <= "
-            f"{(min(height, width) - 1) // 2}"
+        raise fail(
+            "ri_range",
+            f"an integer <= {(min(height, width) - 1) // 2} for {height}x{width} frames "
+            f"(the output is (H - 2*ri_range, W - 2*ri_range))",
+            r,
         )
     return r
 
@@ -289,17 +287,18 @@ def cumulants_with_lag(
     try:
         n_lags = len(tau)
     except TypeError:
-        raise ValueError(f"tau must be a sequence of lags, got {tau!r}") from None
+        raise fail("tau", "a sequence of lags", tau) from None
     if n_lags < 2:
-        raise ValueError(f"tau must hold at least 2 lags, got {n_lags}")
+        raise fail("tau", "at least 2 lags", shown(f"{n_lags}"))
 
     def get(subset: tuple[int, ...]) -> Any:
         try:
             return moments[len(subset)][subset]
         except (KeyError, TypeError):
-            raise ValueError(
-                f"moments has no image for index subset {subset} (order {len(subset)}); "
-                f"pass the output of moments_with_lag with the same tau (len {n_lags})"
+            raise fail(
+                "moments",
+                f"the output of moments_with_lag with the same tau (len {n_lags})",
+                shown(f"no image for index subset {subset} (order {len(subset)})"),
             ) from None
 
     out: dict[int, Any] = {}

@@ -17,7 +17,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from sofi_dask.stats._moments import check_order, moment_stack
+from sofi_dask._validation import check_positive_int, fail, shown
+from sofi_dask.stats._moments import moment_stack
 
 __all__ = ["cumulant_stack", "cumulants", "cumulants_from_moments"]
 
@@ -52,10 +53,10 @@ def cumulants_from_moments(moments: dict[int, Any], *, mean: Any = None) -> dict
     {1: 0.0, 2: 2.0, 3: 1.0, 4: 3.0}
     """
     if not moments:
-        raise ValueError("moments must hold orders 1..N, got an empty dict")
+        raise fail("moments", "orders 1..N", shown("an empty dict"))
     keys = sorted(moments)
     if keys != list(range(1, len(keys) + 1)):
-        raise ValueError(f"moments must have keys 1..N without gaps, got {keys}")
+        raise fail("moments", "keys 1..N without gaps", keys)
     k: dict[int, Any] = {}
     for n in keys:
         acc = moments[n]
@@ -138,6 +139,6 @@ def cumulants(
     >>> {k: round(float(v[0, 0]), 6) for k, v in cumulants(movie, 3).items()}
     {1: 4.0, 2: 8.666667, 3: 12.0}
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     stack = cumulant_stack(moment_stack(data, max_order, frames=frames, split_every=split_every))
     return {p: stack[p] for p in range(1, max_order + 1)}

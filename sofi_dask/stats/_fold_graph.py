@@ -6,7 +6,6 @@ Readable explicit task keys (:func:`_call`), chunk states folded in chains and m
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -14,6 +13,8 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+
+from sofi_dask._validation import check_int
 
 
 def _call(func: Callable, key: str, *args: Any, **kwargs: Any) -> Any:
@@ -62,13 +63,7 @@ def _fold_reduce(
 def _check_split_every(split_every: Any) -> int:
     if split_every is None:
         return 8
-    if (
-        isinstance(split_every, bool)
-        or not isinstance(split_every, numbers.Integral)
-        or (split_every < 2)
-    ):
-        raise ValueError(f"split_every must be an integer >= 2, got {split_every!r}")
-    return int(split_every)
+    return check_int(split_every, "split_every", minimum=2)
 
 
 def _frame_slice(block: np.ndarray, lo: int, hi: int) -> np.ndarray:

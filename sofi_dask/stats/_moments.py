@@ -14,7 +14,6 @@ state is ``max_order x ty x tx x 8`` bytes.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -23,6 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import (
     aggregate_states,
     chunk_state,
@@ -31,11 +31,8 @@ from sofi_dask.stats._moment_state import (
 )
 
 __all__ = [
-    "as_movie_array",
     "average_image",
     "central_moments",
-    "check_frames",
-    "check_order",
     "merge_moment_stacks",
     "minimum_image",
     "moment_stack",
@@ -45,65 +42,9 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- validation
-def check_order(max_order: Any, name: str = "max_order") -> int:
-    """``max_order`` as an int >= 1, or ``ValueError`` naming the parameter."""
-    if isinstance(max_order, bool) or not isinstance(max_order, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= 1, got {max_order!r}")
-    if max_order < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {max_order!r}")
-    return int(max_order)
-
-
-def as_movie_array(data: Any, name: str = "data") -> tuple[da.Array | np.ndarray, bool]:
-    """The movie as ``(array, is_lazy)``: dask stays dask, numpy stays numpy.
-
-    Objects with a ``.data`` dask array (``sofi_dask.io.Movie``) give that array; other
-    array-likes (zarr arrays) are wrapped lazily with ``da.asarray``.
-    """
-    if isinstance(data, da.Array):
-        arr: da.Array | np.ndarray = data
-        lazy = True
-    elif isinstance(data, np.ndarray):
-        arr, lazy = data, False
-    elif isinstance(getattr(data, "data", None), da.Array):
-        arr, lazy = data.data, True
-    elif hasattr(data, "shape") and hasattr(data, "dtype"):
-        arr, lazy = da.asarray(data), True
-    else:
-        raise ValueError(f"{name} must be a (t, y, x) numpy or dask array, got {type(data)!r}")
-    if arr.ndim != 3:
-        raise ValueError(f"{name} must be a 3-D (t, y, x) movie, got shape {arr.shape}")
-    if 0 in arr.shape[1:]:
-        raise ValueError(f"{name} must have frames of at least 1 x 1 pixel, got shape {arr.shape}")
-    kind = np.dtype(arr.dtype).kind
-    if kind not in "uif":
-        raise ValueError(f"{name} must have an integer or float dtype, got {arr.dtype}")
-    return arr, lazy
-
-
-def check_frames(frames: Any, n_frames: int, name: str = "frames") -> tuple[int, int]:
-    """``frames=(start, end)`` checked against a movie of ``n_frames`` (``None``: all frames)."""
-    if frames is None:
-        return 0, int(n_frames)
-    try:
-        start, end = frames
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be (start, end), got {frames!r}") from None
-    for v in (start, end):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise ValueError(f"{name} must be two integers (start, end), got {frames!r}")
-    start, end = int(start), int(end)
-    if not 0 <= start < end <= n_frames:
-        raise ValueError(
-            f"{name}={frames!r} must satisfy 0 <= start < end <= {n_frames} "
-            f"(the movie has {n_frames} frames; end is exclusive)"
-        )
-    return start, end
-
-
 def _check_enough_frames(n: int, max_order: int, name: str = "frames") -> None:
     if n < max_order:
-        raise ValueError(f"{name}: order {max_order} needs at least {max_order} frames, got {n}")
+        raise fail(name, f"at least {max_order} frames for order {max_order}", shown(f"{n} frames"))
 
 
 # --------------------------------------------------------------------------- engine
@@ -166,7 +107,7 @@ def moment_stack(
     >>> moment_stack(movie, 2)[:, 0, 0].tolist()
     [3.0, 0.0, 2.6666666666666665]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     arr, lazy = as_movie_array(data)
     start, end = check_frames(frames, arr.shape[0])
     _check_enough_frames(end - start, max_order)
@@ -222,7 +163,7 @@ def moment_stacks(
     >>> [float(s[2, 0, 0]) for s in moment_stacks(movie, 2, [(0, 2), (2, 6)])]
     [1.0, 5.0]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     arr, lazy = as_movie_array(data)
     bounds = []
     for i, w in enumerate(windows):
@@ -231,7 +172,7 @@ def moment_stacks(
             _check_enough_frames(end - start, max_order, name=f"windows[{i}]")
         bounds.append((start, end))
     if not bounds:
-        raise ValueError("windows must hold at least one (start, end) window, got none")
+        raise fail("windows", "at least one (start, end) window", shown("none"))
     darr = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     stacks = [
         _reduce_stack(darr if (a, b) == (0, darr.shape[0]) else darr[a:b], max_order, split_every)
@@ -312,12 +253,13 @@ def merge_moment_stacks(
     """
     counts = [int(c) for c in counts]
     if len(stacks) != len(counts) or not stacks:
-        raise ValueError(
-            f"stacks and counts must be non-empty and equally long, got "
-            f"{len(stacks)} and {len(counts)}"
+        raise fail(
+            "counts",
+            f"one count per stack ({len(stacks)} stacks, at least one)",
+            shown(f"{len(counts)} counts"),
         )
     if any(c < 1 for c in counts):
-        raise ValueError(f"counts must be positive, got {counts}")
+        raise fail("counts", "positive frame counts", counts)
     if not any(isinstance(s, da.Array) for s in stacks):
         return merge_stacks([np.asarray(s) for s in stacks], counts)
     if len(stacks) == 1:
@@ -381,9 +323,10 @@ def total_signal(data: Any) -> da.Array | np.ndarray:
     if total is not None and isinstance(getattr(data, "data", None), da.Array):
         total = np.asarray(total, dtype=np.float64)
         if total.shape != (data.data.shape[0],):
-            raise ValueError(
-                f"data.frame_stats.total has shape {total.shape}, expected "
-                f"({data.data.shape[0]},) (one value per frame)"
+            raise fail(
+                "data.frame_stats.total",
+                f"one value per frame, shape ({data.data.shape[0]},)",
+                shown(f"shape {total.shape}"),
             )
         return da.from_array(total, chunks=-1)
     arr, _ = as_movie_array(data)

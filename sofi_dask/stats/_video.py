@@ -15,15 +15,15 @@ once:
 
 from __future__ import annotations
 
-import numbers
 from math import gcd
 from typing import Any
 
 import dask
 import dask.array as da
 
+from sofi_dask._validation import as_movie_array, check_positive_int, fail
 from sofi_dask.stats._cumulants import cumulant_stack
-from sofi_dask.stats._moments import as_movie_array, check_order, merge_moment_stacks, moment_stacks
+from sofi_dask.stats._moments import merge_moment_stacks, moment_stacks
 
 __all__ = ["sofi_video", "video_windows"]
 
@@ -31,12 +31,6 @@ _STATISTICS = ("cumulants", "moments")
 # Merging one segment costs ~max_order^2 / 2 array operations per pixel, reducing one frame
 # ~2 * max_order: below this many frames per segment, windows are reduced directly instead.
 _MIN_SEGMENT = 4
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def video_windows(n_frames: int, window: int, step: int | None = None) -> list[tuple[int, int]]:
@@ -54,10 +48,10 @@ def video_windows(n_frames: int, window: int, step: int | None = None) -> list[t
     >>> video_windows(10, 4, step=3)
     [(0, 4), (3, 7), (6, 10)]
     """
-    window = _positive_int(window, "window")
-    step = window if step is None else _positive_int(step, "step")
+    window = check_positive_int(window, "window")
+    step = window if step is None else check_positive_int(step, "step")
     if window > n_frames:
-        raise ValueError(f"window={window} is longer than the movie ({n_frames} frames)")
+        raise fail("window", f"at most the movie's {n_frames} frames", window)
     n_windows = (n_frames - window) // step + 1
     return [(w * step, w * step + window) for w in range(n_windows)]
 
@@ -109,15 +103,15 @@ def sofi_video(
     >>> video[2][:, 0, 0].round(4).tolist()
     [8.6667, 2.6667]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     if statistic not in _STATISTICS:
-        raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
+        raise fail("statistic", f"one of {', '.join(map(repr, _STATISTICS))}", statistic)
     arr, lazy = as_movie_array(data)
     windows = video_windows(arr.shape[0], window, step)
     window = windows[0][1] - windows[0][0]
     step = window if step is None else int(step)
     if window < max_order:
-        raise ValueError(f"window={window} frames is too short for order {max_order}")
+        raise fail("window", f"at least {max_order} frames for order {max_order}", window)
     darr = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
 
     g = gcd(window, step)

@@ -22,6 +22,7 @@ from sofi_dask.cluster._client import (
     parse_scheduler,
     progress,
 )
+from sofi_dask.errors import InputError
 
 # dask-jobqueue registers its config defaults on import: do it before any dask.config.set
 pytest.importorskip("dask_jobqueue")
@@ -208,7 +209,7 @@ def test_bad_scheduler_names_the_parameter(bad):
     ],
 )
 def test_bad_parameters_name_the_parameter(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(InputError, match=f"parameter '{name}': expected .*, got"):
         make_client("threads", **kwargs)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from dask.array.utils import assert_eq
 
+from sofi_dask.errors import InputError
 from sofi_dask.image._deconv import (
     corelucy,
     deconvsk,
@@ -174,13 +175,15 @@ def test_richardson_lucy_matches_the_matlab_update(rng, shape, psf_shape):
 
 def test_richardson_lucy_bad_parameters():
     img = np.ones((8, 8))
-    with pytest.raises(ValueError, match="iterations"):
+    with pytest.raises(InputError, match="parameter 'iterations': expected an integer >= 1, got 0"):
         richardson_lucy(img, np.ones((3, 3)), 0)
-    with pytest.raises(ValueError, match="psf"):
+    with pytest.raises(
+        InputError, match=r"parameter 'psf': expected a 2-D array, got shape \(3,\)"
+    ):
         richardson_lucy(img, np.ones(3), 2)
-    with pytest.raises(ValueError, match="psf"):
+    with pytest.raises(InputError, match=r"parameter 'psf': .*\(8, 8\), got shape \(9, 3\)"):
         richardson_lucy(img, np.ones((9, 3)), 2)
-    with pytest.raises(ValueError, match="image"):
+    with pytest.raises(InputError, match=r"parameter 'image': .*, got shape \(2, 8, 8\)"):
         richardson_lucy(np.ones((2, 8, 8)), np.ones((3, 3)), 2)
 
 
@@ -253,7 +256,7 @@ def test_deconvsk_bad_parameters(kwargs, match):
     args = {"image": np.ones((8, 8)), "psf": np.ones((3, 3))}
     args.update(kwargs)
     image, psf = args.pop("image"), args.pop("psf")
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=f"parameter '{match}': expected"):
         deconvsk(image, psf, **args)
 
 

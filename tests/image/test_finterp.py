@@ -10,6 +10,7 @@ import tifffile
 import zarr
 from dask.array.utils import assert_eq
 
+from sofi_dask.errors import InputError
 from sofi_dask.image._finterp import (
     average_image_with_finterp,
     fourier_interp,
@@ -123,21 +124,22 @@ def test_fourier_interp_array_and_stacks(rng):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, float("nan"), None])
 def test_bad_factor(bad):
-    with pytest.raises(ValueError, match="factor"):
+    got = f"got {bad!r}".replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(InputError, match=f"parameter 'factor': expected an integer >= 1, {got}"):
         fourier_interp(np.ones((3, 3)), bad)
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(InputError, match=f"parameter 'factor': expected an integer >= 1, {got}"):
         interpolate_movie(np.ones((2, 3, 3)), bad)
-    with pytest.raises(ValueError, match=r"factors\[1\]"):
+    with pytest.raises(InputError, match=rf"parameter 'factors\[1\]': .*, {got}"):
         fourier_interp_array(np.ones((3, 3)), [2, bad])
 
 
 def test_bad_images():
-    with pytest.raises(ValueError, match="image"):
+    with pytest.raises(InputError, match=r"parameter 'image': .* \(y, x\), got shape \(4,\)"):
         fourier_interp(np.ones(4), 2)
-    with pytest.raises(ValueError, match="factors"):
+    with pytest.raises(InputError, match="parameter 'factors': expected a list .*, got 2"):
         fourier_interp_array(np.ones((3, 3)), 2)
     for empty in [(0, 4), (3, 0), (2, 0, 4)]:
-        with pytest.raises(ValueError, match="image"):
+        with pytest.raises(InputError, match="parameter 'image': expected positive sizes"):
             fourier_interp(np.ones(empty), 2)
     assert fourier_interp(np.ones((3, 3)), 2.0).shape == (5, 5)  # integral float accepted
 
@@ -246,7 +248,7 @@ def test_moments_of_interpolated_frames_on_a_distributed_cluster(dask_client, rn
     got = dask_client.compute(lazy[2]).result()
     interp = np.stack([reference_interp(f.astype(float), 3) for f in movie])
     np.testing.assert_allclose(got, plain_moment(interp, 2), rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(InputError, match="parameter 'factor': expected an integer >= 1, got 0"):
         moments_with_finterp(movie, 2, 0)
 
 
@@ -292,6 +294,6 @@ def test_tiff_writer_with_input_blocks_capped(tmp_path, rng, monkeypatch, lazy):
 def test_tiff_writer_refuses_an_empty_movie(tmp_path):
     with pytest.raises(ValueError, match="no frames"):
         fourier_interp_movie_to_tiff(np.zeros((0, 4, 4), np.uint16), tmp_path / "e.tif", 2)
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(InputError, match="parameter 'factor': expected an integer >= 1, got 0"):
         fourier_interp_movie_to_tiff(np.zeros((2, 4, 4), np.uint16), tmp_path / "e.tif", 0)
     assert list(tmp_path.iterdir()) == []

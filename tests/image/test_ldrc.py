@@ -8,6 +8,7 @@ import pytest
 from dask.array.utils import assert_eq
 from scipy.interpolate import RegularGridInterpolator
 
+from sofi_dask.errors import InputError
 from sofi_dask.image import ldrc, resample_mask
 from sofi_dask.image._ldrc_kernels import sliding_sum_full
 from sofi_dask.image._utils import window_depth
@@ -215,18 +216,18 @@ def test_smaller_mask_is_resampled_to_the_image_grid(rng):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"window_size": (31, 5)}, "window_size"),
-        ({"window_size": (5, 41)}, "window_size"),
-        ({"window_size": (0, 5)}, "window_size"),
-        ({"window_size": -3}, "window_size"),
-        ({"window_size": (5, 5, 5)}, "window_size"),
-        ({"window_size": (2.5, 5)}, "window_size"),
-        ({"order": 0}, "order"),
-        ({"order": 1.5}, "order"),
+        ({"window_size": (31, 5)}, r"'window_size': .*size \(30, 40\), got \(31, 5\)"),
+        ({"window_size": (5, 41)}, r"'window_size': .*size \(30, 40\), got \(5, 41\)"),
+        ({"window_size": (0, 5)}, r"'window_size\[0\]': expected an integer >= 1, got 0"),
+        ({"window_size": -3}, r"'window_size\[0\]': expected an integer >= 1, got -3"),
+        ({"window_size": (5, 5, 5)}, r"'window_size': expected 2 entries, got \(5, 5, 5\)"),
+        ({"window_size": (2.5, 5)}, r"'window_size\[0\]': expected an integer >= 1, got 2.5"),
+        ({"order": 0}, "'order': expected an integer >= 1, got 0"),
+        ({"order": 1.5}, "'order': expected an integer >= 1, got 1.5"),
     ],
 )
 def test_bad_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match="parameter " + match):
         ldrc(np.ones((30, 40)), np.ones((30, 40)), **kwargs)
 
 
@@ -237,9 +238,9 @@ def test_bad_mask_and_image():
         ldrc(np.ones((30, 40)), np.ones((10, 10)), order=3)  # 28 x 28, not 30 x 40
     with pytest.raises(ValueError, match="mask"):
         ldrc(np.ones((30, 40)), np.ones((30, 41)))
-    with pytest.raises(ValueError, match="image"):
+    with pytest.raises(InputError, match=r"parameter 'image': .*, got shape \(30,\)"):
         ldrc(np.ones(30), np.ones((30, 1)))
-    with pytest.raises(ValueError, match="window_size"):
+    with pytest.raises(InputError, match=r"parameter 'window_size': .*, got \(11, 2\)"):
         ldrc(da.ones((3, 10, 10)), np.ones((10, 10)), window_size=(11, 2))
 
 
@@ -259,7 +260,7 @@ def test_non_finite_values_are_refused(bad, where):
 
 
 def test_complex_input_is_refused():
-    with pytest.raises(ValueError, match="image must be real"):
+    with pytest.raises(InputError, match="parameter 'image': .* real-valued .*, got dtype complex"):
         ldrc(np.ones((8, 8), dtype=complex), np.ones((8, 8)), window_size=3)
-    with pytest.raises(ValueError, match="mask must be real"):
+    with pytest.raises(InputError, match="parameter 'mask': .* real-valued .*, got dtype complex"):
         ldrc(np.ones((8, 8)), np.ones((8, 8), dtype=complex), window_size=3)

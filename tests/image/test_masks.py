@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from sofi_dask.errors import InputError
 from sofi_dask.image import gauss1d_mask, gauss2d_mask
 
 
@@ -82,5 +83,5 @@ def test_gauss1d():
     ],
 )
 def test_bad_parameters(call, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=rf"parameter '{match}(\[\d\])?': expected"):
         call()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import zarr
 
+from sofi_dask.errors import InputError
 from sofi_dask.stats import (
     bleaching_blocks,
     block_average,
@@ -235,20 +236,24 @@ def test_block_statistics_read_each_chunk_once():
 @pytest.mark.parametrize(
     ("blocks", "match"),
     [
-        ([], "at least one"),
-        ([(0, 400)], "0 <= start < end"),
-        ([(5, 5)], "0 <= start < end"),
-        ([(0, 1.5)], "two integers"),
-        (3, "sequence"),
+        ([], r"parameter 'blocks': expected at least one .*, got none"),
+        (
+            [(0, 400)],
+            r"parameter 'blocks\[0\]': expected .*0 <= start < end <= 300, got \(0, 400\)",
+        ),
+        ([(5, 5)], r"parameter 'blocks\[0\]': .*0 <= start < end <= 300, got \(5, 5\)"),
+        ([(0, 1.5)], r"parameter 'blocks\[0\]': expected two integers .*, got \(0, 1.5\)"),
+        (3, r"parameter 'blocks': expected a sequence .*, got 3"),
     ],
 )
 def test_block_moments_bad_blocks(blocks, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=match):
         block_moments(np.zeros((300, 2, 2)), 2, blocks)
 
 
 def test_block_moments_too_short_block():
-    with pytest.raises(ValueError, match="order 4 needs at least 4 frames"):
+    match = r"parameter 'windows\[0\]': expected at least 4 frames for order 4, got 3 frames"
+    with pytest.raises(InputError, match=match):
         block_moments(np.zeros((300, 2, 2)), 4, [(0, 3), (3, 300)])
 
 

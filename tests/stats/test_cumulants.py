@@ -7,6 +7,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from sofi_dask.errors import InputError
 from sofi_dask.stats import central_moments, cumulant_stack, cumulants, cumulants_from_moments
 
 
@@ -99,18 +100,22 @@ def test_frames_and_numpy_out():
 
 @pytest.mark.parametrize(
     ("moments", "match"),
-    [({}, "moments"), ({1: 0.0, 3: 1.0}, "moments"), ({2: 1.0}, "moments")],
+    [
+        ({}, "expected orders 1..N, got an empty dict"),
+        ({1: 0.0, 3: 1.0}, r"expected keys 1..N without gaps, got \[1, 3\]"),
+        ({2: 1.0}, r"expected keys 1..N without gaps, got \[2\]"),
+    ],
 )
 def test_bad_moment_dicts(moments, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match="parameter 'moments': " + match):
         cumulants_from_moments(moments)
 
 
 def test_bad_parameters():
     x = np.zeros((5, 2, 2))
-    with pytest.raises(ValueError, match="max_order"):
+    with pytest.raises(InputError, match="parameter 'max_order': expected an integer >= 1, got 0"):
         cumulants(x, 0)
-    with pytest.raises(ValueError, match="frames"):
+    with pytest.raises(InputError, match=r"parameter 'frames': .* <= 5 .*, got \(4, 9\)"):
         cumulants(x, 2, frames=(4, 9))
-    with pytest.raises(ValueError, match="frames"):
+    with pytest.raises(InputError, match="parameter 'frames': expected at least 6 frames"):
         cumulants(x, 6)

@@ -13,6 +13,7 @@ import zarr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sofi_dask.errors import InputError
 from sofi_dask.stats import (
     average_image,
     central_moments,
@@ -234,35 +235,38 @@ def test_total_signal_no_wrap_and_frame_stats():
     np.testing.assert_array_equal(
         total_signal(SimpleNamespace(data=d, frame_stats=None)).compute(), expected
     )
-    with pytest.raises(ValueError, match="frame_stats.total"):
+    with pytest.raises(InputError, match=r"parameter 'data.frame_stats.total': .*got shape \(2,\)"):
         total_signal(SimpleNamespace(data=d, frame_stats=SimpleNamespace(total=np.ones(2))))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"max_order": 0}, "max_order"),
-        ({"max_order": 2.0}, "max_order"),
-        ({"max_order": 2, "frames": (5, 5)}, "frames"),
-        ({"max_order": 2, "frames": (-1, 4)}, "frames"),
-        ({"max_order": 2, "frames": (0, 11)}, "frames"),
-        ({"max_order": 2, "frames": (3,)}, "frames"),
-        ({"max_order": 6, "frames": (0, 5)}, "frames"),
-        ({"max_order": 11}, "frames"),
+        ({"max_order": 0}, "'max_order': expected an integer >= 1, got 0"),
+        ({"max_order": 2.0}, "'max_order': expected an integer >= 1, got 2.0"),
+        ({"max_order": 2, "frames": (5, 5)}, r"'frames': .* <= 10 .*, got \(5, 5\)"),
+        ({"max_order": 2, "frames": (-1, 4)}, r"'frames': .*, got \(-1, 4\)"),
+        ({"max_order": 2, "frames": (0, 11)}, r"'frames': .*, got \(0, 11\)"),
+        ({"max_order": 2, "frames": (3,)}, r"'frames': .*, got \(3,\)"),
+        (
+            {"max_order": 6, "frames": (0, 5)},
+            "'frames': expected at least 6 frames.*, got 5 frames",
+        ),
+        ({"max_order": 11}, "'frames': expected at least 11 frames for order 11, got 10 frames"),
     ],
 )
 def test_bad_parameters(kwargs, match):
     x = np.zeros((10, 2, 2), dtype=np.uint16)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match="parameter " + match):
         central_moments(x, **kwargs)
 
 
 def test_bad_data():
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(InputError, match=r"'data': expected a 3-D .*, got shape \(4, 4\)"):
         central_moments(np.zeros((4, 4)), 2)
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(InputError, match="parameter 'data': .* float dtype, got dtype complex128"):
         central_moments(np.zeros((4, 2, 2), dtype=complex), 2)
-    with pytest.raises(ValueError, match="windows"):
+    with pytest.raises(InputError, match=r"parameter 'windows\[1\]': .*, got \(3, 9\)"):
         moment_stacks(np.zeros((4, 2, 2)), 2, [(0, 4), (3, 9)])
 
 
@@ -282,7 +286,7 @@ def test_empty_frames_are_refused(shape):
     from sofi_dask.stats import moments_with_lag
 
     for data in (np.zeros(shape), da.zeros(shape, chunks=(5, 2, 2))):
-        with pytest.raises(ValueError, match="at least 1 x 1 pixel"):
+        with pytest.raises(InputError, match="'data': expected frames of at least 1 x 1 pixel"):
             central_moments(data, 2)
-        with pytest.raises(ValueError, match="at least 1 x 1 pixel"):
+        with pytest.raises(InputError, match="'data': expected frames of at least 1 x 1 pixel"):
             moments_with_lag(data, [0, 1])

@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from sofi_dask.errors import InputError
 from sofi_dask.stats import sofi_video, video_windows
 
 
@@ -87,13 +88,13 @@ def test_numpy_in_numpy_out_and_single_read():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"window": 61}, "window"),
-        ({"window": 3}, "window"),
-        ({"window": 0}, "window"),
-        ({"window": 10, "step": 0}, "step"),
-        ({"window": 10, "statistic": "median"}, "statistic"),
+        ({"window": 61}, "'window': expected at most the movie's 60 frames, got 61"),
+        ({"window": 3}, "'window': expected at least 4 frames for order 4, got 3"),
+        ({"window": 0}, "'window': expected an integer >= 1, got 0"),
+        ({"window": 10, "step": 0}, "'step': expected an integer >= 1, got 0"),
+        ({"window": 10, "statistic": "median"}, "'statistic': expected one of .*, got 'median'"),
     ],
 )
 def test_bad_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match="parameter " + match):
         sofi_video(movie(), 4, **kwargs)
