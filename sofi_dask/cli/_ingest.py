@@ -109,6 +109,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="DEST is a complete store of SOURCE: rewrite only its damaged chunks "
         "(see `sofi-dask verify`) from SOURCE",
     )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is writing DEST, wait for it (default: exit at once)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         workers=args.workers,
         repair=args.repair,
+        wait=args.wait,
     )
     print(path)
     return 0

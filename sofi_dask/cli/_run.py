@@ -163,6 +163,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--cache-dir", default=None, help="folder of ingested TIFF stores")
     p.add_argument("--no-ingest", action="store_true", help="read TIFF input directly")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTDIR")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is writing OUTDIR or the ingested store, wait for it "
+        "(default: exit at once)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the matplotlib figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -230,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             ingest=not args.no_ingest,
             ingest_progress=ProgressBar() if progress else None,
+            wait=args.wait,
         )
     t = result.timings["phases_s"]
     print(f"wrote {result.output} in {sum(t.values()):.1f} s")

@@ -11,8 +11,8 @@ import numpy as np
 from sofi_dask.errors import DamagedStoreError
 from sofi_dask.io import _store
 from sofi_dask.io._integrity import describe_chunk, looks_like_store, missing_chunks, records_chunks
-from sofi_dask.io._open import Source, _frame_stats, _open_zarr, tiff_to_dask
-from sofi_dask.io._tiff import open_tiff_source
+from sofi_dask.io._open import Source, _frame_stats, _open_zarr
+from sofi_dask.io._tiff import open_tiff_source, tiff_to_dask
 
 __all__ = ["movie_info"]
 

@@ -8,6 +8,7 @@ store layout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,6 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import zarr
-from dask.base import tokenize
 
 from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError
 from sofi_dask.io import _store
@@ -30,8 +30,9 @@ from sofi_dask.io._integrity import (
     open_store_group,
     store_dask_array,
 )
+from sofi_dask.io._lock import write_lock
 from sofi_dask.io._movie_writer import MovieWriter, create_movie
-from sofi_dask.io._tiff import TiffSource, open_tiff_source
+from sofi_dask.io._tiff import TiffSource, open_tiff_source, tiff_to_dask
 
 logger = logging.getLogger(__name__)
 
@@ -142,37 +143,6 @@ def _check_not_source(dest: Path, source: TiffSource) -> None:
             )
 
 
-def _read_tiff_block(source: TiffSource, block_info: dict | None = None) -> np.ndarray:
-    (t0, t1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
-    return source.read(t0, t1, rows=(y0, y1), cols=(x0, x1))
-
-
-def tiff_to_dask(source: TiffSource, chunks: Any = None) -> da.Array:
-    """Lazy (t, y, x) dask array over a TIFF source: one task per batch of frames.
-
-    Each task opens the file itself (no open handle or store in the graph), so the graph
-    pickles and runs on ``distributed`` worker processes.
-    """
-    shape = source.shape
-    if chunks is None:
-        if source.contiguous:
-            chunks = _store.default_chunks(shape, source.dtype)
-        else:  # decoding pages: keep whole frames, ~64 MB per batch
-            frame = max(1, shape[1] * shape[2] * source.dtype.itemsize)
-            chunks = (max(1, min(shape[0], (64 << 20) // frame)), shape[1], shape[2])
-    else:
-        chunks = _store.parse_chunks(chunks, shape, source.dtype)
-    norm = da.core.normalize_chunks(chunks, shape, dtype=source.dtype)
-    return da.map_blocks(
-        _read_tiff_block,
-        source=source,
-        chunks=norm,
-        dtype=source.dtype,
-        meta=np.empty((0, 0, 0), dtype=source.dtype),
-        name=f"read-tiff-{tokenize(source, norm)}",
-    )
-
-
 def _tiff_attrs(source: TiffSource) -> dict[str, Any]:
     info = {
         "version": _version(),
@@ -198,6 +168,8 @@ def ingest(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     repair: bool = False,
+    wait: bool = False,
+    lock: bool = True,
 ) -> Path:
     """Convert a TIFF movie (one file or an ordered sequence) into a Zarr v3 store.
 
@@ -237,6 +209,12 @@ def ingest(
         ``dest`` is a complete store of this source: read every chunk (as
         :func:`~sofi_dask.io._verify.verify_store`) and rewrite only the damaged ones (missing,
         failing their checksum, or holding frames whose statistics changed) from the source.
+    wait : bool
+        Another process is writing ``dest``: wait for it (default: raise
+        :class:`~sofi_dask.errors.StoreLockedError`).
+    lock : bool
+        Hold ``dest``'s write lock (:func:`~sofi_dask.io._lock.write_lock`) while writing;
+        False only when the caller holds it.
 
     Returns
     -------
@@ -249,6 +227,8 @@ def ingest(
         The source does not exist.
     FileExistsError
         ``dest`` exists (and is not an unfinished ingest of this source) and not ``overwrite``.
+    StoreLockedError
+        Another process is writing ``dest`` and not ``wait``.
     ValueError
         The source is not a usable movie (not a TIFF, truncated, a single image, zero
         frames, several channels without ``channel=``) or a parameter is invalid.
@@ -270,10 +250,28 @@ def ingest(
         {"chunks": chunk_shape, "compressor": compressor, "clevel": clevel, "channel": channel}
     )
     identity = _jsonable(src.identity())
-    if repair:
-        from sofi_dask.io._verify import repair_store
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with write_lock(dest, wait=wait) if lock else contextlib.nullcontext():
+        if repair:
+            from sofi_dask.io._verify import repair_store
 
-        return repair_store(dest, src, identity, params, workers=workers)
+            return repair_store(dest, src, identity, params, workers=workers)
+        _write_store(src, dest, chunk_shape, codecs, params, identity, overwrite, progress, workers)
+    return dest
+
+
+def _write_store(
+    src: TiffSource,
+    dest: Path,
+    chunk_shape: tuple[int, int, int],
+    codecs: list[Any],
+    params: dict[str, Any],
+    identity: list[Any],
+    overwrite: bool,
+    progress: Callable[[int, int], None] | None,
+    workers: int | None,
+) -> None:
+    shape, dtype = src.shape, src.dtype
     group = None
     if dest.exists() or dest.is_symlink():
         if overwrite:
@@ -292,7 +290,6 @@ def ingest(
     plan = IngestPlan(shape, chunk_shape)
     write_movie(src, group, plan, done, workers=workers, progress=progress)
     _store.finalize(group, shape[1] * shape[2])
-    return dest
 
 
 def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group:

@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
+from dask.base import tokenize
 
+from sofi_dask.io import _store
 from sofi_dask.io._tiff_layout import PathLike, TiffLayout, inspect_tiff
 from sofi_dask.io._tiff_read import read_layout
 
 __all__ = [
+    "tiff_to_dask",
     "PathLike",
     "TiffLayout",
     "TiffSource",
@@ -198,3 +202,34 @@ def open_tiff_source(
             )
         layouts.append(lay)
     return TiffSource(tuple(layouts), pixel_size)
+
+
+def _read_tiff_block(source: TiffSource, block_info: dict | None = None) -> np.ndarray:
+    (t0, t1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    return source.read(t0, t1, rows=(y0, y1), cols=(x0, x1))
+
+
+def tiff_to_dask(source: TiffSource, chunks: Any = None) -> da.Array:
+    """Lazy (t, y, x) dask array over a TIFF source: one task per batch of frames.
+
+    Each task opens the file itself (no open handle or store in the graph), so the graph
+    pickles and runs on ``distributed`` worker processes.
+    """
+    shape = source.shape
+    if chunks is None:
+        if source.contiguous:
+            chunks = _store.default_chunks(shape, source.dtype)
+        else:  # decoding pages: keep whole frames, ~64 MB per batch
+            frame = max(1, shape[1] * shape[2] * source.dtype.itemsize)
+            chunks = (max(1, min(shape[0], (64 << 20) // frame)), shape[1], shape[2])
+    else:
+        chunks = _store.parse_chunks(chunks, shape, source.dtype)
+    norm = da.core.normalize_chunks(chunks, shape, dtype=source.dtype)
+    return da.map_blocks(
+        _read_tiff_block,
+        source=source,
+        chunks=norm,
+        dtype=source.dtype,
+        meta=np.empty((0, 0, 0), dtype=source.dtype),
+        name=f"read-tiff-{tokenize(source, norm)}",
+    )

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sofi_dask.io._lock import write_lock
+
 logger = logging.getLogger(__name__)
 
 InputLike = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -93,6 +95,7 @@ def resolve_input(
     channel: int | None = None,
     chunks: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    wait: bool = False,
 ) -> ResolvedInput:
     """Open the run's movie, ingesting TIFF input into a cached Zarr store on first use.
 
@@ -115,6 +118,9 @@ def resolve_input(
         Chunk shape of the ingested store (see ``sofi_dask.io.ingest``).
     progress : callable, optional
         ``progress(done_frames, total_frames)`` during ingestion.
+    wait : bool
+        Another process is ingesting into the same cached store: wait for it, then reuse its
+        store (default: raise :class:`~sofi_dask.errors.StoreLockedError`).
 
     Returns
     -------
@@ -135,33 +141,49 @@ def resolve_input(
         return ResolvedInput(io.open_movie(src, channel=channel), tuple(paths), None, "none")
     store = cache_store_path(source, cache_dir)
     src = os.fspath(source) if isinstance(source, str | os.PathLike) else [str(p) for p in paths]
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        # the state is read under the lock: a run that waited reuses the store just written
+        with write_lock(store, wait=wait):
+            status = _ingest_if_needed(store, source, src, channel, chunks, progress)
+            movie = io.open_movie(store, channel=None)
+    except PermissionError as exc:
+        raise PermissionError(
+            f"input: cannot write the ingested store {store} ({exc}); "
+            "choose a writable folder with --cache-dir"
+        ) from exc
+    return ResolvedInput(movie, tuple(paths), store, status)
+
+
+def _ingest_if_needed(
+    store: Path,
+    source: InputLike,
+    src: Any,
+    channel: int | None,
+    chunks: Any,
+    progress: Callable[[int, int], None] | None,
+) -> str:
+    from sofi_dask import io
+
     state = _store_state(store, src, channel)
     if state == "current":
-        status = "reused"
         logger.info("reusing ingested store %s", store)
-    else:
-        if state == "foreign":
-            raise FileExistsError(
-                f"input: {store} exists and is not a store ingested by sofi-dask; move it or "
-                "choose another folder with --cache-dir"
-            )
-        status = "ingested"
-        if state == "stale":
-            logger.warning("%s was ingested from other or changed files; ingesting again", store)
-        logger.info("ingesting %s into %s", source, store)
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            io.ingest(
-                src,
-                store,
-                chunks=chunks,
-                channel=channel,
-                progress=progress,
-                overwrite=state == "stale",
-            )
-        except PermissionError as exc:
-            raise PermissionError(
-                f"input: cannot write the ingested store {store} ({exc}); "
-                "choose a writable folder with --cache-dir"
-            ) from exc
-    return ResolvedInput(io.open_movie(store, channel=None), tuple(paths), store, status)
+        return "reused"
+    if state == "foreign":
+        raise FileExistsError(
+            f"input: {store} exists and is not a store ingested by sofi-dask; move it or "
+            "choose another folder with --cache-dir"
+        )
+    if state == "stale":
+        logger.warning("%s was ingested from other or changed files; ingesting again", store)
+    logger.info("ingesting %s into %s", source, store)
+    io.ingest(
+        src,
+        store,
+        chunks=chunks,
+        channel=channel,
+        progress=progress,
+        overwrite=state == "stale",
+        lock=False,  # held by resolve_input
+    )
+    return "ingested"

@@ -17,6 +17,7 @@ Layout of an output folder::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask.io._lock import write_lock
 from sofi_dask.pipeline._record import (
     RUN_RECORD_NAME,
     input_identity,
@@ -38,6 +40,7 @@ from sofi_dask.pipeline._record import (
 
 __all__ = [
     "RUN_RECORD_NAME",
+    "RUN_RECORD_PENDING",
     "AtomicOutputDir",
     "ImageSpec",
     "check_output_path",
@@ -51,6 +54,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+RUN_RECORD_PENDING = ".run.json.partial"  # renamed to run.json once the folder is in place
 _PARTIAL_TAG = ".sofi-dask-partial-"
 _OLD_TAG = ".sofi-dask-old-"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -164,7 +168,8 @@ def check_output_path(
             )
         if not out.is_dir():
             raise ValueError(f"output: {out} exists and is not a folder; refusing to replace it")
-        if any(out.iterdir()) and not (out / RUN_RECORD_NAME).is_file():
+        records = (out / RUN_RECORD_NAME, out / RUN_RECORD_PENDING)
+        if any(out.iterdir()) and not any(r.is_file() for r in records):
             raise ValueError(
                 f"output: {out} is a non-empty folder without {RUN_RECORD_NAME}, so it was not "
                 "written by sofi-dask; refusing to replace it even with overwrite"
@@ -180,15 +185,16 @@ def _pid_alive(pid: int) -> bool:
     return bool(psutil.pid_exists(pid))
 
 
-def _remove_stale(final: Path) -> None:
-    """Remove temporary folders left by killed runs writing the same output."""
+def _remove_stale(final: Path, locked: bool = False) -> None:
+    """Remove temporary folders left by killed runs writing the same output (all of them when
+    this process holds the output's write lock: no other writer can be alive)."""
     prefix = f".{final.name}"
     for entry in final.parent.glob(f"{prefix}*"):
         rest = entry.name[len(prefix) :]
         for tag in (_PARTIAL_TAG, _OLD_TAG):
             if rest.startswith(tag):
                 pid_text = rest[len(tag) :].split("-", 1)[0]
-                if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+                if locked or (pid_text.isdigit() and not _pid_alive(int(pid_text))):
                     logger.info("removing %s left by an interrupted run", entry)
                     shutil.rmtree(entry, ignore_errors=True)
 
@@ -198,8 +204,9 @@ class AtomicOutputDir:
 
     On normal exit the temporary folder is renamed to ``final`` (an existing ``final`` is
     first moved aside, then deleted, only when ``overwrite`` was allowed by
-    :func:`check_output_path`). On an exception the temporary folder is deleted. A run killed
-    outright leaves the temporary folder, which the next run on the same output removes.
+    :func:`check_output_path`), then its ``.run.json.partial`` to ``run.json``. On an
+    exception the temporary folder is deleted; the next run of the output removes one left by
+    a killed run. It holds the output's :func:`~sofi_dask.io._lock.write_lock` meanwhile.
 
     Parameters
     ----------
@@ -209,6 +216,8 @@ class AtomicOutputDir:
         Inputs of the run, see :func:`check_output_path`.
     overwrite : bool
         Replace an existing output folder.
+    wait : bool
+        Wait for another process writing the same output instead of raising.
 
     Examples
     --------
@@ -222,24 +231,35 @@ class AtomicOutputDir:
         *,
         inputs: Iterable[str | os.PathLike[str]] = (),
         overwrite: bool = False,
+        wait: bool = False,
     ) -> None:
-        self.final = check_output_path(final, inputs=inputs, overwrite=overwrite)
+        self.inputs = list(inputs)
+        self.final = check_output_path(final, inputs=self.inputs, overwrite=overwrite)
         self.overwrite = overwrite
+        self.wait = wait
         self.tmp: Path | None = None
+        self._lock = contextlib.ExitStack()
 
     def __enter__(self) -> Path:
-        _remove_stale(self.final)
-        tag = f"{_PARTIAL_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.tmp = self.final.parent / f".{self.final.name}{tag}"
-        self.tmp.mkdir()
+        self._lock.enter_context(write_lock(self.final, wait=self.wait, what="output folder"))
+        try:
+            check_output_path(self.final, inputs=self.inputs, overwrite=self.overwrite)
+            _remove_stale(self.final, locked=True)
+            tag = f"{_PARTIAL_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.tmp = self.final.parent / f".{self.final.name}{tag}"
+            self.tmp.mkdir()
+        except BaseException:
+            self._lock.close()
+            raise
         return self.tmp
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        self.commit()
+        with self._lock:  # released last
+            if exc_type is not None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                return
+            self.commit()
 
     def commit(self) -> None:
         """Rename the temporary folder into place (replacing an allowed existing output)."""
@@ -252,6 +272,9 @@ class AtomicOutputDir:
             old = final.parent / f".{final.name}{_OLD_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
             os.replace(final, old)
         os.replace(self.tmp, final)
+        # the run record last: a folder with run.json is complete, a partial one never has it
+        if (final / RUN_RECORD_PENDING).is_file():
+            os.replace(final / RUN_RECORD_PENDING, final / RUN_RECORD_NAME)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
 from sofi_dask.pipeline._outputs import (
-    RUN_RECORD_NAME,
+    RUN_RECORD_PENDING,
     AtomicOutputDir,
     ImageSpec,
     create_image_array,
@@ -171,6 +171,7 @@ def run_pipeline(
     cache_dir: str | os.PathLike[str] | None = None,
     ingest: bool = True,
     ingest_progress: Callable[[int, int], None] | None = None,
+    wait: bool = False,
 ) -> PipelineResult:
     """Run the whole SOFI pipeline on a movie and write every kept result.
 
@@ -206,6 +207,9 @@ def run_pipeline(
         Ingest TIFF input into Zarr (reused next time); False reads the TIFF lazily.
     ingest_progress : callable, optional
         ``ingest_progress(done_frames, total_frames)`` while TIFF input is ingested.
+    wait : bool
+        Another process is writing ``output`` or the ingested store: wait for it (default:
+        raise :class:`~sofi_dask.errors.StoreLockedError` at once).
 
     Returns
     -------
@@ -243,7 +247,7 @@ def run_pipeline(
     if ingest and not (len(inputs) == 1 and inputs[0].is_dir()):
         with contextlib.suppress(FileNotFoundError):
             protected.append(cache_store_path(input, cache_dir))
-    atomic = AtomicOutputDir(output, inputs=protected, overwrite=overwrite)
+    atomic = AtomicOutputDir(output, inputs=protected, overwrite=overwrite, wait=wait)
 
     with timer("ingest"):
         resolved = resolve_input(
@@ -252,6 +256,7 @@ def run_pipeline(
             cache_dir=cache_dir,
             channel=plan.channel,
             progress=ingest_progress,
+            wait=wait,
         )
     movie = resolved.movie
     with timer("build_graph"):
@@ -311,7 +316,7 @@ def run_pipeline(
             shutil.rmtree(tmp / RESULTS_ZARR)
         scheduler = "distributed" if active is not None else cfg.compute.scheduler
         record.update(_record(resolved, plan, cfg, graph, times, timer, files, scheduler))
-        write_run_record(tmp / RUN_RECORD_NAME, record)
+        write_run_record(tmp / RUN_RECORD_PENDING, record)  # run.json once in place
     out = atomic.final
     return PipelineResult(
         output=out,
