@@ -9,6 +9,9 @@ The flat public API, re-exported from one subpackage per concern:
   blocks (:func:`bleaching_blocks`, :func:`block_cumulants`, :func:`correct_bleaching`),
   correlations (:func:`cross_cumulant_image`, :func:`moments_with_lag`), cross-cumulant SOFI
   with virtual pixels (:func:`xc_cumulants`)
+- :mod:`sofi_dask.quality`: :func:`frc`, :func:`decorrelation_resolution`, :func:`error_map`,
+  :func:`convergence`, :func:`split_moment_stacks` (halves and prefixes from one pass); drift
+  (:func:`estimate_drift`, :func:`correct_drift`) lives in :mod:`sofi_dask.stats`
 - :mod:`sofi_dask.image`: :func:`fourier_interp`, :func:`interpolate_movie`, :func:`deconvsk`,
   :func:`ldrc`, :func:`noise_filter1d`, :func:`gauss2d_mask`
 - :mod:`sofi_dask.pipeline`: :func:`run_pipeline`, :class:`PipelineConfig`
@@ -58,13 +61,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "block_cumulants",
         "block_moments",
         "central_moments",
+        "DriftResult",
         "correct_bleaching",
+        "correct_drift",
         "cross_cumulant_image",
         "cumulant_stack",
         "cumulants",
         "cumulants_from_moments",
         "cumulants_with_lag",
         "cut_frames",
+        "estimate_drift",
         "med_smooth",
         "merge_moment_stacks",
         "merge_short_blocks",
@@ -99,6 +105,20 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "resample_mask",
         "richardson_lucy",
         "zero_pad",
+    ),
+    "quality": (
+        "ConvergenceResult",
+        "DecorrelationResult",
+        "ErrorMapResult",
+        "FRCResult",
+        "SplitStacks",
+        "convergence",
+        "convergence_from_stacks",
+        "decorrelation_resolution",
+        "error_map",
+        "frc",
+        "frc_threshold",
+        "split_moment_stacks",
     ),
     "pipeline": (
         "ConfigError",

@@ -87,7 +87,37 @@ RELEASE_0_1 = [
     "zero_pad",
 ]
 
-SUBPACKAGES = ["io", "stats", "image", "pipeline", "viz", "simulate", "cluster", "compat", "cli"]
+# Added after 0.1 (issue 18: image quality and drift); frozen from here on as well.
+QUALITY_NAMES = [
+    "ConvergenceResult",
+    "DecorrelationResult",
+    "DriftResult",
+    "ErrorMapResult",
+    "FRCResult",
+    "SplitStacks",
+    "convergence",
+    "convergence_from_stacks",
+    "correct_drift",
+    "decorrelation_resolution",
+    "error_map",
+    "estimate_drift",
+    "frc",
+    "frc_threshold",
+    "split_moment_stacks",
+]
+
+SUBPACKAGES = [
+    "io",
+    "stats",
+    "image",
+    "quality",
+    "pipeline",
+    "viz",
+    "simulate",
+    "cluster",
+    "compat",
+    "cli",
+]
 COMPAT_MODULES = [
     "deconvsk",
     "filtering",
@@ -101,7 +131,7 @@ COMPAT_MODULES = [
 COMMANDS = ["simulate", "ingest", "info", "run", "config"]
 
 
-@pytest.mark.parametrize("name", RELEASE_0_1)
+@pytest.mark.parametrize("name", RELEASE_0_1 + QUALITY_NAMES)
 def test_flat_name_resolves(name):
     assert name in sofi_dask.__all__
     value = getattr(sofi_dask, name)

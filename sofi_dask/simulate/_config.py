@@ -8,9 +8,12 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "SimulationConfig",
     "parse_bool",
+    "parse_drift",
     "parse_frame_shape",
     "parse_fraction",
     "parse_nonnegative_float",
@@ -164,6 +167,20 @@ def parse_frame_shape(name: str, value: object) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def parse_drift(name: str, value: object) -> tuple[float, float]:
+    """Return ``value`` as ``(dy, dx)``, two finite numbers (pixels), or raise ``ValueError``.
+
+    Examples
+    --------
+    >>> parse_drift("drift", [0, 1.5])
+    (0.0, 1.5)
+    """
+    expected = "a pair (dy, dx) of finite numbers (pixels)"
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise _fail(name, expected, value)
+    return (_as_finite_float(name, value[0], expected), _as_finite_float(name, value[1], expected))
+
+
 @dataclasses.dataclass(frozen=True)
 class SimulationConfig:
     """Parameters of a simulated movie of blinking emitters (validated on construction).
@@ -213,6 +230,10 @@ class SimulationConfig:
         expected counts.
     pixel_size : float
         Pixel size in micrometres (metadata only).
+    drift : tuple of float
+        Sample drift ``(dy, dx)`` in pixels reached at the last frame, along the smooth path
+        :meth:`drift_trajectory` (default ``(0, 0)``: no drift). Ground-truth positions are
+        those of frame 0.
     seed : int
         Seed of every random draw; the same configuration gives identical bytes.
 
@@ -245,6 +266,7 @@ class SimulationConfig:
     read_noise: float = 1.5
     poisson_noise: bool = True
     pixel_size: float = 0.1
+    drift: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -266,6 +288,7 @@ class SimulationConfig:
             "read_noise": parse_nonnegative_float,
             "poisson_noise": parse_bool,
             "pixel_size": parse_positive_float,
+            "drift": parse_drift,
             "seed": parse_seed,
         }
         for name, parse in checks.items():
@@ -318,6 +341,22 @@ class SimulationConfig:
         """Size of the uint16 movie in bytes."""
         return 2 * self.n_frames * self.frame_shape[0] * self.frame_shape[1]
 
+    def drift_trajectory(self) -> np.ndarray:
+        """Displacement ``(dy, dx)`` of the sample at every frame (float64, ``(n_frames, 2)``).
+
+        ``d(t) = drift * (u + 0.12 sin(2 pi u))`` with ``u = t / (n_frames - 1)``: smooth, not a
+        straight line, 0 at frame 0 and ``drift`` at the last frame.
+
+        Examples
+        --------
+        >>> SimulationConfig(n_frames=3, drift=(1.0, -2.0)).drift_trajectory().round(3).tolist()
+        [[0.0, -0.0], [0.5, -1.0], [1.0, -2.0]]
+        """
+        u = np.arange(self.n_frames, dtype=np.float64) / max(self.n_frames - 1, 1)
+        path = u + 0.12 * np.sin(2.0 * np.pi * u)
+        path[-1] = 1.0 if self.n_frames > 1 else 0.0
+        return path[:, None] * np.asarray(self.drift, dtype=np.float64)[None, :]
+
     def replace(self, **changes: Any) -> SimulationConfig:
         """Return a copy with some parameters changed (validated again).
 
@@ -338,6 +377,7 @@ class SimulationConfig:
         """
         out = dataclasses.asdict(self)
         out["frame_shape"] = list(self.frame_shape)
+        out["drift"] = list(self.drift)
         return out
 
     @classmethod

@@ -42,6 +42,7 @@ class Renderer:
         self.x0, self.gx = psf_profiles(self.truth.x, config.psf_sigma)
         self.y0, self.gy = psf_profiles(self.truth.y, config.psf_sigma)
         self.bg_cdf, self.bg_guide = background_table(config.background)
+        self.drift = config.drift_trajectory() if any(config.drift) else None
         self.state = np.zeros(config.n_emitters, dtype=np.uint8)
         self.on_frames = np.zeros(config.n_emitters, dtype=np.int64)
         self.next_frame = 0
@@ -63,15 +64,36 @@ class Renderer:
         return emitting
 
     def render(self, out: np.ndarray, start: int, amplitude: np.ndarray) -> None:
+        if self.drift is None:
+            self._render(out, start, amplitude, self.x0, self.y0, self.gx, self.gy)
+            return
+        # drift: each frame has its own emitter positions (same random streams per frame)
+        sigma = self.config.psf_sigma
+        for i in range(out.shape[0]):
+            dy, dx = self.drift[start + i]
+            x0, gx = psf_profiles(self.truth.x + dx, sigma)
+            y0, gy = psf_profiles(self.truth.y + dy, sigma)
+            self._render(out[i : i + 1], start + i, amplitude[i : i + 1], x0, y0, gx, gy)
+
+    def _render(
+        self,
+        out: np.ndarray,
+        start: int,
+        amplitude: np.ndarray,
+        x0: np.ndarray,
+        y0: np.ndarray,
+        gx: np.ndarray,
+        gy: np.ndarray,
+    ) -> None:
         cfg = self.config
         render_frames(
             out,
             start,
             amplitude,
-            self.x0,
-            self.y0,
-            self.gx,
-            self.gy,
+            x0,
+            y0,
+            gx,
+            gy,
             self.bg_cdf,
             self.bg_guide,
             cfg.background,

@@ -26,6 +26,11 @@ from sofi_dask.stats._cumulants import (
     cumulants,
     cumulants_from_moments,
 )
+from sofi_dask.stats._drift import (
+    DriftResult,
+    correct_drift,
+    estimate_drift,
+)
 from sofi_dask.stats._moments import (
     average_image,
     central_moments,
@@ -42,6 +47,7 @@ from sofi_dask.stats._video import (
 from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants
 
 __all__ = [
+    "DriftResult",
     "XCCumulants",
     "average_image",
     "bleaching_blocks",
@@ -50,12 +56,14 @@ __all__ = [
     "block_moments",
     "central_moments",
     "correct_bleaching",
+    "correct_drift",
     "cross_cumulant_image",
     "cumulant_stack",
     "cumulants",
     "cumulants_from_moments",
     "cumulants_with_lag",
     "cut_frames",
+    "estimate_drift",
     "lag_subsets",
     "med_smooth",
     "merge_moment_stacks",
