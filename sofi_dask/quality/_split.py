@@ -23,9 +23,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._validation import check_int, fail, shown
+from sofi_dask._validation import as_movie_array, check_int, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import chunk_state, stack_from_state
-from sofi_dask.stats._moments import as_movie_array, check_order, merge_moment_stacks
+from sofi_dask.stats._moments import merge_moment_stacks
 
 __all__ = ["SplitStacks", "split_moment_stacks"]
 
@@ -133,7 +133,7 @@ def split_moment_stacks(
     >>> [n for n, _ in split.prefixes]
     [10, 20, 40]
     """
-    max_order = check_order(max_order)
+    max_order = check_positive_int(max_order, "max_order")
     arr, lazy = as_movie_array(data)
     n = int(arr.shape[0])
     block = check_int(block_frames, "block_frames", minimum=max(1, max_order))

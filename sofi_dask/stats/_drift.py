@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 from scipy.interpolate import make_smoothing_spline
 
-from sofi_dask._validation import check_int, check_real, fail, shown
+from sofi_dask._validation import as_movie_array, check_int, check_real, fail, shown
 from sofi_dask.stats._drift_kernels import (
     connected,
     register,
@@ -31,7 +31,6 @@ from sofi_dask.stats._drift_kernels import (
     solve_positions,
     spectrum,
 )
-from sofi_dask.stats._moments import as_movie_array
 
 __all__ = ["DriftResult", "correct_drift", "estimate_drift"]
 
