@@ -29,6 +29,7 @@ from sofi_dask.errors import InputError
 
 __all__ = [
     "as_movie_array",
+    "check_bool",
     "check_frames",
     "check_int",
     "check_positive_int",
@@ -105,6 +106,19 @@ def check_int(
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise fail(name, f"an integer{bounds}", value)
     return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a bool (``True``/``False``; no 0/1, no numpy bool).
+
+    Examples
+    --------
+    >>> check_bool(True, "overwrite")
+    True
+    """
+    if not isinstance(value, bool):
+        raise fail(name, "True or False", value)
+    return value
 
 
 def check_positive_int(

@@ -43,21 +43,31 @@ class InputError(SofiDaskError, ValueError):
 class ConfigError(InputError):
     """A configuration key or value is wrong; ``key`` is its dotted path (``""``: the root).
 
+    ``source`` (optional) is the file the setting came from; the message then starts with it.
+
     Examples
     --------
     >>> str(ConfigError("deconvolution.lam", "expected a float > 1, got 'abc'"))
     "deconvolution.lam: expected a float > 1, got 'abc'"
     >>> ConfigError("deconvolution.lam", "bad").key
     'deconvolution.lam'
+    >>> str(ConfigError("deconvolution.lam", "bad", source="run.toml"))
+    'run.toml: deconvolution.lam: bad'
     """
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, key: str, message: str, *, source: str | None = None) -> None:
         self.key = key
         self.message = message
-        super().__init__(f"{key}: {message}" if key else message)
+        self.source = source
+        where = ": ".join(p for p in (source, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
 
-    def __reduce__(self):  # pickles with both arguments (distributed sends errors back)
-        return (type(self), (self.key, self.message))
+    def __reduce__(self):  # pickles with every argument (distributed sends errors back)
+        return (_config_error, (type(self), self.key, self.message, self.source))
+
+
+def _config_error(cls: type[ConfigError], key: str, message: str, source: str | None):
+    return cls(key, message, source=source)
 
 
 class IncompleteStoreError(InputError):

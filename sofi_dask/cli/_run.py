@@ -1,7 +1,4 @@
-"""``sofi-dask run``: the whole SOFI pipeline on a movie, with progress, figures and outputs.
-
-Also registers ``sofi-dask config`` (print the default configuration as a template file).
-"""
+"""``sofi-dask run``: the whole SOFI pipeline on a movie, with progress, figures and outputs."""
 
 from __future__ import annotations
 
@@ -124,7 +121,7 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``run`` and ``config``."""
+    """Register ``run``."""
     p = subparsers.add_parser(
         "run",
         help="run the SOFI pipeline on a movie (TIFF, TIFF sequence or Zarr store)",
@@ -173,16 +170,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
-    c = subparsers.add_parser(
-        "config",
-        help="print the default pipeline configuration (a template for --config)",
-        description="Print the default pipeline configuration as TOML, to edit and pass to "
-        "`sofi-dask run --config FILE`.",
-    )
-    c.add_argument("--template", action="store_true", help="(default) print the template")
-    c.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    c.set_defaults(func=run_config)
     return p
 
 
@@ -245,20 +232,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"  order {order}: {name}  (results.zarr/{name}, tiff/{name}.tif)")
     if config.compute.performance_report:
         print(f"performance report: {config.compute.performance_report}")
-    return 0
-
-
-def run_config(args: argparse.Namespace) -> int:
-    """Print (or write) the default configuration."""
-    from sofi_dask.pipeline import _config as cfgmod
-
-    text = cfgmod.default_config_toml()
-    if args.output:
-        from sofi_dask.io._atomic import atomic_output
-
-        with atomic_output(args.output, overwrite=args.overwrite) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(args.output)
-    else:
-        sys.stdout.write(text)
     return 0

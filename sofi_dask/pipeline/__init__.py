@@ -1,9 +1,9 @@
-"""The end-to-end run: configuration, plan, one lazy graph, outputs and run record."""
+"""The end-to-end run: configuration, one lazy graph, outputs and run record."""
 
 from __future__ import annotations
 
+from sofi_dask.errors import ConfigError
 from sofi_dask.pipeline._config import (
-    ConfigError,
     PipelineConfig,
     apply_overrides,
     default_config_toml,

@@ -1,10 +1,9 @@
-"""The run configuration of ``sofi-dask run``: frozen, validated sections mirroring pysofi's chain.
+"""The run configuration of ``sofi-dask run``: files (TOML, YAML), overrides, template, schema.
 
-bleaching correction -> Fourier interpolation -> moments/cumulants (whole movie or SOFI video)
--> noise filter 1 -> shrinking-kernel deconvolution -> noise filter 2 -> LDRC -> outputs,
-plus ``input`` and ``compute``. Every section is a frozen dataclass whose fields are checked
-by ``parse_*`` specs when it is built (directly, from a dict, TOML or YAML); unknown keys and
-wrong types raise :class:`ConfigError` (a ``ValueError``) naming the dotted key::
+The sections are the frozen pydantic models of :mod:`sofi_dask.pipeline._config_models`,
+validated by the one configuration system of :mod:`sofi_dask._config_model`; unknown keys and
+wrong values raise :class:`~sofi_dask.errors.ConfigError` (a ``ValueError``) naming the dotted
+key::
 
     deconvolution.lam: expected a float > 1, got 'abc'
 
@@ -33,10 +32,16 @@ from typing import Any
 
 import yaml
 
+from sofi_dask._config_model import (
+    config_schema,
+    expected_words,
+    is_path,
+    section_fields,
+)
+from sofi_dask._config_toml import model_to_toml
+from sofi_dask.errors import ConfigError
 from sofi_dask.io._atomic import PathLike, atomic_output
-from sofi_dask.pipeline._config_parse import ConfigError, section_to_toml
-from sofi_dask.pipeline._config_sections import (
-    PATH_KEYS,
+from sofi_dask.pipeline._config_models import (
     STAGES,
     BleachingConfig,
     ComputeConfig,
@@ -50,8 +55,8 @@ from sofi_dask.pipeline._config_sections import (
     PsfConfig,
     StatisticConfig,
     VideoConfig,
-    parse_config,
 )
+from sofi_dask.pipeline._config_yaml import load_yaml
 
 __all__ = [
     "PATH_KEYS",
@@ -78,23 +83,25 @@ __all__ = [
     "option_table",
     "parse_config",
     "parse_override",
+    "pipeline_schema",
     "save_config",
 ]
 
+#: Keys holding file paths: relative values in a config file are relative to that file.
+PATH_KEYS: tuple[str, ...] = tuple(k for k, f in section_fields(PipelineConfig) if is_path(f))
 
-class _Loader(yaml.SafeLoader):
-    """yaml.SafeLoader that also reads ``1e-3`` as a float (YAML 1.2), not a string."""
 
+def parse_config(data: Mapping[str, Any] | PipelineConfig | None) -> PipelineConfig:
+    """A ``PipelineConfig`` from a config, a nested dict, or None (the defaults).
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?(?:[0-9][0-9_]*)"
-        r"(?:[eE][-+]?[0-9]+)$|^\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
-        r"|^\.(?:nan|NaN|NAN)$"
-    ),
-    list("-+0123456789."),
-)
+    Examples
+    --------
+    >>> parse_config({"ldrc": {"window_size": 9}}).ldrc.window_size
+    (9, 9)
+    """
+    if isinstance(data, PipelineConfig):
+        return data
+    return PipelineConfig.from_dict(data)
 
 
 def _get(data: dict[str, Any], dotted: str) -> tuple[dict[str, Any] | None, str]:
@@ -110,7 +117,7 @@ def load_config(path: PathLike) -> PipelineConfig:
 
     Missing keys take their defaults. Relative paths in the file (``input.path``,
     ``outputs.path``, ``deconvolution.psf.path``, ``compute.performance_report``) are taken
-    relative to the file's folder.
+    relative to the file's folder. A key given twice is an error (TOML and YAML alike).
 
     Parameters
     ----------
@@ -124,8 +131,8 @@ def load_config(path: PathLike) -> PipelineConfig:
     Raises
     ------
     ConfigError
-        Syntax error, unknown key or wrong value; the message starts with the file name and
-        the dotted key.
+        Syntax error, duplicated or unknown key, or wrong value; the message starts with the
+        file name and the dotted key.
     FileNotFoundError
         No such file.
 
@@ -145,23 +152,20 @@ def load_config(path: PathLike) -> PipelineConfig:
         if suffix == ".toml":
             data: Any = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+            data = load_yaml(text)
         else:
-            raise ConfigError(
-                "", f"expected a .toml, .yaml or .yml file, got {file.name!r}", source=source
-            )
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError("", f"cannot parse {suffix[1:].upper()}: {exc}", source=source) from None
-    if data is not None and not isinstance(data, dict):
-        raise ConfigError("", f"expected a table of sections, got {data!r}", source=source)
-    data = copy.deepcopy(data or {})
-    for key in PATH_KEYS:
-        node, last = _get(data, key)
-        if node is not None and isinstance(node.get(last), str):
-            value = os.path.expanduser(node[last])
-            node[last] = value if os.path.isabs(value) else str(file.parent / value)
-    try:
+            raise ConfigError("", f"expected a .toml, .yaml or .yml file, got {file.name!r}")
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError("", f"expected a table of sections, got {data!r}")
+        data = copy.deepcopy(data or {})
+        for key in PATH_KEYS:
+            node, last = _get(data, key)
+            if node is not None and isinstance(node.get(last), str):
+                value = os.path.expanduser(node[last])
+                node[last] = value if os.path.isabs(value) else str(file.parent / value)
         return PipelineConfig.from_dict(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"cannot parse TOML: {exc}", source=source) from None
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.message, source=source) from None
 
@@ -220,7 +224,7 @@ def apply_overrides(
             node[last] = copy.deepcopy(value)  # an entry of a free-form table
             continue
         if node is None or last not in node:
-            # let the section parser name the first unknown part with a suggestion
+            # let the models name the first unknown part with a suggestion
             trial = copy.deepcopy(data)
             parts = dotted.split(".")
             target: Any = trial
@@ -264,22 +268,23 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def config_to_toml(config: PipelineConfig, *, comments: bool = False) -> str:
-    """The config as TOML text (unset optional keys left out; commented out with comments)."""
-    blocks = []
-    for f in dataclasses.fields(config):
-        blocks.append(
-            "\n".join(section_to_toml(getattr(config, f.name), f.name, comments=comments))
-        )
-    return "\n\n".join(blocks) + "\n"
+    """The config as TOML text (unset optional keys left out; commented out with comments).
+
+    Examples
+    --------
+    >>> PipelineConfig.from_dict(tomllib.loads(config_to_toml(PipelineConfig()))).ldrc.mask
+    'order2'
+    """
+    return model_to_toml(config, comments=comments)
 
 
 def config_to_yaml(config: PipelineConfig) -> str:
     """The config as YAML text (``yaml.safe_dump`` of :meth:`PipelineConfig.to_dict`)."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
 
 
 def default_config_toml() -> str:
-    """A commented TOML template with every key at its default (``sofi-dask run --dump-config``).
+    """A commented TOML template with every key at its default (``sofi-dask config``).
 
     Examples
     --------
@@ -291,7 +296,20 @@ def default_config_toml() -> str:
         "# defaults. Each key can also be set on the command line as section.key=value.\n"
         "# Relative paths are relative to this file.\n\n"
     )
-    return head + config_to_toml(PipelineConfig(), comments=True)
+    return model_to_toml(PipelineConfig(), comments=True, header=head)
+
+
+def pipeline_schema() -> dict[str, Any]:
+    """The JSON schema of the run configuration (``sofi-dask config --schema``).
+
+    Examples
+    --------
+    >>> pipeline_schema()["properties"]["deconvolution"]["description"]
+    'shrinking-kernel deconvolution'
+    """
+    schema = config_schema(PipelineConfig)
+    schema["title"] = "sofi-dask run configuration"
+    return schema
 
 
 def save_config(config: PipelineConfig, path: PathLike, *, overwrite: bool = False) -> Path:
@@ -326,18 +344,18 @@ def option_table() -> list[ConfigOption]:
     >>> [o for o in option_table() if o.key == "deconvolution.lam"][0].expected
     'a float > 1'
     """
+    flat = _flatten(PipelineConfig().to_dict())
+    return [
+        ConfigOption(key, flat[key], expected_words(field), field.description or "")
+        for key, field in section_fields(PipelineConfig)
+    ]
 
-    def walk(section: Any, prefix: str) -> list[ConfigOption]:
-        rows = []
-        for f in dataclasses.fields(section):
-            value = getattr(section, f.name)
-            key = f"{prefix}.{f.name}" if prefix else f.name
-            spec = f.metadata.get("spec")
-            if spec is None:
-                rows.extend(walk(value, key))
-            else:
-                default = list(value) if isinstance(value, tuple) else value
-                rows.append(ConfigOption(key, default, spec.expected, f.metadata["help"]))
-        return rows
 
-    return walk(PipelineConfig(), "")
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        out[dotted] = value
+        if isinstance(value, dict):
+            out.update(_flatten(value, dotted))
+    return out

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask.pipeline._config_models import PipelineConfig
 from sofi_dask.pipeline._graph import StageGraph
-from sofi_dask.pipeline._plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _as_image(arr: np.ndarray) -> np.ndarray:
 
 
 def make_figures(
-    folder: Path, graph: StageGraph, plan: Plan, movie: Any
+    folder: Path, graph: StageGraph, config: PipelineConfig, movie: Any
 ) -> tuple[dict[str, Any], dict[str, list[Path]]]:
     """Draw and save (``figures/*.png``) every figure a run supports.
 
@@ -57,23 +57,27 @@ def make_figures(
     figs: dict[str, Any] = {}
 
     signal = graph.signal
-    if signal is None and getattr(movie, "frame_stats", None) is not None and plan.frames is None:
+    if (
+        signal is None
+        and getattr(movie, "frame_stats", None) is not None
+        and config.statistic.frames is None
+    ):
         signal = np.asarray(movie.frame_stats.total, dtype=np.float64)
     if signal is not None:
         smoothed = None
-        if plan.bleach:
+        if config.bleaching.enabled:
             from sofi_dask.stats._bleaching import med_smooth
 
-            smoothed = med_smooth(signal, plan.bleach_kernel)
+            smoothed = med_smooth(signal, config.bleaching.smooth_kernel)
         figs["total_signal"] = F.plot_total_signal(signal, smoothed, graph.blocks)
 
     names = graph.specs
-    stat = plan.statistic
-    cmap = plan.colormap
-    pct = plan.percentiles
+    stat = config.statistic.kind
+    cmap = config.outputs.cmap
+    pct = config.outputs.percentiles
     # a SOFI video is shown as the mean over its windows (the video figure shows frames)
-    over = " (mean over video windows)" if plan.video else ""
-    stat_images = {k: f"{stat}_order{k}" for k in plan.orders}
+    over = " (mean over video windows)" if config.video.enabled else ""
+    stat_images = {k: f"{stat}_order{k}" for k in config.statistic.orders}
     if all(n in names for n in stat_images.values()):
         figs["orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
@@ -90,7 +94,7 @@ def make_figures(
             percentiles=pct,
         )
 
-    top = plan.max_order
+    top = config.max_order
     chain = [s for s in _STAGE_ORDER if f"{s}_order{top}" in names]
     for before, after in zip(chain, chain[1:], strict=False):
         figs[f"{after}_before_after"] = F.before_after(
@@ -101,19 +105,22 @@ def make_figures(
             cmap=cmap,
             percentiles=pct,
         )
-    if plan.video and top in finals:
+    if config.video.enabled and top in finals:
         stack = _load(folder, finals[top])
         shown = sorted({int(round(v)) for v in np.linspace(0, len(stack) - 1, min(len(stack), 8))})
-        step = plan.step or plan.window
-        start = plan.frames[0] if plan.frames is not None else 0
-        labels = [f"frames {start + w * step}-{start + w * step + plan.window - 1}" for w in shown]
+        step, window = config.video_step, config.video.window
+        frames = config.statistic.frames
+        start = frames[0] if frames is not None else 0
+        labels = [
+            f"frames {start + w * step}-{start + w * step + config.video.window - 1}" for w in shown
+        ]
         figs["video"] = F.plot_video_frames(
             stack,
             frames=shown,
             frame_labels=labels,
             cmap=cmap,
             percentiles=pct,
-            title=f"SOFI video, order {top} ({finals[top]}; window {plan.window}, step {step})",
+            title=f"SOFI video, order {top} ({finals[top]}; window {window}, step {step})",
         )
 
     files: dict[str, list[Path]] = {}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
+from sofi_dask.pipeline._config_models import PipelineConfig, PsfConfig
 from sofi_dask.pipeline._outputs import ImageSpec
-from sofi_dask.pipeline._plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +65,45 @@ def _as_dask(arr: Any) -> da.Array:
     return da.from_array(np.asarray(arr), chunks=-1)
 
 
-def build_graph(movie: Any, plan: Plan) -> StageGraph:
-    """Build every kept output of ``plan`` on ``movie`` as lazy dask arrays (nothing computed
+def load_psf(psf: PsfConfig) -> np.ndarray:
+    """The deconvolution PSF: a Gaussian (MATLAB ``fspecial``) or the image in ``psf.path``.
+
+    Examples
+    --------
+    >>> load_psf(PsfConfig(size=5, sigma_px=1.0)).shape
+    (5, 5)
+    """
+    if psf.kind != "file" or psf.path is None:
+        from sofi_dask.image._masks import gauss2d_mask
+
+        return gauss2d_mask((psf.size, psf.size), psf.sigma_px)
+    path = Path(psf.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"deconvolution.psf.path: {path} does not exist")
+    if path.suffix.lower() == ".npy":
+        image = np.load(path, allow_pickle=False)
+    else:
+        import tifffile
+
+        image = tifffile.imread(path)
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2 or not np.all(np.isfinite(image)) or image.max() <= 0:
+        raise ValueError(
+            f"deconvolution.psf.path: expected a finite 2-D image with a positive maximum, "
+            f"got shape {image.shape} from {path}"
+        )
+    return image
+
+
+def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
+    """Build every kept output of ``config`` on ``movie`` as lazy dask arrays (nothing computed
     except the per-frame total signal needed to cut bleaching blocks).
 
     Parameters
     ----------
     movie : sofi_dask.io.Movie
         The opened input movie.
-    plan : Plan
+    config : PipelineConfig
         What to compute.
 
     Returns
@@ -82,17 +113,21 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
     from sofi_dask.image import _masks as masks
     from sofi_dask.stats import _moments as moments
 
+    bleach = config.bleaching
+    d = config.deconvolution
+    nf1, nf2 = config.noise_filter_1, config.noise_filter_2
+    frames = config.statistic.frames
     g = StageGraph()
     data = movie.data
     g.claim("read", data)
-    if plan.frames is not None:
-        start, end = plan.frames
+    if frames is not None:
+        start, end = frames
         data = data[start:end]
         g.claim("read", data)
     pixel = movie.pixel_size
     unit = "micrometer" if pixel else None
     base = float(pixel) if pixel else 1.0
-    factor = plan.finterp_factor
+    factor = config.finterp_factor
     grid = base / factor
 
     def spec(stage: str, order: int | None, ndim: int, step: int = 1) -> ImageSpec:
@@ -111,37 +146,37 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
 
     # average image on the input grid: LDRC mask and a kept output
     average = moments.average_image(data)
-    g.add(average, spec("average", None, 2), plan.keeps("average"), "average")
+    g.add(average, spec("average", None, 2), config.keeps("average"), "average")
 
     # bleaching: blocks from the per-frame total signal (ingestion statistics when present)
-    if plan.bleach:
+    if bleach.enabled:
         from sofi_dask.stats import _bleaching as bleaching
 
-        source = movie if plan.frames is None else data
+        source = movie if frames is None else data
         g.signal = np.asarray(moments.total_signal(source), dtype=np.float64)
         g.blocks = [
             (int(a), int(b))
             for a, b in bleaching.bleaching_blocks(
                 g.signal,
-                fbc=plan.fbc,
-                kernel_size=plan.bleach_kernel,
-                min_frames=plan.bleach_min_frames,
+                fbc=bleach.fbc,
+                kernel_size=bleach.smooth_kernel,
+                min_frames=bleach.min_block_frames,
             )
         ]
         logger.info("bleaching correction: %d blocks", len(g.blocks))
-        short = [(a, b) for a, b in g.blocks if b - a < plan.max_order]
-        if short and plan.bleach_method == "blocks" and not plan.video:
+        short = [(a, b) for a, b in g.blocks if b - a < config.max_order]
+        if short and not config.video.enabled and bleach.method == "blocks":
             a, b = short[0]
             raise ValueError(
                 f"bleaching.min_block_frames: the block of frames [{a}, {b}) has {b - a} "
-                f"frames, fewer than order {plan.max_order} needs ({len(g.blocks)} blocks from "
-                f"fbc={plan.fbc}); use a larger bleaching.min_block_frames or bleaching.fbc, "
+                f"frames, fewer than order {config.max_order} needs ({len(g.blocks)} blocks from "
+                f"fbc={bleach.fbc}); use a larger bleaching.min_block_frames or bleaching.fbc, "
                 "lower orders, or bleaching.enabled = false"
             )
 
     work = data
-    block_stats = plan.bleach and plan.bleach_method == "blocks" and not plan.video
-    if plan.bleach and not block_stats:
+    block_stats = config.block_statistics
+    if bleach.enabled and not block_stats:
         # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
         # corrected movie, pysofi's correct_bleaching
         work = bleaching.correct_bleaching(work, g.blocks)
@@ -153,73 +188,75 @@ def build_graph(movie: Any, plan: Plan) -> StageGraph:
         g.claim("finterp", work)
 
     # moments / cumulants, whole movie or SOFI video
-    stat = plan.statistic
+    stat = config.statistic.kind
     ndim, step = 2, 1
-    if plan.video:
+    if config.video.enabled:
         from sofi_dask.stats._video import sofi_video
 
-        step = plan.step or plan.window
-        per_order = sofi_video(work, plan.max_order, window=plan.window, step=step, statistic=stat)
+        step = config.video_step
+        per_order = sofi_video(
+            work, config.max_order, window=config.video.window, step=step, statistic=stat
+        )
         ndim = 3
     elif block_stats:
         block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants
-        per_order = bleaching.block_average(block_fn(work, plan.max_order, g.blocks))
+        per_order = bleaching.block_average(block_fn(work, config.max_order, g.blocks))
     else:
         from sofi_dask.stats._cumulants import cumulants
 
         fn = moments.central_moments if stat == "moments" else cumulants
-        per_order = fn(work, plan.max_order)
+        per_order = fn(work, config.max_order)
     current: dict[int, da.Array] = {}
-    for k in plan.orders:
+    for k in config.statistic.orders:
         arr = _as_dask(per_order[k])
-        g.add(arr, spec(stat, k, ndim, step), plan.keeps("statistic"), "statistic")
+        g.add(arr, spec(stat, k, ndim, step), config.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
 
     def stage(name: str, fn: Any) -> None:
-        for k in plan.orders:
+        for k in config.statistic.orders:
             arr = _as_dask(fn(current[k]))
-            g.add(arr, spec(name, k, ndim, step), plan.keeps(name), name)
+            g.add(arr, spec(name, k, ndim, step), config.keeps(name), name)
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
 
     def magnitude(a: Any) -> Any:
         # SOFI images are magnitudes; deconvolution would floor negative cumulants at eps
-        return abs(a) if plan.absolute else a
+        return abs(a) if config.statistic.absolute else a
 
     from sofi_dask.image._filtering import noise_filter1d
 
-    if plan.video and plan.filter1:
-        k1 = masks.gauss1d_mask(*plan.filter1)
+    if config.video.enabled and config.noise_filter_1.enabled:
+        k1 = masks.gauss1d_mask(nf1.kernel_size, nf1.sigma)
         stage("noise_filter_1", lambda a: noise_filter1d(a, k1, axis=0))
-    if plan.deconv:
+    if d.enabled:
         from sofi_dask.image._deconv import deconvsk
 
-        psf = plan.psf()
+        psf = load_psf(d.psf)
         stage(
             "deconvolution",
-            lambda a: deconvsk(
-                magnitude(a), psf, lam=plan.deconv_lambda, iterations=plan.deconv_iterations
-            ),
+            lambda a: deconvsk(magnitude(a), psf, lam=d.lam, iterations=d.iterations),
         )
-    if plan.video and plan.filter2:
-        k2 = masks.gauss1d_mask(*plan.filter2)
+    if config.video.enabled and config.noise_filter_2.enabled:
+        k2 = masks.gauss1d_mask(nf2.kernel_size, nf2.sigma)
         stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
-    if plan.ldrc:
+    if config.ldrc.enabled:
         from sofi_dask.image._ldrc import ldrc
 
         # the average image lives on the input grid: ldrc resamples it (cubic, as pysofi,
         # lazily) onto the Fourier-interpolated grid when the factor is > 1
         ldrc_order = factor
-        if plan.ldrc_mask == "average":
+        if config.ldrc.mask == "average":
             mask = average
         else:  # "order<k>": the statistic image of order k, on the reconstruction grid
-            mask = _as_dask(per_order[int(plan.ldrc_mask[5:])])
+            mask = _as_dask(per_order[int(config.ldrc.mask[5:])])
             mask = magnitude(mask.mean(axis=0) if mask.ndim == 3 else mask)
             ldrc_order = 1
         g.claim("ldrc", mask)
         stage(
             "ldrc",
-            lambda a: ldrc(magnitude(a), mask, order=ldrc_order, window_size=plan.ldrc_window),
+            lambda a: ldrc(
+                magnitude(a), mask, order=ldrc_order, window_size=config.ldrc.window_size
+            ),
         )
     return g

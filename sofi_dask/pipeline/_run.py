@@ -32,7 +32,6 @@ from sofi_dask.pipeline._outputs import (
     write_image_files,
     write_run_record,
 )
-from sofi_dask.pipeline._plan import Plan, plan_from_config
 from sofi_dask.pipeline._record import base_record, input_identity
 from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
 
@@ -230,7 +229,7 @@ def run_pipeline(
     (128, 128)
     """
     cfg = _config(config)
-    plan = plan_from_config(cfg)
+    wanted = cfg.outputs
     input = input if input is not None else cfg.input.path  # noqa: A001
     output = output if output is not None else cfg.outputs.path
     if input is None:
@@ -254,16 +253,16 @@ def run_pipeline(
             input,
             ingest=ingest,
             cache_dir=cache_dir,
-            channel=plan.channel,
+            channel=cfg.input.channel,
             progress=ingest_progress,
             wait=wait,
         )
     movie = resolved.movie
     with timer("build_graph"):
-        graph = build_graph(movie, plan)
+        graph = build_graph(movie, cfg)
     if not graph.arrays:
         raise ValueError(
-            f"outputs.keep_stages: none of {list(plan.keep)} is computed by this run; "
+            f"outputs.keep_stages: none of {list(wanted.keep_stages)} is computed by this run; "
             "nothing would be written"
         )
 
@@ -299,23 +298,23 @@ def run_pipeline(
                     arr,
                     spec,
                     tmp,
-                    colormap=plan.colormap,
-                    percentiles=plan.percentiles,
-                    tiff=plan.tiff,
-                    rgb=plan.rgb,
-                    png=plan.png,
-                    video_format=plan.video_format,
+                    colormap=wanted.cmap,
+                    percentiles=wanted.percentiles,
+                    tiff=wanted.tiff_float32,
+                    rgb=wanted.tiff_rgb,
+                    png=wanted.png,
+                    video_format=wanted.video_format,
                     protected=protected,
                 )
                 files[name] = [p.relative_to(tmp) for p in written.values()]
-        if plan.figures:
+        if wanted.figures:
             with timer("figures"):
-                figs, fig_files = make_figures(tmp, graph, plan, movie)
+                figs, fig_files = make_figures(tmp, graph, cfg, movie)
                 files.update({k: [p.relative_to(tmp) for p in v] for k, v in fig_files.items()})
-        if not plan.zarr:
+        if not wanted.zarr:
             shutil.rmtree(tmp / RESULTS_ZARR)
         scheduler = "distributed" if active is not None else cfg.compute.scheduler
-        record.update(_record(resolved, plan, cfg, graph, times, timer, files, scheduler))
+        record.update(_record(resolved, cfg, graph, times, timer, files, scheduler))
         write_run_record(tmp / RUN_RECORD_PENDING, record)  # run.json once in place
     out = atomic.final
     return PipelineResult(
@@ -330,7 +329,6 @@ def run_pipeline(
 
 def _record(
     resolved: Any,
-    plan: Plan,
     config: Any,
     graph: StageGraph,
     times: StageTimes,

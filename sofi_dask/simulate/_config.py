@@ -1,233 +1,69 @@
-"""Parameters of the blinking-movie simulator: a frozen dataclass validated by ``parse_*``."""
+"""Parameters of the blinking-movie simulator: a frozen model of the one configuration system.
+
+:class:`SimulationConfig` is a :class:`~sofi_dask._config_model.ConfigModel`, validated like the
+pipeline's configuration: wrong values and unknown keys raise
+:class:`~sofi_dask.errors.ConfigError` (a ``ValueError``) naming the parameter.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import numbers
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import AfterValidator, BeforeValidator, model_validator
 
-__all__ = [
-    "SimulationConfig",
-    "parse_bool",
-    "parse_drift",
-    "parse_frame_shape",
-    "parse_fraction",
-    "parse_nonnegative_float",
-    "parse_nonnegative_int",
-    "parse_optional_positive_float",
-    "parse_positive_float",
-    "parse_positive_int",
-    "parse_seed",
-]
+from sofi_dask._config_model import Bool, ConfigModel, Float, Int, check, setting
+
+__all__ = ["SimulationConfig", "resolve_config"]
 
 
-def _fail(name: str, expected: str, value: object) -> ValueError:
-    return ValueError(f"parameter {name!r}: expected {expected}, got {value!r}")
-
-
-def parse_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an ``int`` > 0, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_positive_int("n_frames", 10)
-    10
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) <= 0:
-        raise _fail(name, "an integer > 0", value)
-    return int(value)
-
-
-def parse_nonnegative_int(name: str, value: object) -> int:
-    """Return ``value`` as an ``int`` >= 0, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_nonnegative_int("n_isolated", 0)
-    0
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
-        raise _fail(name, "an integer >= 0", value)
-    return int(value)
-
-
-def _as_finite_float(name: str, value: object, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _fail(name, expected, value)
-    out = float(value)
-    if not math.isfinite(out):
-        raise _fail(name, expected, value)
-    return out
-
-
-def parse_positive_float(name: str, value: object) -> float:
-    """Return ``value`` as a finite ``float`` > 0, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_positive_float("psf_sigma", 1.5)
-    1.5
-    """
-    out = _as_finite_float(name, value, "a finite number > 0")
-    if out <= 0:
-        raise _fail(name, "a finite number > 0", value)
-    return out
-
-
-def parse_nonnegative_float(name: str, value: object) -> float:
-    """Return ``value`` as a finite ``float`` >= 0, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_nonnegative_float("background", 0)
-    0.0
-    """
-    out = _as_finite_float(name, value, "a finite number >= 0")
-    if out < 0:
-        raise _fail(name, "a finite number >= 0", value)
-    return out
-
-
-def parse_optional_positive_float(name: str, value: object) -> float | None:
-    """Return ``None`` or a finite ``float`` > 0, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_optional_positive_float("bleach_lifetime", None) is None
-    True
-    """
-    if value is None:
-        return None
-    return parse_positive_float(name, value)
-
-
-def parse_fraction(name: str, value: object) -> float:
-    """Return ``value`` as a ``float`` strictly between 0 and 1, or raise ``ValueError``.
-
-    Examples
-    --------
-    >>> parse_fraction("on_ratio", 0.25)
-    0.25
-    """
-    out = _as_finite_float(name, value, "a number strictly between 0 and 1")
-    if not 0.0 < out < 1.0:
-        raise _fail(name, "a number strictly between 0 and 1", value)
-    return out
-
-
-def parse_bool(name: str, value: object) -> bool:
-    """Return ``value`` if it is a ``bool``, or raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_bool("poisson_noise", True)
-    True
-    """
-    if not isinstance(value, bool):
-        raise _fail(name, "True or False", value)
+def _pair(value: Any) -> Any:
+    """A (height, width) given as any sized sequence (a numpy array too) becomes a list."""
+    if hasattr(value, "__len__") and not isinstance(value, str | bytes | Mapping):
+        return list(value)
     return value
 
 
-def parse_seed(name: str, value: object) -> int:
-    """Return ``value`` as a seed (an ``int`` in [0, 2**63)), or raise ``ValueError``.
-
-    Examples
-    --------
-    >>> parse_seed("seed", 7)
-    7
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or not 0 <= int(value) < 2**63
-    ):
-        raise _fail(name, "an integer in [0, 2**63)", value)
-    return int(value)
+def _sides(value: tuple[int, int]) -> tuple[int, int]:
+    if min(value) < 8:
+        raise ValueError("side < 8")
+    return value
 
 
-def parse_frame_shape(name: str, value: object) -> tuple[int, int]:
-    """Return ``value`` as ``(height, width)``, both integers >= 8, or raise ``ValueError``.
-
-    Examples
-    --------
-    >>> parse_frame_shape("frame_shape", [32, 48])
-    (32, 48)
-    """
-    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
-        raise _fail(name, "a pair (height, width) of integers >= 8", value)
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, numbers.Integral) or int(item) < 8:
-            raise _fail(name, "a pair (height, width) of integers >= 8", value)
-        out.append(int(item))
-    return out[0], out[1]
-
-
-def parse_drift(name: str, value: object) -> tuple[float, float]:
-    """Return ``value`` as ``(dy, dx)``, two finite numbers (pixels), or raise ``ValueError``.
-
-    Examples
-    --------
-    >>> parse_drift("drift", [0, 1.5])
-    (0.0, 1.5)
-    """
-    expected = "a pair (dy, dx) of finite numbers (pixels)"
-    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
-        raise _fail(name, expected, value)
-    return (_as_finite_float(name, value[0], expected), _as_finite_float(name, value[1], expected))
-
-
-@dataclasses.dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(ConfigModel):
     """Parameters of a simulated movie of blinking emitters (validated on construction).
 
     Coordinates are in pixels with pixel centres at integer positions: ``x`` is the column,
     ``y`` the row. Every emitter follows a two-state (on/off) Markov chain, one step per frame.
+    Each field's description (``SimulationConfig.model_fields``) says what it means.
 
     Parameters
     ----------
-    n_frames : int
-        Number of frames.
-    frame_shape : tuple of int
-        ``(height, width)`` of a frame in pixels (each >= 8).
-    n_filaments : int
-        Number of curved filaments (cubic Bezier curves) carrying emitters.
-    emitters_per_filament : int
-        Emitters placed at uniformly random arc-length positions along each filament.
-    n_isolated : int
-        Emitters placed uniformly at random, away from the border.
+    n_frames, frame_shape : int, (int, int)
+        Number of frames; ``(height, width)`` of a frame in pixels (each >= 8).
+    n_filaments, emitters_per_filament, n_isolated : int
+        Curved filaments (cubic Bezier curves); emitters at uniformly random arc-length
+        positions along each; emitters placed uniformly at random, away from the border.
     filament_bend : float
-        Curvature: the standard deviation of the Bezier control points' sideways offset,
-        as a fraction of the filament's chord length.
-    psf_sigma : float
-        Standard deviation of the Gaussian PSF in pixels (integrated over each pixel).
-    photons : float
-        Photons emitted by an emitter during one frame in which it is on.
-    on_ratio : float
-        Stationary fraction of frames an emitter is on, in (0, 1).
-    mean_on_frames : float
-        Mean duration of an on period in frames (>= 1). The switching probabilities per frame
-        are ``p_off = 1 / mean_on_frames`` and ``p_on = p_off * on_ratio / (1 - on_ratio)``,
-        which must be <= 1.
+        Standard deviation of the Bezier control points' sideways offset, as a fraction of the
+        filament's chord length.
+    psf_sigma, photons : float
+        Gaussian PSF sigma in pixels (integrated over each pixel); photons emitted by an
+        emitter during one frame in which it is on.
+    on_ratio, mean_on_frames : float
+        Stationary fraction of frames an emitter is on, in (0, 1); mean on period in frames
+        (>= 1). The switching probabilities per frame are ``p_off = 1 / mean_on_frames`` and
+        ``p_on = p_off * on_ratio / (1 - on_ratio)``, which must be <= 1.
     bleach_lifetime : float or None
-        Mean frame count before an emitter bleaches for good (exponential lifetime); the
+        Mean frame count before an emitter bleaches for good (exponential lifetime): the
         expected total signal above background decays as ``exp(-t / bleach_lifetime)``.
         ``None`` disables bleaching.
-    background : float
-        Uniform background in photons per pixel per frame.
-    baseline : float
-        Camera offset in ADU added to every pixel.
-    gain : float
-        ADU per detected photon.
-    read_noise : float
-        Standard deviation of the Gaussian read noise in ADU (0 disables it).
+    background, baseline, gain, read_noise : float
+        Background photons per pixel per frame; camera offset in ADU; ADU per detected photon;
+        standard deviation of the Gaussian read noise in ADU (0 disables it).
     poisson_noise : bool
-        Draw photon counts from a Poisson distribution (shot noise); ``False`` uses the
-        expected counts.
+        Draw photon counts from a Poisson distribution; ``False`` uses the expected counts.
     pixel_size : float
         Pixel size in micrometres (metadata only).
     drift : tuple of float
@@ -239,77 +75,76 @@ class SimulationConfig:
 
     Raises
     ------
-    ValueError
-        If a parameter is out of range; the message names it, the expected range and the value.
+    ConfigError
+        A parameter out of range or unknown; the message names it, the expected range and the
+        value.
 
     Examples
     --------
     >>> cfg = SimulationConfig(n_frames=100, frame_shape=(32, 32), seed=1)
     >>> SimulationConfig.from_dict(cfg.to_dict()) == cfg
     True
+    >>> cfg.replace(n_frames=10).n_frames, cfg.to_dict()["frame_shape"]
+    (10, [32, 32])
+    >>> SimulationConfig(on_ratio=1.5)
+    Traceback (most recent call last):
+    ...
+    sofi_dask.errors.ConfigError: on_ratio: expected a float > 0 and < 1, got 1.5
     """
 
-    n_frames: int = 1000
-    frame_shape: tuple[int, int] = (64, 64)
-    n_filaments: int = 3
-    emitters_per_filament: int = 40
-    n_isolated: int = 10
-    filament_bend: float = 0.3
-    psf_sigma: float = 1.5
-    photons: float = 300.0
-    on_ratio: float = 0.2
-    mean_on_frames: float = 3.0
-    bleach_lifetime: float | None = None
-    background: float = 20.0
-    baseline: float = 100.0
-    gain: float = 1.0
-    read_noise: float = 1.5
-    poisson_noise: bool = True
-    pixel_size: float = 0.1
-    drift: tuple[float, float] = (0.0, 0.0)
-    seed: int = 0
+    n_frames: Int = setting(1000, "number of frames", ge=1)
+    frame_shape: Annotated[tuple[Int, Int], BeforeValidator(_pair), AfterValidator(_sides)] = (
+        setting(
+            (64, 64), "(height, width) of a frame, pixels", expected="[height, width] ints >= 8"
+        )
+    )
+    n_filaments: Int = setting(3, "curved filaments carrying emitters", ge=0)
+    emitters_per_filament: Int = setting(40, "emitters along each filament", ge=0)
+    n_isolated: Int = setting(10, "emitters placed at random, away from the border", ge=0)
+    filament_bend: Float = setting(
+        0.3, "filament curvature: sideways offset of the control points / chord length", ge=0
+    )
+    psf_sigma: Float = setting(1.5, "Gaussian PSF sigma, pixels", gt=0)
+    photons: Float = setting(300.0, "photons per emitter per frame it is on", ge=0)
+    on_ratio: Float = setting(0.2, "stationary fraction of frames an emitter is on", gt=0, lt=1)
+    mean_on_frames: Float = setting(3.0, "mean on period, frames", ge=1)
+    bleach_lifetime: Float | None = setting(
+        None, "mean frames before an emitter bleaches for good (null: no bleaching)", gt=0
+    )
+    background: Float = setting(20.0, "background photons per pixel per frame", ge=0)
+    baseline: Float = setting(100.0, "camera offset, ADU", ge=0)
+    gain: Float = setting(1.0, "ADU per detected photon", gt=0)
+    read_noise: Float = setting(1.5, "standard deviation of the Gaussian read noise, ADU", ge=0)
+    poisson_noise: Bool = setting(True, "Poisson shot noise (false: expected photon counts)")
+    pixel_size: Float = setting(0.1, "pixel size, micrometres (metadata only)", gt=0)
+    drift: Annotated[tuple[Float, Float], BeforeValidator(_pair)] = setting(
+        (0.0, 0.0),
+        "sample drift (dy, dx) reached at the last frame, pixels",
+        expected="[dy, dx] finite numbers (pixels)",
+    )
+    seed: Int = setting(
+        0, "seed of every random draw", expected="an int in [0, 2**63)", ge=0, lt=2**63
+    )
 
-    def __post_init__(self) -> None:
-        checks = {
-            "n_frames": parse_positive_int,
-            "frame_shape": parse_frame_shape,
-            "n_filaments": parse_nonnegative_int,
-            "emitters_per_filament": parse_nonnegative_int,
-            "n_isolated": parse_nonnegative_int,
-            "filament_bend": parse_nonnegative_float,
-            "psf_sigma": parse_positive_float,
-            "photons": parse_nonnegative_float,
-            "on_ratio": parse_fraction,
-            "mean_on_frames": parse_positive_float,
-            "bleach_lifetime": parse_optional_positive_float,
-            "background": parse_nonnegative_float,
-            "baseline": parse_nonnegative_float,
-            "gain": parse_positive_float,
-            "read_noise": parse_nonnegative_float,
-            "poisson_noise": parse_bool,
-            "pixel_size": parse_positive_float,
-            "drift": parse_drift,
-            "seed": parse_seed,
-        }
-        for name, parse in checks.items():
-            object.__setattr__(self, name, parse(name, getattr(self, name)))
-        if self.mean_on_frames < 1.0:
-            raise _fail("mean_on_frames", "a number >= 1 (frames)", self.mean_on_frames)
+    @model_validator(mode="after")
+    def _consistent(self) -> SimulationConfig:
         if self.p_on > 1.0:
-            raise ValueError(
-                f"parameter 'on_ratio': {self.on_ratio!r} with mean_on_frames="
-                f"{self.mean_on_frames!r} needs an off->on probability of {self.p_on:.3g} per "
-                f"frame (> 1); expected on_ratio <= mean_on_frames / (mean_on_frames + 1) = "
-                f"{self.mean_on_frames / (self.mean_on_frames + 1):.3g}"
+            raise check(
+                "on_ratio",
+                f"{self.on_ratio!r} with mean_on_frames={self.mean_on_frames!r} needs an "
+                f"off->on probability of {self.p_on:.3g} per frame (> 1); expected on_ratio <= "
+                f"mean_on_frames / (mean_on_frames + 1) = "
+                f"{self.mean_on_frames / (self.mean_on_frames + 1):.3g}",
             )
-        height, width = self.frame_shape
-        if 2 * self.margin >= min(height, width):
-            raise ValueError(
-                f"parameter 'frame_shape': {self.frame_shape!r} is too small for "
-                f"psf_sigma={self.psf_sigma!r}; expected each side > {2 * self.margin:g} pixels"
+        if 2 * self.margin >= min(self.frame_shape):
+            raise check(
+                "frame_shape",
+                f"{self.frame_shape!r} is too small for psf_sigma={self.psf_sigma!r}; expected "
+                f"each side > {2 * self.margin:g} pixels",
             )
         if self.nbytes > 2**50:
-            raise _fail("n_frames", "a movie smaller than 1 PiB", self.n_frames)
+            raise check("n_frames", f"expected a movie smaller than 1 PiB, got {self.n_frames}")
+        return self
 
     @property
     def p_off(self) -> float:
@@ -357,47 +192,21 @@ class SimulationConfig:
         path[-1] = 1.0 if self.n_frames > 1 else 0.0
         return path[:, None] * np.asarray(self.drift, dtype=np.float64)[None, :]
 
-    def replace(self, **changes: Any) -> SimulationConfig:
-        """Return a copy with some parameters changed (validated again).
 
-        Examples
-        --------
-        >>> SimulationConfig().replace(n_frames=10).n_frames
-        10
-        """
-        return dataclasses.replace(self, **changes)
+def resolve_config(
+    config: SimulationConfig | None, overrides: Mapping[str, Any]
+) -> SimulationConfig:
+    """``config`` (default: the defaults) with keyword ``overrides`` applied and validated.
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the parameters as a JSON-serialisable dict.
-
-        Examples
-        --------
-        >>> SimulationConfig().to_dict()["frame_shape"]
-        [64, 64]
-        """
-        out = dataclasses.asdict(self)
-        out["frame_shape"] = list(self.frame_shape)
-        out["drift"] = list(self.drift)
-        return out
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SimulationConfig:
-        """Build a configuration from a dict such as :meth:`to_dict` returns.
-
-        Missing keys take their default; unknown keys raise ``ValueError``.
-
-        Examples
-        --------
-        >>> SimulationConfig.from_dict({"n_frames": 5}).n_frames
-        5
-        """
-        if not isinstance(values, Mapping):
-            raise _fail("config", "a mapping of simulation parameters", values)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"parameter {unknown[0]!r}: unknown simulation parameter; expected one of "
-                f"{sorted(known)}"
-            )
-        return cls(**dict(values))
+    Examples
+    --------
+    >>> resolve_config(None, {"n_frames": 7}).n_frames
+    7
+    """
+    if config is None:
+        return SimulationConfig(**overrides)
+    if not isinstance(config, SimulationConfig):
+        raise ValueError(
+            f"parameter 'config': expected a SimulationConfig or None, got {type(config).__name__}"
+        )
+    return config.replace(**overrides) if overrides else config

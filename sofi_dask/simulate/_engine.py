@@ -8,7 +8,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from sofi_dask.simulate._config import SimulationConfig, parse_positive_int
+from sofi_dask._validation import check_positive_int
+from sofi_dask.simulate._config import SimulationConfig
 from sofi_dask.simulate._emitters import GroundTruth, ground_truth, psf_profiles, stream_keys
 from sofi_dask.simulate._kernels import background_table, blink_states, render_frames
 
@@ -29,7 +30,7 @@ def resolve_batch_frames(config: SimulationConfig, batch_frames: int | None) -> 
     if batch_frames is None:
         frame_bytes = 2 * config.frame_shape[0] * config.frame_shape[1]
         return int(min(config.n_frames, max(1, _DEFAULT_BATCH_BYTES // frame_bytes)))
-    return parse_positive_int("batch_frames", batch_frames)
+    return check_positive_int(batch_frames, "batch_frames")
 
 
 class Renderer:
@@ -158,7 +159,7 @@ def iter_simulated_batches(
     [0, 4, 8]
     """
     batch = resolve_batch_frames(config, batch_frames)
-    n_threads = _default_threads() if threads is None else parse_positive_int("threads", threads)
+    n_threads = _default_threads() if threads is None else check_positive_int(threads, "threads")
     renderer = Renderer(config)
     starts = list(range(0, config.n_frames, batch))
     with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="sofi-simulate") as pool:

@@ -27,18 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from sofi_dask.simulate._config import (
-    SimulationConfig,
-    parse_bool,
-    parse_fraction,
-    parse_frame_shape,
-    parse_nonnegative_float,
-    parse_nonnegative_int,
-    parse_optional_positive_float,
-    parse_positive_float,
-    parse_positive_int,
-    parse_seed,
-)
+from sofi_dask._validation import check_int
+from sofi_dask.simulate._config import SimulationConfig, resolve_config
 from sofi_dask.simulate._emitters import GroundTruth, ground_truth, read_ground_truth
 from sofi_dask.simulate._engine import Renderer, iter_simulated_batches
 from sofi_dask.simulate._writers import write_simulated_tiff, write_simulated_zarr
@@ -50,15 +40,6 @@ __all__ = [
     "emitter_states",
     "ground_truth",
     "iter_simulated_batches",
-    "parse_bool",
-    "parse_fraction",
-    "parse_frame_shape",
-    "parse_nonnegative_float",
-    "parse_nonnegative_int",
-    "parse_optional_positive_float",
-    "parse_positive_float",
-    "parse_positive_int",
-    "parse_seed",
     "read_ground_truth",
     "simulate_movie",
     "write_simulated_tiff",
@@ -89,16 +70,6 @@ class SimulatedMovie:
     config: SimulationConfig
 
 
-def _resolve_config(config: SimulationConfig | None, overrides: dict[str, Any]) -> SimulationConfig:
-    if config is None:
-        return SimulationConfig(**overrides)
-    if not isinstance(config, SimulationConfig):
-        raise ValueError(
-            f"parameter 'config': expected a SimulationConfig or None, got {type(config).__name__}"
-        )
-    return config.replace(**overrides) if overrides else config
-
-
 def simulate_movie(config: SimulationConfig | None = None, **overrides: Any) -> SimulatedMovie:
     """Simulate a movie in memory (for small movies; see :func:`write_simulated_tiff`).
 
@@ -126,7 +97,7 @@ def simulate_movie(config: SimulationConfig | None = None, **overrides: Any) -> 
     True
     """
     threads = overrides.pop("threads", None)
-    cfg = _resolve_config(config, overrides)
+    cfg = resolve_config(config, overrides)
     if cfg.nbytes > _IN_MEMORY_LIMIT:
         raise ValueError(
             f"parameter 'n_frames': the movie would take {cfg.nbytes / 2**30:.1f} GiB in "
@@ -161,8 +132,8 @@ def emitter_states(config: SimulationConfig, frames: tuple[int, int] | None = No
     True
     """
     start, end = (0, config.n_frames) if frames is None else frames
-    start = parse_nonnegative_int("frames", start)
-    end = parse_nonnegative_int("frames", end)
+    start = check_int(start, "frames", minimum=0)
+    end = check_int(end, "frames", minimum=0)
     if end < start:
         raise ValueError(f"parameter 'frames': expected start <= end, got {frames!r}")
     renderer = Renderer(config)

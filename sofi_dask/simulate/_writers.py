@@ -21,7 +21,8 @@ import numpy as np
 import tifffile
 
 from sofi_dask import __version__
-from sofi_dask.simulate._config import SimulationConfig, parse_bool, parse_positive_int
+from sofi_dask._validation import check_bool, check_positive_int
+from sofi_dask.simulate._config import SimulationConfig, resolve_config
 from sofi_dask.simulate._emitters import GroundTruth
 from sofi_dask.simulate._engine import iter_simulated_batches
 
@@ -31,16 +32,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 _TRUTH_COLUMNS = ["x", "y", "filament", "photons", "bleach_frame", "on_frames"]
-
-
-def _resolve(config: SimulationConfig | None, overrides: dict[str, Any]) -> SimulationConfig:
-    if config is None:
-        return SimulationConfig(**overrides)
-    if not isinstance(config, SimulationConfig):
-        raise ValueError(
-            f"parameter 'config': expected a SimulationConfig or None, got {type(config).__name__}"
-        )
-    return config.replace(**overrides) if overrides else config
 
 
 def truth_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -59,7 +50,7 @@ def truth_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def _check_destination(path: str | os.PathLike[str], overwrite: object) -> Path:
-    overwrite = parse_bool("overwrite", overwrite)
+    overwrite = check_bool(overwrite, "overwrite")
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder {str(path.parent)!r} does not exist")
@@ -195,7 +186,7 @@ def write_simulated_tiff(
     >>> write_simulated_tiff("movie.tif", n_frames=5000, frame_shape=(128, 128))  # doctest: +SKIP
     PosixPath('movie.tif')
     """
-    cfg = _resolve(config, overrides)
+    cfg = resolve_config(config, overrides)
     path = _check_destination(path, overwrite)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
     try:
@@ -301,14 +292,14 @@ def write_simulated_zarr(
     from sofi_dask import io
     from sofi_dask.io import _store
 
-    cfg = _resolve(config, overrides)
+    cfg = resolve_config(config, overrides)
     path = _check_destination(path, overwrite)
     if path.exists() or path.is_symlink():
         _check_replaceable(path)
     chunk_shape = _zarr_chunks(cfg, chunks)
     depth = chunk_shape[0]
     if batch_frames is not None:
-        batch_frames = parse_positive_int("batch_frames", batch_frames)
+        batch_frames = check_positive_int(batch_frames, "batch_frames")
     batch = depth if batch_frames is None else depth * max(1, batch_frames // depth)
     if batch_frames is not None and batch != batch_frames:
         logger.info(

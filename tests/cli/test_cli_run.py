@@ -239,3 +239,22 @@ def test_help_examples_of_set_are_valid_keys(capsys):
     assert examples
     for example in examples:
         apply_overrides(PipelineConfig(), [example.rstrip(".,)")])
+
+
+def test_config_command_template_and_schema(tmp_path, capsys):
+    from sofi_dask.pipeline import default_config_toml
+    from sofi_dask.pipeline._config import pipeline_schema
+
+    assert main(["config"]) == 0
+    assert capsys.readouterr().out == default_config_toml()
+    assert main(["config", "--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema == pipeline_schema()
+    assert schema["$defs"]["LdrcConfig"]["properties"]["window_size"]["description"]
+    target = tmp_path / "schema.json"
+    assert main(["config", "--schema", "-o", str(target)]) == 0
+    assert json.loads(target.read_text()) == schema
+    assert main(["config", "--schema", "-o", str(target)]) == 2  # exists: --overwrite
+    assert "overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["config", "--schema", "--template"])
