@@ -13,6 +13,7 @@ batched reads in ``_tiff_read.py`` (:func:`read_layout`).
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "PathLike",
     "TiffLayout",
     "TiffSource",
+    "content_digest",
     "inspect_tiff",
     "natural_key",
     "open_tiff_source",
@@ -44,6 +46,35 @@ _TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2")
 
 
 # --------------------------------------------------------------------------- source paths
+SAMPLE_BYTES = 4096
+
+
+def content_digest(lay: TiffLayout) -> str:
+    """Fingerprint of a TIFF's content: its parsed structure (series shape, axes, dtype, data
+    offset, planes per page) and 4 KiB read at five places (the start, with the header and,
+    usually, the first IFD and its tags; a quarter, half and three quarters in, mostly pixel
+    data; the end). About 20 KiB read per file, whatever its size.
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.tif")
+    >>> tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint16))
+    >>> content_digest(inspect_tiff(path)[0]).startswith("blake2b:")
+    True
+    """
+    h = hashlib.blake2b(digest_size=16)
+    structure = (lay.series_shape, lay.series_axes, lay.file_dtype, lay.offset)
+    h.update(repr((*structure, lay.planes_per_page, lay.series_index)).encode())
+    with open(lay.path, "rb") as f:
+        for frac in (0, 1, 2, 3):
+            f.seek(lay.size * frac // 4)
+            h.update(f.read(SAMPLE_BYTES))
+        f.seek(max(0, lay.size - SAMPLE_BYTES))
+        h.update(f.read(SAMPLE_BYTES))
+    return f"blake2b:{h.hexdigest()}"
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that orders ``Block2`` before ``Block10`` (numbers compared as integers)."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
@@ -120,9 +151,17 @@ class TiffSource:
         return np.concatenate([[0], np.cumsum([lay.n_frames for lay in self.layouts])])
 
     def identity(self) -> list[dict[str, Any]]:
-        """Path, size and mtime of every file (provenance and resume check)."""
+        """Path, size, mtime and content fingerprint of every file (provenance, resume and
+        cache checks): a file replaced by another of the same size and mtime is told apart
+        by :func:`content_digest`."""
         return [
-            {"path": lay.path, "size": lay.size, "mtime_ns": lay.mtime_ns} for lay in self.layouts
+            {
+                "path": lay.path,
+                "size": lay.size,
+                "mtime_ns": lay.mtime_ns,
+                "content": content_digest(lay),
+            }
+            for lay in self.layouts
         ]
 
     def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
