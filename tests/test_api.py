@@ -94,6 +94,7 @@ QUALITY_NAMES = [
     "DriftResult",
     "ErrorMapResult",
     "FRCResult",
+    "QualityReport",
     "SplitStacks",
     "convergence",
     "convergence_from_stacks",
@@ -103,6 +104,11 @@ QUALITY_NAMES = [
     "estimate_drift",
     "frc",
     "frc_threshold",
+    "movie_quality",
+    "plot_convergence",
+    "plot_drift_trace",
+    "plot_frc_curves",
+    "quality_report",
     "split_moment_stacks",
 ]
 

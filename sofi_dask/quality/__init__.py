@@ -16,6 +16,7 @@ from sofi_dask.quality._convergence import (
 from sofi_dask.quality._decorrelation import DecorrelationResult, decorrelation_resolution
 from sofi_dask.quality._error_map import ErrorMapResult, error_map
 from sofi_dask.quality._frc import FRCResult, frc, frc_threshold
+from sofi_dask.quality._report import QualityReport, movie_quality, quality_report
 from sofi_dask.quality._split import SplitStacks, split_moment_stacks
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "DecorrelationResult",
     "ErrorMapResult",
     "FRCResult",
+    "QualityReport",
     "SplitStacks",
     "convergence",
     "convergence_from_stacks",
@@ -30,5 +32,7 @@ __all__ = [
     "error_map",
     "frc",
     "frc_threshold",
+    "movie_quality",
+    "quality_report",
     "split_moment_stacks",
 ]

@@ -9,6 +9,7 @@ from sofi_dask.viz._figures import (
     plot_video_frames,
     save_figure,
 )
+from sofi_dask.viz._quality_figures import plot_convergence, plot_drift_trace, plot_frc_curves
 from sofi_dask.viz._signal_figure import plot_total_signal
 from sofi_dask.viz._visualization import (
     apply_colormap,
@@ -22,6 +23,9 @@ __all__ = [
     "before_after",
     "image_montage",
     "order_montage",
+    "plot_convergence",
+    "plot_drift_trace",
+    "plot_frc_curves",
     "plot_total_signal",
     "plot_video_frames",
     "save_figure",
