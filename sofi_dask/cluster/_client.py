@@ -18,9 +18,11 @@ which a ``fork`` would copy in a broken state).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from sofi_dask.cluster._jobqueue import (
     require_submit_command,
 )
 from sofi_dask.cluster._progress import progress, progress_context
+from sofi_dask.errors import ClusterError, InputError
 
 __all__ = [
     "LOCAL_SCHEDULERS",
@@ -308,6 +311,8 @@ def make_client(
         ``memory_limit``, or options that do not apply to the scheduler.
     FileNotFoundError
         ``slurm``/``pbs`` without ``sbatch``/``qsub`` on PATH, or a missing scheduler file.
+    sofi_dask.errors.ClusterError
+        The cluster could not be started or its scheduler not reached within ``timeout``.
 
     Examples
     --------
@@ -335,7 +340,8 @@ def make_client(
         if not path.is_file():
             raise FileNotFoundError(f"scheduler file {str(path)!r} does not exist")
         _no_extra("a scheduler file", jobqueue_kwargs)
-        return ClusterClient(scheduler_file=str(path), timeout=timeout)
+        with _cluster_errors(f"the scheduler of {str(path)!r}", timeout):
+            return ClusterClient(scheduler_file=str(path), timeout=timeout)
     name = parse_scheduler(scheduler)
     if name in LOCAL_SCHEDULERS:
         _no_extra(f"the {name!r} scheduler", jobqueue_kwargs)
@@ -353,16 +359,30 @@ def make_client(
             **jobqueue_kwargs,
         )
         try:
-            if jobs is not None or n_workers is None:
-                cluster.scale(jobs=jobs or 1)
-            else:
-                cluster.scale(n=n_workers)
-            return ClusterClient(cluster, owned_cluster=cluster, timeout=timeout)
+            with _cluster_errors(f"the {name} cluster", timeout):
+                if jobs is not None or n_workers is None:
+                    cluster.scale(jobs=jobs or 1)
+                else:
+                    cluster.scale(n=n_workers)
+                return ClusterClient(cluster, owned_cluster=cluster, timeout=timeout)
         except BaseException:
             cluster.close()
             raise
     _no_extra(f"scheduler address {name!r}", jobqueue_kwargs)
-    return ClusterClient(name, timeout=timeout)
+    with _cluster_errors(f"the scheduler at {name!r}", timeout):
+        return ClusterClient(name, timeout=timeout)
+
+
+@contextlib.contextmanager
+def _cluster_errors(what: str, timeout: float | None) -> Iterator[None]:
+    """A cluster that cannot be started or reached: :class:`ClusterError` naming it."""
+    try:
+        yield
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        if isinstance(exc, ClusterError | FileNotFoundError):
+            raise
+        wait = "" if timeout is None else f" (waited up to {timeout:g} s)"
+        raise ClusterError(f"could not start or reach {what}{wait}: {exc}") from exc
 
 
 def _no_extra(what: str, kwargs: dict[str, Any]) -> None:
@@ -395,12 +415,16 @@ def _local_cluster_client(
     if memory_limit is not None:
         kwargs["memory_limit"] = memory_limit
     try:
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        with (
+            _cluster_errors("a local cluster", None),
+            dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
+        ):
             cluster = LocalCluster(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"local cluster: invalid option ({exc})") from exc
+        raise InputError(f"local cluster: invalid option ({exc})") from exc
     try:
-        return ClusterClient(cluster, owned_cluster=cluster)
+        with _cluster_errors("a local cluster", None):
+            return ClusterClient(cluster, owned_cluster=cluster)
     except BaseException:
         cluster.close()
         raise

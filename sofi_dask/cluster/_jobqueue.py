@@ -15,6 +15,7 @@ import dask
 from dask.utils import format_bytes, parse_bytes
 
 from sofi_dask._validation import check_positive_int, fail
+from sofi_dask.errors import InputError
 
 __all__ = [
     "JOBQUEUE_KINDS",
@@ -86,7 +87,7 @@ def jobqueue_cluster(
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"{kind} cluster: invalid option ({exc})") from exc
+        raise InputError(f"{kind} cluster: invalid option ({exc})") from exc
 
 
 def require_submit_command(kind: str) -> None:

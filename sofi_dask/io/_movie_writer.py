@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from sofi_dask.errors import OutputExistsError
 from sofi_dask.io._ingest import IngestPlan, default_workers, open_arrays, run_tasks
 from sofi_dask.io._store import (
     MOVIE,
@@ -252,7 +253,7 @@ def create_movie(
     }
     if dest.exists() or dest.is_symlink():
         if not overwrite:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{dest}: destination exists; pass overwrite=True (--overwrite) to replace it"
             )
         remove_store(dest)

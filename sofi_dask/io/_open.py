@@ -21,7 +21,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
-from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError
+from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError, OutputExistsError
 from sofi_dask.io import _store
 from sofi_dask.io._ingest import IngestPlan, write_movie
 from sofi_dask.io._integrity import (
@@ -295,31 +295,31 @@ def _write_store(
 def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group:
     hint = "pass overwrite=True (--overwrite) to replace it"
     if not _store.is_zarr(dest):
-        raise FileExistsError(f"{dest}: destination exists; {hint}")
+        raise OutputExistsError(f"{dest}: destination exists; {hint}")
     try:
         group = zarr.open_group(str(dest), mode="r+")
     except Exception as exc:
-        raise FileExistsError(f"{dest}: destination exists ({exc}); {hint}") from exc
+        raise OutputExistsError(f"{dest}: destination exists ({exc}); {hint}") from exc
     info = _store.sofi_info(group)
     if info is None:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{dest}: destination exists (a Zarr store not written by sofi_dask); {hint}"
         )
     if info.get("complete"):
-        raise FileExistsError(f"{dest}: destination already holds a complete movie; {hint}")
+        raise OutputExistsError(f"{dest}: destination already holds a complete movie; {hint}")
     if info.get("source") != identity:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{dest}: holds an unfinished ingest of another source (or the source changed "
             f"since); {hint}"
         )
     if info.get("parameters") != params:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{dest}: holds an unfinished ingest with other parameters {info.get('parameters')} "
             f"(now {params}); {hint}"
         )
     records = (f"{_store.INGEST}/done", f"{_store.INGEST}/band_stats", _store.MOVIE)
     if any(name not in group for name in records):
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{dest}: unfinished store without its completion records (killed while being "
             f"created); {hint}"
         )

@@ -35,6 +35,8 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
+from sofi_dask.errors import OutputExistsError
+
 MOVIE = "movie"
 STATS = "frame_stats"
 INGEST = "_ingest"
@@ -178,14 +180,14 @@ def remove_store(path: Path) -> None:
     folder): ``overwrite=True`` never deletes anything else."""
     hint = "refusing to delete it even with overwrite=True; remove it yourself or pick another"
     if path.is_symlink():
-        raise FileExistsError(f"{path}: is a symbolic link; {hint}")
+        raise OutputExistsError(f"{path}: is a symbolic link; {hint}")
     if path.is_dir():
         if any(path.iterdir()) and not is_movie_store(path):
             what = "a Zarr store not written by sofi_dask" if is_zarr(path) else "not a Zarr store"
-            raise FileExistsError(f"{path}: exists and is {what}; {hint}")
+            raise OutputExistsError(f"{path}: exists and is {what}; {hint}")
         shutil.rmtree(path)
     elif path.exists():
-        raise FileExistsError(f"{path}: exists and is a file, not a Zarr store; {hint}")
+        raise OutputExistsError(f"{path}: exists and is a file, not a Zarr store; {hint}")
 
 
 def create_store(

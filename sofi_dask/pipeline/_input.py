@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sofi_dask.errors import OutputExistsError
 from sofi_dask.io._lock import write_lock
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def _ingest_if_needed(
         logger.info("reusing ingested store %s", store)
         return "reused"
     if state == "foreign":
-        raise FileExistsError(
+        raise OutputExistsError(
             f"input: {store} exists and is not a store ingested by sofi-dask; move it or "
             "choose another folder with --cache-dir"
         )

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._validation import fail, shown
+from sofi_dask.errors import OutputExistsError
 from sofi_dask.io._lock import write_lock
 from sofi_dask.pipeline._record import (
     RUN_RECORD_NAME,
@@ -160,19 +162,21 @@ def check_output_path(
             relation = "contains the input"
         else:
             continue
-        raise ValueError(f"output: {out} {relation} {inp}; choose another output folder")
+        raise fail("output", f"a folder apart from the input {inp}", shown(f"{out}, {relation}"))
     if out.exists() or out.is_symlink():
         if not overwrite:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"output: {out} already exists; pass --overwrite (overwrite=True) to replace it"
             )
         if not out.is_dir():
-            raise ValueError(f"output: {out} exists and is not a folder; refusing to replace it")
+            raise fail("output", "a folder (a file is never replaced)", shown(f"{out}, a file"))
         records = (out / RUN_RECORD_NAME, out / RUN_RECORD_PENDING)
         if any(out.iterdir()) and not any(r.is_file() for r in records):
-            raise ValueError(
-                f"output: {out} is a non-empty folder without {RUN_RECORD_NAME}, so it was not "
-                "written by sofi-dask; refusing to replace it even with overwrite"
+            raise fail(
+                "output",
+                f"a new folder or one written by sofi-dask (with {RUN_RECORD_NAME}); others are "
+                "never replaced, even with overwrite",
+                shown(f"{out}, a non-empty folder without {RUN_RECORD_NAME}"),
             )
     if not out.parent.is_dir():
         raise FileNotFoundError(f"output: parent folder {out.parent} does not exist")

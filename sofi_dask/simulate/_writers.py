@@ -22,6 +22,7 @@ import tifffile
 
 from sofi_dask import __version__
 from sofi_dask._validation import check_bool, check_positive_int
+from sofi_dask.errors import OutputExistsError
 from sofi_dask.simulate._config import SimulationConfig, resolve_config
 from sofi_dask.simulate._emitters import GroundTruth
 from sofi_dask.simulate._engine import iter_simulated_batches
@@ -55,11 +56,11 @@ def _check_destination(path: str | os.PathLike[str], overwrite: object) -> Path:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder {str(path.parent)!r} does not exist")
     if path.exists() and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"output {str(path)!r} already exists; pass overwrite=True (--overwrite) to replace it"
         )
     if path.is_dir() and not overwrite:  # pragma: no cover - covered by exists()
-        raise FileExistsError(f"output {str(path)!r} is a folder")
+        raise OutputExistsError(f"output {str(path)!r} is a folder")
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 
 import dask
 import dask.array as da
@@ -22,7 +23,7 @@ from sofi_dask.cluster._client import (
     parse_scheduler,
     progress,
 )
-from sofi_dask.errors import InputError
+from sofi_dask.errors import ClusterError, InputError
 
 # dask-jobqueue registers its config defaults on import: do it before any dask.config.set
 pytest.importorskip("dask_jobqueue")
@@ -84,6 +85,22 @@ def test_scheduler_file_mode(dask_client, tmp_path):
         make_client(scheduler_file=tmp_path / "missing.json")
     with pytest.raises(ValueError, match="scheduler_file"):
         make_client("local", scheduler_file=sched)
+
+
+def test_unreachable_scheduler_is_a_cluster_error(tmp_path):
+    """Nothing listens on the port: ClusterError names the address, within the timeout."""
+    with socket.socket() as s:  # a port that was free a moment ago, closed again
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(
+        ClusterError, match=f"could not start or reach the scheduler at '{address}'"
+    ):
+        make_client(address, timeout=2)
+    sched = tmp_path / "scheduler.json"
+    sched.write_text(json.dumps({"address": address}))
+    with pytest.raises(ClusterError, match="scheduler.json"):
+        make_client(scheduler_file=sched, timeout=2)
 
 
 def test_threads_scheduler_sets_and_restores_config():

@@ -13,6 +13,7 @@ import pytest
 import tifffile
 import zarr
 
+from sofi_dask.errors import InputError
 from sofi_dask.pipeline._outputs import (
     RUN_RECORD_NAME,
     AtomicOutputDir,
@@ -54,7 +55,7 @@ def test_overwrite_refuses_a_foreign_non_empty_folder(tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "thesis.txt").write_text("do not delete")
-    with pytest.raises(ValueError, match="not written by sofi-dask"):
+    with pytest.raises(InputError, match="parameter 'output': .*, a non-empty folder without run"):
         check_output_path(out, overwrite=True)
     assert (out / "thesis.txt").read_text() == "do not delete"
 
@@ -211,6 +212,6 @@ def test_output_input_relation_is_named(tmp_path):
         (tmp_path / "data", "contains the input"),
     ]
     for out, words in cases:
-        with pytest.raises(ValueError, match=words):
+        with pytest.raises(InputError, match=f"parameter 'output': expected .*, {words}"):
             check_output_path(out, inputs=[movie])
     assert check_output_path(tmp_path / "elsewhere", inputs=[movie]) == tmp_path / "elsewhere"
