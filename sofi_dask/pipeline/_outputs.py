@@ -172,12 +172,8 @@ def check_output_path(
             raise fail("output", "a folder (a file is never replaced)", shown(f"{out}, a file"))
         records = (out / RUN_RECORD_NAME, out / RUN_RECORD_PENDING)
         if any(out.iterdir()) and not any(r.is_file() for r in records):
-            raise fail(
-                "output",
-                f"a new folder or one written by sofi-dask (with {RUN_RECORD_NAME}); others are "
-                "never replaced, even with overwrite",
-                shown(f"{out}, a non-empty folder without {RUN_RECORD_NAME}"),
-            )
+            expected = f"a new folder or a sofi-dask output (with {RUN_RECORD_NAME})"
+            raise fail("output", expected, shown(f"{out}, a non-empty folder without it"))
     if not out.parent.is_dir():
         raise FileNotFoundError(f"output: parent folder {out.parent} does not exist")
     return out

@@ -55,7 +55,9 @@ def test_overwrite_refuses_a_foreign_non_empty_folder(tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "thesis.txt").write_text("do not delete")
-    with pytest.raises(InputError, match="parameter 'output': .*, a non-empty folder without run"):
+    with pytest.raises(
+        InputError, match="parameter 'output': .*run.json.*, a non-empty folder without it"
+    ):
         check_output_path(out, overwrite=True)
     assert (out / "thesis.txt").read_text() == "do not delete"
 
