@@ -55,6 +55,9 @@ class SimulationConfig(ConfigModel):
         Stationary fraction of frames an emitter is on, in (0, 1); mean on period in frames
         (>= 1). The switching probabilities per frame are ``p_off = 1 / mean_on_frames`` and
         ``p_on = p_off * on_ratio / (1 - on_ratio)``, which must be <= 1.
+    on_ratio_2 : float or None
+        A second population: emitters with an odd index (ground-truth ``id``) blink with this
+        on-time ratio instead (same ``mean_on_frames``); ``None`` (default): one population.
     bleach_lifetime : float or None
         Mean frame count before an emitter bleaches for good (exponential lifetime): the
         expected total signal above background decays as ``exp(-t / bleach_lifetime)``.
@@ -107,6 +110,9 @@ class SimulationConfig(ConfigModel):
     psf_sigma: Float = setting(1.5, "Gaussian PSF sigma, pixels", gt=0)
     photons: Float = setting(300.0, "photons per emitter per frame it is on", ge=0)
     on_ratio: Float = setting(0.2, "stationary fraction of frames an emitter is on", gt=0, lt=1)
+    on_ratio_2: Float | None = setting(
+        None, "on-time ratio of the odd-numbered emitters (null: one population)", gt=0, lt=1
+    )
     mean_on_frames: Float = setting(3.0, "mean on period, frames", ge=1)
     bleach_lifetime: Float | None = setting(
         None, "mean frames before an emitter bleaches for good (null: no bleaching)", gt=0
@@ -128,14 +134,17 @@ class SimulationConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SimulationConfig:
-        if self.p_on > 1.0:
-            raise check(
-                "on_ratio",
-                f"{self.on_ratio!r} with mean_on_frames={self.mean_on_frames!r} needs an "
-                f"off->on probability of {self.p_on:.3g} per frame (> 1); expected on_ratio <= "
-                f"mean_on_frames / (mean_on_frames + 1) = "
-                f"{self.mean_on_frames / (self.mean_on_frames + 1):.3g}",
-            )
+        for name in ("on_ratio", "on_ratio_2"):
+            ratio = getattr(self, name)
+            p_on = None if ratio is None else self.p_off * ratio / (1.0 - ratio)
+            if p_on is not None and p_on > 1.0:
+                raise check(
+                    name,
+                    f"{ratio!r} with mean_on_frames={self.mean_on_frames!r} needs an "
+                    f"off->on probability of {p_on:.3g} per frame (> 1); expected {name} <= "
+                    f"mean_on_frames / (mean_on_frames + 1) = "
+                    f"{self.mean_on_frames / (self.mean_on_frames + 1):.3g}",
+                )
         if 2 * self.margin >= min(self.frame_shape):
             raise check(
                 "frame_shape",
@@ -155,6 +164,20 @@ class SimulationConfig(ConfigModel):
     def p_on(self) -> float:
         """Probability per frame that an off emitter switches on."""
         return self.p_off * self.on_ratio / (1.0 - self.on_ratio)
+
+    def emitter_on_ratios(self) -> np.ndarray:
+        """On-time ratio of every emitter (float64, ``n_emitters``): ``on_ratio``, or
+        ``on_ratio_2`` for the emitters with an odd index when a second population is set.
+
+        Examples
+        --------
+        >>> SimulationConfig(n_filaments=0, n_isolated=3, on_ratio_2=0.4).emitter_on_ratios()
+        array([0.2, 0.4, 0.2])
+        """
+        out = np.full(self.n_emitters, self.on_ratio)
+        if self.on_ratio_2 is not None:
+            out[1::2] = self.on_ratio_2
+        return out
 
     @property
     def n_emitters(self) -> int:

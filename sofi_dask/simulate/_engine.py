@@ -53,9 +53,10 @@ class Renderer:
         if start != self.next_frame:
             raise RuntimeError("frame batches must be rendered in order")  # pragma: no cover
         cfg = self.config
-        states = blink_states(
-            self.keys["blink"], start, stop, self.state, cfg.on_ratio, cfg.p_on, cfg.p_off
-        )
+        on_ratio = cfg.emitter_on_ratios()
+        p_off = np.full(cfg.n_emitters, cfg.p_off)
+        p_on = p_off * on_ratio / (1.0 - on_ratio)
+        states = blink_states(self.keys["blink"], start, stop, self.state, on_ratio, p_on, p_off)
         if stop > start:
             self.state = states[-1].copy()
         self.next_frame = stop

@@ -126,14 +126,15 @@ def blink_states(
     start: int,
     stop: int,
     previous: np.ndarray,
-    on_ratio: float,
-    p_on: float,
-    p_off: float,
+    on_ratio: np.ndarray,
+    p_on: np.ndarray,
+    p_off: np.ndarray,
 ) -> np.ndarray:
     """On/off states (uint8, shape (stop - start, n_emitters)) of frames ``start..stop-1``.
 
     ``previous`` holds the states at frame ``start - 1`` (ignored when ``start == 0``, where the
-    chain starts from its stationary distribution).
+    chain starts from its stationary distribution). ``on_ratio``, ``p_on`` and ``p_off`` are
+    per emitter (float64 arrays of length n_emitters).
     """
     n_emitters = previous.shape[0]
     out = np.empty((stop - start, n_emitters), dtype=np.uint8)
@@ -143,10 +144,10 @@ def blink_states(
         for e in range(n_emitters):
             u = _u01(_mix64(fkey + np.uint64(e) * GOLDEN))
             if t == 0:
-                on = u < on_ratio
+                on = u < on_ratio[e]
             else:
                 was_on = previous[e] if row == 0 else out[row - 1, e]
-                on = (u >= p_off) if was_on else (u < p_on)
+                on = (u >= p_off[e]) if was_on else (u < p_on[e])
             out[row, e] = 1 if on else 0
     return out
 

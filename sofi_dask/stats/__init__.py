@@ -13,6 +13,7 @@ from sofi_dask.stats._bleaching import (
     med_smooth,
     merge_short_blocks,
 )
+from sofi_dask.stats._bsofi import BSofi, bsofi, linearise
 from sofi_dask.stats._correlations import (
     cross_cumulant_image,
     cumulants_with_lag,
@@ -47,11 +48,13 @@ from sofi_dask.stats._video import (
 from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants
 
 __all__ = [
+    "BSofi",
     "DriftResult",
     "XCCumulants",
     "average_image",
     "bleaching_blocks",
     "block_average",
+    "bsofi",
     "block_cumulants",
     "block_moments",
     "central_moments",
@@ -65,6 +68,7 @@ __all__ = [
     "cut_frames",
     "estimate_drift",
     "lag_subsets",
+    "linearise",
     "med_smooth",
     "merge_moment_stacks",
     "merge_short_blocks",

@@ -128,47 +128,37 @@ def shift_combo_sums(
     n_combos, n_masks, n_rows, n_cols = sums.shape
     order = offsets.shape[1]
     height, width = single.shape
+    n_full = 1 << order
     out = np.empty_like(sums)
-    slot = np.full(1 << order, -1, dtype=np.int64)
-    for k in range(n_masks):
-        slot[masks[k]] = k
-    dl = np.zeros(order)
-    sg = np.zeros(order)
+    full = np.zeros((n_full, n_cols))
+    dl = np.zeros((order, n_cols))
     for c in range(n_combos):
         for a in range(n_rows):
-            for b in range(n_cols):
-                for i in range(order):
-                    ra = row0 + a + offsets[c, i, 0]
-                    cb = col0 + b + offsets[c, i, 1]
+            full[0, :] = float(count)
+            for i in range(order):
+                ra = row0 + a + offsets[c, i, 0]
+                dc = col0 + offsets[c, i, 1]
+                for b in range(n_cols):
+                    cb = dc + b
                     if 0 <= ra < height and 0 <= cb < width:
-                        dl[i] = delta[ra, cb]
-                        sg[i] = single[ra, cb]
+                        dl[i, b] = delta[ra, cb]
+                        full[1 << i, b] = single[ra, cb]
                     else:
-                        dl[i] = 0.0
-                        sg[i] = 0.0
-                for k in range(n_masks):
-                    m = masks[k]
-                    total = 0.0
-                    sub = m
-                    while True:
-                        # the product of the deltas of the factors in m but not in sub
-                        w = 1.0
-                        rest = m & ~sub
-                        for i in range(order):
-                            if (rest >> i) & 1:
-                                w *= dl[i]
-                        if sub == 0:
-                            s = float(count)
-                        elif (sub & (sub - 1)) == 0:
-                            s = 0.0
-                            for i in range(order):
-                                if sub == (1 << i):
-                                    s = sg[i]
-                        else:
-                            s = sums[c, slot[sub], a, b]
-                        total += w * s
-                        if sub == 0:
-                            break
-                        sub = (sub - 1) & m
-                    out[c, k, a, b] = total
+                        dl[i, b] = 0.0
+                        full[1 << i, b] = 0.0
+            for k in range(n_masks):
+                full[masks[k], :] = sums[c, k, a, :]
+            # shift one factor at a time: S_m += delta_i S_(m without i) for every m holding i
+            # (S_(m without i) does not hold i, so it is still about the old shift of factor i)
+            for i in range(order):
+                bit = 1 << i
+                di = dl[i]
+                for m in range(n_full - 1, 0, -1):
+                    if m & bit:
+                        fm = full[m]
+                        fp = full[m ^ bit]
+                        for b in range(n_cols):
+                            fm[b] += di[b] * fp[b]
+            for k in range(n_masks):
+                out[c, k, a, :] = full[masks[k], :]
     return out
