@@ -8,9 +8,11 @@ chunk), its statistics and, last, its completion record. Tasks run on a thread p
 reading, Blosc and the numba statistics kernel release the GIL, and at most ``workers``
 task buffers are alive at a time, so memory does not grow with the movie.
 
-Known cost: compressed or tiled TIFFs are decoded page by page, so with row-strip chunks
-(frames > 256 KB) every band re-decodes the pages of its time chunk; pass whole-frame chunks
-(e.g. ``chunks=(32, -1, -1)``) for big compressed frames.
+Compressed TIFFs are decoded strip by strip (``_tiff_decode.py``): a task covers a group of
+bands that starts and ends on strip boundaries (e.g. two 32-row bands for 64-row strips), so
+every strip is decoded exactly once; pages with a single strip are decoded whole once per
+time chunk, with the time depth of the default chunks reduced so that a time chunk of whole
+frames fits :data:`TASK_MEMORY_BUDGET`.
 """
 
 from __future__ import annotations
@@ -109,27 +111,90 @@ class IngestPlan:
 
 
 def _run_task(
-    source: FrameSource, arrays: Mapping[str, Any], plan: IngestPlan, i: int, j: int
+    source: FrameSource,
+    arrays: Mapping[str, Any],
+    plan: IngestPlan,
+    i: int,
+    j: int,
+    j_end: int | None = None,
 ) -> int:
+    """Time chunk ``i`` x bands ``j..j_end-1`` (one band by default): read, stats, write."""
+    j_end = j + 1 if j_end is None else j_end
     t0, t1 = plan.frames(i)
-    y0, y1 = plan.rows(j)
+    y0, y1 = plan.rows(j)[0], plan.rows(j_end - 1)[1]
     block = source.view(t0, t1, rows=(y0, y1))  # a memory map of the TIFF when possible
-    stats = band_frame_stats(block)
+    stats = np.empty((t1 - t0, j_end - j, 3))
+    for k in range(j, j_end):
+        a, b = plan.rows(k)
+        stats[:, k - j] = band_frame_stats(block[:, a - y0 : b - y0])
     arrays[MOVIE][t0:t1, y0:y1, :] = block
     del block  # unmaps: resident memory stays bounded by the tasks in flight
-    arrays[f"{INGEST}/band_stats"][t0:t1, j : j + 1, :] = stats[:, None, :]
-    arrays[f"{INGEST}/done"][i, j] = 1  # the completion record, written last
-    return t1 - t0
+    arrays[f"{INGEST}/band_stats"][t0:t1, j:j_end, :] = stats
+    arrays[f"{INGEST}/done"][i, j:j_end] = 1  # the completion records, written last
+    return (t1 - t0) * (j_end - j)
+
+
+def band_groups(plan: IngestPlan, decode_rows: int, itemsize: int) -> list[tuple[int, int]]:
+    """Bands ``[(j0, j1), ...]`` read together so that each decoded strip is read once.
+
+    ``decode_rows``: rows decoded together in the source (0: any band reads alone). A group
+    ends where a band and a strip end together, unless it would pass
+    :data:`GROUP_MEMORY_BUDGET` (then strips on its edges are decoded twice).
+
+    Examples
+    --------
+    >>> band_groups(IngestPlan((10, 128, 64), (10, 32, 64)), 64, 2)
+    [(0, 2), (2, 4)]
+    >>> band_groups(IngestPlan((10, 128, 64), (10, 32, 64)), 0, 2)
+    [(0, 1), (1, 2), (2, 3), (3, 4)]
+    """
+    n_bands = plan.grid[1]
+    if decode_rows <= 0:
+        return [(j, j + 1) for j in range(n_bands)]
+    band_bytes = plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
+    cap = max(1, GROUP_MEMORY_BUDGET // max(1, band_bytes))
+    groups = []
+    j0 = 0
+    for j in range(n_bands):
+        y1 = plan.rows(j)[1]
+        if y1 % decode_rows == 0 or y1 == plan.shape[1] or j + 1 - j0 >= cap:
+            groups.append((j0, j + 1))
+            j0 = j + 1
+    return groups
+
+
+GROUP_MEMORY_BUDGET = 256 << 20
+"""Most bytes of frames one ingest task of a compressed TIFF holds (a group of bands)."""
+
+
+def compressed_depth(chunks: tuple[int, int, int], decode_rows: int, itemsize: int) -> int:
+    """Time depth of default chunks for a source whose strips are ``decode_rows`` tall: the
+    default depth, or less (a multiple of 16) when one strip-aligned group would pass
+    :data:`GROUP_MEMORY_BUDGET`, so that every strip is still decoded once.
+
+    Examples
+    --------
+    >>> compressed_depth((256, 32, 2048), 64, 2)  # 64-row strips: two bands, 64 MB
+    256
+    >>> compressed_depth((256, 32, 2048), 2048, 2)  # one strip per 2048 x 2048 page
+    32
+    """
+    if decode_rows <= chunks[1]:
+        return chunks[0]
+    group_rows = math.lcm(decode_rows, chunks[1])
+    fit = GROUP_MEMORY_BUDGET // max(1, group_rows * chunks[2] * itemsize)
+    return max(1, min(chunks[0], max(16, fit // 16 * 16)))
 
 
 TASK_MEMORY_BUDGET = 768 << 20
 
 
-def default_workers(plan: IngestPlan, itemsize: int) -> int:
+def default_workers(plan: IngestPlan, itemsize: int, bands: int = 1) -> int:
     """Writer threads: twice the CPUs (tasks also wait on page faults and writes), 2..16,
     fewer when the task buffers (~3x a band: input, encoded output, zarr's copies) would pass
-    ~768 MB, so that peak memory stays under 1 GB whatever the movie's size."""
-    band = plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
+    ~768 MB, so that peak memory stays under 1 GB whatever the movie's size. ``bands``: bands
+    per task (compressed sources)."""
+    band = bands * plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
     by_memory = max(1, TASK_MEMORY_BUDGET // max(1, 3 * band))
     return int(min(max(2, 2 * (os.cpu_count() or 1)), 16, by_memory))
 
@@ -149,13 +214,14 @@ def run_tasks(
     source: FrameSource,
     arrays: Mapping[str, Any],
     plan: IngestPlan,
-    todo: Sequence[tuple[int, int]],
+    todo: Sequence[tuple[int, ...]],
     *,
     workers: int,
     on_task: Callable[[int], None] | None = None,
 ) -> None:
-    """Run the ``(time chunk, band)`` tasks ``todo`` on a pool, at most ``workers`` in flight;
-    ``on_task(frames)`` is called from the calling thread after each one."""
+    """Run the ``(time chunk, band[, band end])`` tasks ``todo`` on a pool, at most
+    ``workers`` in flight; ``on_task(frames x bands)`` is called from the calling thread
+    after each one."""
     pending: set[Future[int]] = set()
     tasks = iter(todo)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sofi-ingest") as pool:
@@ -191,7 +257,8 @@ def write_movie(
 ) -> None:
     """Run every task without a completion record; at most ``workers`` in flight."""
     n_t, n_bands = plan.grid
-    todo = [(i, j) for i in range(n_t) for j in range(n_bands) if not done[i, j]]
+    groups = band_groups(plan, source.decode_rows, source.dtype.itemsize)
+    todo = [(i, j0, j1) for i in range(n_t) for j0, j1 in groups if not done[i, j0:j1].all()]
     total = plan.shape[0]
     done_units = sum(
         plan.frames(i)[1] - plan.frames(i)[0]
@@ -199,9 +266,10 @@ def write_movie(
         for j in range(n_bands)
         if done[i, j]
     )
-    workers = workers or default_workers(plan, source.dtype.itemsize)
+    widest = max(j1 - j0 for j0, j1 in groups)
+    workers = workers or default_workers(plan, source.dtype.itemsize, widest)
     if progress is not None:
-        progress(done_units // n_bands, total)
+        progress(min(total, done_units // n_bands), total)
     if not todo:
         return
     logger.info(
@@ -212,6 +280,6 @@ def write_movie(
         nonlocal done_units
         done_units += n
         if progress is not None:
-            progress(done_units // n_bands, total)
+            progress(min(total, done_units // n_bands), total)
 
     run_tasks(source, open_arrays(group), plan, todo, workers=workers, on_task=on_task)

@@ -23,7 +23,7 @@ import zarr
 
 from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError, OutputExistsError
 from sofi_dask.io import _store
-from sofi_dask.io._ingest import IngestPlan, write_movie
+from sofi_dask.io._ingest import IngestPlan, compressed_depth, write_movie
 from sofi_dask.io._integrity import (
     check_chunks_present,
     looks_like_store,
@@ -243,6 +243,9 @@ def ingest(
     _check_not_source(dest, src)
     shape, dtype = src.shape, src.dtype
     chunk_shape = _store.parse_chunks(chunks, shape, dtype)
+    if chunks is None and src.decode_rows:  # compressed: whole strips per task, RSS bounded
+        depth = compressed_depth(chunk_shape, src.decode_rows, dtype.itemsize)
+        chunk_shape = (depth, *chunk_shape[1:])
     codecs = _store.make_codecs(compressor, clevel, dtype)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers: expected a positive int or None, got {workers!r}")
@@ -288,7 +291,14 @@ def _write_store(
         _store.remove_partials(dest)
         done = _store.done_records(group)
     plan = IngestPlan(shape, chunk_shape)
-    write_movie(src, group, plan, done, workers=workers, progress=progress)
+    try:
+        write_movie(src, group, plan, done, workers=workers, progress=progress)
+    except InputError:
+        # a file of the source is not what the first one promised (files of a frame
+        # sequence are checked as they are read): leave nothing behind but the error
+        if not done.any():
+            _store.remove_store(dest)
+        raise
     _store.finalize(group, shape[1] * shape[2])
 
 

@@ -17,7 +17,8 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
+from sofi_dask.errors import InputError
 from sofi_dask.io import _store
 from sofi_dask.io._tiff_layout import PathLike, TiffLayout, inspect_tiff
 from sofi_dask.io._tiff_read import read_layout
@@ -124,6 +126,7 @@ class TiffSource:
 
     layouts: tuple[TiffLayout, ...]
     pixel_size: float | None = None
+    frame_files: bool = False  # one file per frame, each checked when read
 
     @property
     def n_frames(self) -> int:
@@ -146,6 +149,12 @@ class TiffSource:
         return all(lay.contiguous for lay in self.layouts)
 
     @property
+    def decode_rows(self) -> int:
+        """Rows that are decoded together (a strip; the frame for single-strip or tiled
+        pages); 0 when every file is contiguous and uncompressed (any band reads alone)."""
+        return max(lay.decode_rows for lay in self.layouts)
+
+    @cached_property
     def frame_offsets(self) -> np.ndarray:
         """First frame of each file (cumulative), length ``len(layouts) + 1``."""
         return np.concatenate([[0], np.cumsum([lay.n_frames for lay in self.layouts])])
@@ -153,16 +162,24 @@ class TiffSource:
     def identity(self) -> list[dict[str, Any]]:
         """Path, size, mtime and content fingerprint of every file (provenance, resume and
         cache checks): a file replaced by another of the same size and mtime is told apart
-        by :func:`content_digest`."""
-        return [
-            {
-                "path": lay.path,
-                "size": lay.size,
-                "mtime_ns": lay.mtime_ns,
-                "content": content_digest(lay),
-            }
-            for lay in self.layouts
-        ]
+        by :func:`content_digest`. The other files of a multi-file (OME) series are listed
+        after the file whose metadata describes them."""
+        out = []
+        for lay in self.layouts:
+            parts = [lay]
+            for part in lay.parts:
+                st = os.stat(part)
+                parts.append(replace(lay, path=part, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            out.extend(
+                {
+                    "path": p.path,
+                    "size": p.size,
+                    "mtime_ns": p.mtime_ns,
+                    "content": content_digest(p),
+                }
+                for p in parts
+            )
+        return out
 
     def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
         """Frames ``start..stop-1`` as a read-only memory map when they are one block.
@@ -226,20 +243,36 @@ class TiffSource:
 def open_tiff_source(
     source: PathLike | Sequence[PathLike], channel: int | None = None
 ) -> TiffSource:
-    """Inspect a TIFF file or sequence and check all files agree on frame shape and dtype."""
+    """Inspect a TIFF file or sequence and check all files agree on frame shape and dtype.
+
+    A sequence whose first file holds a single frame (a camera's or Micro-Manager's one
+    file per frame, 10^4-10^5 files) is one movie of one frame per file: only the first file
+    is inspected here; every other file is checked (one 2-D image of the first file's shape
+    and dtype) as it is read, and an odd file is named in the error.
+    """
     paths = resolve_paths(source)
-    layouts = []
-    pixel_size = None
-    for i, p in enumerate(paths):
-        lay, meta = inspect_tiff(p, channel=channel)
-        if i == 0:
-            pixel_size = meta["pixel_size"]
-        elif lay.frame_shape != layouts[0].frame_shape or lay.dtype != layouts[0].dtype:
-            raise ValueError(
+    several = len(paths) > 1
+    first, meta = inspect_tiff(paths[0], channel=channel, single_frame=several)
+    pixel_size = meta["pixel_size"]
+    if several and first.n_frames == 1:
+        return TiffSource(
+            (first, *(_like(first, p) for p in paths[1:])), pixel_size, frame_files=True
+        )
+    layouts = [first]
+    for p in paths[1:]:
+        if str(p.resolve()) in first.parts:
+            continue
+        lay, _ = inspect_tiff(p, channel=channel, single_frame=True)
+        if lay.frame_shape != first.frame_shape or lay.dtype != first.dtype:
+            raise InputError(
                 f"{p}: frames {lay.frame_shape} {np.dtype(lay.dtype)} do not match the first file "
-                f"{paths[0]} ({layouts[0].frame_shape} {np.dtype(layouts[0].dtype)})"
+                f"{paths[0]} ({first.frame_shape} {np.dtype(first.dtype)})"
             )
         layouts.append(lay)
+    # a file whose frames a multi-file series (OME) of another file already holds is not
+    # read again (e.g. the second file of a dataset listed before the first)
+    covered = {part for lay in layouts for part in lay.parts}
+    layouts = [lay for lay in layouts if lay.path not in covered]
     return TiffSource(tuple(layouts), pixel_size)
 
 
@@ -271,4 +304,20 @@ def tiff_to_dask(source: TiffSource, chunks: Any = None) -> da.Array:
         dtype=source.dtype,
         meta=np.empty((0, 0, 0), dtype=source.dtype),
         name=f"read-tiff-{tokenize(source, norm)}",
+    )
+
+
+def _like(first: TiffLayout, path: Path) -> TiffLayout:
+    """The layout of a file expected to hold one frame like ``first`` (checked on read)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise FileNotFoundError(f"{path}: cannot be read ({exc})") from exc
+    return replace(
+        first,
+        path=str(path.resolve()),
+        size=int(stat.st_size),
+        mtime_ns=int(stat.st_mtime_ns),
+        offset=None,
+        like=first.path,
     )

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from sofi_dask.io._tiff_decode import strip_rows
+
 # the TIFF reader's logger, named as before the split into _tiff / _tiff_layout / _tiff_read
 logger = logging.getLogger("sofi_dask._tiff")
 
@@ -50,6 +52,9 @@ class TiffLayout:
     channel_axis: int | None  # index into series_shape, None if no channel axis > 1
     channel: int | None
     series_index: int = 0
+    decode_rows: int = 0  # rows decoded together (a strip, or the page); 0 = contiguous
+    like: str | None = None  # not inspected yet: a single frame like this file's, checked on read
+    parts: tuple[str, ...] = ()  # other files of a multi-file (OME) series
 
     @property
     def y_axis(self) -> int:
@@ -165,8 +170,13 @@ def _capture_tifffile_errors() -> Iterator[_ErrorCapture]:
         tlog.removeHandler(capture)
 
 
-def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout, dict[str, Any]]:
+def inspect_tiff(
+    path: PathLike, channel: int | None = None, *, single_frame: bool = False
+) -> tuple[TiffLayout, dict[str, Any]]:
     """Open one TIFF, check it holds a movie and describe where its frames are.
+
+    ``single_frame=True`` takes a single 2-D image as a movie of one frame (a file of a
+    one-file-per-frame sequence).
 
     Returns
     -------
@@ -222,9 +232,15 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
             byteorder = tif.byteorder
             pixel_size = _pixel_size_um(tif)
             page_shape = tuple(int(s) for s in keyframe.shape)
+            rps = strip_rows(keyframe)
             end = None
             if last is not None and getattr(last, "dataoffsets", None):
                 end = max(o + c for o, c in zip(last.dataoffsets, last.databytecounts, strict=True))
+            files = _series_files(path, series) if series_index == 0 else ()
+            end_path, end_size = path, stat.st_size
+            if files and last is not None:  # the last page may lie in another file
+                end_path = Path(last.parent.filehandle.path)
+                end_size = end_path.stat().st_size
     if 0 in shape:
         raise ValueError(f"{path}: contains zero frames (series shape {shape}, axes {axes!r})")
     if "Y" not in axes or "X" not in axes or axes.index("X") != axes.index("Y") + 1:
@@ -257,7 +273,10 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
     else:
         channel = None
     frame_axes = [a for i, a in enumerate(axes[:ya]) if i != channel_axis]
-    if not frame_axes:
+    if not frame_axes and single_frame:  # one frame of a sequence of single-frame files
+        shape, axes, ya = (1, *shape), "I" + axes, ya + 1
+        channel_axis = None if channel_axis is None else channel_axis + 1
+    elif not frame_axes:
         raise ValueError(
             f"{path}: a single 2-D image of shape {shape[ya : ya + 2]}; "
             "a movie (t, y, x) with several frames is needed"
@@ -283,10 +302,10 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
                 f"{path}: unsupported page layout ({n_pages} pages for {n_planes} planes, "
                 f"axes {axes!r})"
             )
-        if end is not None and end > stat.st_size:
+        if end is not None and end > end_size:
             raise ValueError(
-                f"{path}: truncated TIFF: last page data ends at byte {end}, "
-                f"file has {stat.st_size} bytes"
+                f"{end_path}: truncated TIFF: last page data ends at byte {end}, "
+                f"file has {end_size} bytes"
             )
     layout = TiffLayout(
         path=str(path.resolve()),
@@ -301,5 +320,29 @@ def inspect_tiff(path: PathLike, channel: int | None = None) -> tuple[TiffLayout
         channel_axis=channel_axis,
         channel=channel,
         series_index=series_index,
+        parts=files,
+        decode_rows=0
+        if offset is not None
+        else (int(rps) if rps and planes_per_page == 1 else shape[ya]),
     )
-    return layout, {"pixel_size": pixel_size, "flavour": flavour, "axes": axes}
+    return layout, {"pixel_size": pixel_size, "flavour": flavour, "axes": axes, "files": files}
+
+
+def _series_files(path: Path, series: Any) -> tuple[str, ...]:
+    """Other files holding pages of a multi-file series (OME-TIFF datasets split into
+    ``..._1.ome.tif``, ``..._2.ome.tif``, Micro-Manager stacks); refuses missing files,
+    which tifffile would read as zeros."""
+    if series.kind != "ome" and not getattr(series, "is_multifile", False):
+        return ()
+    pages = list(series.pages)
+    if any(p is None for p in pages):
+        raise ValueError(
+            f"{path}: its OME metadata describes {len(pages)} planes in several files, "
+            f"{sum(p is None for p in pages)} of which are missing (a file of the dataset "
+            "is missing or unreadable)"
+        )
+    if not getattr(series, "is_multifile", False):
+        return ()
+    own = str(path.resolve())
+    names = {str(Path(p.parent.filehandle.path).resolve()) for p in pages}
+    return tuple(sorted(names - {own}))

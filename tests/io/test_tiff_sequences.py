@@ -1,0 +1,141 @@
+"""One file per frame (folders / globs of single-frame TIFFs) and multi-file OME-TIFF
+datasets, on real files written by tifffile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from sofi_dask.errors import InputError
+from sofi_dask.io import ingest, open_movie
+
+
+def _frames(n, ny=24, nx=20, dtype=np.uint16, seed=0):
+    return np.random.default_rng(seed).integers(0, 4000, (n, ny, nx)).astype(dtype)
+
+
+def _write_frames(folder, a, name="img_{i}.tif", **kwargs):
+    folder.mkdir(exist_ok=True)
+    for i, f in enumerate(a):
+        tifffile.imwrite(folder / name.format(i=i), f, **kwargs)
+
+
+@pytest.mark.parametrize("compression", [None, "zlib", "lzw"])
+def test_folder_of_single_frames_is_one_movie_in_natural_order(tmp_path, compression):
+    a = _frames(23)
+    _write_frames(tmp_path / "frames", a, compression=compression)  # img_2 before img_10
+    movie = open_movie(tmp_path / "frames")
+    assert movie.shape == (23, 24, 20)
+    np.testing.assert_array_equal(movie.data.compute(), a)
+    dest = ingest(tmp_path / "frames", tmp_path / "m.zarr", chunks=(5, 16, 20))
+    stored = open_movie(dest)
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
+    np.testing.assert_array_equal(
+        stored.frame_stats.total, a.sum(axis=(1, 2), dtype=np.int64).astype(float)
+    )
+    # a glob of the same files, zero-padded names sort the same
+    np.testing.assert_array_equal(open_movie(str(tmp_path / "frames" / "img_*.tif")).data, a)
+
+
+def test_big_endian_and_described_frames(tmp_path):
+    """Files of one sequence may differ in header size (descriptions, timestamps)."""
+    a = _frames(6)
+    d = tmp_path / "f"
+    d.mkdir()
+    for i, f in enumerate(a):
+        tifffile.imwrite(d / f"f{i:03d}.tif", f, byteorder=">", description="t=" + "x" * i)
+    np.testing.assert_array_equal(open_movie(d).data.compute(), a)
+
+
+@pytest.mark.parametrize(
+    ("odd", "match"),
+    [
+        (_frames(1, ny=24, nx=21)[0], r"f004\.tif: 1 page\(s\) of shape \(24, 21\) uint16"),
+        (_frames(1, dtype=np.float32)[0], r"f004\.tif: 1 page\(s\) of shape \(24, 20\) float32"),
+        (_frames(2), r"f004\.tif: 2 page\(s\)"),
+    ],
+)
+def test_odd_file_in_a_frame_sequence_is_named(tmp_path, odd, match):
+    a = _frames(8)
+    _write_frames(tmp_path / "f", a, name="f{i:03d}.tif")
+    tifffile.imwrite(tmp_path / "f" / "f004.tif", odd, photometric="minisblack")
+    with pytest.raises(InputError, match=match) as info:
+        ingest(tmp_path / "f", tmp_path / "m.zarr")
+    assert "like the first file" in str(info.value) and "f000.tif" in str(info.value)
+    assert not (tmp_path / "m.zarr").exists()  # nothing half-written left behind
+    with pytest.raises(InputError, match=match):
+        open_movie(tmp_path / "f").data.compute()
+
+
+def test_not_a_tiff_in_a_frame_sequence(tmp_path):
+    _write_frames(tmp_path / "f", _frames(3), name="f{i}.tif")
+    (tmp_path / "f" / "f1.tif").write_bytes(b"not a tiff at all")
+    with pytest.raises(InputError, match=r"f1\.tif: not a readable TIFF"):
+        open_movie(tmp_path / "f").data.compute()
+
+
+_OME = """<?xml version="1.0" encoding="UTF-8"?>
+<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:{root}">
+<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16" SizeX="{nx}"
+ SizeY="{ny}" SizeC="1" SizeZ="1" SizeT="{nt}" BigEndian="false">
+<Channel ID="Channel:0:0" SamplesPerPixel="1"/>
+{tiffdata}</Pixels></Image></OME>"""
+_BINARY_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
+<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:{uuid}">
+<BinaryOnly MetadataFile="{master}" UUID="urn:uuid:{root}"/></OME>"""
+
+
+def _write_ome_dataset(folder, a, counts, compression=None):
+    """An OME-TIFF dataset split over files like Micro-Manager's ``_1``, ``_2``, ...: the
+    first file's OME-XML describes every plane (TiffData -> file UUID), the others are
+    BinaryOnly."""
+    folder.mkdir()
+    names = [f"acq_MMStack_Pos0{'' if k == 0 else f'_{k}'}.ome.tif" for k in range(len(counts))]
+    uuids = [f"0000000{k}-0000-0000-0000-000000000000" for k in range(len(counts))]
+    first = np.concatenate([[0], np.cumsum(counts)])
+    tiffdata = "".join(
+        f'<TiffData FirstT="{first[k]}" IFD="0" PlaneCount="{counts[k]}">'
+        f'<UUID FileName="{names[k]}">urn:uuid:{uuids[k]}</UUID></TiffData>\n'
+        for k in range(len(counts))
+    )
+    nt, ny, nx = a.shape
+    for k, name in enumerate(names):
+        xml = (
+            _OME.format(root=uuids[0], nx=nx, ny=ny, nt=nt, tiffdata=tiffdata)
+            if k == 0
+            else _BINARY_ONLY.format(uuid=uuids[k], master=names[0], root=uuids[0])
+        )
+        with tifffile.TiffWriter(folder / name) as w:
+            for i in range(first[k], first[k + 1]):
+                w.write(
+                    a[i],
+                    description=xml if i == first[k] else None,
+                    metadata=None,
+                    photometric="minisblack",
+                    compression=compression,
+                )
+    return [folder / n for n in names]
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_multi_file_ome_is_one_series(tmp_path, compression):
+    a = _frames(17)
+    files = _write_ome_dataset(tmp_path / "acq", a, [7, 6, 4], compression)
+    for source in (files[0], tmp_path / "acq", files, [files[1], files[0], files[2]]):
+        movie = open_movie(source)
+        assert movie.shape == (17, 24, 20), source
+        np.testing.assert_array_equal(movie.data.compute(), a)
+    dest = ingest(tmp_path / "acq", tmp_path / "m.zarr", chunks=(5, 8, 20))
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
+    # every file of the dataset is part of the recorded provenance
+    recorded = {s["path"] for s in open_movie(dest).attrs["sofi_dask"]["source"]}
+    assert recorded == {str(f.resolve()) for f in files}
+
+
+def test_multi_file_ome_with_a_missing_file_is_refused(tmp_path):
+    files = _write_ome_dataset(tmp_path / "acq", _frames(9), [5, 4])
+    files[1].unlink()
+    with pytest.raises(ValueError, match=r"acq_MMStack_Pos0\.ome\.tif: .*missing"):
+        open_movie(files[0])
