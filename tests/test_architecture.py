@@ -39,6 +39,18 @@ FORBIDDEN: dict[str, set[str]] = {
         "cli",
         "quality",
     },
+    "_schedulers": {
+        "io",
+        "stats",
+        "image",
+        "pipeline",
+        "viz",
+        "simulate",
+        "cluster",
+        "compat",
+        "cli",
+        "quality",
+    },
     "_config_toml": {
         "io",
         "stats",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import dask
 from dask.utils import parse_bytes
 from distributed import Client
 
+from sofi_dask._schedulers import LOCAL_SCHEDULERS, SCHEDULERS, parse_scheduler
 from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.cluster._jobqueue import (
     JOBQUEUE_KINDS,
@@ -55,44 +55,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: dask's own schedulers (no distributed client).
-LOCAL_SCHEDULERS: tuple[str, ...] = ("threads", "processes", "synchronous")
-#: Every scheduler name :func:`make_client` accepts, besides an address.
-SCHEDULERS: tuple[str, ...] = (*LOCAL_SCHEDULERS, "local", *JOBQUEUE_KINDS)
-_ALIASES = {
-    "sync": "synchronous",
-    "single-threaded": "synchronous",
-    "threading": "threads",
-    "multiprocessing": "processes",
-}
-_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?\[?[\w.\-:]+\]?:\d{1,5}/?")
-
-
-def parse_scheduler(value: object) -> str:
-    """Validate a scheduler: one of :data:`SCHEDULERS` or an address like ``tcp://host:8786``.
-
-    Raises
-    ------
-    ValueError
-        Naming the parameter ``scheduler``, what is accepted and the value given.
-
-    Examples
-    --------
-    >>> parse_scheduler("slurm"), parse_scheduler("tcp://10.0.0.5:8786")
-    ('slurm', 'tcp://10.0.0.5:8786')
-    """
-    if isinstance(value, str):
-        name = _ALIASES.get(value.strip().lower(), value.strip().lower())
-        if name in SCHEDULERS:
-            return name
-        if _ADDRESS.fullmatch(value.strip()):
-            return value.strip()
-    raise fail(
-        "scheduler",
-        f"one of {', '.join(SCHEDULERS)} or a scheduler address such as 'tcp://host:8786'",
-        value,
-    )
 
 
 def _memory(value: object) -> str | int | None:

@@ -25,6 +25,7 @@ from sofi_dask._config_model import (
     check,
     setting,
 )
+from sofi_dask._schedulers import SCHEDULERS_WORDS, parse_scheduler
 
 __all__ = [
     "STAGES",
@@ -54,7 +55,6 @@ STAGES: tuple[str, ...] = (
 )
 MAX_ORDER = 8
 _ORDERS_WORDS = f"a list of distinct ints in 1..{MAX_ORDER}"
-_SCHEDULERS = ("threads", "processes", "synchronous", "local", "slurm", "pbs")
 
 
 def _distinct(value: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -85,12 +85,6 @@ def _cmap(value: str) -> str:
     if value not in matplotlib.colormaps:
         raise ValueError("not a colormap")
     return value
-
-
-def _scheduler(value: str) -> str:
-    if value in _SCHEDULERS or re.fullmatch(r"[a-z]+://\S+|[\w.\-]+:\d+", value):
-        return value
-    raise ValueError("not a scheduler")
 
 
 def _memory(value: str) -> str:
@@ -293,10 +287,8 @@ class OutputsConfig(ConfigModel):
 class ComputeConfig(ConfigModel):
     """Where and how the graph runs."""
 
-    scheduler: Annotated[Text, AfterValidator(_scheduler)] = setting(
-        "threads",
-        "local scheduler, cluster kind or scheduler address",
-        expected="one of " + ", ".join(map(repr, _SCHEDULERS)) + " or a scheduler address",
+    scheduler: Annotated[str, BeforeValidator(parse_scheduler)] = setting(
+        "threads", "local scheduler, cluster kind or scheduler address", expected=SCHEDULERS_WORDS
     )
     n_workers: Int | None = setting(None, "workers (default: auto)", ge=1)
     threads_per_worker: Int | None = setting(None, "threads per worker (default: auto)", ge=1)

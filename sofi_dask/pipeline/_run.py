@@ -21,6 +21,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._schedulers import LOCAL_SCHEDULERS
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
@@ -87,9 +88,6 @@ class PipelineResult:
         return {int(k): v for k, v in self.record["final_images"].items()}
 
 
-_LOCAL_SCHEDULERS = ("threads", "synchronous", "processes")
-
-
 def _config(config: Any) -> Any:
     from sofi_dask.pipeline._config import parse_config
 
@@ -139,7 +137,7 @@ def client_for(config: Any, client: Any = None) -> Iterator[Any]:
     closed at the end; None for the local schedulers (threads, synchronous, processes).
     """
     cfg = _config(config)
-    if client is not None or cfg.compute.scheduler in _LOCAL_SCHEDULERS:
+    if client is not None or cfg.compute.scheduler in LOCAL_SCHEDULERS:
         yield client
         return
     from sofi_dask.cluster import _client as cluster

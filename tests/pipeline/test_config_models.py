@@ -186,3 +186,21 @@ def test_simulation_config_uses_the_same_system():
     with pytest.raises(ConfigError, match="^gain: expected a float > 0, got 0"):
         cfg.replace(gain=0)
     assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
+
+
+def test_scheduler_names_are_defined_once():
+    from sofi_dask import _schedulers
+    from sofi_dask.cluster import LOCAL_SCHEDULERS, SCHEDULERS
+    from sofi_dask.cluster._jobqueue import JOBQUEUE_KINDS
+
+    assert SCHEDULERS is _schedulers.SCHEDULERS and LOCAL_SCHEDULERS is _schedulers.LOCAL_SCHEDULERS
+    assert tuple(JOBQUEUE_KINDS) == _schedulers.JOBQUEUE_SCHEDULERS
+    compute = PipelineConfig.from_dict({"compute": {"scheduler": "Sync"}}).compute
+    assert compute.scheduler == "synchronous"
+    for name in SCHEDULERS:
+        assert PipelineConfig.from_dict({"compute": {"scheduler": name}}).compute.scheduler == name
+    with pytest.raises(ConfigError) as info:
+        PipelineConfig.from_dict({"compute": {"scheduler": "tcp://host"}})  # no port
+    assert str(info.value) == (
+        f"compute.scheduler: expected {_schedulers.SCHEDULERS_WORDS}, got 'tcp://host'"
+    )
