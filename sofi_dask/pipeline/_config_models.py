@@ -32,6 +32,7 @@ __all__ = [
     "BleachingConfig",
     "ComputeConfig",
     "DeconvolutionConfig",
+    "DriftConfig",
     "FinterpConfig",
     "InputConfig",
     "LdrcConfig",
@@ -39,6 +40,7 @@ __all__ = [
     "OutputsConfig",
     "PipelineConfig",
     "PsfConfig",
+    "QualityConfig",
     "StatisticConfig",
     "VideoConfig",
 ]
@@ -110,6 +112,16 @@ class InputConfig(ConfigModel):
         None, "TIFF file, folder/glob of TIFFs, or Zarr store from `sofi-dask ingest`"
     )
     channel: Int | None = setting(None, "channel of a multi-channel TIFF", ge=0)
+
+
+class DriftConfig(ConfigModel):
+    """Sample drift: estimated from segment averages (one extra pass), corrected per frame chunk
+    before every statistic (sofi_dask.estimate_drift / correct_drift)."""
+
+    enabled: Bool = setting(False, "estimate and correct the drift")
+    segment_frames: Int = setting(100, "frames averaged per segment", ge=1)
+    crop: Int = setting(512, "side of the central region registered, pixels", ge=16)
+    max_pair_distance: Int = setting(10, "register segments at most this many apart", ge=1)
 
 
 class BleachingConfig(ConfigModel):
@@ -242,6 +254,22 @@ class LdrcConfig(ConfigModel):
         return value
 
 
+class QualityConfig(ConfigModel):
+    """Image quality in the same pass: FRC of two interleaved halves of the movie, decorrelation
+    resolution, SQUIRREL error maps and convergence (the ``quality`` section of run.json)."""
+
+    enabled: Bool = setting(True, "measure the image quality (not for a SOFI video)")
+    block_frames: Int = setting(
+        100,
+        "frames per block; blocks alternate between the two halves (choose well above the "
+        "blinking correlation time)",
+        ge=1,
+    )
+    threshold: Literal["1/7", "half-bit"] = setting("1/7", "FRC threshold")
+    decorrelation: Bool = setting(True, "decorrelation resolution of the average and final images")
+    error_maps: Bool = setting(True, "error map, RSE and RSP of the final images")
+
+
 class OutputsConfig(ConfigModel):
     """What the run writes into its output folder."""
 
@@ -320,6 +348,7 @@ class PipelineConfig(ConfigModel):
     """
 
     input: InputConfig = setting(InputConfig(), "the movie to analyse")
+    drift: DriftConfig = setting(DriftConfig(), "drift correction")
     bleaching: BleachingConfig = setting(BleachingConfig(), "bleaching correction")
     finterp: FinterpConfig = setting(FinterpConfig(), "Fourier interpolation")
     statistic: StatisticConfig = setting(StatisticConfig(), "moments or cumulants")
@@ -334,6 +363,7 @@ class PipelineConfig(ConfigModel):
         NoiseFilterConfig(), "noise filter after the deconvolution (video)"
     )
     ldrc: LdrcConfig = setting(LdrcConfig(), "local dynamic range compression")
+    quality: QualityConfig = setting(QualityConfig(), "image quality measures")
     outputs: OutputsConfig = setting(OutputsConfig(), "what the run writes")
     compute: ComputeConfig = setting(ComputeConfig(), "where and how the graph runs")
 

@@ -123,6 +123,9 @@ def make_figures(
             title=f"SOFI video, order {top} ({finals[top]}; window {window}, step {step})",
         )
 
+    from sofi_dask.pipeline._quality import quality_figures
+
+    figs.update(quality_figures(graph.quality, graph.drift, movie.pixel_size))
     files: dict[str, list[Path]] = {}
     for name, fig in figs.items():
         files[f"figure:{name}"] = [F.save_figure(fig, out_dir / f"{name}.png")]

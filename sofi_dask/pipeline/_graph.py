@@ -44,6 +44,8 @@ class StageGraph:
     finals: dict[int, str] = field(default_factory=dict)
     blocks: list[tuple[int, int]] | None = None
     signal: np.ndarray | None = None
+    drift: Any = None  # DriftResult when drift.enabled
+    quality: Any = None  # pipeline._quality.QualityGraph when quality.enabled
 
     def claim(self, stage: str, *arrays: Any) -> None:
         """Attribute every not-yet-claimed graph layer of ``arrays`` to ``stage``."""
@@ -175,6 +177,11 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
             )
 
     work = data
+    if config.drift.enabled:  # estimated now (one pass), corrected lazily per frame chunk
+        from sofi_dask.pipeline._quality import drift_stage
+
+        work, g.drift = drift_stage(work, config)
+        g.claim("drift", work)
     block_stats = config.block_statistics
     if bleach.enabled and not block_stats:
         # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
@@ -198,6 +205,11 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
             work, config.max_order, window=config.video.window, step=step, statistic=stat
         )
         ndim = 3
+    elif config.quality.enabled and work.shape[0] >= 2 * config.quality.block_frames:
+        # the same statistic from sub-window states, with two interleaved halves for FRC
+        from sofi_dask.pipeline._quality import split_statistic
+
+        per_order, g.quality = split_statistic(work, config, g.blocks if block_stats else None)
     elif block_stats:
         block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants
         per_order = bleaching.block_average(block_fn(work, config.max_order, g.blocks))

@@ -33,6 +33,7 @@ from sofi_dask.pipeline._outputs import (
     write_image_files,
     write_run_record,
 )
+from sofi_dask.pipeline._quality import drift_record, lazy_arrays, quality_section
 from sofi_dask.pipeline._record import base_record, input_identity
 from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
 
@@ -111,15 +112,17 @@ def _compute(
     client: Any,
     progress: Any,
     scheduler: str | None = None,
-) -> None:
-    """Store every kept output into its Zarr array: ONE graph, computed once."""
+    extras: list[Any] | None = None,
+) -> list[Any]:
+    """Store every kept output into its Zarr array: ONE graph, computed once. ``extras`` (small
+    lazy arrays of the quality section) are computed in the same graph and returned."""
     sources = [src.rechunk(tgt.chunks) for src, tgt in targets]
     stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
+    extras = list(extras or [])
     if client is None:
         with _progress_ctx(progress):
-            dask.compute(stored, scheduler=scheduler)
-        return
-    futures = client.compute(stored if isinstance(stored, list | tuple) else [stored])
+            return list(dask.compute(stored, *extras, scheduler=scheduler)[1:])
+    futures = client.compute([stored, *extras])
     if progress:
         if callable(progress):
             progress(futures)
@@ -127,7 +130,7 @@ def _compute(
             from distributed import progress as dprogress
 
             dprogress(futures)
-    client.gather(futures)
+    return list(client.gather(futures)[1:])
 
 
 @contextlib.contextmanager
@@ -283,9 +286,26 @@ def run_pipeline(
 
             report = performance_report(filename=str(cfg.compute.performance_report))
         local = None if active is not None else cfg.compute.scheduler
+        extras = lazy_arrays(graph.quality) if graph.quality is not None else []
         with timer("compute"), report, task_timer(times, active):
-            _compute(targets, client=active, progress=progress, scheduler=local)
+            computed = _compute(
+                targets, client=active, progress=progress, scheduler=local, extras=extras
+            )
         root.attrs["sofi_dask"] = {**info, "complete": True}
+        if graph.quality is not None:
+            with timer("quality"):
+                record["quality"] = quality_section(
+                    graph.quality,
+                    computed,
+                    tmp,
+                    list(graph.specs),
+                    graph.finals,
+                    cfg,
+                    movie.pixel_size,
+                    cfg.finterp_factor,
+                )
+        if graph.drift is not None:
+            record["drift"] = drift_record(graph.drift, movie.pixel_size)
 
         # the files are written by this process from the finished store: read it with local
         # threads (a distributed round trip per frame or display range costs ~0.1 s each)

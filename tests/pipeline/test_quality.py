@@ -1,0 +1,115 @@
+"""The quality section and the drift stage of run_pipeline, end to end on simulated movies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
+from sofi_dask.quality import frc, split_moment_stacks
+from sofi_dask.simulate import SimulationConfig, write_simulated_tiff
+from sofi_dask.stats import block_average, block_cumulants, cumulant_stack, cumulants
+
+FAST = {
+    "statistic.orders": [2, 3],
+    "deconvolution.iterations": 2,
+    "deconvolution.psf.size": 9,
+    "ldrc.window_size": 7,
+    "compute.progress": False,
+    "quality.block_frames": 50,
+}
+SIM = SimulationConfig(
+    n_frames=600, frame_shape=(48, 48), n_filaments=3, emitters_per_filament=40, seed=4
+)
+
+
+def _cfg(**extra):
+    return apply_overrides(PipelineConfig(), {**FAST, **extra})
+
+
+@pytest.fixture(scope="module")
+def movie_tif(tmp_path_factory):
+    path = tmp_path_factory.mktemp("movie") / "m.tif"
+    write_simulated_tiff(path, SIM)
+    return path
+
+
+def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
+    result = run_pipeline(movie_tif, tmp_path / "q", _cfg(**{"bleaching.enabled": False}))
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    # the statistic from sub-window states equals the direct one-pass statistic
+    direct = cumulants(data, 3)
+    for k in (2, 3):
+        np.testing.assert_allclose(result.load(f"cumulants_order{k}"), direct[k], rtol=1e-9)
+    rec = json.loads((result.output / "run.json").read_text())
+    q = rec["quality"]
+    images = q["images"]
+    assert set(images) == {
+        "average",
+        "cumulants_order2",
+        "cumulants_order3",
+        "ldrc_order2",
+        "ldrc_order3",
+    }
+    # FRC of the halves as sofi_dask.frc on halves of blocks of 50 frames
+    split = split_moment_stacks(data, 3, block_frames=50)
+    a, b = cumulant_stack(split.half_a), cumulant_stack(split.half_b)
+    expected = frc(np.abs(a[2]), np.abs(b[2]), pixel_size=SIM.pixel_size)
+    assert images["cumulants_order2"]["frc_resolution"] == pytest.approx(expected.resolution)
+    assert images["cumulants_order2"]["frc_resolution"] < images["average"]["frc_resolution"]
+    assert images["ldrc_order2"]["rsp"] > 0.5 and images["ldrc_order2"]["rse"] > 0
+    assert images["ldrc_order2"]["decorrelation_resolution_pixels"] is not None
+    conv = q["convergence"]
+    assert conv["frames"] == [50, 100, 200, 400, 600]
+    assert set(conv["relative_change"]) == {"1", "2", "3"}
+    assert conv["relative_change"]["2"][-1] < conv["relative_change"]["2"][0]
+    assert {"figure:frc", "figure:convergence"} <= set(rec["figures"])
+    assert (result.output / "figures" / "frc.png").is_file()
+    assert "quality" in rec["timings"]["phases_s"]
+
+
+def test_bleaching_blocks_keep_their_numbers_and_get_halves(tmp_path, movie_tif):
+    on = run_pipeline(movie_tif, tmp_path / "on", _cfg(**{"outputs.figures": False}))
+    off = run_pipeline(
+        movie_tif,
+        tmp_path / "off",
+        _cfg(**{"outputs.figures": False, "quality.enabled": False}),
+    )
+    rec_on = json.loads((on.output / "run.json").read_text())
+    rec_off = json.loads((off.output / "run.json").read_text())
+    assert "quality" not in rec_off
+    blocks = [tuple(b) for b in rec_on["bleaching_blocks"]]
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    expected = block_average(block_cumulants(data, 3, blocks))
+    for k in (2, 3):
+        np.testing.assert_allclose(on.load(f"cumulants_order{k}"), expected[k], rtol=1e-9)
+        np.testing.assert_allclose(
+            on.load(f"cumulants_order{k}"), off.load(f"cumulants_order{k}"), rtol=1e-9
+        )
+    assert rec_on["quality"]["images"]["cumulants_order2"]["frc_resolution"] is not None
+
+
+def test_drift_stage_records_and_corrects(tmp_path):
+    path = tmp_path / "drift.tif"
+    sim = SIM.replace(n_frames=1000, drift=(1.0, -2.0))
+    write_simulated_tiff(path, sim)
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": False,
+            "drift.enabled": True,
+            "drift.segment_frames": 100,
+            "outputs.keep_stages": ["average", "statistic"],
+        }
+    )
+    result = run_pipeline(path, tmp_path / "out", cfg)
+    rec = json.loads((result.output / "run.json").read_text())
+    drift = rec["drift"]
+    trace = np.array(drift["trace_pixels"])
+    truth = sim.drift_trajectory()[drift["trace_frames"]]
+    assert np.sqrt(np.mean(np.sum((trace - truth) ** 2, axis=1))) < 0.15
+    assert drift["max_drift"] == pytest.approx(drift["max_drift_pixels"] * sim.pixel_size)
+    assert "figure:drift" in rec["figures"]
+    assert rec["timings"]["stages"]["drift"]["tasks"] > 0
