@@ -13,6 +13,12 @@ from sofi_dask.stats._bleaching import (
     med_smooth,
     merge_short_blocks,
 )
+from sofi_dask.stats._bleaching_fit import (
+    BleachingFit,
+    exp_bleaching_correction,
+    fit_bleaching,
+    iir_bleaching_correction,
+)
 from sofi_dask.stats._bsofi import BSofi, bsofi, linearise
 from sofi_dask.stats._correlations import (
     cross_cumulant_image,
@@ -48,6 +54,10 @@ from sofi_dask.stats._video import (
 from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants
 
 __all__ = [
+    "BleachingFit",
+    "exp_bleaching_correction",
+    "fit_bleaching",
+    "iir_bleaching_correction",
     "BSofi",
     "DriftResult",
     "XCCumulants",
