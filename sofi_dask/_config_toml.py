@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = ["model_to_toml", "toml_key", "toml_value"]
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
 _ESCAPES["\r"] = "\\r"
+_WIDTH = 99
 
 
 def _toml_string(text: str) -> str:
@@ -82,12 +84,25 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text, width=_WIDTH - 2)]
+
+
+def _help(text: str, expected: str) -> list[str]:
+    """``# help (expected)`` on one line when it fits, else the help wrapped, then ``(expected)``.
+
+    The expected words stay on one line whatever their length (they are the errors' words).
+    """
+    line = f"# {text} ({expected})"
+    return [line] if len(line) <= _WIDTH else [*_comment(text), f"# ({expected})"]
+
+
 def _lines(section: ConfigModel, key: str, comments: bool) -> list[str]:
     lines: list[str] = []
     doc = (type(section).__doc__ or "").strip().splitlines()
     if key:
         if comments and doc:
-            lines.append(f"# {doc[0]}")
+            lines.extend(_comment(doc[0]))
         lines.append(f"[{key}]")
     data = section.to_dict()
     nested = []
@@ -97,7 +112,7 @@ def _lines(section: ConfigModel, key: str, comments: bool) -> list[str]:
             nested.append((name, value))
             continue
         if comments:
-            lines.append(f"# {field.description} ({expected_words(field)})")
+            lines.extend(_help(field.description or "", expected_words(field)))
         if value is None:
             if comments:
                 lines.append(f"# {name} = ...   (unset)")
