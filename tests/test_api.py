@@ -134,7 +134,7 @@ COMPAT_MODULES = [
     "reconstruction",
     "visualization",
 ]
-COMMANDS = ["simulate", "ingest", "info", "run", "config"]
+COMMANDS = ["simulate", "ingest", "info", "run", "quality", "config"]
 
 
 @pytest.mark.parametrize("name", RELEASE_0_1 + QUALITY_NAMES)

@@ -17,7 +17,7 @@ from sofi_dask import __version__
 from sofi_dask._memory import limit_allocator_retention
 from sofi_dask.errors import SofiDaskError
 
-_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "verify", "run", "config")
+_COMMANDS: tuple[str, ...] = ("simulate", "ingest", "info", "verify", "run", "quality", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,8 @@ from sofi_dask.pipeline._config_models import PipelineConfig
 logger = logging.getLogger(__name__)
 
 _TRACE_POINTS = 1000  # the drift trace in run.json, at most this many frames
+HALVES_FILE = "quality_halves.npz"
+_HALF_SEP = "__half_"
 
 
 @dataclasses.dataclass
@@ -200,6 +202,110 @@ def quality_section(
     section = report.to_dict()
     section["block_frames"] = qc.block_frames
     section["frc_from"] = "two interleaved halves of blocks of block_frames frames"
+    if halves:  # kept so that `sofi-dask quality` can recompute FRC (e.g. another threshold)
+        arrays = {
+            f"{name}{_HALF_SEP}{ab}": h[i]
+            for name, h in halves.items()
+            for i, ab in enumerate("ab")
+        }
+        np.savez_compressed(folder / HALVES_FILE, **arrays)
+        section["halves_file"] = HALVES_FILE
+    return section
+
+
+def recompute_quality(
+    folder: Any,
+    *,
+    threshold: str | None = None,
+    decorrelation: bool = True,
+    error_maps: bool = True,
+) -> dict[str, Any]:
+    """The quality section again from a finished run's folder (``run.json``, the stored images
+    in ``results.zarr`` and the halves in ``quality_halves.npz``): nothing is read from the
+    movie. Convergence is carried over from ``run.json``.
+
+    Parameters
+    ----------
+    folder : path
+        Output folder of ``sofi-dask run``.
+    threshold : {"1/7", "half-bit"}, optional
+        FRC threshold (default: the run's).
+    decorrelation, error_maps : bool
+        Compute them.
+
+    Returns
+    -------
+    dict
+        The section (as in run.json), with ``"recomputed": true``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``run.json`` in ``folder``.
+    sofi_dask.errors.InputError
+        The run has neither stored images nor halves to measure.
+    """
+    import json
+
+    import zarr
+
+    from sofi_dask._validation import fail, shown
+    from sofi_dask.quality._convergence import ConvergenceResult
+    from sofi_dask.quality._report import quality_report
+
+    folder = Path(folder)
+    record_path = folder / "run.json"
+    if not record_path.is_file():
+        raise FileNotFoundError(f"{record_path} does not exist: not the output folder of a run")
+    record = json.loads(record_path.read_text())
+    params = record.get("parameters", {})
+    old = record.get("quality") or {}
+    thresh = threshold or params.get("quality", {}).get("threshold", "1/7")
+    absolute = params.get("statistic", {}).get("absolute", True)
+    halves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if (folder / HALVES_FILE).is_file():
+        with np.load(folder / HALVES_FILE) as npz:
+            names = sorted({k.rsplit(_HALF_SEP, 1)[0] for k in npz.files})
+            halves = {n: (npz[f"{n}{_HALF_SEP}a"], npz[f"{n}{_HALF_SEP}b"]) for n in names}
+    store = folder / "results.zarr"
+    images: dict[str, np.ndarray] = {}
+    if store.is_dir():
+        finals = list((record.get("final_images") or {}).values())
+        for name in ["average", *finals]:
+            if (store / name / "0").is_dir():
+                arr = np.asarray(zarr.open_array(store / name / "0", mode="r")[...])
+                images[name] = arr if name == "average" or not absolute else np.abs(arr)
+    if "average" in images:
+        average = images["average"]
+    elif "average" in halves:
+        average = 0.5 * (halves["average"][0] + halves["average"][1])
+    else:
+        raise fail("folder", "a run with stored images or quality halves", shown(str(folder)))
+    conv = None
+    if old.get("convergence"):
+        c = old["convergence"]
+        conv = ConvergenceResult(
+            np.array(c["frames"]),
+            {int(k): np.array(v) for k, v in c["relative_change"].items()},
+            c["statistic"],
+        )
+    factor = (
+        int(params.get("finterp", {}).get("factor", 2))
+        if params.get("finterp", {}).get("enabled")
+        else 1
+    )
+    report = quality_report(
+        average,
+        images,
+        halves=halves,
+        pixel_size=record.get("pixel_size_um"),
+        threshold=thresh,
+        decorrelation=decorrelation,
+        error_maps=error_maps and factor == 1,
+        convergence=conv,
+    )
+    section = report.to_dict()
+    section["recomputed"] = True
     return section
 
 
