@@ -3,7 +3,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow lint docs bench clean
+.PHONY: demo test test-slow test-hpc lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	$(BIN)/python -m pytest -q -m docs tests/docs
 	@echo "the site: docs/_build/html/index.html"
+
+# a single-node SLURM on 127.0.0.1 (root, apt-get), the cluster/ recipes run on it
+test-hpc: $(STAMP)
+	PYTHON=$(BIN)/python tests/hpc/run.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check sofi_dask tests bench

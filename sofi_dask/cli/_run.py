@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -109,6 +110,16 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
     (
+        "--threads-per-worker",
+        "compute.threads_per_worker",
+        {"type": int, "metavar": "N", "help": "threads of each worker process"},
+    ),
+    (
+        "--memory-limit",
+        "compute.memory_limit",
+        {"metavar": "SIZE", "help": "memory of each worker process, e.g. 4GiB"},
+    ),
+    (
         "--performance-report",
         "compute.performance_report",
         {
@@ -157,6 +168,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         elif "metavar" not in kwargs and "choices" not in kwargs:
             kwargs = {**kwargs, "metavar": kwargs["type"].__name__.upper()}
         g.add_argument(flag, dest=f"opt:{key}", default=None, **kwargs)
+    g.add_argument(
+        "--scheduler-file",
+        default=None,
+        metavar="PATH",
+        help="connect to the scheduler described by this file (dask scheduler "
+        "--scheduler-file); instead of --scheduler",
+    )
     p.add_argument("--cache-dir", default=None, help="folder of ingested TIFF stores")
     p.add_argument("--no-ingest", action="store_true", help="read TIFF input directly")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTDIR")
@@ -210,7 +228,15 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     source = (args.input[0] if len(args.input) == 1 else args.input) or None
     progress = config.compute.progress
-    with client_for(config) as client:
+    given = None
+    if args.scheduler_file:
+        if getattr(args, "opt:compute.scheduler") is not None:
+            raise ValueError("give either --scheduler-file or --scheduler, not both")
+        given = cluster.make_client(scheduler_file=args.scheduler_file)
+    with contextlib.ExitStack() as stack:
+        if given is not None:
+            stack.enter_context(given)
+        client = stack.enter_context(client_for(config, given))
         if client is not None:
             print(f"Dask dashboard: {cluster.dashboard_link(client)}", file=sys.stderr, flush=True)
         result = run_pipeline(

@@ -34,8 +34,11 @@ from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.cluster._jobqueue import (
     JOBQUEUE_KINDS,
     SPAWN_PROLOGUE,
+    WORKER_TIMEOUT,
     jobqueue_cluster,
     require_submit_command,
+    start_jobs,
+    wait_for_workers,
 )
 from sofi_dask.cluster._progress import progress, progress_context
 from sofi_dask.errors import ClusterError, InputError
@@ -229,6 +232,7 @@ def make_client(
     scheduler_file: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     timeout: float = 30.0,
+    worker_timeout: float = WORKER_TIMEOUT,
     **jobqueue_kwargs: Any,
 ) -> Any:
     """Something to compute on, from a scheduler name or address; use it as a context manager.
@@ -254,6 +258,9 @@ def make_client(
         ``slurm``/``pbs``: batch jobs to submit (default: enough for ``n_workers``, else 1).
     timeout : float
         Seconds to wait for a scheduler to answer.
+    worker_timeout : float
+        ``slurm``/``pbs``: seconds to wait for the first worker (its job may queue); then a
+        :class:`~sofi_dask.errors.ClusterError` says what is pending and why.
     **jobqueue_kwargs
         ``slurm``/``pbs``: dask-jobqueue options (``queue``, ``account``, ``walltime``,
         ``processes``, ``cores``, ``memory``, ``job_extra_directives``, ...). ``local``: extra
@@ -274,7 +281,9 @@ def make_client(
     FileNotFoundError
         ``slurm``/``pbs`` without ``sbatch``/``qsub`` on PATH, or a missing scheduler file.
     sofi_dask.errors.ClusterError
-        The cluster could not be started or its scheduler not reached within ``timeout``.
+        The cluster could not be started or its scheduler not reached within ``timeout``;
+        ``slurm``/``pbs``: the batch system rejected the worker jobs (its message and the job
+        script's path), or no worker connected within ``worker_timeout`` seconds.
 
     Examples
     --------
@@ -322,14 +331,17 @@ def make_client(
         )
         try:
             with _cluster_errors(f"the {name} cluster", timeout):
-                if jobs is not None or n_workers is None:
-                    cluster.scale(jobs=jobs or 1)
-                else:
-                    cluster.scale(n=n_workers)
-                return ClusterClient(cluster, owned_cluster=cluster, timeout=timeout)
+                start_jobs(cluster, name, n_workers=n_workers, jobs=jobs)
+                client = ClusterClient(cluster, owned_cluster=cluster, timeout=timeout)
         except BaseException:
             cluster.close()
             raise
+        try:
+            wait_for_workers(client, cluster, name, worker_timeout)
+        except BaseException:
+            client.close()  # cancels the jobs
+            raise
+        return client
     _no_extra(f"scheduler address {name!r}", jobqueue_kwargs)
     with _cluster_errors(f"the scheduler at {name!r}", timeout):
         return ClusterClient(name, timeout=timeout)
