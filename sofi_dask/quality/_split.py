@@ -161,7 +161,7 @@ def split_moment_stacks(
             shown(str(block)),
         )
     darr = arr if lazy else da.from_array(arr, chunks=(block, -1, -1))
-    if any(c != block for c in darr.chunks[0][:-1]):
+    if any(c != block for c in darr.chunks[0][:-1]) or darr.chunks[0][-1] > block:
         darr = darr.rechunk({0: block})
     counts = [int(c) for c in darr.chunks[0]]
     if counts[-1] < max_order:  # a short tail joins the previous block

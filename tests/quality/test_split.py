@@ -21,7 +21,7 @@ def _movie(t=230, shape=(12, 10), seed=0):
     return (100 + rng.poisson(20.0, (t, *shape)) * rng.random((t, 1, 1))).astype(np.float64)
 
 
-@pytest.mark.parametrize("chunks", [(50, -1, -1), (37, 5, 4)])
+@pytest.mark.parametrize("chunks", [(50, -1, -1), (37, 5, 4), (-1, -1, -1)])  # one chunk too
 def test_halves_whole_and_prefixes_match_direct_stacks(chunks):
     movie = _movie()
     split = split_moment_stacks(da.from_array(movie, chunks=chunks), 4, block_frames=20)
