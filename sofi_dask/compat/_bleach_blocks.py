@@ -21,6 +21,7 @@ from sofi_dask.compat._common import (
     movie_path,
     open_source,
     to_numpy,
+    window_moments,
 )
 from sofi_dask.io._open import Movie, open_movie
 
@@ -68,7 +69,7 @@ def calc_block_moments(
     highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
     window = check_frames(as_frames(frames), movie.n_frames)
-    return compute_all(_bleaching.block_moments(movie, highest_order, [window])[0])
+    return compute_all(window_moments(movie, highest_order, [window])[0])
 
 
 def cut_frames(signal_level: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
@@ -173,7 +174,7 @@ def moments_all_blocks(
     highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
     blocks = _blocks(movie, smooth_kernel, fbc)
-    per_block = _bleaching.block_moments(movie, highest_order, blocks)
+    per_block = window_moments(movie, highest_order, blocks)
     return compute_all(dict(enumerate(per_block)))
 
 
@@ -183,7 +184,7 @@ def _lazy_block_moments(
     """Per-block central moments (lazy, one graph) of pysofi's bleaching blocks."""
     highest_order = check_positive_int(highest_order, "highest_order")
     movie = open_source(filepath, filename)
-    return _bleaching.block_moments(movie, highest_order, _blocks(movie, smooth_kernel, fbc))
+    return window_moments(movie, highest_order, _blocks(movie, smooth_kernel, fbc))
 
 
 def block_ave_moments(

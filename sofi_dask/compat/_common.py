@@ -9,7 +9,8 @@ computes them here, all outputs of one call together (one pass over the movie).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from math import comb
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,21 @@ from typing import Any
 import dask
 import numpy as np
 
+from sofi_dask._validation import fail, shown
 from sofi_dask.io._open import Movie, open_movie
+from sofi_dask.stats import _moments as _moments
 
 __all__ = [
     "as_frames",
+    "as_image",
+    "as_images",
     "compute_all",
     "movie_path",
     "open_source",
     "shift_moments",
     "to_numpy",
+    "window_moments",
+    "window_stacks",
 ]
 
 
@@ -137,3 +144,100 @@ def shift_moments(stack: Any, orders: Any, mean_im: Any) -> dict[int, Any]:
             total = total + comb(p, k) * stack[k] * d ** (p - k)
         out[int(p)] = total
     return out
+
+
+# --------------------------------------------------------------------------- array-likes
+def as_image(value: Any, name: str) -> Any:
+    """Any array-like pysofi accepts as an image, as an array (dask arrays stay lazy).
+
+    Nested lists, tuples, Python and numpy scalars, read-only, non-contiguous or
+    Fortran-ordered arrays of any boolean, integer or float dtype become float64 numpy arrays
+    (pysofi's arithmetic promotes them to float64 too); complex stays complex128. A 0-d
+    result is the numpy scalar (as pysofi's arithmetic on scalars gives).
+
+    Raises
+    ------
+    sofi_dask.errors.InputError
+        Ragged nested lists or a non-numeric dtype.
+
+    Examples
+    --------
+    >>> as_image([[1, 2], [3, 4]], "im").dtype
+    dtype('float64')
+    >>> as_image(np.uint8(7), "im")
+    np.float64(7.0)
+    """
+    if dask.is_dask_collection(value):
+        return value
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise fail(
+            name, "an array-like of numbers", shown(f"a ragged {type(value).__name__}")
+        ) from None
+    if arr.dtype.kind not in "biufc":
+        raise fail(name, "an array-like of numbers", shown(f"dtype {arr.dtype}"))
+    out = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
+    return out[()] if out.ndim == 0 else out
+
+
+def as_images(tree: Any, name: str) -> Any:
+    """:func:`as_image` on every leaf of nested dicts (``{order: image}``,
+    ``{block: {order: image}}``, ``{order: {subset: image}}``); keys are kept."""
+    if isinstance(tree, Mapping):
+        return {k: as_images(v, f"{name}[{k!r}]") for k, v in tree.items()}
+    return as_image(tree, name)
+
+
+# --------------------------------------------------------------------------- short windows
+def window_stacks(data: Any, max_order: int, windows: Sequence[tuple[int, int]]) -> list[Any]:
+    """Moment stacks ``(max_order + 1, y, x)`` of frame windows of any length >= 1, one pass.
+
+    pysofi computes moments and cumulants of every order on any window (its default bleaching
+    blocks are often 3 or 4 frames long): a central moment ``mean_t (x - mean)^p`` is defined
+    for any ``n >= 1`` frames (0 for one frame). The native API refuses windows shorter than
+    the order on purpose (``sofi-dask run``: such statistics are noise), so compat computes
+    them with ``check_length=False`` and warns once per call (``RuntimeWarning``).
+
+    Parameters
+    ----------
+    data : Movie or array (t, y, x)
+    max_order : int
+    windows : sequence of (start, end)
+        Checked frame windows.
+
+    Returns
+    -------
+    list
+        One stack per window, lazy for a ``Movie`` / dask input.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     s = window_stacks(np.array([1.0, 3.0]).reshape(2, 1, 1), 4, [(0, 2)])
+    >>> s[0][:, 0, 0].tolist(), len(caught)
+    ([2.0, 0.0, 1.0, 0.0, 1.0], 1)
+    """
+    short = [(a, b) for a, b in windows if b - a < max_order]
+    if short:
+        warnings.warn(
+            f"{len(short)} of {len(windows)} frame window(s) have fewer frames than the order "
+            f"{max_order} (shortest: {min(b - a for a, b in short)} frame(s)); their moments "
+            "and cumulants are computed as pysofi does, but are dominated by noise "
+            "(sofi_dask's native API refuses them)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return _moments.moment_stacks(data, max_order, list(windows), check_length=False)
+
+
+def window_moments(
+    data: Any, max_order: int, windows: Sequence[tuple[int, int]]
+) -> list[dict[int, Any]]:
+    """``{order: central moment image}`` (orders 1..max_order) of each window, as
+    :func:`sofi_dask.block_moments` but for windows of any length >= 1
+    (:func:`window_stacks`)."""
+    stacks = window_stacks(data, max_order, windows)
+    return [{p: s[p] for p in range(1, max_order + 1)} for s in stacks]

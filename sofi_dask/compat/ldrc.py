@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sofi_dask.compat._common import to_numpy
+from sofi_dask.compat._common import as_image, to_numpy
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -59,4 +59,5 @@ def ldrc(
     image raises ValueError.
     """
     window = window_size if np.isscalar(window_size) else tuple(window_size)
-    return to_numpy(_ldrc.ldrc(input_im, mask_im, order=order, window_size=window))
+    image, mask = as_image(input_im, "input_im"), as_image(mask_im, "mask_im")
+    return to_numpy(_ldrc.ldrc(image, mask, order=order, window_size=window))

@@ -30,7 +30,14 @@ from sofi_dask.compat import finterp as _finterp
 from sofi_dask.compat import ldrc as _ldrc
 from sofi_dask.compat import masks as _masks
 from sofi_dask.compat import reconstruction as _rec
-from sofi_dask.compat._common import as_frames, compute_all, movie_path, to_numpy
+from sofi_dask.compat._common import (
+    as_frames,
+    as_image,
+    compute_all,
+    movie_path,
+    to_numpy,
+    window_moments,
+)
 from sofi_dask.io._open import open_movie
 
 # native stage modules (by module path: the package re-exports functions of the
@@ -247,7 +254,7 @@ class PysofiData:
         highest_order = check_positive_int(highest_order, "highest_order")
         if bleach_correction:
             blocks = self._blocks(smooth_kernel, fbc)
-            per_block = _bleaching.block_moments(self._movie, highest_order, blocks)
+            per_block = window_moments(self._movie, highest_order, blocks)
             self.moments_set_bc = compute_all(_bleaching.block_average(per_block))
             self.fbc = fbc
             return self.moments_set_bc
@@ -280,7 +287,7 @@ class PysofiData:
         highest_order = check_positive_int(highest_order, "highest_order")
         if bleach_correction:
             blocks = self._blocks(smooth_kernel, fbc)
-            per_block = _bleaching.block_moments(self._movie, highest_order, blocks)
+            per_block = window_moments(self._movie, highest_order, blocks)
             k_blocks = [_cum.cumulants_from_moments(m) for m in per_block]
             self.cumulants_set_bc = compute_all(_bleaching.block_average(k_blocks))
             self.fbc = fbc
@@ -288,7 +295,7 @@ class PysofiData:
         self.corder = highest_order
         orders = range(1, highest_order + 1)
         if m_set is not None and all(o in m_set for o in orders):
-            moments = {o: np.asarray(to_numpy(m_set[o]), dtype=np.float64) for o in orders}
+            moments = {o: as_image(to_numpy(m_set[o]), f"m_set[{o}]") for o in orders}
         else:
             moments = self.calc_moments_set(highest_order, frames)
         self.cumulants_set = _cum.cumulants_from_moments(moments)

@@ -39,10 +39,12 @@ from sofi_dask.compat._bleach_blocks import (
 )
 from sofi_dask.compat._common import (
     as_frames,
+    as_images,
     compute_all,
     open_source,
     shift_moments,
     to_numpy,
+    window_stacks,
 )
 from sofi_dask.image import _finterp as _finterp
 from sofi_dask.io._open import Movie
@@ -83,15 +85,16 @@ def movie_stack(
     """Lazy moment stack ``(max_order + 1, y, x)`` of a movie (of its interpolated frames).
 
     ``sofi_dask.moment_stack`` (layer 0 the mean, layer p the p-th central moment),
-    on ``sofi_dask.interpolate_movie`` when ``interp_num > 1``; one pass either way.
+    on ``sofi_dask.interpolate_movie`` when ``interp_num > 1``; one pass either way. Any
+    window of >= 1 frames works for every order, as in pysofi (:func:`window_stacks`).
     """
     max_order = check_positive_int(max_order, "highest_order")
-    if interp_num == 1:
-        return _moments.moment_stack(movie, max_order, frames=frames)
     arr, _ = as_movie_array(movie)
-    start, end = check_frames(frames, arr.shape[0])
-    interp = _finterp.interpolate_movie(arr[start:end], interp_num)
-    return _moments.moment_stack(interp, max_order)
+    window = check_frames(frames, arr.shape[0])
+    if interp_num == 1:
+        return window_stacks(movie, max_order, [window])[0]
+    interp = _finterp.interpolate_movie(arr[window[0] : window[1]], interp_num)
+    return window_stacks(interp, max_order, [(0, window[1] - window[0])])[0]
 
 
 def stack_moments(stack: np.ndarray, orders: Any, mean_im: Any = None) -> dict[int, np.ndarray]:
@@ -298,7 +301,7 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
     """
     if not moment_set:
         raise ValueError("moment_set: is empty (expected {order: image} for orders 1..N)")
-    return compute_all(_cum.cumulants_from_moments(dict(moment_set)))
+    return compute_all(_cum.cumulants_from_moments(as_images(dict(moment_set), "moment_set")))
 
 
 def calc_total_signal(filepath: Any, filename: Any) -> np.ndarray:
@@ -398,4 +401,4 @@ def calc_cumulants_from_moments_with_lag(
     >>> calc_cumulants_from_moments_with_lag(m, [0, 1, 2])
     {2: 2.0, 3: 1.0}
     """
-    return compute_all(_corr.cumulants_with_lag(m_set, list(tauSeries)))
+    return compute_all(_corr.cumulants_with_lag(as_images(m_set, "m_set"), list(tauSeries)))

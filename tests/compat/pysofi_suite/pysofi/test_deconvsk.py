@@ -1,6 +1,6 @@
 import unittest
 from ddt import ddt, data, unpack
-import deconvsk
+from sofi_dask.compat import deconvsk
 import numpy as np
 
 

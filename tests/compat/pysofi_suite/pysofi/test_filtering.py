@@ -1,6 +1,6 @@
 import unittest
 from ddt import ddt, data, unpack
-import filtering, masks
+from sofi_dask.compat import filtering, masks
 import numpy as np
 
 

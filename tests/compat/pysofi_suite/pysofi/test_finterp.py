@@ -1,6 +1,6 @@
 import unittest
 from ddt import ddt, data, unpack
-import finterp
+from sofi_dask.compat import finterp
 import numpy as np
 
 

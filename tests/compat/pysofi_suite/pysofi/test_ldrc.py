@@ -1,6 +1,6 @@
 import unittest
 from ddt import ddt, data, unpack
-import ldrc
+from sofi_dask.compat import ldrc
 import numpy as np
 
 

@@ -5,8 +5,8 @@ and this file in the same folder as pysofi.py, and run the command ‘python -m 
 """
 import unittest
 from ddt import ddt, data, unpack
-import masks #change to file name
-import pysofi
+from sofi_dask.compat import masks #change to file name
+from sofi_dask.compat import pysofi
 import numpy as np
 
 

@@ -1,6 +1,6 @@
 import unittest
 from ddt import ddt, data, unpack
-import reconstruction
+from sofi_dask.compat import reconstruction
 import numpy as np
 
 
