@@ -4,6 +4,12 @@ Part of :mod:`sofi_dask.compat.reconstruction` (every name here is importable fr
 the total signal cut into bleaching blocks (``cut_frames``), per-block moments and their
 averages over blocks, and the bleaching-corrected movie. Same names, parameters, defaults and
 return types as pysofi v0.1.1-alpha; each docstring lists what differs from pysofi.
+
+Blocks of any length >= 1 frame are computed for every order, as pysofi does (its default
+``fbc=0.04`` often cuts blocks of 1-4 frames): the native :func:`sofi_dask.block_moments`
+refuses blocks shorter than the order on purpose, so these functions use
+``moment_stacks(check_length=False)`` (:func:`sofi_dask.compat._common.window_stacks`) and
+warn once per call (``RuntimeWarning``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sofi_dask.compat._common import (
     as_frames,
     compute_all,
     movie_path,
+    open_input,
     open_source,
     to_numpy,
     window_moments,
@@ -143,7 +150,7 @@ def bleach_corrected(path: Any, fbc: float, smooth_kernel: int, save_option: boo
     from sofi_dask.viz._visualization import save_tiff
 
     path = Path(path)
-    movie = open_movie(path)
+    movie = open_input(path)
     corrected = _bleaching.correct_bleaching(movie, _blocks(movie, smooth_kernel, fbc))
     if not save_option:
         return corrected

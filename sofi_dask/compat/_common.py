@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import dask.array as da
 import numpy as np
+import tifffile
 
 from sofi_dask._validation import fail, shown
 from sofi_dask.io._open import Movie, open_movie
@@ -60,7 +62,51 @@ def movie_path(filepath: Any, filename: Any) -> Path:
 
 def open_source(filepath: Any, filename: Any) -> Movie:
     """Open ``filepath/filename`` lazily with :func:`sofi_dask.io.open_movie` (nothing is read)."""
-    return open_movie(movie_path(filepath, filename))
+    return open_input(movie_path(filepath, filename))
+
+
+def open_input(path: Any, chunks: Any = None) -> Movie:
+    """:func:`sofi_dask.io.open_movie`, and a one-page 2-D TIFF as a movie of one frame.
+
+    pysofi reads such a file as a 1-frame movie (every moment 0, the average the image);
+    ``open_movie`` refuses a single image on purpose (a movie is expected). Only when it does
+    is the file looked at again: one page holding one 2-D image (its only frame, read when
+    computed).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(f"{tmp}/one.tif", np.ones((2, 3), np.uint16), metadata=None)
+    ...     open_input(f"{tmp}/one.tif").shape
+    (1, 2, 3)
+    """
+    try:
+        return open_movie(path, chunks=chunks)
+    except ValueError:
+        layout = _single_image(Path(path))
+        if layout is None:
+            raise
+    frame = dask.delayed(_read_single_image)(Path(path))
+    return Movie(data=da.from_delayed(frame, (1, *layout[0]), layout[1]), path=Path(path))
+
+
+def _single_image(path: Path) -> tuple[tuple[int, int], np.dtype] | None:
+    """``(shape, dtype)`` of a TIFF file with exactly one 2-D integer/float page, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if len(tif.pages) != 1 or len(tif.pages[0].shape) != 2:
+                return None
+            shape, dtype = tif.pages[0].shape, np.dtype(tif.pages[0].dtype)
+    except (tifffile.TiffFileError, OSError, ValueError):
+        return None
+    return ((int(shape[0]), int(shape[1])), dtype) if dtype.kind in "uif" else None
+
+
+def _read_single_image(path: Path) -> np.ndarray:
+    return tifffile.imread(path, key=0)[np.newaxis]
 
 
 def as_frames(frames: Any, name: str = "frames") -> tuple[int, int] | None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask._validation import check_frames, check_positive_int
-from sofi_dask.compat._common import as_frames, compute_all, movie_path
+from sofi_dask.compat._common import as_frames, compute_all, movie_path, open_input
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -148,7 +148,7 @@ def interp_outputs(src: Path, interp_num_lst: Any, frames: Any, save_option: boo
     (atomic, replacing an earlier output, never the input) and the lazy array reads that
     file; otherwise it interpolates on demand.
     """
-    movie = open_movie(src)
+    movie = open_input(src)
     window = check_frames(as_frames(frames), movie.n_frames)
     data = movie if window == (0, movie.n_frames) else movie.data[window[0] : window[1]]
     stem = src.stem if src.suffix else src.name

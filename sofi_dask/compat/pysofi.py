@@ -35,10 +35,10 @@ from sofi_dask.compat._common import (
     as_image,
     compute_all,
     movie_path,
+    open_input,
     to_numpy,
     window_moments,
 )
-from sofi_dask.io._open import open_movie
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -119,7 +119,7 @@ class PysofiData:
         self.corder = 0
         self.fbc = 1
         self._path = movie_path(filepath, filename)
-        self._movie = open_movie(self._path)
+        self._movie = open_input(self._path)
         self._stacks: dict[tuple[Any, ...], np.ndarray] = {}
         self._signature = self._file_signature()
         self.n_frames, self.xdim, self.ydim = self.get_dims()
@@ -142,7 +142,7 @@ class PysofiData:
         signature = self._file_signature()
         if signature != self._signature:
             self._stacks.clear()
-            self._movie = open_movie(self._path)
+            self._movie = open_input(self._path)
             self._signature = signature
         key = (window, int(interp_num))
         cached = self._stacks.get(key)
@@ -427,7 +427,7 @@ class PysofiData:
                 f"frame_num: expected an integer in [0, {self.n_frames}) "
                 f"(the movie has {self.n_frames} frames), got {frame_num!r}"
             )
-        single = open_movie(self._path, chunks=1) if self._is_tiff() else self._movie
+        single = open_input(self._path, chunks=1) if self._is_tiff() else self._movie
         return np.asarray(single.data[int(frame_num)].compute())
 
     # ----------------------------------------------------------------------- helpers

@@ -174,7 +174,9 @@ def calc_moment_im(
 
     Native: :func:`sofi_dask.moment_stack` (one pass; the mean and the moment come
     from the same pass). With ``mean_im`` the moment is taken about that image (as pysofi),
-    by a binomial shift of the central moments.
+    by a binomial shift of the central moments. Any window of >= 1 frames works for every
+    order, as pysofi (the native API refuses windows shorter than the order; here a
+    ``RuntimeWarning``).
 
     Parameters
     ----------
@@ -287,7 +289,9 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
     """Cumulant images from moment images by pysofi's recursion (pure, no file access).
 
     Native: :func:`sofi_dask.cumulants_from_moments`. ``moment_set`` must hold the
-    orders 1..N; ``k_1 = m_1`` (0 for central moments, as pysofi).
+    orders 1..N; ``k_1 = m_1`` (0 for central moments, as pysofi). Images may be any
+    array-like pysofi takes (nested lists, tuples, scalars, arrays of any int/float dtype);
+    the result is float64, as pysofi's.
 
     Raises
     ------
@@ -296,8 +300,9 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
 
     Examples
     --------
-    >>> calc_cumulants_from_moments({1: 0.0, 2: 2.0, 3: 1.0, 4: 15.0})
-    {1: 0.0, 2: 2.0, 3: 1.0, 4: 3.0}
+    >>> k = calc_cumulants_from_moments({1: [[0, 0]], 2: [[2, 6]], 3: [[1, 6]], 4: [[15, 42]]})
+    >>> {order: image.tolist() for order, image in k.items()}
+    {1: [[0.0, 0.0]], 2: [[2.0, 6.0]], 3: [[1.0, 6.0]], 4: [[3.0, -66.0]]}
     """
     if not moment_set:
         raise ValueError("moment_set: is empty (expected {order: image} for orders 1..N)")
@@ -340,8 +345,9 @@ def cumulants_all_blocks(m_set_all_blocks: dict) -> dict[Any, dict[int, Any]]:
 
     Examples
     --------
-    >>> cumulants_all_blocks({0: {1: 0.0, 2: 2.0}})
-    {0: {1: 0.0, 2: 2.0}}
+    >>> k = cumulants_all_blocks({0: {1: [0, 0], 2: [2, 6]}})
+    >>> {order: image.tolist() for order, image in k[0].items()}
+    {1: [0.0, 0.0], 2: [2.0, 6.0]}
     """
     if not m_set_all_blocks:
         raise ValueError("m_set_all_blocks: is empty (expected {block: {order: image}})")
@@ -398,7 +404,7 @@ def calc_cumulants_from_moments_with_lag(
     Examples
     --------
     >>> m = {2: {(0, 1): 2.0}, 3: {(0, 1, 2): 1.0}}
-    >>> calc_cumulants_from_moments_with_lag(m, [0, 1, 2])
+    >>> {order: float(v) for order, v in calc_cumulants_from_moments_with_lag(m, [0, 1, 2]).items()}
     {2: 2.0, 3: 1.0}
     """
     return compute_all(_corr.cumulants_with_lag(as_images(m_set, "m_set"), list(tauSeries)))
