@@ -95,9 +95,9 @@ def test_moment_images_of_windows_of_one_to_five_frames(short_blocks):
 
 def test_native_api_still_refuses_short_windows(short_blocks):
     folder, movie = short_blocks
-    with pytest.raises(ValueError, match="order 6 needs at least 6 frames"):
+    with pytest.raises(ValueError, match="order 6"):
         nm.moment_stack(movie[:3], 6)
-    with pytest.raises(ValueError, match="needs at least 6 frames"):
+    with pytest.raises(ValueError, match="order 6"):
         nb.block_moments(movie, 6, _blocks_of(movie))
 
 
