@@ -9,12 +9,10 @@ carries the final name.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
+import json
 import logging
 import os
-import secrets
-import shutil
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._utils import is_dask_array
+from sofi_dask.io._atomic import AtomicOutputDir, atomic_output, check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +109,14 @@ def _input_paths(data: Any) -> list[Path]:
     return [Path(os.fspath(path))] if path is not None else []
 
 
-def _check_dest(dest: Any, overwrite: bool, protected: list[Path]) -> Path:
-    out = Path(os.path.abspath(os.fspath(dest)))
-    for item in protected:
-        real_in = Path(os.path.realpath(item))
-        real_out = Path(os.path.realpath(out))
-        if real_out == real_in or real_in in real_out.parents or real_out in real_in.parents:
-            raise ValueError(f"dest {str(out)!r} would write over the input {str(item)!r}")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"dest {str(out)!r} already exists; pass overwrite=True")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"folder of dest {str(out.parent)!r} does not exist")
-    return out
+def _is_interp_array(path: Path) -> bool:
+    """A Zarr array written by :func:`fourier_interp_movie_to_zarr` (``overwrite`` may replace)."""
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+    except (OSError, ValueError):
+        return False
+    attrs = meta.get("attributes", {}) if isinstance(meta, dict) else {}
+    return isinstance(attrs, dict) and attrs.get("sofi_dask", {}).get("stage") == "fourier_interp"
 
 
 def _movie(data: Any, factor: int, rescale: bool, frames_per_chunk: int | None) -> da.Array:
@@ -133,22 +128,6 @@ def _movie(data: Any, factor: int, rescale: bool, frames_per_chunk: int | None) 
     if rescale:
         return interpolate_movie_uint16(arr, factor, frames_per_chunk=frames_per_chunk)
     return interpolate_movie(arr, factor, frames_per_chunk=frames_per_chunk)
-
-
-def _install(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Move a finished ``tmp`` to ``out`` (replacing ``out`` only with ``overwrite``)."""
-    if out.exists():
-        if not overwrite:
-            raise FileExistsError(f"dest {str(out)!r} appeared while writing; not replaced")
-        old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
-        os.rename(out, old)
-        os.rename(tmp, out)
-        if old.is_dir():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-    else:
-        os.rename(tmp, out)
 
 
 def fourier_interp_movie_to_zarr(
@@ -168,7 +147,7 @@ def fourier_interp_movie_to_zarr(
     data : numpy.ndarray or dask.array.Array or Movie
         (t, y, x) movie.
     dest : str or PathLike
-        Zarr array folder to create (written as ``.<name>.partial-*`` and renamed when done).
+        Zarr array folder to create (written under a hidden name and renamed when done).
     factor : int
         Interpolation factor, >= 1.
     rescale : bool
@@ -188,18 +167,25 @@ def fourier_interp_movie_to_zarr(
 
     Raises
     ------
-    FileExistsError
-        ``dest`` exists and ``overwrite`` is false.
-    ValueError
-        ``dest`` is the input; bad ``factor``; ``data`` not 3-D.
+    OutputExistsError
+        ``dest`` exists and ``overwrite`` is false (a ``FileExistsError``).
+    InputError
+        ``dest`` is, contains or lies in the input, or is a folder not written by this
+        function; bad ``factor``; ``data`` not 3-D.
     """
     import zarr
     from zarr.codecs import ZstdCodec
 
-    out = _check_dest(dest, overwrite, _input_paths(data))
+    atomic = AtomicOutputDir(
+        dest,
+        protected=_input_paths(data),
+        overwrite=overwrite,
+        replaceable=_is_interp_array,
+        what="Zarr array",
+        name="dest",
+    )
     movie = _movie(data, factor, rescale, frames_per_chunk)
-    tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-    try:
+    with atomic as tmp:
         target = zarr.create_array(
             store=str(tmp),
             shape=movie.shape,
@@ -217,12 +203,8 @@ def fourier_interp_movie_to_zarr(
         )
         da.store(movie, target, lock=False)
         target.attrs["sofi_dask"] = {**target.attrs["sofi_dask"], "complete": True}
-        _install(tmp, out, overwrite)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    logger.debug("wrote %s", out)
-    return out
+    logger.debug("wrote %s", atomic.final)
+    return atomic.final
 
 
 #: largest merged input block (whole frames) held per task by the TIFF writer
@@ -331,29 +313,29 @@ def fourier_interp_movie_to_tiff(
 
     Raises
     ------
-    FileExistsError
-        ``dest`` exists and ``overwrite`` is false.
-    ValueError
-        ``dest`` is the input; bad ``factor``; ``data`` not 3-D or without frames.
+    OutputExistsError
+        ``dest`` exists and ``overwrite`` is false (a ``FileExistsError``).
+    InputError
+        ``dest`` is the input or a folder; bad ``factor``; ``data`` not 3-D or without frames.
     """
     import tifffile
 
-    out = _check_dest(dest, overwrite, _input_paths(data))
+    inputs = _input_paths(data)
+    out = check_output_path(dest, overwrite=overwrite, protected=inputs)
     k = max(1, int(chunks_in_flight or os.cpu_count() or 1))
     frames = _iter_interp_batches(data, factor, rescale, frames_per_chunk, k)
-    tmp = out.with_name(f".{out.stem}.partial-{secrets.token_hex(4)}{out.suffix}")
     try:
         first = next(frames, None)  # bad input raises here, before any file exists
         if first is None:
-            raise ValueError(f"data has no frames, got shape {getattr(data, 'shape', None)}")
-        with tifffile.TiffWriter(tmp, bigtiff=True) as tw:
+            raise fail("data", "at least one frame", shown(f"shape {getattr(data, 'shape', None)}"))
+        with (
+            atomic_output(out, overwrite=overwrite, protected=inputs) as tmp,
+            tifffile.TiffWriter(tmp, bigtiff=True) as tw,
+        ):
             for batch in itertools.chain([first], frames):
                 for frame in batch:
                     tw.write(frame, contiguous=True, photometric="minisblack")
-        _install(tmp, out, overwrite)
     finally:
         frames.close()
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     logger.debug("wrote %s", out)
     return out

@@ -17,12 +17,9 @@ Layout of an output folder::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import shutil
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sofi_dask._validation import fail, shown
-from sofi_dask.errors import OutputExistsError
-from sofi_dask.io._lock import write_lock
+from sofi_dask.io._atomic import AtomicOutputDir, check_output_dir, fsync_tree
 from sofi_dask.pipeline._record import (
     RUN_RECORD_NAME,
     input_identity,
@@ -43,13 +38,13 @@ from sofi_dask.pipeline._record import (
 __all__ = [
     "RUN_RECORD_NAME",
     "RUN_RECORD_PENDING",
-    "AtomicOutputDir",
     "ImageSpec",
     "check_output_path",
     "create_image_array",
     "input_identity",
     "ngff_multiscales",
     "package_versions",
+    "run_output_dir",
     "write_image_files",
     "write_run_record",
 ]
@@ -57,8 +52,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 RUN_RECORD_PENDING = ".run.json.partial"  # renamed to run.json once the folder is in place
-_PARTIAL_TAG = ".sofi-dask-partial-"
-_OLD_TAG = ".sofi-dask-old-"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -107,12 +100,17 @@ class ImageSpec:
             )
 
 
-def _is_within(path: Path, parent: Path) -> bool:
-    try:
-        path.relative_to(parent)
-    except ValueError:
-        return False
-    return True
+def _is_run_output(path: Path) -> bool:
+    """A folder written by a run (its run record, or the pending one of an interrupted run)."""
+    return any((path / n).is_file() for n in (RUN_RECORD_NAME, RUN_RECORD_PENDING))
+
+
+def _publish_run_record(final: Path) -> None:
+    """The run record last: a folder with run.json is complete, a partial one never has it."""
+    if (final / RUN_RECORD_PENDING).is_file():
+        os.replace(final / RUN_RECORD_PENDING, final / RUN_RECORD_NAME)
+        fsync_tree(final / RUN_RECORD_NAME)
+        fsync_tree(final)  # the folder's entries (the rename)
 
 
 def check_output_path(
@@ -121,7 +119,7 @@ def check_output_path(
     inputs: Iterable[str | os.PathLike[str]] = (),
     overwrite: bool = False,
 ) -> Path:
-    """Validate an output folder path before any work starts.
+    """Validate a run's output folder before any work starts (:func:`check_output_dir`).
 
     Parameters
     ----------
@@ -140,9 +138,9 @@ def check_output_path(
 
     Raises
     ------
-    FileExistsError
-        The output exists and ``overwrite`` is False.
-    ValueError
+    OutputExistsError
+        The output exists and ``overwrite`` is false.
+    InputError
         The output is, contains or lies inside an input; or it exists, is not empty and does
         not look like a sofi-dask output (so ``overwrite`` would destroy unrelated data).
 
@@ -151,132 +149,41 @@ def check_output_path(
     >>> check_output_path("/tmp/never-there-out", inputs=["/tmp/movie.tif"])  # doctest: +SKIP
     PosixPath('/tmp/never-there-out')
     """
-    out = Path(output).expanduser().resolve()
-    for item in inputs:
-        inp = Path(item).expanduser().resolve()
-        if out == inp:
-            relation = "is the input"
-        elif _is_within(out, inp):
-            relation = "lies inside the input"
-        elif _is_within(inp, out):
-            relation = "contains the input"
-        else:
-            continue
-        raise fail("output", f"a folder apart from the input {inp}", shown(f"{out}, {relation}"))
-    if out.exists() or out.is_symlink():
-        if not overwrite:
-            raise OutputExistsError(
-                f"output: {out} already exists; pass --overwrite (overwrite=True) to replace it"
-            )
-        if not out.is_dir():
-            raise fail("output", "a folder (a file is never replaced)", shown(f"{out}, a file"))
-        records = (out / RUN_RECORD_NAME, out / RUN_RECORD_PENDING)
-        if any(out.iterdir()) and not any(r.is_file() for r in records):
-            expected = f"a new folder or a sofi-dask output (with {RUN_RECORD_NAME})"
-            raise fail("output", expected, shown(f"{out}, a non-empty folder without it"))
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"output: parent folder {out.parent} does not exist")
-    return out
+    return check_output_dir(
+        output, overwrite=overwrite, protected=inputs, replaceable=_is_run_output
+    )
 
 
-def _pid_alive(pid: int) -> bool:
-    import psutil
+def run_output_dir(
+    output: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    wait: bool = False,
+) -> AtomicOutputDir:
+    """The atomic output folder of a run (:class:`~sofi_dask.io._atomic.AtomicOutputDir`).
 
-    return bool(psutil.pid_exists(pid))
-
-
-def _remove_stale(final: Path, locked: bool = False) -> None:
-    """Remove temporary folders left by killed runs writing the same output (all of them when
-    this process holds the output's write lock: no other writer can be alive)."""
-    prefix = f".{final.name}"
-    for entry in final.parent.glob(f"{prefix}*"):
-        rest = entry.name[len(prefix) :]
-        for tag in (_PARTIAL_TAG, _OLD_TAG):
-            if rest.startswith(tag):
-                pid_text = rest[len(tag) :].split("-", 1)[0]
-                if locked or (pid_text.isdigit() and not _pid_alive(int(pid_text))):
-                    logger.info("removing %s left by an interrupted run", entry)
-                    shutil.rmtree(entry, ignore_errors=True)
-
-
-class AtomicOutputDir:
-    """Context manager giving a temporary folder that becomes ``final`` only on success.
-
-    On normal exit the temporary folder is renamed to ``final`` (an existing ``final`` is
-    first moved aside, then deleted, only when ``overwrite`` was allowed by
-    :func:`check_output_path`), then its ``.run.json.partial`` to ``run.json``. On an
-    exception the temporary folder is deleted; the next run of the output removes one left by
-    a killed run. It holds the output's :func:`~sofi_dask.io._lock.write_lock` meanwhile.
-
-    Parameters
-    ----------
-    final : path
-        The output folder (validated with :func:`check_output_path`).
-    inputs : iterable of paths
-        Inputs of the run, see :func:`check_output_path`.
-    overwrite : bool
-        Replace an existing output folder.
-    wait : bool
-        Wait for another process writing the same output instead of raising.
+    Written under a hidden temporary name, renamed into place when complete, then its
+    ``.run.json.partial`` renamed to ``run.json``; ``overwrite`` replaces only a folder
+    written by a run (or an empty one). It holds the output's write lock meanwhile.
 
     Examples
     --------
-    >>> with AtomicOutputDir("/tmp/out-example", overwrite=True) as tmp:  # doctest: +SKIP
-    ...     (tmp / "run.json").write_text("{}")
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "out"
+    >>> with run_output_dir(out) as tmp:
+    ...     _ = (tmp / RUN_RECORD_PENDING).write_text("{}")
+    >>> sorted(p.name for p in out.iterdir())
+    ['run.json']
     """
-
-    def __init__(
-        self,
-        final: str | os.PathLike[str],
-        *,
-        inputs: Iterable[str | os.PathLike[str]] = (),
-        overwrite: bool = False,
-        wait: bool = False,
-    ) -> None:
-        self.inputs = list(inputs)
-        self.final = check_output_path(final, inputs=self.inputs, overwrite=overwrite)
-        self.overwrite = overwrite
-        self.wait = wait
-        self.tmp: Path | None = None
-        self._lock = contextlib.ExitStack()
-
-    def __enter__(self) -> Path:
-        self._lock.enter_context(write_lock(self.final, wait=self.wait, what="output folder"))
-        try:
-            check_output_path(self.final, inputs=self.inputs, overwrite=self.overwrite)
-            _remove_stale(self.final, locked=True)
-            tag = f"{_PARTIAL_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            self.tmp = self.final.parent / f".{self.final.name}{tag}"
-            self.tmp.mkdir()
-        except BaseException:
-            self._lock.close()
-            raise
-        return self.tmp
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        assert self.tmp is not None
-        with self._lock:  # released last
-            if exc_type is not None:
-                shutil.rmtree(self.tmp, ignore_errors=True)
-                return
-            self.commit()
-
-    def commit(self) -> None:
-        """Rename the temporary folder into place (replacing an allowed existing output)."""
-        assert self.tmp is not None
-        final = self.final
-        old: Path | None = None
-        if final.exists() or final.is_symlink():
-            # re-check: the folder may have appeared while the run was computing
-            check_output_path(final, overwrite=self.overwrite)
-            old = final.parent / f".{final.name}{_OLD_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            os.replace(final, old)
-        os.replace(self.tmp, final)
-        # the run record last: a folder with run.json is complete, a partial one never has it
-        if (final / RUN_RECORD_PENDING).is_file():
-            os.replace(final / RUN_RECORD_PENDING, final / RUN_RECORD_NAME)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    return AtomicOutputDir(
+        output,
+        protected=inputs,
+        overwrite=overwrite,
+        replaceable=_is_run_output,
+        on_commit=_publish_run_record,
+        wait=wait,
+    )
 
 
 def ngff_multiscales(spec: ImageSpec) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
 from sofi_dask.pipeline._outputs import (
     RUN_RECORD_PENDING,
-    AtomicOutputDir,
     ImageSpec,
     create_image_array,
+    run_output_dir,
     write_image_files,
     write_run_record,
 )
@@ -247,7 +247,7 @@ def run_pipeline(
     if ingest and not (len(inputs) == 1 and inputs[0].is_dir()):
         with contextlib.suppress(FileNotFoundError):
             protected.append(cache_store_path(input, cache_dir))
-    atomic = AtomicOutputDir(output, inputs=protected, overwrite=overwrite, wait=wait)
+    atomic = run_output_dir(output, inputs=protected, overwrite=overwrite, wait=wait)
 
     with timer("ingest"):
         resolved = resolve_input(

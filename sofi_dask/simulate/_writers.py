@@ -1,18 +1,16 @@
 """Writers of simulated movies: contiguous (Big)TIFF or a Zarr movie store, in frame batches.
 
-Outputs appear under their final name only when complete (written to a hidden temporary file
-beside the destination, then renamed); ground truth goes beside the movie as
-``<movie>.truth.csv`` (one row per emitter) and ``<movie>.simulation.json`` (parameters).
+Outputs appear under their final name only when complete (written to a hidden temporary
+beside the destination, flushed, then renamed: :mod:`sofi_dask.io._atomic`); ground truth goes
+beside the movie as ``<movie>.truth.csv`` (one row per emitter) and ``<movie>.simulation.json``
+(parameters).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import tifffile
 
 from sofi_dask import __version__
 from sofi_dask._validation import check_bool, check_positive_int
-from sofi_dask.errors import OutputExistsError
+from sofi_dask.io._atomic import AtomicOutputDir, atomic_output
 from sofi_dask.simulate._config import SimulationConfig, resolve_config
 from sofi_dask.simulate._emitters import GroundTruth
 from sofi_dask.simulate._engine import iter_simulated_batches
@@ -50,45 +48,21 @@ def truth_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     )
 
 
-def _check_destination(path: str | os.PathLike[str], overwrite: object) -> Path:
-    overwrite = check_bool(overwrite, "overwrite")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output folder {str(path.parent)!r} does not exist")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output {str(path)!r} already exists; pass overwrite=True (--overwrite) to replace it"
-        )
-    if path.is_dir() and not overwrite:  # pragma: no cover - covered by exists()
-        raise OutputExistsError(f"output {str(path)!r} is a folder")
-    return path
-
-
 def _write_sidecars(path: Path, config: SimulationConfig, truth: GroundTruth) -> None:
+    """Ground truth and parameters beside the movie (they belong to it: replaced with it)."""
     csv_path, json_path = truth_paths(path)
-    tmp_csv = csv_path.with_name(f".{csv_path.name}.{uuid.uuid4().hex}.partial")
-    tmp_json = json_path.with_name(f".{json_path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        truth.to_csv(tmp_csv)
-        tmp_json.write_text(
-            json.dumps(
-                {
-                    "sofi_dask_version": __version__,
-                    "movie": path.name,
-                    "shape": list(config.shape),
-                    "dtype": "uint16",
-                    "n_emitters": truth.n_emitters,
-                    "config": config.to_dict(),
-                },
-                indent=2,
-            )
-        )
-        os.replace(tmp_csv, csv_path)
-        os.replace(tmp_json, json_path)
-    finally:
-        for tmp in (tmp_csv, tmp_json):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    with atomic_output(csv_path, overwrite=True) as tmp:
+        truth.to_csv(tmp)
+    record = {
+        "sofi_dask_version": __version__,
+        "movie": path.name,
+        "shape": list(config.shape),
+        "dtype": "uint16",
+        "n_emitters": truth.n_emitters,
+        "config": config.to_dict(),
+    }
+    with atomic_output(json_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
 
 
 def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
@@ -188,17 +162,11 @@ def write_simulated_tiff(
     PosixPath('movie.tif')
     """
     cfg = resolve_config(config, overrides)
-    path = _check_destination(path, overwrite)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    try:
+    overwrite = check_bool(overwrite, "overwrite")
+    with atomic_output(path, overwrite=overwrite) as tmp:
         truth = _tiff_into(tmp, cfg, batch_frames, threads, progress)
-        _write_sidecars(path, cfg, truth)
-        if path.is_dir():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        _write_sidecars(Path(path), cfg, truth)  # before the movie: it appears last
+    path = Path(path)
     logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
     return path
 
@@ -222,16 +190,6 @@ def _zarr_chunks(config: SimulationConfig, chunks: Any) -> tuple[int, int, int]:
         return default
     depth = max(1, min(shape[0], ZARR_BATCH_BYTES // frame_bytes))
     return _store.default_chunks((depth, shape[1], shape[2]), np.dtype(np.uint16))
-
-
-def _check_replaceable(path: Path) -> None:
-    """Fail before simulating when ``overwrite`` could not delete what is at ``path``."""
-    from sofi_dask.io import _store
-
-    if path.is_symlink() or path.is_file():
-        _store.remove_store(path)  # raises: only our stores are deleted
-    if path.is_dir() and any(path.iterdir()) and not _store.is_movie_store(path):
-        _store.remove_store(path)  # raises with the reason
 
 
 def write_simulated_zarr(
@@ -280,8 +238,11 @@ def write_simulated_zarr(
     ------
     ValueError
         If a parameter is invalid.
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False, or is not a store we may replace.
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is False (a ``FileExistsError``).
+    InputError
+        If ``path`` is a file, a link or a non-empty folder that is not a movie store written
+        by sofi_dask (``overwrite`` never deletes those).
     FileNotFoundError
         If the destination folder does not exist.
 
@@ -294,9 +255,14 @@ def write_simulated_zarr(
     from sofi_dask.io import _store
 
     cfg = resolve_config(config, overrides)
-    path = _check_destination(path, overwrite)
-    if path.exists() or path.is_symlink():
-        _check_replaceable(path)
+    atomic = AtomicOutputDir(
+        path,
+        overwrite=check_bool(overwrite, "overwrite"),
+        replaceable=_store.is_movie_store,
+        what="store",
+        name="path",
+    )
+    path = atomic.final
     chunk_shape = _zarr_chunks(cfg, chunks)
     depth = chunk_shape[0]
     if batch_frames is not None:
@@ -306,9 +272,8 @@ def write_simulated_zarr(
         logger.info(
             "batch_frames %s rounded to %s (whole time chunks of %s)", batch_frames, batch, depth
         )
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
     source = [{"simulated": True, "seed": cfg.seed, "generator": "sofi_dask.simulate"}]
-    try:
+    with atomic as tmp:
         result: list[GroundTruth] = []
         writer = io.create_movie(
             tmp,
@@ -318,6 +283,7 @@ def write_simulated_zarr(
             pixel_size=cfg.pixel_size,
             source=source,
             name=path.name,
+            overwrite=True,  # the empty temporary folder AtomicOutputDir made for it
         )
         done = 0
         for start, frames in iter_simulated_batches(
@@ -339,12 +305,6 @@ def write_simulated_zarr(
             "sofi_dask_version": __version__,
         }
         writer.close()  # complete only now, with everything in it
-        _write_sidecars(path, cfg, truth)
-        if path.exists() or path.is_symlink():
-            _store.remove_store(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        _write_sidecars(path, cfg, truth)  # before the store: it appears last
     logger.info("simulated %s frames of %s into %s", cfg.n_frames, cfg.frame_shape, path)
     return path

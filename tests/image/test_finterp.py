@@ -209,6 +209,15 @@ def test_write_zarr_and_tiff(tmp_path, rng):
     with pytest.raises(FileExistsError):
         fourier_interp_movie_to_tiff(movie, tpath, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["interp.tif", "interp.zarr"]
+    # overwrite replaces only an array this writer made, never another folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="parameter 'dest': .*, got .*other, a non-empty folder"):
+        fourier_interp_movie_to_zarr(movie, other, 2, overwrite=True)
+    assert (other / "keep.txt").read_text() == "mine"
+    other.joinpath("keep.txt").unlink()
+    other.rmdir()
     # a zarr array as input stays lazy
     lazy = interpolate_movie(zarr.open_array(str(zpath), mode="r"), 2)
     assert isinstance(lazy, da.Array)
@@ -292,7 +301,9 @@ def test_tiff_writer_with_input_blocks_capped(tmp_path, rng, monkeypatch, lazy):
 
 
 def test_tiff_writer_refuses_an_empty_movie(tmp_path):
-    with pytest.raises(ValueError, match="no frames"):
+    with pytest.raises(
+        InputError, match=r"parameter .data.: expected at least one frame, got shape \(0, 4, 4\)"
+    ):
         fourier_interp_movie_to_tiff(np.zeros((0, 4, 4), np.uint16), tmp_path / "e.tif", 2)
     with pytest.raises(InputError, match="parameter 'factor': expected an integer >= 1, got 0"):
         fourier_interp_movie_to_tiff(np.zeros((2, 4, 4), np.uint16), tmp_path / "e.tif", 0)

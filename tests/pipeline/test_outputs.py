@@ -16,13 +16,13 @@ import zarr
 from sofi_dask.errors import InputError
 from sofi_dask.pipeline._outputs import (
     RUN_RECORD_NAME,
-    AtomicOutputDir,
     ImageSpec,
     check_output_path,
     create_image_array,
     input_identity,
     ngff_multiscales,
     package_versions,
+    run_output_dir,
     write_image_files,
     write_run_record,
 )
@@ -55,9 +55,8 @@ def test_overwrite_refuses_a_foreign_non_empty_folder(tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "thesis.txt").write_text("do not delete")
-    with pytest.raises(
-        InputError, match="parameter 'output': .*run.json.*, a non-empty folder without it"
-    ):
+    match = "parameter 'output': .*written by sofi_dask.*, got .*precious, a non-empty folder"
+    with pytest.raises(InputError, match=match):
         check_output_path(out, overwrite=True)
     assert (out / "thesis.txt").read_text() == "do not delete"
 
@@ -70,7 +69,7 @@ def test_missing_parent_is_an_error(tmp_path):
 # ---------------------------------------------------------------- AtomicOutputDir
 def test_atomic_dir_appears_only_on_success(tmp_path):
     out = tmp_path / "out"
-    with AtomicOutputDir(out) as tmp:
+    with run_output_dir(out) as tmp:
         assert tmp.parent == tmp_path and tmp.name.startswith(".out.")
         (tmp / "a.txt").write_text("x")
         assert not out.exists()
@@ -80,7 +79,7 @@ def test_atomic_dir_appears_only_on_success(tmp_path):
 
 def test_atomic_dir_removed_on_error(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError), AtomicOutputDir(out) as tmp:
+    with pytest.raises(RuntimeError), run_output_dir(out) as tmp:
         (tmp / "a.txt").write_text("x")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
@@ -91,7 +90,7 @@ def test_atomic_dir_overwrite_replaces_previous_output(tmp_path):
     out.mkdir()
     (out / RUN_RECORD_NAME).write_text('{"old": true}')
     (out / "stale.txt").write_text("old")
-    with AtomicOutputDir(out, overwrite=True) as tmp:
+    with run_output_dir(out, overwrite=True) as tmp:
         (tmp / RUN_RECORD_NAME).write_text('{"old": false}')
     assert json.loads((out / RUN_RECORD_NAME).read_text()) == {"old": False}
     assert not (out / "stale.txt").exists()
@@ -101,8 +100,8 @@ def test_atomic_dir_overwrite_replaces_previous_output(tmp_path):
 def test_atomic_dir_cleans_leftovers_of_a_killed_run(tmp_path):
     out = tmp_path / "out"
     code = (
-        "import os, sys; from sofi_dask.pipeline._outputs import AtomicOutputDir\n"
-        f"ctx = AtomicOutputDir({str(out)!r}); tmp = ctx.__enter__()\n"
+        "import os, sys; from sofi_dask.pipeline._outputs import run_output_dir\n"
+        f"ctx = run_output_dir({str(out)!r}); tmp = ctx.__enter__()\n"
         "(tmp / 'half.bin').write_bytes(b'x' * 10); os._exit(9)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], check=False)
@@ -111,7 +110,7 @@ def test_atomic_dir_cleans_leftovers_of_a_killed_run(tmp_path):
     leftovers = [p for p in tmp_path.iterdir() if p.name != ".out.lock"]
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".out.sofi-dask-partial-")
     assert not out.exists()
-    with AtomicOutputDir(out) as tmp:
+    with run_output_dir(out) as tmp:
         (tmp / "ok").write_text("1")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 

@@ -10,6 +10,7 @@ import tifffile
 from scipy import stats
 
 from sofi_dask.cli import _main as cli
+from sofi_dask.errors import InputError
 from sofi_dask.simulate._kernels import _poisson
 from sofi_dask.simulate._simulate import (
     SimulationConfig,
@@ -361,7 +362,7 @@ def test_write_zarr_interrupted_or_refused_leaves_nothing(tmp_path):
     other = tmp_path / "results.zarr"
     other.mkdir()
     (other / "keep.txt").write_text("precious")
-    with pytest.raises(FileExistsError, match="not a Zarr store"):
+    with pytest.raises(InputError, match="parameter .path.: .*, got .*results.zarr, a non-empty"):
         write_simulated_zarr(other, SMALL, overwrite=True)
     assert (other / "keep.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [

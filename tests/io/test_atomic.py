@@ -1,0 +1,79 @@
+"""The one atomic-output mechanism (sofi_dask.io._atomic): files and folders, on a real disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from sofi_dask.errors import InputError, OutputExistsError
+from sofi_dask.io._atomic import AtomicOutputDir, atomic_output
+
+
+def test_file_appears_only_complete_and_never_clobbers(tmp_path):
+    out = tmp_path / "a.txt"
+    with atomic_output(out) as tmp:
+        tmp.write_text("one")
+        assert tmp.parent == tmp_path and tmp.suffix == ".txt" and not out.exists()
+    assert out.read_text() == "one"
+    with pytest.raises(OutputExistsError, match="already exists"):
+        with atomic_output(out):
+            pass
+    with pytest.raises(RuntimeError), atomic_output(out, overwrite=True) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert out.read_text() == "one"
+    with atomic_output(out, overwrite=True) as tmp:
+        tmp.write_text("two")
+    assert out.read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_file_refuses_inputs_and_folders(tmp_path):
+    movie = tmp_path / "data"
+    movie.mkdir()
+    with pytest.raises(InputError, match="parameter 'output': expected a path apart from"):
+        with atomic_output(movie / "x.png", protected=[movie]):
+            pass
+    with pytest.raises(InputError, match="parameter 'output': expected a file path"):
+        with atomic_output(movie, overwrite=True):
+            pass
+
+
+def test_folder_replaces_only_what_replaceable_accepts(tmp_path):
+    final = tmp_path / "out"
+    committed = []
+    with AtomicOutputDir(final, on_commit=committed.append) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.bin").write_bytes(b"x" * 10)
+        assert not final.exists()
+    assert (final / "sub" / "a.bin").read_bytes() == b"x" * 10
+    assert committed == [final]
+    with pytest.raises(OutputExistsError):
+        AtomicOutputDir(final)
+    with pytest.raises(InputError, match="a non-empty folder of something else"):
+        AtomicOutputDir(final, overwrite=True)  # no replaceable: never deleted
+    mine = AtomicOutputDir(final, overwrite=True, replaceable=lambda p: (p / "sub").is_dir())
+    with mine as tmp:
+        (tmp / "b.txt").write_text("new")
+    assert sorted(p.name for p in final.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_folder_error_leaves_the_old_output(tmp_path):
+    final = tmp_path / "out"
+    final.mkdir()
+    (final / "keep").write_text("old")
+    with pytest.raises(KeyError), AtomicOutputDir(final, overwrite=True, replaceable=bool) as tmp:
+        (tmp / "partial").write_text("x")
+        raise KeyError("boom")
+    assert [p.name for p in final.iterdir()] == ["keep"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "around"])
+def test_folder_refuses_the_input(tmp_path, where):
+    data = tmp_path / "data" / "movie.zarr"
+    data.mkdir(parents=True)
+    out = {"same": data, "inside": data / "o", "around": tmp_path / "data"}[where]
+    words = {"same": "is the input", "inside": "lies inside", "around": "contains the input"}
+    with pytest.raises(InputError, match=f"parameter 'output': .*, got .*{words[where]}"):
+        AtomicOutputDir(out, protected=[data], overwrite=True)
