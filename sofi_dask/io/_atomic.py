@@ -207,7 +207,7 @@ def fsync_tree(path: PathLike) -> None:
     if not root.is_dir():
         _fsync(root)
         return
-    for parent, dirs, files in os.walk(root, topdown=False):
+    for parent, _dirs, files in os.walk(root, topdown=False):
         for f in files:
             p = Path(parent, f)
             if not p.is_symlink():
