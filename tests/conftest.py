@@ -38,3 +38,19 @@ def dask_client(dask_cluster):
 
     with Client(dask_cluster) as client:
         yield client
+
+
+@pytest.fixture
+def ngff_validate():
+    """Validate a written Zarr group against OME-NGFF 0.5 (metadata and structure: axes, the
+    dataset path exists, its dimensions match the axes) with yaozarrs, a maintained validator;
+    returns the validated group, raises on any deviation."""
+    yaozarrs = pytest.importorskip("yaozarrs")
+
+    def validate(path):
+        group = yaozarrs.validate_zarr_store(str(path))
+        assert group.attrs["ome"]["version"] == "0.5"
+        assert "multiscales" not in group.attrs  # the 0.5 place only: no top-level copy
+        return group
+
+    return validate

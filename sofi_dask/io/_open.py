@@ -93,7 +93,7 @@ class Movie:
     path : pathlib.Path
         The Zarr store, or the (first) TIFF file.
     attrs : dict
-        Store / source attributes (``sofi_dask`` provenance, ``multiscales``).
+        Store / source attributes (``sofi_dask`` provenance, OME-NGFF ``ome``).
     frame_stats : FrameStats or None
         Per-frame statistics recorded at ingestion (None when read from a TIFF).
     """

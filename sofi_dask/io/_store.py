@@ -2,7 +2,7 @@
 
 Layout of a store ``movie.zarr``::
 
-    movie.zarr/                      group; attrs "ome" (OME-NGFF 0.5), "multiscales", "sofi_dask"
+    movie.zarr/                      group; attrs "ome" (OME-NGFF 0.5), "sofi_dask"
       movie                          (t, y, x) original dtype, Blosc-compressed chunks
       frame_stats/total|minimum|maximum|mean   (t,) float64, written when the ingest completes
       _ingest/done                   (n_time_chunks, n_bands) uint8 completion records
@@ -36,6 +36,7 @@ import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
 from sofi_dask.errors import OutputExistsError
+from sofi_dask.io._ome import ngff_attrs
 
 MOVIE = "movie"
 STATS = "frame_stats"
@@ -125,27 +126,12 @@ def parse_chunks(
 
 
 # --------------------------------------------------------------------------- metadata
-def ngff_multiscales(name: str, pixel_size: float | None) -> list[dict[str, Any]]:
-    """OME-NGFF ``multiscales`` with axes t (time), y, x (space, micrometre when known)."""
-    space = {"type": "space"}
-    if pixel_size is not None:
-        space["unit"] = "micrometer"
-    scale = [1.0, pixel_size or 1.0, pixel_size or 1.0]
-    return [
-        {
-            "name": name,
-            "axes": [{"name": "t", "type": "time"}, {"name": "y", **space}, {"name": "x", **space}],
-            "datasets": [
-                {"path": MOVIE, "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-            ],
-        }
-    ]
-
-
 def group_attrs(name: str, pixel_size: float | None, info: dict[str, Any]) -> dict[str, Any]:
-    """All group attributes: OME-NGFF 0.5 ``ome`` block, plain ``multiscales``, ``sofi_dask``."""
-    ms = ngff_multiscales(name, pixel_size)
-    return {"ome": {"version": "0.5", "multiscales": ms}, "multiscales": ms, "sofi_dask": info}
+    """All group attributes: the OME-NGFF 0.5 ``ome`` block (:mod:`sofi_dask.io._ome`: axes t,
+    y, x; micrometre when the pixel size is known) and ``sofi_dask`` (provenance, state)."""
+    unit = None if pixel_size is None else "micrometer"
+    scale = (1.0, pixel_size or 1.0, pixel_size or 1.0)
+    return {**ngff_attrs(name, ("t", "y", "x"), scale, unit=unit, path=MOVIE), "sofi_dask": info}
 
 
 # --------------------------------------------------------------------------- store

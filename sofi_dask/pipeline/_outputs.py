@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask.io._atomic import AtomicOutputDir, check_output_dir, fsync_tree
+from sofi_dask.io._ome import ngff_attrs
 from sofi_dask.pipeline._record import (
     RUN_RECORD_NAME,
     input_identity,
@@ -42,7 +43,6 @@ __all__ = [
     "check_output_path",
     "create_image_array",
     "input_identity",
-    "ngff_multiscales",
     "package_versions",
     "run_output_dir",
     "write_image_files",
@@ -186,45 +186,6 @@ def run_output_dir(
     )
 
 
-def ngff_multiscales(spec: ImageSpec) -> dict[str, Any]:
-    """OME-NGFF 0.5 ``ome`` group attributes for one single-scale image.
-
-    Examples
-    --------
-    >>> spec = ImageSpec("m2", "moments", 2, ("y", "x"), (0.05, 0.05), "micrometer")
-    >>> ngff_multiscales(spec)["ome"]["multiscales"][0]["axes"][0]
-    {'name': 'y', 'type': 'space', 'unit': 'micrometer'}
-    """
-    axes: list[dict[str, str]] = []
-    for ax in spec.axes:
-        if ax == "t":
-            axes.append({"name": "t", "type": "time"})
-        else:
-            entry = {"name": ax, "type": "space"}
-            if spec.unit:
-                entry["unit"] = spec.unit
-            axes.append(entry)
-    return {
-        "ome": {
-            "version": "0.5",
-            "multiscales": [
-                {
-                    "name": spec.name,
-                    "axes": axes,
-                    "datasets": [
-                        {
-                            "path": "0",
-                            "coordinateTransformations": [
-                                {"type": "scale", "scale": [float(s) for s in spec.scale]}
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    }
-
-
 def _zarr_chunks(shape: Sequence[int]) -> tuple[int, ...]:
     tile = tuple(min(int(n), 1024) for n in shape[-2:])
     return (1, *tile) if len(shape) == 3 else tile
@@ -252,7 +213,7 @@ def create_image_array(root: Any, spec: ImageSpec, shape: Sequence[int], dtype: 
         raise ValueError(
             f"shape: expected {len(spec.axes)} dimensions for {spec.name}, got {tuple(shape)}"
         )
-    attrs = ngff_multiscales(spec)
+    attrs = ngff_attrs(spec.name, spec.axes, spec.scale, unit=spec.unit)
     attrs["sofi_dask"] = {
         "stage": spec.stage,
         "order": spec.order,

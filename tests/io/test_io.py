@@ -214,7 +214,7 @@ def test_sequence_natural_order_glob_and_list(tmp_path):
     np.testing.assert_array_equal(rev[:n_last], expected[-n_last:])
 
 
-def test_store_layout_and_metadata(tmp_path):
+def test_store_layout_and_metadata(tmp_path, ngff_validate):
     src, expected, _, _ = _flavour(tmp_path, "ome")
     dest = ingest(src, tmp_path / "m.zarr", chunks=(5, -1, -1), compressor="zstd", clevel=1)
     group = zarr.open_group(str(dest), mode="r")
@@ -226,6 +226,7 @@ def test_store_layout_and_metadata(tmp_path):
     assert sorted(group["frame_stats"].array_keys()) == sorted(_store.STAT_NAMES)
     assert _store.INGEST not in group  # completion records removed once complete
     attrs = group.attrs.asdict()
+    ngff_validate(dest)
     ms = attrs["ome"]["multiscales"][0]
     assert attrs["ome"]["version"] == "0.5"
     assert [a["name"] for a in ms["axes"]] == ["t", "y", "x"]

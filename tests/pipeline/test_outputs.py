@@ -20,7 +20,6 @@ from sofi_dask.pipeline._outputs import (
     check_output_path,
     create_image_array,
     input_identity,
-    ngff_multiscales,
     package_versions,
     run_output_dir,
     write_image_files,
@@ -116,7 +115,7 @@ def test_atomic_dir_cleans_leftovers_of_a_killed_run(tmp_path):
 
 
 # ---------------------------------------------------------------- Zarr / NGFF
-def test_ngff_metadata_and_zarr_array(tmp_path):
+def test_ngff_metadata_and_zarr_array(tmp_path, ngff_validate):
     root = zarr.open_group(tmp_path / "r.zarr", mode="w-", zarr_format=3)
     spec = _spec(axes=("t", "y", "x"), scale=(5.0, 0.05, 0.05))
     arr = create_image_array(root, spec, (3, 20, 30), np.float64)
@@ -133,11 +132,15 @@ def test_ngff_metadata_and_zarr_array(tmp_path):
         {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [5.0, 0.05, 0.05]}]}
     ]
     assert back["ldrc_order4"].attrs["sofi_dask"]["order"] == 4
+    ngff_validate(tmp_path / "r.zarr" / "ldrc_order4")
     assert back["ldrc_order4/0"].metadata.dimension_names == ("t", "y", "x")
 
 
-def test_ngff_without_pixel_size_has_no_unit():
-    ms = ngff_multiscales(_spec(unit=None, scale=(0.5, 0.5)))["ome"]["multiscales"][0]
+def test_ngff_without_pixel_size_has_no_unit(tmp_path, ngff_validate):
+    root = zarr.open_group(tmp_path / "r.zarr", mode="w-", zarr_format=3)
+    create_image_array(root, _spec(unit=None, scale=(0.5, 0.5)), (4, 5), np.float64)
+    group = ngff_validate(tmp_path / "r.zarr" / "ldrc_order4")
+    ms = group.attrs["ome"]["multiscales"][0]
     assert all("unit" not in a for a in ms["axes"])
 
 

@@ -42,8 +42,9 @@ def movie_tif(tmp_path_factory):
 
 
 @pytest.mark.parametrize("mask", ["order2", "average"])
-def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
+def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask, ngff_validate):
     result = run_pipeline(movie_tif, tmp_path / "out", _cfg(**{"ldrc.mask": mask}))
+    _validate_every_image(result, ngff_validate, n_axes=2)
     data = tifffile.imread(movie_tif).astype(np.float64)
     expected_cum = stage_cumulants(data, 3)
     psf = gauss2d_mask((9, 9), 2.0)
@@ -74,7 +75,18 @@ def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask):
     assert "numpy" in rec["versions"]
 
 
-def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
+def _validate_every_image(result, ngff_validate, n_axes):
+    """Every image group of the run's results.zarr is a valid OME-NGFF 0.5 image."""
+    names = sorted(zarr.open_group(result.zarr_path, mode="r").group_keys())
+    assert names and "average" in names
+    for name in names:
+        group = ngff_validate(result.zarr_path / name)
+        assert len(group.attrs["ome"]["multiscales"][0]["axes"]) == (
+            2 if name == "average" else n_axes
+        )
+
+
+def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif, ngff_validate):
     cfg = _cfg(
         **{
             "video.enabled": True,
@@ -106,6 +118,7 @@ def test_video_chain_with_filters_and_finterp(tmp_path, movie_tif):
     assert stored.shape == (n_windows, *grid)
     np.testing.assert_allclose(stored, f1, rtol=1e-8, atol=1e-6)
     assert result.load("noise_filter_2_order3").shape == (n_windows, *grid)
+    _validate_every_image(result, ngff_validate, n_axes=3)
     attrs = zarr.open_group(result.zarr_path / "noise_filter_2_order3", mode="r").attrs
     ms = attrs["ome"]["multiscales"][0]
     assert [a["name"] for a in ms["axes"]] == ["t", "y", "x"]

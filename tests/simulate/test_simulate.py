@@ -297,7 +297,7 @@ def test_interrupted_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_zarr_matches_memory(tmp_path):
+def test_write_zarr_matches_memory(tmp_path, ngff_validate):
     io = pytest.importorskip("sofi_dask.io")
     import zarr
 
@@ -325,6 +325,7 @@ def test_write_zarr_matches_memory(tmp_path):
     assert info["complete"] is True
     assert info["source"] == [{"simulated": True, "seed": 11, "generator": "sofi_dask.simulate"}]
     assert group.attrs["ome"]["multiscales"][0]["name"] == "movie.zarr"
+    ngff_validate(tmp_path / "movie.zarr")
     assert movie.pixel_size == pytest.approx(SMALL.pixel_size)
 
 
