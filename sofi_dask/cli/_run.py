@@ -43,14 +43,29 @@ def _size(text: str) -> int | list[int]:
 # becomes an override applied after --config FILE and before --set.
 STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     _onoff("bleaching.enabled", "bleaching correction"),
-    ("--bleaching-method", "bleaching.method", {"choices": ("blocks", "correct")}),
+    (
+        "--bleaching-method",
+        "bleaching.method",
+        {"choices": ("blocks", "correct", "exp", "biexp", "iir")},
+    ),
+    ("--iir-cutoff", "bleaching.iir_cutoff", {"type": float, "help": "IIR cut-off (Nyquist = 1)"}),
     ("--fbc", "bleaching.fbc", {"type": float, "help": "bleaching block fraction"}),
     (
         "--finterp",
         "finterp.factor",
         {"type": int, "metavar": "F", "help": "Fourier interpolation factor (>= 2; turns it on)"},
     ),
-    ("--statistic", "statistic.kind", {"choices": ("cumulants", "moments")}),
+    ("--statistic", "statistic.kind", {"choices": ("cumulants", "moments", "xc_cumulants")}),
+    (
+        "--bsofi",
+        "statistic.bsofi",
+        {"type": _bool, "metavar": "on|off", "help": "balanced SOFI maps (statistic.bsofi)"},
+    ),
+    (
+        "--linearise",
+        "statistic.linearise",
+        {"type": _bool, "metavar": "on|off", "help": "|image|^(1/n) (statistic.linearise)"},
+    ),
     (
         "--orders",
         "statistic.orders",

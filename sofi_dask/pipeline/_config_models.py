@@ -26,6 +26,7 @@ from sofi_dask._config_model import (
     setting,
 )
 from sofi_dask._schedulers import SCHEDULERS_WORDS, parse_scheduler
+from sofi_dask.pipeline._config_checks import check_methods
 
 __all__ = [
     "STAGES",
@@ -128,10 +129,15 @@ class BleachingConfig(ConfigModel):
     """Bleaching correction by blocks of the total signal (pysofi's bleach_correct)."""
 
     enabled: Bool = setting(True, "correct for bleaching")
-    method: Literal["blocks", "correct"] = setting(
+    method: Literal["blocks", "correct", "exp", "biexp", "iir"] = setting(
         "blocks",
         "blocks: statistics per block, then their unweighted mean (pysofi's block_ave_*); "
-        "correct: subtract each block's mean from the movie first (pysofi's correct_bleaching)",
+        "correct: subtract each block's mean from the movie first (pysofi's correct_bleaching); "
+        "exp/biexp: divide by a mono/bi-exponential fit of the total signal; iir: Butterworth "
+        "high-pass along time (sofipackage)",
+    )
+    iir_cutoff: Float = setting(
+        0.02, "iir: cut-off frequency, fraction of the Nyquist frequency", gt=0, lt=1
     )
     fbc: Float = setting(0.04, "fraction of the signal drop that starts a new block", gt=0, lt=1)
     smooth_kernel: OddInt = setting(251, "median-filter length for the total signal, frames", ge=1)
@@ -152,7 +158,11 @@ class FinterpConfig(ConfigModel):
 class StatisticConfig(ConfigModel):
     """The SOFI statistic: central moments or cumulants of the chosen orders (one pass)."""
 
-    kind: Literal["cumulants", "moments"] = setting("cumulants", "statistic")
+    kind: Literal["cumulants", "moments", "xc_cumulants"] = setting(
+        "cumulants",
+        "statistic (xc_cumulants: cross-cumulants with virtual pixels, orders 2..4, on a grid "
+        "order times finer)",
+    )
     orders: Annotated[tuple[Int, ...], AfterValidator(_distinct)] = setting(
         (2, 3, 4), "orders to compute", expected=_ORDERS_WORDS, min_length=1
     )
@@ -168,6 +178,14 @@ class StatisticConfig(ConfigModel):
         "deconvolve and compress |statistic| (SOFI images are magnitudes: cumulants of order "
         ">= 3 can be negative, and deconvolution floors negatives at eps); false: pysofi's "
         "signed input",
+    )
+
+    psf_sigma: Float | None = setting(
+        None, "xc_cumulants/bsofi: PSF sigma, pixels (null: estimated from the data)", gt=0
+    )
+    linearise: Bool = setting(False, "replace each order-n image by |image|^(1/n)")
+    bsofi: Bool = setting(
+        False, "balanced SOFI maps (on-time ratio, brightness, balanced image; orders 2, 3, 4)"
     )
 
     @field_validator("orders")
@@ -376,6 +394,7 @@ class PipelineConfig(ConfigModel):
                     "expected false unless video.enabled = true (the filter runs along the "
                     "window axis of a SOFI video), got True",
                 )
+        check_methods(self)
         mask = self.ldrc.mask
         if self.ldrc.enabled and mask.startswith("order"):
             orders = list(self.statistic.orders)

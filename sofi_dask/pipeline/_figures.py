@@ -65,11 +65,19 @@ def make_figures(
         signal = np.asarray(movie.frame_stats.total, dtype=np.float64)
     if signal is not None:
         smoothed = None
-        if config.bleaching.enabled:
+        title, label = "Total signal and bleaching blocks", "median-smoothed"
+        if graph.bleaching_fit is not None:  # exp/biexp: the fitted curve
+            smoothed = graph.bleaching_fit.curve
+            lifetimes = ", ".join(f"{t:.4g}" for t in graph.bleaching_fit.lifetimes)
+            title = f"Total signal and exponential fit (lifetimes {lifetimes} frames)"
+            label = f"{graph.bleaching_fit.model}-exponential fit"
+        elif config.bleaching.enabled and graph.blocks is not None:
             from sofi_dask.stats._bleaching import med_smooth
 
             smoothed = med_smooth(signal, config.bleaching.smooth_kernel)
-        figs["total_signal"] = F.plot_total_signal(signal, smoothed, graph.blocks)
+        figs["total_signal"] = F.plot_total_signal(
+            signal, smoothed, graph.blocks, title=title, smoothed_label=label
+        )
 
     names = graph.specs
     stat = config.statistic.kind

@@ -11,6 +11,13 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig, PsfConfig
+from sofi_dask.pipeline._methods_graph import (
+    FIT_METHODS,
+    bleaching_method,
+    bsofi_maps,
+    xc_spec,
+    xc_statistic,
+)
 from sofi_dask.pipeline._outputs import ImageSpec
 
 logger = logging.getLogger(__name__)
@@ -19,6 +26,7 @@ _DESCRIPTIONS = {
     "average": "average image of the movie (input grid)",
     "moments": "order-{k} central moment image",
     "cumulants": "order-{k} cumulant image",
+    "xc_cumulants": "order-{k} cross-cumulant image (virtual pixels, grid {k} times finer)",
     "noise_filter_1": "order-{k} SOFI video after noise filter 1 (along windows)",
     "deconvolution": "order-{k} image after shrinking-kernel deconvolution",
     "noise_filter_2": "order-{k} SOFI video after noise filter 2 (along windows)",
@@ -46,6 +54,7 @@ class StageGraph:
     signal: np.ndarray | None = None
     drift: Any = None  # DriftResult when drift.enabled
     quality: Any = None  # pipeline._quality.QualityGraph when quality.enabled
+    bleaching_fit: Any = None  # stats.BleachingFit when bleaching.method is exp/biexp
 
     def claim(self, stage: str, *arrays: Any) -> None:
         """Attribute every not-yet-claimed graph layer of ``arrays`` to ``stage``."""
@@ -114,6 +123,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     """
     from sofi_dask.image import _masks as masks
     from sofi_dask.stats import _moments as moments
+    from sofi_dask.stats._bsofi import linearise
 
     bleach = config.bleaching
     d = config.deconvolution
@@ -156,6 +166,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
         source = movie if frames is None else data
         g.signal = np.asarray(moments.total_signal(source), dtype=np.float64)
+    if bleach.enabled and bleach.method not in FIT_METHODS:
         g.blocks = [
             (int(a), int(b))
             for a, b in bleaching.bleaching_blocks(
@@ -183,7 +194,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         work, g.drift = drift_stage(work, config)
         g.claim("drift", work)
     block_stats = config.block_statistics
-    if bleach.enabled and not block_stats:
+    if bleach.enabled and bleach.method in FIT_METHODS:
+        work, g.bleaching_fit = bleaching_method(work, config, g.signal)
+        g.claim("bleaching", work)
+    elif bleach.enabled and not block_stats:
         # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
         # corrected movie, pysofi's correct_bleaching
         work = bleaching.correct_bleaching(work, g.blocks)
@@ -196,8 +210,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
     # moments / cumulants, whole movie or SOFI video
     stat = config.statistic.kind
-    ndim, step = 2, 1
-    if config.video.enabled:
+    ndim, step, xc = 2, 1, None
+    if stat == "xc_cumulants":
+        per_order, xc = xc_statistic(work, config, g.blocks if block_stats else None)
+    elif config.video.enabled:
         from sofi_dask.stats._video import sofi_video
 
         step = config.video_step
@@ -221,14 +237,21 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     current: dict[int, da.Array] = {}
     for k in config.statistic.orders:
         arr = _as_dask(per_order[k])
-        g.add(arr, spec(stat, k, ndim, step), config.keeps("statistic"), "statistic")
+        if config.statistic.linearise:
+            arr = linearise(arr, k)
+        sp = spec(stat, k, ndim, step)
+        g.add(arr, xc_spec(sp, k) if xc is not None else sp, config.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
+    if config.statistic.bsofi:
+        for arr, sp in bsofi_maps(per_order, xc, config, grid, unit):
+            g.add(arr, sp, config.keeps("statistic"), "bsofi")
 
     def stage(name: str, fn: Any) -> None:
         for k in config.statistic.orders:
             arr = _as_dask(fn(current[k]))
-            g.add(arr, spec(name, k, ndim, step), config.keeps(name), name)
+            sp = spec(name, k, ndim, step)
+            g.add(arr, xc_spec(sp, k) if xc is not None else sp, config.keeps(name), name)
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
 
@@ -261,14 +284,21 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         if config.ldrc.mask == "average":
             mask = average
         else:  # "order<k>": the statistic image of order k, on the reconstruction grid
-            mask = _as_dask(per_order[int(config.ldrc.mask[5:])])
+            k_mask = int(config.ldrc.mask[5:])
+            mask = _as_dask(per_order[k_mask])
             mask = magnitude(mask.mean(axis=0) if mask.ndim == 3 else mask)
+            if xc is not None:  # at the frame's pixels, resampled onto each order's grid
+                mask = mask[::k_mask, ::k_mask]
             ldrc_order = 1
         g.claim("ldrc", mask)
+
+        def grid_factor(a: Any) -> int:  # cross-cumulants: each order on its own finer grid
+            return ldrc_order if xc is None else (a.shape[-1] - 1) // (mask.shape[-1] - 1)
+
         stage(
             "ldrc",
             lambda a: ldrc(
-                magnitude(a), mask, order=ldrc_order, window_size=config.ldrc.window_size
+                magnitude(a), mask, order=grid_factor(a), window_size=config.ldrc.window_size
             ),
         )
     return g

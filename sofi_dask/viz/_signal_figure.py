@@ -27,6 +27,7 @@ def plot_total_signal(
     *,
     bounds: Sequence[float] | None = None,
     title: str = "Total signal and bleaching blocks",
+    smoothed_label: str = "median-smoothed",
     figsize: tuple[float, float] = (8.0, 3.5),
 ) -> Figure:
     """Plot the total signal per frame with the bleaching-correction blocks.
@@ -36,7 +37,7 @@ def plot_total_signal(
     signal : array_like
         Total intensity per frame, shape (n_frames,).
     smoothed : array_like, optional
-        The median-smoothed signal (``sofi_dask.med_smooth``), same length.
+        The median-smoothed signal (``sofi_dask.med_smooth``), or a fitted curve, same length.
     blocks : sequence of (start, end), optional
         Frame blocks ``[start, end)`` (``sofi_dask.bleaching_blocks``); shaded
         alternately, their boundaries marked by vertical lines.
@@ -44,6 +45,8 @@ def plot_total_signal(
         Signal levels that cut the blocks (``cut_frames``), drawn as dotted horizontal lines.
     title : str
         Axes title.
+    smoothed_label : str
+        Legend label of ``smoothed``.
     figsize : (float, float)
         Figure size in inches.
 
@@ -73,7 +76,7 @@ def plot_total_signal(
         s = _as_1d("smoothed", smoothed)
         if s.size != n:
             raise ValueError(f"smoothed: expected {n} values like signal, got {s.size}")
-        ax.plot(frames, s, color="tab:red", lw=1.5, label="median-smoothed")
+        ax.plot(frames, s, color="tab:red", lw=1.5, label=smoothed_label)
     if blocks is not None:
         blocks = [(int(a), int(b)) for a, b in blocks]
         for a, b in blocks:

@@ -1,0 +1,110 @@
+"""run_pipeline with the methods beyond pysofi: cross-cumulants with virtual pixels, bSOFI
+maps, linearisation, exponential and IIR bleaching corrections, against the stage functions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
+from sofi_dask.simulate import write_simulated_tiff
+from sofi_dask.stats import (
+    bsofi,
+    cumulants,
+    exp_bleaching_correction,
+    iir_bleaching_correction,
+    xc_cumulants,
+)
+
+FAST = {
+    "deconvolution.enabled": False,
+    "ldrc.window_size": 7,
+    "quality.enabled": False,
+    "outputs.tiff_rgb": False,
+    "outputs.png": False,
+    "compute.progress": False,
+}
+
+
+@pytest.fixture(scope="module")
+def movie_tif(tmp_path_factory):
+    path = tmp_path_factory.mktemp("movie") / "m.tif"
+    write_simulated_tiff(
+        path, n_frames=300, frame_shape=(20, 22), seed=7, bleach_lifetime=150.0, pixel_size=0.1
+    )
+    return path
+
+
+def test_xc_cumulants_bsofi_and_iir(tmp_path, movie_tif):
+    cfg = apply_overrides(
+        PipelineConfig(),
+        {
+            **FAST,
+            "statistic.kind": "xc_cumulants",
+            "statistic.bsofi": True,
+            "statistic.psf_sigma": 1.6,
+            "bleaching.method": "iir",
+            "bleaching.iir_cutoff": 0.05,
+            "outputs.figures": False,
+        },
+    )
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    data = tifffile.imread(movie_tif)
+    filtered = iir_bleaching_correction(data, cutoff=0.05)
+    xc = xc_cumulants(filtered, (2, 3, 4), psf_sigma=1.6)
+    maps = bsofi(xc)
+    rec = json.loads((result.output / "run.json").read_text())
+    for k in (2, 3, 4):
+        np.testing.assert_allclose(
+            result.load(f"xc_cumulants_order{k}"), xc.images[k], rtol=1e-9, atol=1e-12
+        )
+        image = rec["images"][f"xc_cumulants_order{k}"]
+        assert image["shape"] == [k * 19 + 1, k * 21 + 1]
+        np.testing.assert_allclose(image["scale"], [0.1 / k, 0.1 / k])
+        assert rec["images"][f"ldrc_order{k}"]["shape"] == image["shape"]
+    for name in ("ratio", "brightness", "balanced"):
+        got = result.load(f"bsofi_{name}")
+        np.testing.assert_allclose(got, getattr(maps, name), rtol=1e-9, atol=1e-12)
+        assert np.all(np.isfinite(got))
+        assert rec["images"][f"bsofi_{name}"]["scale"] == [0.1, 0.1]
+
+
+def test_exp_bleaching_linearised_with_fit_figure(tmp_path, movie_tif):
+    cfg = apply_overrides(
+        PipelineConfig(),
+        {
+            **FAST,
+            "bleaching.method": "exp",
+            "statistic.linearise": True,
+            "statistic.orders": [2, 3],
+            "ldrc.enabled": False,
+        },
+    )
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    data = tifffile.imread(movie_tif)
+    corrected, fit = exp_bleaching_correction(data)
+    k = cumulants(corrected, 3)
+    for n in (2, 3):
+        np.testing.assert_allclose(
+            result.load(f"cumulants_order{n}"), np.abs(k[n]) ** (1 / n), rtol=1e-9
+        )
+    assert (result.output / "figures" / "total_signal.png").is_file()
+    assert 0.5 * 150 < fit.lifetimes[0] < 2 * 150
+
+
+def test_config_refuses_what_the_methods_cannot_do():
+    from sofi_dask.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="statistic.orders"):
+        apply_overrides(
+            PipelineConfig(), {"statistic.kind": "xc_cumulants", "statistic.orders": [1, 2]}
+        )
+    with pytest.raises(ConfigError, match="statistic.bsofi"):
+        apply_overrides(PipelineConfig(), {"statistic.bsofi": True, "statistic.orders": [2, 3]})
+    with pytest.raises(ConfigError, match="video.enabled"):
+        apply_overrides(PipelineConfig(), {"statistic.kind": "xc_cumulants", "video.enabled": True})
+    with pytest.raises(ConfigError, match="bleaching.method"):
+        apply_overrides(PipelineConfig(), {"bleaching.method": "poly"})
