@@ -18,6 +18,7 @@ Differences from pysofi v0.1.1-alpha (on purpose):
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import os
 from typing import Any
@@ -25,8 +26,9 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+from scipy.fft import next_fast_len
 
-from sofi_dask._validation import check_positive_int, check_real, fail, shown
+from sofi_dask._validation import check_int, check_positive_int, check_real, fail, shown
 from sofi_dask.image import _deconv_kernels as K
 from sofi_dask.image._psf_otf import corelucy, otf2psf, psf2otf, zero_pad
 from sofi_dask.image._utils import is_dask_array
@@ -167,20 +169,68 @@ def _tile_block(block: np.ndarray, kernels: np.ndarray, workers: int) -> np.ndar
     return _whole_block(block, plan, workers)
 
 
-def _deconvsk_dask(arr: da.Array, kernels: np.ndarray, depth: Any, workers: int) -> da.Array:
+def _whole_images(arr: da.Array, kernels: np.ndarray, workers: int) -> da.Array:
     h, w = arr.shape[-2:]
     meta = np.empty((0,) * arr.ndim, dtype=np.float64)
-    if len(arr.chunks[-1]) == 1 and len(arr.chunks[-2]) == 1:
-        method = K.plan_method(kernels, (h, w))
-        nbytes = K.spectra_nbytes((h, w), len(kernels), method)
-        if nbytes <= SPECTRA_BUDGET:
-            plan: Any = dask.delayed(K.make_plan, pure=True)(kernels, (h, w), method=method)
-        else:
-            plan = K.make_plan(kernels, (h, w), method=method, precompute=False)
-        return arr.map_blocks(_whole_block, plan=plan, workers=workers, dtype=np.float64, meta=meta)
+    method = K.plan_method(kernels, (h, w))
+    nbytes = K.spectra_nbytes((h, w), len(kernels), method)
+    if nbytes <= SPECTRA_BUDGET:
+        plan: Any = dask.delayed(K.make_plan, pure=True)(kernels, (h, w), method=method)
+    else:
+        plan = K.make_plan(kernels, (h, w), method=method, precompute=False)
+    return arr.map_blocks(_whole_block, plan=plan, workers=workers, dtype=np.float64, meta=meta)
+
+
+def fast_tiles(size: int, depth: int, chunk: int) -> tuple[int, ...]:
+    """Tile sizes along one axis for tiles of at most ``chunk`` pixels overlapping by
+    ``depth``: an interior tile plus its two margins is the largest fast FFT length
+    (``scipy.fft.next_fast_len``) not above ``chunk + 2 * depth``; the last tile takes the rest.
+
+    Examples
+    --------
+    >>> fast_tiles(1000, 100, 300)
+    (300, 300, 300, 100)
+    >>> fast_tiles(1000, 101, 300)
+    (298, 298, 298, 106)
+    """
+    target = chunk + 2 * depth
+    fast = next((n for n in range(target, 2 * depth, -1) if next_fast_len(n, True) == n), None)
+    inner = max(1, min(size, chunk if fast is None else fast - 2 * depth))
+    tiles = [inner] * (size // inner)
+    if size % inner:
+        tiles.append(size % inner)
+    return tuple(tiles)
+
+
+#: default working-memory budget of one deconvolution task: whole images up to it
+MEMORY_BUDGET = 512 * 2**20
+
+
+def _deconvsk_dask(
+    arr: da.Array, kernels: np.ndarray, depth: Any, workers: int, memory_budget: int
+) -> da.Array:
+    h, w = arr.shape[-2:]
+    meta = np.empty((0,) * arr.ndim, dtype=np.float64)
+    method = K.plan_method(kernels, (h, w))
+    whole = len(arr.chunks[-1]) == 1 and len(arr.chunks[-2]) == 1
+    if whole or (memory_budget and K.image_nbytes((h, w), method) <= memory_budget):
+        # one task per image (orders and video frames in parallel): no overlap computed twice
+        if not whole:
+            lead = dict.fromkeys(range(arr.ndim - 2), 1)
+            arr = arr.rechunk({**lead, arr.ndim - 2: -1, arr.ndim - 1: -1})
+        return _whole_images(arr, kernels, workers)
     if depth is None:
         depth = tile_depth(kernels.shape[-2:], len(kernels))
     dy, dx = min(depth[0], h - 1), min(depth[1], w - 1)
+    per_px = K.image_nbytes((1, 1), method)
+    cy, cx = max(arr.chunks[-2]), max(arr.chunks[-1])
+    if memory_budget and per_px * (cy + 2 * dy) * (cx + 2 * dx) > memory_budget:
+        # tiles as large as the budget allows, their FFT lengths fast
+        side = math.isqrt(memory_budget // per_px)
+        ty, tx = max(16, side - 2 * dy), max(16, side - 2 * dx)
+        arr = arr.rechunk(
+            {arr.ndim - 2: fast_tiles(h, dy, ty), arr.ndim - 1: fast_tiles(w, dx, tx)}
+        )
     depths = {arr.ndim - 2: dy, arr.ndim - 1: dx}
     depths.update(dict.fromkeys(range(arr.ndim - 2), 0))
     return arr.map_overlap(
@@ -202,6 +252,7 @@ def deconvsk(
     iterations: int = 20,
     depth: int | tuple[int, int] | None = None,
     workers: int | None = None,
+    memory_budget: int = MEMORY_BUDGET,
 ) -> Any:
     """Shrinking-kernel deconvolution (pysofi ``deconvsk``, Yi et al. 2019).
 
@@ -214,8 +265,9 @@ def deconvsk(
     ----------
     image : numpy.ndarray or dask.array.Array
         One image (y, x) or a stack (n, y, x), e.g. a SOFI video. A dask stack with whole images
-        per chunk runs one task per chunk; a dask array tiled in y or x runs tiles with
-        ``map_overlap`` (equal to the untiled result with the default ``depth``).
+        per chunk runs one task per chunk. A dask array tiled in y or x is deconvolved whole,
+        one task per image, when one image's working memory fits ``memory_budget``; above it,
+        in tiles with ``map_overlap`` (equal to the untiled result with the default ``depth``).
     psf : array_like
         2-D PSF (negative values are clipped to 0). It may be larger than the image.
     lam : float
@@ -233,6 +285,12 @@ def deconvsk(
     workers : int, optional
         ``scipy.fft`` workers per task (default: all cores for one in-memory image, 1 in dask
         tasks, where dask provides the parallelism).
+    memory_budget : int
+        Bytes of working memory one task may use (default 512 MiB): a 2048 x 2048 image with
+        a symmetric PSF needs ~224 MiB (7 float64 buffers of its size), with an asymmetric
+        one ~900 MiB (28: the FFT works on the (2H, 2W) mirror extension). Images above it are
+        tiled, tiles as large as the budget allows, their FFT lengths fast
+        (``scipy.fft.next_fast_len``); 0: keep the input's tiles.
 
     Returns
     -------
@@ -258,16 +316,19 @@ def deconvsk(
     iterations = check_positive_int(iterations, "iterations")
     psf = _check_psf(psf)
     depth = _check_depth(depth)
+    memory_budget = check_int(memory_budget, "memory_budget", minimum=0)
     if not is_dask_array(image):
         image = np.asarray(image)
     _check_image(image)
     kernels = K.shrinking_kernels(psf, lam, iterations)
     if is_dask_array(image):
-        return _deconvsk_dask(image, kernels, depth, 1 if workers is None else workers)
+        return _deconvsk_dask(
+            image, kernels, depth, 1 if workers is None else workers, memory_budget
+        )
     if image.ndim == 2:
         plan = K.make_plan(kernels, image.shape, workers=-1 if workers is None else workers)
         return K.deconvsk_stack(image[None], plan, -1 if workers is None else workers)[0]
     nb = _default_block_frames(image.shape[0])
     arr = da.from_array(image, chunks=(nb, -1, -1))
-    out = _deconvsk_dask(arr, kernels, depth, 1 if workers is None else workers)
+    out = _deconvsk_dask(arr, kernels, depth, 1 if workers is None else workers, memory_budget)
     return out.compute()

@@ -270,7 +270,13 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         psf = load_psf(d.psf)
         stage(
             "deconvolution",
-            lambda a: deconvsk(magnitude(a), psf, lam=d.lam, iterations=d.iterations),
+            lambda a: deconvsk(
+                magnitude(a),
+                psf,
+                lam=d.lam,
+                iterations=d.iterations,
+                memory_budget=d.memory_budget_mb * 2**20,
+            ),
         )
     if config.video.enabled and config.noise_filter_2.enabled:
         k2 = masks.gauss1d_mask(nf2.kernel_size, nf2.sigma)

@@ -290,11 +290,13 @@ def test_tiled_default_depth_equals_untiled_and_the_bound_is_tight(rng):
     psf = np.ones((3, 3))
     whole = deconvsk(image, psf, iterations=5)
     assert tile_depth(psf.shape, 5) == (10, 10)
-    tiled = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5)
+    tiles = da.from_array(image, chunks=(12, 10))
+    tiled = deconvsk(tiles, psf, iterations=5, memory_budget=0)  # 0: the input's tiles
+    assert len(tiled.__dask_graph__().layers) > 2  # really tiled (map_overlap)
     np.testing.assert_allclose(tiled.compute(), whole, rtol=1e-12)
-    pair = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5, depth=[10, 10])
+    pair = deconvsk(tiles, psf, iterations=5, depth=[10, 10], memory_budget=0)
     np.testing.assert_allclose(pair.compute(), whole, rtol=1e-12)
-    short = deconvsk(da.from_array(image, chunks=(12, 10)), psf, iterations=5, depth=9)
+    short = deconvsk(tiles, psf, iterations=5, depth=9, memory_budget=0)
     err = np.abs(short.compute() - whole).max() / whole.max()
     assert 1e-8 < err < 1e-3  # one pixel less than the bound is visibly approximate
 
@@ -302,8 +304,51 @@ def test_tiled_default_depth_equals_untiled_and_the_bound_is_tight(rng):
 def test_tiled_stack_with_spatial_chunks(rng):
     stack = rng.random((2, 24, 20)) + 1
     psf = gauss_psf(1, 0.8)
-    got = deconvsk(da.from_array(stack, chunks=(1, 12, 10)), psf, iterations=3)
+    got = deconvsk(da.from_array(stack, chunks=(1, 12, 10)), psf, iterations=3, memory_budget=0)
+    assert got.numblocks == (2, 2, 2)
     np.testing.assert_allclose(got.compute(), deconvsk(stack, psf, iterations=3), rtol=1e-12)
+
+
+@pytest.mark.parametrize("psf", [gauss_psf(2, 1.0), gauss_psf(2, 1.0, shift=0.3)])
+def test_tiled_input_is_deconvolved_whole_when_it_fits_the_budget(rng, psf):
+    """Strips of rows (the store's chunks) in, one task per image out: orders / video frames
+    in parallel, nothing computed twice; the same numbers as the in-memory reference."""
+    stack = rng.random((3, 40, 30)) * 10 + 1
+    got = deconvsk(da.from_array(stack, chunks=(3, 8, 30)), psf, iterations=4)
+    assert got.chunks == ((1, 1, 1), (40,), (30,))
+    expected = np.stack([ref_deconvsk(im, psf, 1.5, 4) for im in stack])
+    np.testing.assert_allclose(got.compute(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("psf", [gauss_psf(3, 1.5), gauss_psf(2, 1.2, shift=0.4)])
+def test_images_above_the_budget_are_tiled_with_fast_fft_lengths(rng, psf):
+    from scipy.fft import next_fast_len
+
+    from sofi_dask.image import _deconv_kernels as K
+
+    image = rng.random((150, 140)) * 10 + 1
+    method = K.plan_method(K.shrinking_kernels(psf, 1.5, 3), image.shape)
+    budget = K.image_nbytes((90, 90), method)  # the whole image does not fit, 90 px tiles do
+    got = deconvsk(da.from_array(image, chunks=(30, 140)), psf, iterations=3, memory_budget=budget)
+    dy, dx = tile_depth(psf.shape, 3)
+    for size, depth in ((got.chunks[0][0], dy), (got.chunks[1][0], dx)):
+        assert next_fast_len(size + 2 * depth, True) == size + 2 * depth
+        assert size + 2 * depth <= 90
+    assert got.numblocks[0] > 1 and got.numblocks[1] > 1
+    np.testing.assert_allclose(got.compute(), ref_deconvsk(image, psf, 1.5, 3), rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (40, 33), (3, 2)])
+def test_dct_spectrum_is_the_even_kernel_spectrum(rng, shape):
+    """Against the FFT of the kernel placed on the (2H, 2W) grid (wrapping when larger)."""
+    from sofi_dask.image import _deconv_kernels as K
+
+    half = rng.random((4, 3))
+    kernel = np.concatenate([half[:0:-1], half])  # even in y, 7 rows
+    kernel = np.concatenate([kernel[:, :0:-1], kernel], axis=1)  # even in x, 5 columns
+    grid = K.psf_to_origin(kernel, (2 * shape[0], 2 * shape[1]))
+    ref = np.fft.rfft2(grid).real[: shape[0], : shape[1]]
+    np.testing.assert_allclose(K.dct_spectrum(kernel, shape), ref, atol=1e-12 * ref.max())
 
 
 # ----------------------------------------------------------------- DCT/FFT plan choice

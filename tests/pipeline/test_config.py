@@ -70,6 +70,7 @@ def test_defaults_follow_pysofi():
     assert (c.deconvolution.psf.kind, c.deconvolution.psf.sigma_px) == ("gaussian", 2.0)
     assert c.deconvolution.psf.size == 51
     assert (c.deconvolution.lam, c.deconvolution.iterations) == (1.5, 20)
+    assert c.deconvolution.memory_budget_mb == 512  # whole 2048 x 2048 images (~224 MiB)
     assert c.ldrc.window_size == (25, 25) and c.ldrc.mask == "order2"
     assert c.outputs.cmap == "pink" and c.outputs.keep_stages == STAGES
     assert c.enabled_stages() == ("average", "statistic", "deconvolution", "ldrc")
@@ -158,6 +159,7 @@ def _write(path, text):
         ({"deconvolution": {"lam": 1.0}}, "deconvolution.lam: expected a float > 1, got 1.0"),
         ({"deconvolution": {"iterations": 2.5}}, "deconvolution.iterations: expected an int"),
         ({"deconvolution": {"iterations": True}}, "deconvolution.iterations: expected an int"),
+        ({"deconvolution": {"memory_budget_mb": -1}}, "deconvolution.memory_budget_mb: expected"),
         ({"deconvolution": {"psf": {"size": 50}}}, "deconvolution.psf.size: expected an odd int"),
         ({"deconvolution": {"psf": {"kind": "file"}}}, "deconvolution.psf.path: expected a PSF"),
         ({"deconvolution": {"lamda": 2}}, "deconvolution.lamda: unknown key; did you mean 'lam'"),
