@@ -246,12 +246,7 @@ class DeconvolutionConfig(ConfigModel):
     psf: PsfConfig = setting(PsfConfig(), "point-spread function")
     lam: Float = setting(1.5, "lambda of the shrinking kernels", gt=1)
     iterations: Int = setting(20, "Richardson-Lucy iterations per kernel", ge=1)
-    memory_budget_mb: Int = setting(
-        512,
-        "working memory of one deconvolution task, MiB: whole images (one task each) up to "
-        "it, tiles above (0: the statistic's tiles)",
-        ge=0,
-    )
+    memory_budget_mb: Int = setting(512, "MiB per task: whole images up to it, tiles above", ge=0)
 
 
 class LdrcConfig(ConfigModel):
