@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import os
 from typing import Any
 
 import dask
@@ -28,6 +27,7 @@ import dask.array as da
 import numpy as np
 from scipy.fft import next_fast_len
 
+from sofi_dask._cpus import cpu_count, task_threads
 from sofi_dask._validation import check_int, check_positive_int, check_real, fail, shown
 from sofi_dask.image import _deconv_kernels as K
 from sofi_dask.image._psf_otf import corelucy, otf2psf, psf2otf, zero_pad
@@ -101,7 +101,8 @@ def richardson_lucy(
     iterations : int
         Number of iterations (>= 1).
     workers : int
-        ``scipy.fft`` workers (-1: all cores).
+        ``scipy.fft`` workers (-1: the CPUs this process may use, one inside a distributed
+        worker task).
 
     Returns
     -------
@@ -133,7 +134,8 @@ def richardson_lucy(
     psf = psf.copy()
     psf[psf <= 0] = K.EPS
     psf /= psf.sum()
-    return K.rl_blind(image, psf, iterations, workers=workers)
+    threads = task_threads() if workers == -1 else workers  # scipy's -1 counts the machine
+    return K.rl_blind(image, psf, iterations, workers=threads)
 
 
 def tile_depth(psf_shape: tuple[int, int], iterations: int) -> tuple[int, int]:
@@ -155,7 +157,7 @@ def tile_depth(psf_shape: tuple[int, int], iterations: int) -> tuple[int, int]:
 
 
 def _default_block_frames(n: int) -> int:
-    return max(1, n // (4 * (os.cpu_count() or 1)))
+    return max(1, n // (4 * cpu_count()))
 
 
 def _whole_block(block: np.ndarray, plan: K.SkPlan, workers: int) -> np.ndarray:
@@ -326,8 +328,11 @@ def deconvsk(
             image, kernels, depth, 1 if workers is None else workers, memory_budget
         )
     if image.ndim == 2:
-        plan = K.make_plan(kernels, image.shape, workers=-1 if workers is None else workers)
-        return K.deconvsk_stack(image[None], plan, -1 if workers is None else workers)[0]
+        # FFT threads: the CPUs this process may use (scipy's -1 counts the machine's), one
+        # inside a distributed worker task (the worker's threads are the parallelism)
+        threads = task_threads() if workers is None else workers
+        plan = K.make_plan(kernels, image.shape, workers=threads)
+        return K.deconvsk_stack(image[None], plan, threads)[0]
     nb = _default_block_frames(image.shape[0])
     arr = da.from_array(image, chunks=(nb, -1, -1))
     out = _deconvsk_dask(arr, kernels, depth, 1 if workers is None else workers, memory_budget)

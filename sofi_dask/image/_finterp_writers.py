@@ -22,6 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import cpu_count
 from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._utils import is_dask_array
@@ -322,7 +323,7 @@ def fourier_interp_movie_to_tiff(
 
     inputs = _input_paths(data)
     out = check_output_path(dest, overwrite=overwrite, protected=inputs)
-    k = max(1, int(chunks_in_flight or os.cpu_count() or 1))
+    k = max(1, int(chunks_in_flight or cpu_count()))
     frames = _iter_interp_batches(data, factor, rescale, frames_per_chunk, k)
     try:
         first = next(frames, None)  # bad input raises here, before any file exists

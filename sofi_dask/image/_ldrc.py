@@ -8,12 +8,12 @@ images larger than a chunk.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from sofi_dask._cpus import cpu_count
 from sofi_dask._validation import check_positive_int, check_size_tuple, fail, shown
 from sofi_dask.image._ldrc_kernels import ldrc_block, resample_mask
 from sofi_dask.image._utils import is_dask_array, overlap_depth
@@ -60,7 +60,7 @@ STACK_BLOCK_BYTES = 8 * 2**20
 def _stack_block_images(shape: tuple[int, ...]) -> int:
     """Images per task for an in-memory stack: <= ~8 MiB, and >= 2 tasks per core."""
     n, h, w = shape
-    per_core = -(-n // (2 * (os.cpu_count() or 1)))
+    per_core = -(-n // (2 * cpu_count()))
     return max(1, min(per_core, STACK_BLOCK_BYTES // (8 * h * w)))
 
 

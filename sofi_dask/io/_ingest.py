@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numba
 import numpy as np
 import zarr
 
+from sofi_dask._cpus import cpu_count
 from sofi_dask.io._store import INGEST, MOVIE
 from sofi_dask.io._tiff import TiffSource
 
@@ -196,7 +196,7 @@ def default_workers(plan: IngestPlan, itemsize: int, bands: int = 1) -> int:
     per task (compressed sources)."""
     band = bands * plan.chunks[0] * plan.chunks[1] * plan.shape[2] * itemsize
     by_memory = max(1, TASK_MEMORY_BUDGET // max(1, 3 * band))
-    return int(min(max(2, 2 * (os.cpu_count() or 1)), 16, by_memory))
+    return int(min(max(2, 2 * cpu_count()), 16, by_memory))
 
 
 def open_arrays(group: zarr.Group) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from sofi_dask._cpus import task_threads
 from sofi_dask.errors import InputError
 from sofi_dask.io._tiff_decode import decode_page_rows, decode_pages, page_strips
 from sofi_dask.io._tiff_layout import TiffLayout
@@ -194,7 +195,7 @@ def _read_pages(lay, start, stop, rows, cols, out, threads: int = 0) -> None:
     if jobs is None:
         _read_whole_pages(lay, planes, rows, cols, out)
         return
-    threads = threads or min(4, os.cpu_count() or 1)
+    threads = threads or task_threads(4)  # 1 on a distributed worker
     sample = lay.channel if len(lay.plane_shape) == 3 else None
     decode_pages(jobs, rows, cols, sample, threads)
 

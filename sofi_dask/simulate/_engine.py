@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from sofi_dask._cpus import cpu_count
 from sofi_dask._validation import check_positive_int
 from sofi_dask.simulate._config import SimulationConfig
 from sofi_dask.simulate._emitters import GroundTruth, ground_truth, psf_profiles, stream_keys
@@ -19,10 +19,7 @@ _DEFAULT_BATCH_BYTES = 32 * 2**20
 
 
 def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+    return cpu_count()  # affinity and cgroup quota
 
 
 def resolve_batch_frames(config: SimulationConfig, batch_frames: int | None) -> int:

@@ -1,0 +1,69 @@
+"""How many threads sofi_dask may use: the CPUs this process is allowed, never the machine's.
+
+``os.cpu_count()`` counts the machine: on a 128-core node where a batch job holds 8 cores it
+says 128. Every thread-count and in-flight default of the package comes from here instead:
+
+- :func:`cpu_count` is ``dask.system.CPU_COUNT``, which honours the process's CPU affinity
+  (``taskset``, SLURM's task binding) and a cgroup CPU quota (containers, SLURM cgroups).
+- :func:`task_threads` is for code running inside a Dask task: inside a ``distributed``
+  worker each of its threads already runs one task, so a task starts no threads of its own.
+
+Examples
+--------
+>>> cpu_count() >= 1 and task_threads(4) <= cpu_count()
+True
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dask.system import CPU_COUNT
+
+__all__ = ["cpu_count", "in_distributed_worker", "task_threads"]
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (affinity and cgroup quota): ``dask.system.CPU_COUNT``.
+
+    Examples
+    --------
+    >>> import os
+    >>> cpu_count() <= (os.cpu_count() or 1)
+    True
+    """
+    return max(1, int(CPU_COUNT))
+
+
+def in_distributed_worker() -> bool:
+    """True when called from a task running on a ``distributed`` worker.
+
+    Examples
+    --------
+    >>> in_distributed_worker()
+    False
+    """
+    if "distributed" not in sys.modules:  # never imported: not a worker process
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def task_threads(cap: int | None = None) -> int:
+    """Threads a task may start for itself: 1 on a ``distributed`` worker (no pool on top of
+    the worker's threads), else :func:`cpu_count`, at most ``cap``.
+
+    Examples
+    --------
+    >>> task_threads(1)
+    1
+    """
+    if in_distributed_worker():
+        return 1
+    n = cpu_count()
+    return n if cap is None else max(1, min(int(cap), n))
