@@ -20,6 +20,7 @@ from typing import Any
 import dask
 from dask.utils import format_bytes, parse_bytes
 
+from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS
 from sofi_dask._validation import check_positive_int, fail
 from sofi_dask.errors import ClusterError, InputError
 
@@ -37,11 +38,10 @@ __all__ = [
 #: Seconds :func:`wait_for_workers` waits for the first worker of a batch cluster by default.
 WORKER_TIMEOUT = 300.0
 
-#: scheduler name -> (dask-jobqueue class name, config section, submit command)
-JOBQUEUE_KINDS: dict[str, tuple[str, str, str]] = {
-    "slurm": ("SLURMCluster", "slurm", "sbatch"),
-    "pbs": ("PBSCluster", "pbs", "qsub"),
-}
+_DETAILS = {"slurm": ("SLURMCluster", "slurm", "sbatch"), "pbs": ("PBSCluster", "pbs", "qsub")}
+#: scheduler name -> (dask-jobqueue class name, config section, submit command), for the names
+#: of :data:`sofi_dask._schedulers.JOBQUEUE_SCHEDULERS` (the one list of scheduler names)
+JOBQUEUE_KINDS: dict[str, tuple[str, str, str]] = {k: _DETAILS[k] for k in JOBQUEUE_SCHEDULERS}
 
 #: Added to every job script: worker processes started with spawn, never fork.
 SPAWN_PROLOGUE = "export DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD=spawn"
