@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
+        # zarr's event loop may hold tasks the interrupt cut short: asyncio would log each one
+        # ("Task exception was never retrieved") at exit; the one line below says it all
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
         print(f"sofi-dask {args.command}: interrupted; run it again to resume", file=sys.stderr)
         return 130
     except (SofiDaskError, ValueError, FileNotFoundError, FileExistsError, OSError) as exc:

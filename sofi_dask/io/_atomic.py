@@ -86,7 +86,7 @@ def check_output_path(
     >>> check_output_path(os.path.join(folder, "a.png")).name
     'a.png'
     """
-    out = Path(os.path.abspath(os.fspath(path)))
+    out = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
     real_out = _real(out)
     for item in protected:
         real_in = _real(item)

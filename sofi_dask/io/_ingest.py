@@ -29,6 +29,7 @@ import numpy as np
 import zarr
 
 from sofi_dask._cpus import cpu_count
+from sofi_dask.errors import InputError
 from sofi_dask.io._store import INGEST, MOVIE
 from sofi_dask.io._tiff import TiffSource
 
@@ -127,6 +128,8 @@ def _run_task(
     for k in range(j, j_end):
         a, b = plan.rows(k)
         stats[:, k - j] = band_frame_stats(block[:, a - y0 : b - y0])
+    if block.dtype.kind == "f" and not np.isfinite(stats[:, :, 0]).all():
+        raise _non_finite(source, block, stats.sum(axis=1), t0, y0)
     arrays[MOVIE][t0:t1, y0:y1, :] = block
     del block  # unmaps: resident memory stays bounded by the tasks in flight
     arrays[f"{INGEST}/band_stats"][t0:t1, j:j_end, :] = stats
@@ -184,6 +187,34 @@ def compressed_depth(chunks: tuple[int, int, int], decode_rows: int, itemsize: i
     group_rows = math.lcm(decode_rows, chunks[1])
     fit = GROUP_MEMORY_BUDGET // max(1, group_rows * chunks[2] * itemsize)
     return max(1, min(chunks[0], max(16, fit // 16 * 16)))
+
+
+def _non_finite(
+    source: FrameSource, block: np.ndarray, stats: np.ndarray, t0: int, y0: int
+) -> InputError:
+    """The error for NaN or infinite pixels: the policy is to refuse them at ingestion (SOFI
+    statistics of such values are undefined), naming the file, frames and first pixel."""
+    bad = np.flatnonzero(~np.isfinite(stats[:, 0]))
+    f = int(bad[0])
+    y, x = (int(v) for v in np.argwhere(~np.isfinite(block[f]))[0])
+    value = block[f, y, x]
+    where = f"frame {t0 + f}"
+    layouts = getattr(source, "layouts", None)
+    if layouts:
+        bounds = np.concatenate([[0], np.cumsum([lay.n_frames for lay in layouts])])
+        k = int(np.searchsorted(bounds, t0 + f, side="right") - 1)
+        where = f"{layouts[k].path}: frame {t0 + f}" + (
+            f" (frame {t0 + f - int(bounds[k])} of this file)" if len(layouts) > 1 else ""
+        )
+    others = (
+        f"; also frames {', '.join(str(t0 + int(b)) for b in bad[1:6])}" if bad.size > 1 else ""
+    )
+    return InputError(
+        f"{where}: pixel (y={y0 + y}, x={x}) is {value} ({int((~np.isfinite(block[f])).sum())} "
+        f"non-finite pixels in this frame{others}); NaN or infinite pixels are refused "
+        "(SOFI statistics of them are undefined): replace them in the source, e.g. with the "
+        "frame's mean, and ingest again"
+    )
 
 
 TASK_MEMORY_BUDGET = 768 << 20

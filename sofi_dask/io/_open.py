@@ -302,7 +302,7 @@ def _write_store(
     _store.finalize(group, shape[1] * shape[2])
 
 
-def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group:
+def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group | None:
     hint = "pass overwrite=True (--overwrite) to replace it"
     if not _store.is_zarr(dest):
         raise OutputExistsError(f"{dest}: destination exists; {hint}")
@@ -329,10 +329,10 @@ def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.
         )
     records = (f"{_store.INGEST}/done", f"{_store.INGEST}/band_stats", _store.MOVIE)
     if any(name not in group for name in records):
-        raise OutputExistsError(
-            f"{dest}: unfinished store without its completion records (killed while being "
-            f"created); {hint}"
-        )
+        # killed while being created: no task ran (they need the records), nothing to keep
+        logger.info("%s: unfinished store killed while being created; starting over", dest)
+        _store.remove_store(dest)
+        return None
     return group
 
 

@@ -99,7 +99,10 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
         if path.is_dir():
             files = [p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES]
             if not files:
-                raise FileNotFoundError(f"{path}: folder contains no TIFF files (*.tif, *.tiff)")
+                raise FileNotFoundError(
+                    f"{path}: folder contains no TIFF files (*.tif, *.tiff) and is not a Zarr "
+                    "store (no zarr.json)"
+                )
             return sorted(files, key=lambda p: natural_key(p.name))
         if glob.has_magic(text) and not path.exists():
             files = [Path(p) for p in glob.glob(os.path.expanduser(text))]
@@ -109,6 +112,11 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
             return sorted(files, key=lambda p: natural_key(str(p)))
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file")
+        if not path.is_file():
+            raise InputError(
+                f"{path}: not a regular file (a device, pipe or socket); expected a TIFF file "
+                "or a Zarr store"
+            )
         return [path]
     paths = [Path(os.fspath(p)).expanduser() for p in source]
     if not paths:

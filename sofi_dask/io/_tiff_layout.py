@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from sofi_dask.errors import InputError
 from sofi_dask.io._tiff_decode import strip_rows
 
 # the TIFF reader's logger, named as before the split into _tiff / _tiff_layout / _tiff_read
@@ -194,6 +195,11 @@ def inspect_tiff(
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():
+            raise InputError(
+                f"{path}: not a regular file (a device, pipe or socket); expected a TIFF file "
+                "or a Zarr store"
+            )
         raise FileNotFoundError(f"{path}: no such file")
     stat = path.stat()
     with _capture_tifffile_errors() as errors:
