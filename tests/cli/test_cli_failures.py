@@ -81,5 +81,6 @@ def test_non_finite_pixels_refused_naming_file_frame_and_pixel(tmp_path, value):
         msg = str(err.value)
         assert str(tif) in msg and "frame 17" in msg and "(y=3, x=4)" in msg
         assert ("nan" if np.isnan(value) else "inf") in msg and "also frames 19" in msg
-    with pytest.raises(IncompleteStoreError):
-        open_movie(dest)  # nothing that looks complete
+    if dest.exists():  # nothing that looks complete (removed, or left incomplete)
+        with pytest.raises(IncompleteStoreError):
+            open_movie(dest)
