@@ -53,6 +53,7 @@ class ProgressBar:
             ("\r" if self.tty else "")
             + f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * frac:5.1f}% "
             f"{done}/{total} frames{speed} "
+            + ("" if self.tty else f"elapsed {elapsed:.0f} s, ")
             + (f"ETA {eta:5.0f} s" if done < total and eta == eta else f"{elapsed:6.1f} s")
         )
         self.stream.write(line)

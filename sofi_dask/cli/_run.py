@@ -146,6 +146,13 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``run``."""
     p = subparsers.add_parser(
@@ -242,7 +249,12 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     source = (args.input[0] if len(args.input) == 1 else args.input) or None
-    progress = config.compute.progress
+    progress: Any = config.compute.progress
+    if progress and not _is_terminal(sys.stderr):
+        # a batch job's log: whole lines every tenth or 30 s, no \r bars
+        from sofi_dask.cluster._progress import LineProgress
+
+        progress = LineProgress("compute", stream=sys.stderr)
     given = None
     if args.scheduler_file:
         if getattr(args, "opt:compute.scheduler") is not None:

@@ -2,7 +2,8 @@
 
 ``progress`` computes dask collections (or waits for futures) while showing progress: dask's
 ``ProgressBar`` on the local schedulers, ``distributed.progress`` with a client (a text bar
-in a terminal, a widget in Jupyter).
+in a terminal, a widget in Jupyter). :class:`LineProgress` writes whole lines instead, for
+batch-job logs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["progress", "progress_context"]
+__all__ = ["LineProgress", "progress", "progress_context"]
 
 
 def _is_client(obj: Any) -> bool:
@@ -130,3 +131,107 @@ def progress(*items: Any, client: Any = None, minimum: float = 0.5) -> Any:
     with progress_context(None, minimum=minimum):
         values = dask.compute(*items)
     return values[0] if single else tuple(values)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+class LineProgress:
+    """Progress for batch-job logs: whole lines, at most one per tenth of the work or per
+    ``interval`` seconds, each with the elapsed time and an ETA; never a ``\\r``.
+
+    Used by the CLI when its output is not a terminal (a SLURM ``--output`` file). Pass it as
+    ``progress=`` to :func:`sofi_dask.pipeline.run_pipeline`: on the local schedulers
+    :meth:`local` is a dask callback around the computation, with a ``distributed`` client
+    calling it with the futures waits for them, reading progress from the scheduler.
+
+    Parameters
+    ----------
+    label : str
+        Start of every line (the phase).
+    stream : file-like, optional
+        Where lines go (default ``sys.stderr``).
+    interval : float
+        Seconds after which a line is written even if no tenth was passed.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> p = LineProgress("compute", stream=out)
+    >>> for done in range(0, 101, 5):
+    ...     p.update(done, 100)
+    >>> len(out.getvalue().splitlines()), "\\r" in out.getvalue()
+    (11, False)
+    """
+
+    def __init__(self, label: str = "compute", stream: Any = None, interval: float = 30.0):
+        import sys
+        import time
+
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = float(interval)
+        self._now = time.monotonic
+        self._start = self._now()
+        self._last_time = -float("inf")
+        self._last_tenth = -1
+        self._finished = False
+
+    def update(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` units; writes a line only when one is due."""
+        if self._finished:
+            return
+        now = self._now()
+        tenth = 10 if total <= 0 else int(10 * done / total)
+        if tenth <= self._last_tenth and now - self._last_time < self.interval:
+            return
+        self._last_tenth, self._last_time = max(tenth, self._last_tenth), now
+        elapsed = now - self._start
+        frac = 1.0 if total <= 0 else done / total
+        eta = elapsed * (1 - frac) / frac if 0 < frac < 1 else None
+        tail = f", ETA {_clock(eta)}" if eta is not None else ""
+        self.stream.write(
+            f"{self.label}: {100 * frac:3.0f}% ({done}/{total} tasks), "
+            f"elapsed {_clock(elapsed)}{tail}\n"
+        )
+        self.stream.flush()
+        if total > 0 and done >= total:
+            self._finished = True
+
+    @contextlib.contextmanager
+    def local(self) -> Iterator[None]:
+        """Report the dask computations run inside this block (local schedulers)."""
+        from dask.callbacks import Callback
+
+        reporter = self
+
+        class _Lines(Callback):
+            def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+                done = len(state["finished"])
+                todo = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+                reporter.update(done, done + todo)
+
+        reporter._start = self._now()
+        with _Lines():
+            yield
+
+    def __call__(self, futures: Any) -> None:
+        """Wait for ``futures`` of a ``distributed`` client, reporting all their tasks."""
+        from distributed.diagnostics.progressbar import TextProgressBar
+
+        reporter = self
+        reporter._start = self._now()
+
+        class _Bar(TextProgressBar):  # distributed's scheduler feed, drawn as lines
+            def _draw_bar(self, remaining: int, all: int, **kwargs: Any) -> None:  # noqa: A002
+                reporter.update(all - remaining, all)
+
+            def _draw_stop(self, **kwargs: Any) -> None:
+                pass
+
+        _Bar(list(futures), interval="1s")

@@ -97,6 +97,10 @@ def _config(config: Any) -> Any:
 
 @contextlib.contextmanager
 def _progress_ctx(progress: Any) -> Iterator[None]:
+    if progress and hasattr(progress, "local"):  # e.g. cluster.LineProgress (batch logs)
+        with progress.local():
+            yield
+        return
     if progress and not callable(progress):
         from dask.diagnostics import ProgressBar
 
