@@ -106,6 +106,12 @@ def load_psf(psf: PsfConfig) -> np.ndarray:
     return image
 
 
+def _covers(windows: Any, n: int) -> bool:
+    """True when the frame windows partition ``0..n-1`` (bleaching blocks do)."""
+    ends = [0] + [b for _, b in windows]
+    return all(a == e for (a, _), e in zip(windows, ends, strict=False)) and ends[-1] == n
+
+
 def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     """Build every kept output of ``config`` on ``movie`` as lazy dask arrays (nothing computed
     except the per-frame total signal needed to cut bleaching blocks).
@@ -156,10 +162,6 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         attrs = {"interpolation_factor": 1 if stage == "average" else factor}
         return ImageSpec(name, stage, order, axes, scale, unit, desc, attrs)
 
-    # average image on the input grid: LDRC mask and a kept output
-    average = moments.average_image(data)
-    g.add(average, spec("average", None, 2), config.keeps("average"), "average")
-
     # bleaching: blocks from the per-frame total signal (ingestion statistics when present)
     if bleach.enabled:
         from sofi_dask.stats import _bleaching as bleaching
@@ -208,6 +210,9 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         work = interpolate_movie(work, factor)
         g.claim("finterp", work)
 
+    # the average image on the input grid (LDRC mask, a kept output): its own reduction,
+    # unless the statistic's moment stacks give it (below)
+    average = None
     # moments / cumulants, whole movie or SOFI video
     stat = config.statistic.kind
     ndim, step, xc = 2, 1, None
@@ -226,14 +231,22 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         from sofi_dask.pipeline._quality import split_statistic
 
         per_order, g.quality = split_statistic(work, config, g.blocks if block_stats else None)
-    elif block_stats:
-        block_fn = bleaching.block_moments if stat == "moments" else bleaching.block_cumulants
-        per_order = bleaching.block_average(block_fn(work, config.max_order, g.blocks))
+        if work is data and (not block_stats or _covers(g.blocks, data.shape[0])):
+            average = g.quality.average  # from the same states (one pass)
     else:
-        from sofi_dask.stats._cumulants import cumulants
+        # one pass: the moment stacks (per bleaching block or of the whole movie) hold each
+        # window's mean image, so the average image comes from the same reduction
+        from sofi_dask.stats._cumulants import cumulant_stack
 
-        fn = moments.central_moments if stat == "moments" else cumulants
-        per_order = fn(work, config.max_order)
+        windows = g.blocks if block_stats else [(0, work.shape[0])]
+        stacks = moments.moment_stacks(work, config.max_order, windows)
+        if work is data and _covers(windows, data.shape[0]):
+            average = sum((b - a) * st[0] for (a, b), st in zip(windows, stacks, strict=True))
+            average = average / data.shape[0]
+        if stat != "moments":
+            stacks = [cumulant_stack(st) for st in stacks]
+        per_block = [{p: st[p] for p in range(1, config.max_order + 1)} for st in stacks]
+        per_order = bleaching.block_average(per_block) if block_stats else per_block[0]
     current: dict[int, da.Array] = {}
     for k in config.statistic.orders:
         arr = _as_dask(per_order[k])
@@ -243,6 +256,9 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         g.add(arr, xc_spec(sp, k) if xc is not None else sp, config.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
+    if average is None:
+        average = moments.average_image(data)
+    g.add(average, spec("average", None, 2), config.keeps("average"), "average")
     if config.statistic.bsofi:
         for arr, sp in bsofi_maps(per_order, xc, config, grid, unit):
             g.add(arr, sp, config.keeps("statistic"), "bsofi")

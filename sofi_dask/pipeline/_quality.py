@@ -37,6 +37,7 @@ class QualityGraph:
     frames: list[int]
     changes: dict[int, list[tuple[Any, Any]]]
     report: Any = None
+    average: Any = None  # frame-weighted mean of the windows' mean images (one pass)
 
 
 def drift_stage(data: Any, config: PipelineConfig) -> tuple[Any, Any]:
@@ -91,12 +92,13 @@ def split_statistic(
     def layers(stack: Any) -> Any:
         return cumulant_stack(stack) if stat == "cumulants" else stack
 
-    full, half_a, half_b = [], [], []
+    full, half_a, half_b, sizes = [], [], [], []
     i = 0
     for subs in per_block:
         idx = list(range(i, i + len(subs)))
         i += len(subs)
         full.append(layers(merge_tree([stacks[j] for j in idx], [counts[j] for j in idx])[0]))
+        sizes.append(sum(counts[j] for j in idx))
         for half, parity in ((half_a, 0), (half_b, 1)):
             part = [j for j in idx if j % 2 == parity]
             if part and sum(counts[j] for j in part) >= max_order:
@@ -134,7 +136,8 @@ def split_statistic(
                 (da.linalg.norm(cur[k] - prev[k]), da.linalg.norm(cur[k]))
                 for prev, cur in zip(images[:-1], images[1:], strict=True)
             ]
-    return per_order, QualityGraph(halves, frames, changes)
+    average = sum(c * st[0] for c, st in zip(sizes, full, strict=True)) / sum(sizes)
+    return per_order, QualityGraph(halves, frames, changes, average=average)
 
 
 def lazy_arrays(q: QualityGraph) -> list[Any]:

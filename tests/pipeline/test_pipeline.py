@@ -304,3 +304,36 @@ def test_signed_statistic_option(tmp_path, movie_tif):
             deconvsk(image, psf, lam=1.5, iterations=2),
             rtol=1e-7,
         )
+
+
+@pytest.mark.parametrize("quality", [True, False])
+@pytest.mark.parametrize("kind", ["cumulants", "moments"])
+@pytest.mark.parametrize("bleach", [True, False])
+def test_average_comes_from_the_statistic_reduction(movie_tif, kind, bleach, quality):
+    """One pass: the average image is the frame-weighted mean of the moment stacks' mean
+    layers (bleaching blocks or the whole movie), not a reduction of its own."""
+    import dask
+
+    from sofi_dask.io import open_movie
+    from sofi_dask.pipeline._graph import build_graph
+
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": bleach,
+            "bleaching.min_block_frames": 50,
+            "statistic.kind": kind,
+            "quality.enabled": quality,
+            "quality.block_frames": 20,
+        }
+    )
+    g = build_graph(open_movie(movie_tif), cfg)
+    assert not bleach or len(g.blocks) > 1
+    assert (g.quality is not None) == quality
+    average = g.arrays["average"]
+    statistic = g.arrays[f"{kind}_order2"]
+    # every layer of the average that touches the movie is shared with the statistic
+    own = set(average.__dask_graph__().layers) - set(statistic.__dask_graph__().layers)
+    assert not any("mean" in name or "sum" in name for name in own), own
+    avg, _ = dask.compute(average, statistic, scheduler="threads")
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    np.testing.assert_allclose(avg, data.mean(axis=0), rtol=1e-12)
