@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from typing import Any
 
@@ -123,6 +122,15 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
             "this machine), slurm, pbs, or a scheduler address tcp://host:port",
         },
     ),
+    (
+        "--scheduler-file",
+        "compute.scheduler_file",
+        {
+            "metavar": "PATH",
+            "help": "connect to the scheduler this file describes (dask scheduler "
+            "--scheduler-file); instead of --scheduler",
+        },
+    ),
     ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
     (
         "--threads-per-worker",
@@ -190,13 +198,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         elif "metavar" not in kwargs and "choices" not in kwargs:
             kwargs = {**kwargs, "metavar": kwargs["type"].__name__.upper()}
         g.add_argument(flag, dest=f"opt:{key}", default=None, **kwargs)
-    g.add_argument(
-        "--scheduler-file",
-        default=None,
-        metavar="PATH",
-        help="connect to the scheduler described by this file (dask scheduler "
-        "--scheduler-file); instead of --scheduler",
-    )
     p.add_argument("--cache-dir", default=None, help="folder of ingested TIFF stores")
     p.add_argument("--no-ingest", action="store_true", help="read TIFF input directly")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTDIR")
@@ -255,15 +256,9 @@ def run(args: argparse.Namespace) -> int:
         from sofi_dask.cluster._progress import LineProgress
 
         progress = LineProgress("compute", stream=sys.stderr)
-    given = None
-    if args.scheduler_file:
-        if getattr(args, "opt:compute.scheduler") is not None:
-            raise ValueError("give either --scheduler-file or --scheduler, not both")
-        given = cluster.make_client(scheduler_file=args.scheduler_file)
-    with contextlib.ExitStack() as stack:
-        if given is not None:
-            stack.enter_context(given)
-        client = stack.enter_context(client_for(config, given))
+    if getattr(args, "opt:compute.scheduler_file") and getattr(args, "opt:compute.scheduler"):
+        raise ValueError("give either --scheduler-file or --scheduler, not both")
+    with client_for(config) as client:
         if client is not None:
             print(f"Dask dashboard: {cluster.dashboard_link(client)}", file=sys.stderr, flush=True)
         result = run_pipeline(

@@ -21,7 +21,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._schedulers import LOCAL_SCHEDULERS
+from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
@@ -140,23 +140,28 @@ def _compute(
 @contextlib.contextmanager
 def client_for(config: Any, client: Any = None) -> Iterator[Any]:
     """The ``distributed`` client a run uses: ``client`` if given, else one made from
-    ``config.compute`` for a cluster scheduler (``local``, ``slurm``, ``pbs``, an address),
-    closed at the end; None for the local schedulers (threads, synchronous, processes).
+    ``config.compute`` for a cluster scheduler (``local``, ``slurm``, ``pbs``, an address,
+    ``scheduler_file``), closed at the end (a scheduler connected to keeps running); None for
+    the local schedulers (threads, synchronous, processes).
     """
     cfg = _config(config)
-    if client is not None or cfg.compute.scheduler in LOCAL_SCHEDULERS:
+    c = cfg.compute
+    if client is not None or (c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None):
         yield client
         return
     from sofi_dask.cluster import _client as cluster
 
-    c = cfg.compute
-    made = cluster.make_client(
-        c.scheduler,
-        n_workers=c.n_workers,
-        threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit,
-        **c.cluster_options,
-    )
+    if c.scheduler_file is not None:
+        made = cluster.make_client(scheduler_file=c.scheduler_file)
+    else:
+        options = {"worker_timeout": c.worker_timeout} if c.scheduler in JOBQUEUE_SCHEDULERS else {}
+        made = cluster.make_client(
+            c.scheduler,
+            n_workers=c.n_workers,
+            threads_per_worker=c.threads_per_worker,
+            memory_limit=c.memory_limit,
+            **{**options, **c.cluster_options},
+        )
     try:
         logger.info("dask dashboard: %s", cluster.dashboard_link(made))
         yield made

@@ -368,3 +368,22 @@ def test_scheduler_started_from_command_line_with_scheduler_file(tmp_path):
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_config_scheduler_file_and_worker_timeout(dask_client, tmp_path):
+    """compute.scheduler_file (sofi-dask run --scheduler-file) connects without owning;
+    compute.worker_timeout is a positive number of seconds."""
+    from sofi_dask.errors import ConfigError
+    from sofi_dask.pipeline._config import apply_overrides, parse_config
+    from sofi_dask.pipeline._run import client_for
+
+    sched = tmp_path / "scheduler.json"
+    sched.write_text(json.dumps({"address": dask_client.scheduler.address}))
+    config = apply_overrides(parse_config(None), {"compute.scheduler_file": str(sched)})
+    with client_for(config) as client:
+        assert client.scheduler.address == dask_client.scheduler.address
+        assert client.submit(sum, [1, 2]).result() == 3
+    assert dask_client.submit(sum, [3, 4]).result() == 7  # still running
+    assert parse_config(None).compute.worker_timeout == 300.0
+    with pytest.raises(ConfigError, match="worker_timeout"):
+        apply_overrides(parse_config(None), {"compute.worker_timeout": 0})
