@@ -337,22 +337,14 @@ class ComputeConfig(ConfigModel):
     scheduler: Annotated[str, BeforeValidator(parse_scheduler)] = setting(
         "threads", "local scheduler, cluster kind or scheduler address", expected=SCHEDULERS_WORDS
     )
-    scheduler_file: FilePath | None = setting(
-        None,
-        "connect to the scheduler this file describes (dask scheduler --scheduler-file); "
-        "overrides scheduler",
-    )
-    worker_timeout: Float = setting(
-        300.0, "slurm/pbs: seconds to wait for the first worker job to start", gt=0
-    )
+    scheduler_file: FilePath | None = setting(None, "dask scheduler file to connect to instead")
+    worker_timeout: Float = setting(300.0, "slurm/pbs: seconds to wait for a first worker", gt=0)
     n_workers: Int | None = setting(None, "workers (default: auto)", ge=1)
     threads_per_worker: Int | None = setting(None, "threads per worker (default: auto)", ge=1)
     memory_limit: Annotated[Text, AfterValidator(_memory)] | None = setting(
         None, "memory per worker", expected="a size such as '4GiB' or 'auto', or null"
     )
-    performance_report: FilePath | None = setting(
-        None, "write a dask performance report (HTML) here"
-    )
+    performance_report: FilePath | None = setting(None, "write a dask performance report here")
     progress: Bool = setting(True, "show progress bars")
     cluster_options: Annotated[dict[str, Any], BeforeValidator(_scalars)] = setting(
         {},
