@@ -227,6 +227,8 @@ def build_config(args: argparse.Namespace) -> Any:
         overrides[key] = value
         if key == "finterp.factor":
             overrides["finterp.enabled"] = True
+        if key == "deconvolution.psf.path":  # --psf-file selects the file PSF
+            overrides["deconvolution.psf.kind"] = "file"
         if key == "video.window":
             overrides["video.enabled"] = True
     if args.no_figures:

@@ -403,7 +403,7 @@ class PipelineConfig(ConfigModel):
                 raise check(
                     "ldrc.mask",
                     f"expected 'average' or 'order<k>' with k <= the highest of "
-                    f"statistic.orders {orders}, got {mask!r}",
+                    f"statistic.orders {orders}, got {mask!r}; try --ldrc-mask average",
                 )
             if mask == "order1" and self.statistic.kind == "moments":
                 raise check(

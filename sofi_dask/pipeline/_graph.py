@@ -10,6 +10,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from sofi_dask.errors import ConfigError
 from sofi_dask.pipeline._config_models import PipelineConfig, PsfConfig
 from sofi_dask.pipeline._methods_graph import (
     FIT_METHODS,
@@ -84,6 +85,10 @@ def load_psf(psf: PsfConfig) -> np.ndarray:
     >>> load_psf(PsfConfig(size=5, sigma_px=1.0)).shape
     (5, 5)
     """
+    if psf.kind == "gaussian" and psf.path is not None:  # a path is never ignored silently
+        raise ConfigError(
+            "deconvolution.psf.kind", f"expected 'file' since path = {psf.path!r}, got 'gaussian'"
+        )
     if psf.kind != "file" or psf.path is None:
         from sofi_dask.image._masks import gauss2d_mask
 
@@ -140,6 +145,13 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     g.claim("read", data)
     if frames is not None:
         start, end = frames
+        n = int(data.shape[0])
+        if not 0 <= start < end <= n:  # never clamped: run.json records what was computed
+            raise ConfigError(
+                "statistic.frames",
+                f"expected [start, end) within the {n} frames of {movie.path} "
+                f"(0 <= start < end <= {n}), got [{start}, {end})",
+            )
         data = data[start:end]
         g.claim("read", data)
     pixel = movie.pixel_size
@@ -283,6 +295,14 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     if d.enabled:
         from sofi_dask.image._deconv import deconvsk
 
+        side = max(int(s) for s in next(iter(current.values())).shape[-2:])
+        limit = max(2 * side + 1, 129)  # a larger PSF only pads the image (and the FFTs)
+        if d.psf.kind == "gaussian" and d.psf.path is None and d.psf.size > limit:
+            raise ConfigError(  # before allocating it
+                "deconvolution.psf.size",
+                f"expected an odd size <= {limit} (for a deconvolved image of larger side "
+                f"{side}), got {d.psf.size}",
+            )
         psf = load_psf(d.psf)
         stage(
             "deconvolution",
@@ -299,6 +319,15 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
     if config.ldrc.enabled:
         from sofi_dask.image._ldrc import ldrc
+
+        image = tuple(int(s) for s in next(iter(current.values())).shape[-2:])
+        win = tuple(int(w) for w in config.ldrc.window_size)
+        if win[0] > image[0] or win[1] > image[1]:
+            raise ConfigError(
+                "ldrc.window_size",
+                f"expected at most the image's size {image} (rows, cols), got {win}; pass "
+                "--ldrc-window N or --ldrc off",
+            )
 
         # the average image lives on the input grid: ldrc resamples it (cubic, as pysofi,
         # lazily) onto the Fourier-interpolated grid when the factor is > 1

@@ -84,3 +84,46 @@ def test_non_finite_pixels_refused_naming_file_frame_and_pixel(tmp_path, value):
     if dest.exists():  # nothing that looks complete (removed, or left incomplete)
         with pytest.raises(IncompleteStoreError):
             open_movie(dest)
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    tif = folder / "s.tif"
+    tifffile.imwrite(tif, np.random.default_rng(3).integers(0, 900, (60, 24, 24), np.uint16))
+    return ingest(tif, folder / "s.zarr")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--frames", "0,61"], "statistic.frames: expected [start, end) within the 60 frames"),
+        (["--frames", "70,80"], "statistic.frames: expected [start, end) within the 60 frames"),
+        (["--set", "deconvolution.psf.size=100001"], "deconvolution.psf.size: expected an odd"),
+        (["--ldrc-window", "40"], "ldrc.window_size: expected at most the image's size (24, 24)"),
+        (["--orders", "1"], "ldrc.mask: expected 'average' or 'order<k>'"),
+        (["--psf-file", "/no/such/psf.npy"], "deconvolution.psf.path: /no/such/psf.npy"),
+        (["--set", "deconvolution.psf.path=/x.npy"], "deconvolution.psf.kind: expected 'file'"),
+    ],
+)
+def test_misleading_options_are_errors_naming_the_key(
+    small_store, tmp_path, capsys, options, message
+):
+    out = tmp_path / "out"
+    argv = ["run", str(small_store), "-o", str(out), "--no-progress", "--no-figures", *options]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_psf_file_alone_selects_the_file_psf(tmp_path):
+    from sofi_dask.cli._main import build_parser
+    from sofi_dask.cli._run import build_config
+
+    psf = tmp_path / "psf.npy"
+    np.save(psf, np.ones((5, 5)))
+    args = build_parser().parse_args(["run", "in.zarr", "-o", "out", "--psf-file", str(psf)])
+    config = build_config(args)
+    assert config.deconvolution.psf.kind == "file"
+    assert config.deconvolution.psf.path == str(psf)
