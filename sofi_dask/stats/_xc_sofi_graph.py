@@ -21,37 +21,37 @@ import numpy as np
 
 from sofi_dask.stats._correlations import sorted_k_partitions
 from sofi_dask.stats._fold_graph import _assemble, _bounds, _call, _fold_reduce
-from sofi_dask.stats._xc_sofi_kernels import combo_product_sums, product_masks, shift_combo_sums
+from sofi_dask.stats._xc_sofi_kernels import (
+    ShapeTable,
+    product_masks,
+    shape_product_sums,
+    shape_table,
+    shift_shape_sums,
+)
 
 
-def _groups(offsets: list[np.ndarray]) -> list[tuple[np.ndarray, tuple]]:
-    """Per order group: the offsets (C, n, 2) and the mask tables of order n."""
-    return [(off, product_masks(off.shape[1])) for off in offsets]
-
-
-def _xcs_state(block: np.ndarray, *, groups: list, row0: int, n_rows: int, col0: int, n_cols: int):
+def _xcs_state(block: np.ndarray, *, table: ShapeTable) -> tuple:
     n_t = block.shape[0]
     total = block.sum(axis=0, dtype=np.float64)
     shift = total / n_t
     x = np.ascontiguousarray(block)
-    single = (x - shift).sum(axis=0) if n_t else np.zeros_like(shift)
-    sums = [
-        combo_product_sums(x, shift, off, masks, parent, top, row0, n_rows, col0, n_cols)
-        for off, (masks, parent, top) in groups
-    ]
+    single = (x - shift).sum(axis=0)
+    sums = shape_product_sums(x, shift, table.offsets, table.size, table.parent)
     return n_t, total, shift, single, sums
 
 
-def _xcs_combine(*states: tuple, groups: list, row0: int, col0: int) -> tuple:
+def _xcs_combine(*states: tuple, table: ShapeTable) -> tuple:
     n = sum(s[0] for s in states)
     total = np.sum([s[1] for s in states], axis=0)
     shift = total / n
     single = np.zeros_like(states[0][3])
-    sums = [np.zeros_like(a) for a in states[0][4]]
-    for m, _, c, s1, parts in states:
+    sums = np.zeros_like(states[0][4])
+    t = table
+    for m, _, c, s1, part in states:
         delta = c - shift
-        for g, (off, (masks, _, _)) in enumerate(groups):
-            sums[g] += shift_combo_sums(parts[g], s1, m, delta, off, masks, row0, col0)
+        sums += shift_shape_sums(
+            part, s1, m, delta, t.offsets, t.size, t.sub_index, t.sub_dy, t.sub_dx
+        )
         single += s1 + m * delta
     return n, total, shift, single, sums
 
@@ -75,12 +75,32 @@ def _cumulant_from_sums(sums: np.ndarray, order: int, masks: np.ndarray, n: int)
     return acc
 
 
-def _xcs_images(state: tuple, *, groups: list) -> np.ndarray:
+def _xcs_images(
+    state: tuple,
+    *,
+    offsets: list[np.ndarray],
+    table: ShapeTable,
+    halo: int,
+    row0: int,
+    n_rows: int,
+    col0: int,
+    n_cols: int,
+) -> np.ndarray:
     n = state[0]
-    out = [
-        _cumulant_from_sums(sums, off.shape[1], masks, n)
-        for sums, (off, (masks, _, _)) in zip(state[4], groups, strict=True)
-    ]
+    # zero margins: combinations that leave the frame read zeros (masked by the caller)
+    sums = np.pad(state[4], ((0, 0), (halo, halo), (halo, halo)))
+    r0, c0 = row0 + halo, col0 + halo
+    out = []
+    for off in offsets:
+        order = off.shape[1]
+        masks = product_masks(order)
+        group = np.empty((off.shape[0], masks.size, n_rows, n_cols))
+        for c, combo in enumerate(off):
+            for k, m in enumerate(masks):
+                members = tuple(sorted(tuple(combo[j]) for j in range(order) if m >> j & 1))
+                idx, (ay, ax) = table.lookup[members]
+                group[c, k] = sums[idx, r0 + ay : r0 + ay + n_rows, c0 + ax : c0 + ax + n_cols]
+        out.append(_cumulant_from_sums(group, order, masks, n))
     return np.concatenate(out, axis=0)
 
 
@@ -94,7 +114,7 @@ def xc_stack(x: da.Array, offsets: list[np.ndarray], halo: int, every: int) -> d
     for axis in (1, 2):
         if len(x.chunks[axis]) > 1 and min(x.chunks[axis]) < halo:
             x = x.rechunk({axis: -1})
-    groups = _groups(offsets)
+    table = shape_table([tuple(map(tuple, c)) for off in offsets for c in off])
     n_combos = sum(off.shape[0] for off in offsets)
     ext = da.overlap.overlap(x, depth={0: 0, 1: halo, 2: halo}, boundary="none")
     blocks = ext.to_delayed(optimize_graph=False)
@@ -105,15 +125,11 @@ def xc_stack(x: da.Array, offsets: list[np.ndarray], halo: int, every: int) -> d
         for ix, (x0, x1) in enumerate(_bounds(x.chunks[2])):
             geom = dict(row0=halo if iy > 0 else 0, col0=halo if ix > 0 else 0)
             size = dict(n_rows=y1 - y0, n_cols=x1 - x0)
-            leaves = [
-                ((blocks[it, iy, ix],), dict(groups=groups, **geom, **size))
-                for it in range(blocks.shape[0])
-            ]
-            combine = partial(_xcs_combine, groups=groups, **geom)
+            leaves = [((blocks[it, iy, ix],), dict(table=table)) for it in range(blocks.shape[0])]
+            combine = partial(_xcs_combine, table=table)
             final = _fold_reduce(leaves, _xcs_state, combine, every, f"xcs-merge-{token}-{iy}-{ix}")
-            images = _call(
-                partial(_xcs_images, groups=groups), f"xcs-images-{token}-{iy}-{ix}", final
-            )
+            finish = partial(_xcs_images, offsets=offsets, table=table, halo=halo, **geom, **size)
+            images = _call(finish, f"xcs-images-{token}-{iy}-{ix}", final)
             row.append(
                 da.from_delayed(
                     images,

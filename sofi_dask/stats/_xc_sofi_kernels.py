@@ -1,53 +1,123 @@
 """Numba kernels of cross-cumulant SOFI with virtual pixels (``nogil``; no dask here).
 
 A *combination* is a set of ``n`` distinct pixels given as offsets ``(dy, dx)`` from a base
-pixel. For a chunk of frames, a per-pixel shift ``c`` (the chunk's own mean) and every base
-pixel of a tile, :func:`combo_product_sums` accumulates the sums over frames of the products
-``prod_{i in m} (x[p_i] - c[p_i])`` of every subset ``m`` of the combination's pixels with at
-least two elements (bit masks as in :mod:`sofi_dask.stats._correlation_kernels`). Subsets of one
-pixel are the per-pixel sums of ``x - c`` and the empty subset the frame count, both shared by
-all combinations, so they are kept once per tile.
+pixel. Its joint cumulant needs, about the mean, the product sums of every subset of its pixels
+with at least two elements. Such a subset, moved so that its first offset (lexicographic
+minimum) is ``(0, 0)``, is a *shape*; one shape serves every combination and base pixel that
+contains it, so a chunk's state holds one product-sum image per shape (70 shapes for the 408
+subsets of the orders 2..4 combinations) over the halo-extended tile:
 
-States about different shifts merge exactly (:func:`shift_combo_sums`): with
-``delta_i = c_i - c_new_i`` per factor,
-``sum_t prod_{i in m} (x_i - c_new_i) = sum_{A subset of m} prod_{i in m \\ A} delta_i S_A``,
-where ``S_A`` are the sums about ``c`` (``S_{} = n``, ``S_{i}`` the single sums).
+    S_s(p) = sum_t prod_{o in s} (x[t, p + o] - c[p + o])      (c: the chunk's own mean).
+
+Shapes are built in order of size; each is its *parent* (the shape without its last offset,
+same anchor) times one more pixel, so every product is one multiplication.
+
+States about different shifts merge exactly (:func:`shift_shape_sums`), one factor at a time:
+``S_m += delta_i S_(m without i)`` for every subset ``m`` holding factor ``i``, with the
+single-pixel sums and the frame count for subsets of one and no pixel.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numba
 import numpy as np
 
-__all__ = ["combo_product_sums", "product_masks", "shift_combo_sums"]
+__all__ = [
+    "ShapeTable",
+    "product_masks",
+    "shape_product_sums",
+    "shape_table",
+    "shift_shape_sums",
+]
+
+_MAX = 4  # largest shape (order 4)
 
 
-def product_masks(order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Subset masks of ``order`` factors with >= 2 elements, their parents and top bits.
+class ShapeTable:
+    """Shapes of a set of combinations and the lookups the kernels need.
 
-    Returns ``(masks, parent, top)``: ``masks`` ascending (int64), ``parent[k]`` the mask
-    ``masks[k]`` without its highest bit ``top[k]``.
+    Attributes
+    ----------
+    offsets : ndarray of int64, shape (S, 4, 2)
+        Offsets of each shape (anchor first, sorted), padded with zeros.
+    size : ndarray of int64, shape (S,)
+    parent : ndarray of int64, shape (S,)
+        Index of the shape without the last offset (-1 for shapes of two pixels).
+    sub_index, sub_dy, sub_dx : ndarray of int64, shape (S, 16)
+        For every subset mask (of >= 2 of the shape's offsets): the index of its shape and the
+        position of its anchor relative to the shape's anchor.
+    lookup : dict
+        Subset offsets (sorted tuple) -> ``(shape index, anchor (dy, dx))``.
+    """
+
+    def __init__(self, offset_sets: list[tuple[tuple[int, int], ...]]) -> None:
+        shapes: dict[tuple, int] = {}
+        subsets = set()
+        for combo in offset_sets:
+            off = sorted(tuple(o) for o in combo)
+            for k in range(2, len(off) + 1):
+                subsets.update(itertools.combinations(off, k))
+        normal = sorted({self._normal(s)[0] for s in subsets}, key=lambda s: (len(s), s))
+        for s in normal:
+            shapes[s] = len(shapes)
+        n = len(normal)
+        self.offsets = np.zeros((n, _MAX, 2), dtype=np.int64)
+        self.size = np.zeros(n, dtype=np.int64)
+        self.parent = np.full(n, -1, dtype=np.int64)
+        self.sub_index = np.full((n, 1 << _MAX), -1, dtype=np.int64)
+        self.sub_dy = np.zeros((n, 1 << _MAX), dtype=np.int64)
+        self.sub_dx = np.zeros((n, 1 << _MAX), dtype=np.int64)
+        for s, i in shapes.items():
+            self.offsets[i, : len(s)] = s
+            self.size[i] = len(s)
+            if len(s) > 2:
+                self.parent[i] = shapes[s[:-1]]
+            for mask in range(1 << len(s)):
+                members = [s[j] for j in range(len(s)) if mask >> j & 1]
+                if len(members) >= 2:
+                    norm, anchor = self._normal(tuple(members))
+                    self.sub_index[i, mask] = shapes[norm]
+                    self.sub_dy[i, mask], self.sub_dx[i, mask] = anchor
+        self.lookup = {s: (shapes[self._normal(s)[0]], self._normal(s)[1]) for s in subsets}
+
+    @staticmethod
+    def _normal(subset: tuple) -> tuple[tuple, tuple[int, int]]:
+        s = sorted(subset)
+        a = s[0]
+        return tuple((o[0] - a[0], o[1] - a[1]) for o in s), (a[0], a[1])
+
+    def __len__(self) -> int:
+        return int(self.size.shape[0])
+
+
+def product_masks(order: int) -> np.ndarray:
+    """Subset masks of ``order`` factors with >= 2 elements, ascending (int64).
 
     Examples
     --------
-    >>> [m.tolist() for m in product_masks(3)]
-    [[3, 5, 6, 7], [1, 1, 2, 3], [1, 2, 2, 2]]
+    >>> product_masks(3).tolist()
+    [3, 5, 6, 7]
     """
-    masks = [m for m in range(1 << order) if bin(m).count("1") >= 2]
-    top = [m.bit_length() - 1 for m in masks]
-    parent = [m ^ (1 << t) for m, t in zip(masks, top, strict=True)]
-    return (
-        np.asarray(masks, dtype=np.int64),
-        np.asarray(parent, dtype=np.int64),
-        np.asarray(top, dtype=np.int64),
-    )
+    return np.asarray([m for m in range(1 << order) if bin(m).count("1") >= 2], dtype=np.int64)
+
+
+def shape_table(offset_sets: list) -> ShapeTable:
+    """The :class:`ShapeTable` of combinations given as lists of ``(dy, dx)`` offsets.
+
+    Examples
+    --------
+    >>> t = shape_table([((0, -1), (0, 1)), ((-1, 0), (1, 0))])
+    >>> len(t), t.lookup[((0, -1), (0, 1))]
+    (2, (0, (0, -1)))
+    """
+    return ShapeTable([tuple(map(tuple, c)) for c in offset_sets])
 
 
 @numba.njit(nogil=True, cache=True)
-def combo_product_sums(
-    x, shift, offsets, masks, parent, top, row0, n_rows, col0, n_cols
-):  # pragma: no cover - numba
-    """Product sums of every combination and subset, for every base pixel of a tile.
+def shape_product_sums(x, shift, offsets, size, parent):  # pragma: no cover - numba
+    """Product sums of every shape at every anchor pixel of a tile.
 
     Parameters
     ----------
@@ -55,110 +125,126 @@ def combo_product_sums(
         Frames of a halo-extended tile (any real dtype).
     shift : ndarray of float64, shape (H, W)
         Per-pixel shift subtracted from every value.
-    offsets : ndarray of int64, shape (C, n, 2)
-        Pixel offsets ``(dy, dx)`` of the ``C`` combinations of order ``n``.
-    masks, parent, top : ndarray of int64, shape (K,)
-        From :func:`product_masks` for order ``n``.
-    row0, n_rows, col0, n_cols : int
-        Base pixels ``row0 <= a < row0 + n_rows``, ``col0 <= b < col0 + n_cols`` (tile
-        coordinates). Pixels outside the tile are read as 0 (the caller masks those bases).
+    offsets, size, parent : ndarray of int64
+        From :class:`ShapeTable`.
 
     Returns
     -------
-    ndarray of float64, shape (C, K, n_rows, n_cols)
-        ``sum_t prod_{i in masks[k]} (x[t, p_i] - shift[p_i])``.
+    ndarray of float64, shape (S, H, W)
+        ``sum_t prod_{o in s} (x[t, p + o] - shift[p + o])``; 0 where a pixel of the shape
+        falls outside the tile.
     """
     n_frames, height, width = x.shape
-    n_combos, order, _ = offsets.shape
-    n_masks = masks.shape[0]
-    out = np.zeros((n_combos, n_masks, n_rows, n_cols))
-    d = np.zeros((height, width))
-    prod = np.zeros((1 << order, n_cols))
-    for t in range(n_frames):
-        for a in range(height):
-            for b in range(width):
-                d[a, b] = x[t, a, b] - shift[a, b]
-        for c in range(n_combos):
-            for a in range(n_rows):
-                for i in range(order):
-                    ra = row0 + a + offsets[c, i, 0]
-                    row = prod[1 << i]
-                    if ra < 0 or ra >= height:
-                        row[:] = 0.0
-                        continue
-                    dc = col0 + offsets[c, i, 1]
-                    for b in range(n_cols):
-                        cb = dc + b
-                        row[b] = d[ra, cb] if 0 <= cb < width else 0.0
-                for k in range(n_masks):
-                    pm = prod[masks[k]]
-                    pp = prod[parent[k]]
-                    pt = prod[1 << top[k]]
-                    acc = out[c, k, a]
-                    for b in range(n_cols):
-                        v = pp[b] * pt[b]
-                        pm[b] = v
-                        acc[b] += v
+    n_shapes = size.shape[0]
+    out = np.zeros((n_shapes, height, width))
+    max_dy = 0
+    for s in range(n_shapes):
+        for i in range(size[s]):
+            max_dy = max(max_dy, offsets[s, i, 0])
+    drow = np.zeros((max_dy + 1, width))
+    prod = np.zeros((n_shapes, width))
+    # one anchor row at a time, all frames: the accumulators of a row (S x W) stay in cache
+    for a in range(height):
+        for t in range(n_frames):
+            for r in range(max_dy + 1):
+                if a + r < height:
+                    xr = x[t, a + r]
+                    sr = shift[a + r]
+                    dr = drow[r]
+                    for b in range(width):
+                        dr[b] = xr[b] - sr[b]
+            for s in range(n_shapes):
+                k = size[s] - 1
+                dy = offsets[s, k, 0]
+                dx = offsets[s, k, 1]
+                row = prod[s]
+                if a + dy >= height:
+                    row[:] = 0.0
+                    continue
+                base = prod[parent[s]] if parent[s] >= 0 else drow[0]
+                lo = max(0, -dx)
+                hi = min(width, width - dx)
+                row[:lo] = 0.0
+                row[hi:] = 0.0
+                dr = drow[dy]
+                acc = out[s, a]
+                for b in range(lo, hi):
+                    v = base[b] * dr[b + dx]
+                    row[b] = v
+                    acc[b] += v
     return out
 
 
 @numba.njit(nogil=True, cache=True)
-def shift_combo_sums(
-    sums, single, count, delta, offsets, masks, row0, col0
+def shift_shape_sums(
+    sums, single, count, delta, offsets, size, sub_index, sub_dy, sub_dx
 ):  # pragma: no cover - numba
-    """Re-express the product sums of :func:`combo_product_sums` about a new shift.
+    """Re-express the shape product sums of :func:`shape_product_sums` about a new shift.
 
     Parameters
     ----------
-    sums : ndarray of float64, shape (C, K, n_rows, n_cols)
-        Product sums about the shift ``c``.
+    sums : ndarray of float64, shape (S, H, W)
+        Shape product sums about the shift ``c``.
     single : ndarray of float64, shape (H, W)
         ``sum_t (x - c)`` per pixel of the tile.
     count : int
         Number of frames of the state.
     delta : ndarray of float64, shape (H, W)
         ``c - c_new`` per pixel.
-    offsets, masks, row0, col0
-        As given to :func:`combo_product_sums`.
+    offsets, size, sub_index, sub_dy, sub_dx : ndarray of int64
+        From :class:`ShapeTable`.
 
     Returns
     -------
-    ndarray of float64, shape (C, K, n_rows, n_cols)
+    ndarray of float64, shape (S, H, W)
     """
-    n_combos, n_masks, n_rows, n_cols = sums.shape
-    order = offsets.shape[1]
-    height, width = single.shape
-    n_full = 1 << order
-    out = np.empty_like(sums)
-    full = np.zeros((n_full, n_cols))
-    dl = np.zeros((order, n_cols))
-    for c in range(n_combos):
-        for a in range(n_rows):
-            full[0, :] = float(count)
-            for i in range(order):
-                ra = row0 + a + offsets[c, i, 0]
-                dc = col0 + offsets[c, i, 1]
-                for b in range(n_cols):
-                    cb = dc + b
-                    if 0 <= ra < height and 0 <= cb < width:
-                        dl[i, b] = delta[ra, cb]
-                        full[1 << i, b] = single[ra, cb]
-                    else:
-                        dl[i, b] = 0.0
-                        full[1 << i, b] = 0.0
-            for k in range(n_masks):
-                full[masks[k], :] = sums[c, k, a, :]
-            # shift one factor at a time: S_m += delta_i S_(m without i) for every m holding i
-            # (S_(m without i) does not hold i, so it is still about the old shift of factor i)
-            for i in range(order):
+    n_shapes, height, width = sums.shape
+    out = np.zeros_like(sums)
+    full = np.zeros((1 << _MAX, width))
+    dl = np.zeros((_MAX, width))
+    for s in range(n_shapes):
+        k = size[s]
+        n_full = 1 << k
+        for a in range(height):
+            ok = True
+            for i in range(k):
+                if not 0 <= a + offsets[s, i, 0] < height:
+                    ok = False
+            if not ok:
+                continue
+            lo = 0
+            hi = width
+            for i in range(k):
+                lo = max(lo, -offsets[s, i, 1])
+                hi = min(hi, width - offsets[s, i, 1])
+            if hi <= lo:
+                continue
+            full[0, lo:hi] = float(count)
+            for i in range(k):
+                ra = a + offsets[s, i, 0]
+                dx = offsets[s, i, 1]
+                for b in range(lo, hi):
+                    dl[i, b] = delta[ra, b + dx]
+                    full[1 << i, b] = single[ra, b + dx]
+            for m in range(3, n_full):
+                idx = sub_index[s, m]
+                if idx < 0:
+                    continue
+                src = sums[idx, a + sub_dy[s, m]]
+                sx = sub_dx[s, m]
+                for b in range(lo, hi):
+                    full[m, b] = src[b + sx]
+            for i in range(k):
                 bit = 1 << i
                 di = dl[i]
                 for m in range(n_full - 1, 0, -1):
                     if m & bit:
                         fm = full[m]
                         fp = full[m ^ bit]
-                        for b in range(n_cols):
+                        for b in range(lo, hi):
                             fm[b] += di[b] * fp[b]
-            for k in range(n_masks):
-                out[c, k, a, :] = full[masks[k], :]
+            top = full[n_full - 1]
+            o = out[s, a]
+            for b in range(lo, hi):
+                o[b] = top[b]
     return out
