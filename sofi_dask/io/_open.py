@@ -32,6 +32,7 @@ from sofi_dask.io._integrity import (
 )
 from sofi_dask.io._lock import write_lock
 from sofi_dask.io._movie_writer import MovieWriter, create_movie
+from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.io._tiff import TiffSource, open_tiff_source, tiff_to_dask
 
 logger = logging.getLogger(__name__)
@@ -291,8 +292,18 @@ def _write_store(
         _store.remove_partials(dest)
         done = _store.done_records(group)
     plan = IngestPlan(shape, chunk_shape)
+    raw = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+    def needed() -> str:  # the compression ratio so far times the raw movie
+        frac = float(_store.done_records(group).mean())
+        stored = _store.stored_bytes(dest / _store.MOVIE)
+        if frac <= 0 or stored <= 0:
+            return f"up to {human_bytes(raw)} (the raw movie)"
+        return f"about {human_bytes(stored / frac)} in all ({human_bytes(stored)} written)"
+
     try:
-        write_movie(src, group, plan, done, workers=workers, progress=progress)
+        with explain_disk_full(dest, "the movie store", needed):
+            write_movie(src, group, plan, done, workers=workers, progress=progress)
     except InputError:
         # a file of the source is not what the first one promised (files of a frame
         # sequence are checked as they are read): leave nothing behind but the error

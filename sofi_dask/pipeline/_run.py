@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
+from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
@@ -279,7 +280,14 @@ def run_pipeline(
     files: dict[str, list[Path]] = {}
     figs: dict[str, Any] = {}
     report = contextlib.nullcontext()
-    with atomic as tmp, client_for(cfg, client) as active:
+    images = sum(int(np.prod(a.shape)) * 8 for a in graph.arrays.values())
+    full = explain_disk_full(
+        atomic.final,
+        "the results",
+        lambda: f"{human_bytes(images)} for the images in Zarr alone",
+        resumes=False,
+    )
+    with atomic as tmp, client_for(cfg, client) as active, full:
         import zarr
 
         root = zarr.open_group(tmp / RESULTS_ZARR, mode="w-", zarr_format=3)
