@@ -83,6 +83,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "total_signal",
         "video_windows",
         "XCCumulants",
+        "xc_video",
         "BleachingFit",
         "exp_bleaching_correction",
         "fit_bleaching",

@@ -228,8 +228,11 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     # moments / cumulants, whole movie or SOFI video
     stat = config.statistic.kind
     ndim, step, xc = 2, 1, None
-    if stat == "xc_cumulants":
+    is_xc = stat == "xc_cumulants"
+    if is_xc:
         per_order, xc = xc_statistic(work, config, g.blocks if block_stats else None)
+        if config.video.enabled:
+            ndim, step = 3, config.video_step
     elif config.video.enabled:
         from sofi_dask.stats._video import sofi_video
 
@@ -265,7 +268,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         if config.statistic.linearise:
             arr = linearise(arr, k)
         sp = spec(stat, k, ndim, step)
-        g.add(arr, xc_spec(sp, k) if xc is not None else sp, config.keeps("statistic"), "statistic")
+        g.add(arr, xc_spec(sp, k) if is_xc else sp, config.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
     if average is None:
@@ -279,7 +282,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         for k in config.statistic.orders:
             arr = _as_dask(fn(current[k]))
             sp = spec(name, k, ndim, step)
-            g.add(arr, xc_spec(sp, k) if xc is not None else sp, config.keeps(name), name)
+            g.add(arr, xc_spec(sp, k) if is_xc else sp, config.keeps(name), name)
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
 
@@ -338,13 +341,13 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
             k_mask = int(config.ldrc.mask[5:])
             mask = _as_dask(per_order[k_mask])
             mask = magnitude(mask.mean(axis=0) if mask.ndim == 3 else mask)
-            if xc is not None:  # at the frame's pixels, resampled onto each order's grid
+            if is_xc:  # at the frame's pixels, resampled onto each order's grid
                 mask = mask[::k_mask, ::k_mask]
             ldrc_order = 1
         g.claim("ldrc", mask)
 
         def grid_factor(a: Any) -> int:  # cross-cumulants: each order on its own finer grid
-            return ldrc_order if xc is None else (a.shape[-1] - 1) // (mask.shape[-1] - 1)
+            return ldrc_order if not is_xc else (a.shape[-1] - 1) // (mask.shape[-1] - 1)
 
         stage(
             "ldrc",

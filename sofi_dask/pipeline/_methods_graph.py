@@ -44,6 +44,13 @@ def xc_statistic(
 
     st = config.statistic
     orders = tuple(st.orders)
+    if config.video.enabled:
+        from sofi_dask.stats._xc_sofi import xc_video
+
+        video = xc_video(
+            work, orders, window=config.video.window, step=config.video_step, psf_sigma=st.psf_sigma
+        )
+        return video, None
     if not blocks:
         res = xc_cumulants(work, orders, psf_sigma=st.psf_sigma)
         return dict(res.images), res
@@ -55,7 +62,7 @@ def xc_statistic(
 
 def xc_spec(spec: ImageSpec, order: int) -> ImageSpec:
     """``spec`` on the order-``order`` fine grid (pixel size divided by the order)."""
-    scale = tuple(s / order for s in spec.scale[-2:])
+    scale = tuple(spec.scale[:-2]) + tuple(s / order for s in spec.scale[-2:])
     attrs = dict(spec.attrs, virtual_pixel_factor=order)
     return ImageSpec(
         spec.name, spec.stage, spec.order, spec.axes, scale, spec.unit, spec.description, attrs

@@ -51,7 +51,7 @@ from sofi_dask.stats._video import (
     sofi_video,
     video_windows,
 )
-from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants
+from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants, xc_video
 
 __all__ = [
     "BleachingFit",
@@ -93,4 +93,5 @@ __all__ = [
     "xc_combinations",
     "xc_cumulants",
     "xc_offsets",
+    "xc_video",
 ]

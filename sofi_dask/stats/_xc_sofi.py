@@ -39,7 +39,7 @@ from sofi_dask.stats._fold_graph import _check_split_every
 from sofi_dask.stats._moments import as_movie_array, check_frames
 from sofi_dask.stats._xc_sofi_graph import xc_stack
 
-__all__ = ["XCCumulants", "xc_combinations", "xc_cumulants"]
+__all__ = ["XCCumulants", "xc_combinations", "xc_cumulants", "xc_video"]
 
 # order-2 pairs about the base pixel, straight (sum of squared distances 2) and diagonal (4):
 # their image sums differ by exactly exp(1 / sigma^2) (same virtual pixels), which gives sigma
@@ -328,3 +328,47 @@ def xc_cumulants(
         return result
     (imgs, dfs, sig) = dask.compute(images, defined, sigma, scheduler="threads")
     return dataclasses.replace(result, images=imgs, defined=dfs, psf_sigma=float(sig))
+
+
+def xc_video(
+    data: Any,
+    order: int | Sequence[int] = (2, 3, 4),
+    *,
+    window: int,
+    step: int | None = None,
+    psf_sigma: float | None = None,
+    neighbourhood: int = 1,
+) -> dict[int, Any]:
+    """SOFI video of cross-cumulants with virtual pixels: :func:`xc_cumulants` per window.
+
+    Windows as :func:`sofi_dask.video_windows` (``w * step .. w * step + window - 1``); each
+    window is one ``frames`` range of :func:`xc_cumulants`, so adjacent windows (the default
+    ``step = window``) read every frame once. Without ``psf_sigma`` each window estimates its
+    own.
+
+    Returns
+    -------
+    dict[int, Array]
+        Order -> ``(n_windows, n (H - 1) + 1, n (W - 1) + 1)`` float64 stack; lazy for dask
+        input.
+
+    Examples
+    --------
+    >>> movie = np.random.default_rng(1).poisson(5.0, (40, 5, 5)).astype(float)
+    >>> xc_video(movie, 2, window=20, psf_sigma=1.0)[2].shape
+    (2, 9, 9)
+    """
+    from sofi_dask.stats._video import video_windows
+
+    arr, lazy = as_movie_array(data)
+    windows = video_windows(arr.shape[0], window, step)
+    x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
+    parts = [
+        xc_cumulants(x, order, psf_sigma=psf_sigma, neighbourhood=neighbourhood, frames=w)
+        for w in windows
+    ]
+    video = {n: da.stack([p.images[n] for p in parts]) for n in parts[0].images}
+    if lazy:
+        return video
+    (out,) = dask.compute(video, scheduler="threads")
+    return out

@@ -105,6 +105,33 @@ def test_config_refuses_what_the_methods_cannot_do():
     with pytest.raises(ConfigError, match="statistic.bsofi"):
         apply_overrides(PipelineConfig(), {"statistic.bsofi": True, "statistic.orders": [2, 3]})
     with pytest.raises(ConfigError, match="video.enabled"):
-        apply_overrides(PipelineConfig(), {"statistic.kind": "xc_cumulants", "video.enabled": True})
+        apply_overrides(PipelineConfig(), {"statistic.bsofi": True, "video.enabled": True})
     with pytest.raises(ConfigError, match="bleaching.method"):
         apply_overrides(PipelineConfig(), {"bleaching.method": "poly"})
+
+
+def test_xc_video_with_fine_grid_metadata(tmp_path, movie_tif):
+    cfg = apply_overrides(
+        PipelineConfig(),
+        {
+            **FAST,
+            "statistic.kind": "xc_cumulants",
+            "statistic.orders": [2, 3],
+            "statistic.psf_sigma": 1.6,
+            "bleaching.enabled": False,
+            "video.enabled": True,
+            "video.window": 100,
+            "outputs.figures": False,
+        },
+    )
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    data = tifffile.imread(movie_tif)
+    rec = json.loads((result.output / "run.json").read_text())
+    for k in (2, 3):
+        got = result.load(f"xc_cumulants_order{k}")
+        assert got.shape == (3, k * 19 + 1, k * 21 + 1)
+        one = xc_cumulants(data[100:200], k, psf_sigma=1.6)
+        np.testing.assert_allclose(got[1], one.images[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            rec["images"][f"ldrc_order{k}"]["scale"], [100, 0.1 / k, 0.1 / k]
+        )

@@ -158,3 +158,18 @@ def test_combinations_are_distinct_pixels_about_their_centroid():
             assert tuple(off.sum(axis=0)) == c["phase"]
             d2 = ((off - np.asarray(c["phase"]) / n) ** 2).sum()
             assert abs(d2 - c["distance2"]) < 1e-9
+
+
+def test_video_is_xc_per_window():
+    from sofi_dask.stats import xc_video
+
+    movie = np.random.default_rng(8).poisson(6.0, (90, 6, 7)).astype(np.uint16)
+    x = da.from_array(movie, chunks=(25, 6, 7))
+    video = xc_video(x, (2, 3), window=30, step=20, psf_sigma=1.1)
+    (video,) = dask.compute(video)
+    starts = [0, 20, 40, 60]
+    for n in (2, 3):
+        assert video[n].shape == (4, n * 5 + 1, n * 6 + 1)
+        for w, a in enumerate(starts):
+            one = xc_cumulants(movie[a : a + 30], n, psf_sigma=1.1)
+            np.testing.assert_allclose(video[n][w], one.images[n], rtol=1e-9, atol=1e-12)
