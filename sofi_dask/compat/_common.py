@@ -21,6 +21,7 @@ import numpy as np
 import tifffile
 
 from sofi_dask._validation import fail, shown
+from sofi_dask.errors import InputError
 from sofi_dask.io._open import Movie, open_movie
 from sofi_dask.stats import _moments as _moments
 
@@ -50,7 +51,9 @@ def movie_path(filepath: Any, filename: Any) -> Path:
     """
     for name, value in (("filepath", filepath), ("filename", filename)):
         if not isinstance(value, (str, os.PathLike)):
-            raise ValueError(f"{name}: expected a str or path, got {type(value).__name__}")
+            raise InputError(
+                f"parameter '{name}': expected a str or path, got {type(value).__name__}"
+            )
     path = Path(os.path.join(os.fspath(filepath), os.fspath(filename))).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -128,7 +131,9 @@ def as_frames(frames: Any, name: str = "frames") -> tuple[int, int] | None:
             return None
         if len(frames) == 2:
             return (frames[0], frames[1])
-    raise ValueError(f"{name}: expected [] (all frames) or [start, end], got {frames!r}")
+    raise InputError(
+        f"parameter '{name}': expected [] (all frames) or [start, end], got {frames!r}"
+    )
 
 
 def to_numpy(value: Any) -> Any:
@@ -179,8 +184,9 @@ def shift_moments(stack: Any, orders: Any, mean_im: Any) -> dict[int, Any]:
     """
     c = np.asarray(mean_im, dtype=np.float64)
     if c.shape != tuple(stack.shape[1:]):
-        raise ValueError(
-            f"mean_im: expected an image of shape {tuple(stack.shape[1:])}, got {c.shape}"
+        raise InputError(
+            f"parameter 'mean_im': expected an image of shape {tuple(stack.shape[1:])}, got "
+            f"{c.shape}"
         )
     d = stack[0] - c
     out: dict[int, Any] = {}

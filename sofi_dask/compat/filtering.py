@@ -16,6 +16,7 @@ import numpy as np
 
 from sofi_dask.compat._common import to_numpy
 from sofi_dask.compat.masks import gauss1d_mask
+from sofi_dask.errors import InputError
 from sofi_dask.image import _filtering as _filtering
 
 # native stage modules (by module path: the package re-exports functions of the
@@ -105,9 +106,11 @@ def noise_filter1d(
     >>> out = noise_filter1d(dset, ims, return_option=True)  # doctest: +SKIP
     """
     if return_type not in ("dict", "ndarray"):
-        raise ValueError(f"return_type: expected 'dict' or 'ndarray', got {return_type!r}")
+        raise InputError(
+            f"parameter 'return_type': expected 'dict' or 'ndarray', got {return_type!r}"
+        )
     if not isinstance(im_set, Mapping) or not im_set:
-        raise ValueError("im_set: expected a non-empty dict {filename: image}")
+        raise InputError("parameter 'im_set': expected a non-empty dict {filename: image}")
     names = list(im_set) if filenames is None else list(filenames)
     missing = [f for f in names if f not in im_set]
     if missing:

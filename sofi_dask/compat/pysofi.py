@@ -39,6 +39,7 @@ from sofi_dask.compat._common import (
     to_numpy,
     window_moments,
 )
+from sofi_dask.errors import InputError
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -423,8 +424,8 @@ class PysofiData:
             or not isinstance(frame_num, numbers.Integral)
             or not 0 <= frame_num < self.n_frames
         ):
-            raise ValueError(
-                f"frame_num: expected an integer in [0, {self.n_frames}) "
+            raise InputError(
+                f"parameter 'frame_num': expected an integer in [0, {self.n_frames}) "
                 f"(the movie has {self.n_frames} frames), got {frame_num!r}"
             )
         single = open_input(self._path, chunks=1) if self._is_tiff() else self._movie

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask.compat._common import to_numpy
+from sofi_dask.errors import InputError
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -237,8 +238,9 @@ def bokeh_visualization_mult(
     del imshow_same
     titles = list(range(len(image_lst))) if title_lst is None else list(title_lst)
     if len(titles) != len(image_lst):
-        raise ValueError(
-            f"title_lst: expected {len(image_lst)} titles (one per image), got {len(titles)}"
+        raise InputError(
+            f"parameter 'title_lst': expected {len(image_lst)} titles (one per image), got "
+            f"{len(titles)}"
         )
     images = {str(t): ensure_positive(im) for t, im in zip(titles, image_lst, strict=True)}
     fig = _figures.image_montage(images, cmap=palette or "pink", ncols=len(images))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
+from sofi_dask._validation import fail, shown
 from sofi_dask.image._masks import gauss1d_mask
 from sofi_dask.image._utils import centred_depth, is_dask_array
 from sofi_dask.stats._bleaching import med_smooth
@@ -27,9 +28,9 @@ def _check_kernel(kernel: Any) -> np.ndarray:
     if k.ndim == 2 and 1 in k.shape:
         k = k.ravel()
     if k.ndim != 1 or k.size == 0:
-        raise ValueError(f"kernel must be a non-empty 1-D array, got shape {np.shape(kernel)}")
+        raise fail("kernel", "a non-empty 1-D array", shown(f"shape {np.shape(kernel)}"))
     if not np.all(np.isfinite(k)):
-        raise ValueError("kernel must contain only finite values")
+        raise fail("kernel", "finite values", shown("NaN or infinite values"))
     return k
 
 
@@ -39,7 +40,7 @@ def _same_start(n: int, k: int, convention: str) -> int:
         return k // 2
     if convention == "pysofi":
         return (n + k - 1) // 2 - n // 2
-    raise ValueError(f"convention must be 'matlab' or 'pysofi', got {convention!r}")
+    raise fail("convention", "'matlab' or 'pysofi'", convention)
 
 
 def _convolve_same_block(x: np.ndarray, kernel: np.ndarray, axis: int, start: int) -> np.ndarray:
@@ -94,9 +95,9 @@ def filter1d_same(
     x = np.asarray(series, dtype=np.float64)
     k = _check_kernel(kernel)
     if x.ndim == 0:
-        raise ValueError("series must have at least one dimension")
+        raise fail("series", "at least one dimension", shown("a scalar"))
     if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for series with {x.ndim} dimensions")
+        raise fail("axis", f"an axis of the {x.ndim}-D series", axis)
     axis %= x.ndim
     start = _same_start(x.shape[axis], k.size, convention)
     return _convolve_same_block(x, k, axis, start)
@@ -146,9 +147,9 @@ def noise_filter1d(
     if not is_dask_array(stack):
         return filter1d_same(stack, k, axis=axis, convention=convention)
     if ndim == 0:
-        raise ValueError("stack must have at least one dimension")
+        raise fail("stack", "at least one dimension", shown("a scalar"))
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for a stack with {ndim} dimensions")
+        raise fail("axis", f"an axis of the {ndim}-D stack", axis)
     axis %= ndim
     n = stack.shape[axis]
     start = _same_start(n, k.size, convention)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.fft as sfft
 
+from sofi_dask._validation import fail, shown
 from sofi_dask.image import _deconv_kernels as K
 
 __all__ = ["corelucy", "otf2psf", "psf2otf", "zero_pad"]
@@ -45,23 +46,25 @@ def zero_pad(image: Any, shape: Any, position: str = "corner") -> np.ndarray:
     image = np.asarray(image)
     target = tuple(int(s) for s in np.atleast_1d(shape))
     if len(target) != image.ndim:
-        raise ValueError(f"shape must have {image.ndim} entries, got {shape!r}")
+        raise fail("shape", f"{image.ndim} entries", shape)
     if any(s <= 0 for s in target):
-        raise ValueError(f"shape must be positive, got {shape!r}")
+        raise fail("shape", "positive sizes", shape)
     grow = [t - s for t, s in zip(target, image.shape, strict=True)]
     if any(g < 0 for g in grow):
-        raise ValueError(f"shape {target} is smaller than the image shape {image.shape}")
+        raise fail("shape", f"at least the image shape {image.shape}", target)
     if position == "center":
         if any(g % 2 for g in grow):
-            raise ValueError(
-                f"shape {target} and image shape {image.shape} differ in parity; "
-                "position='center' needs an even growth on every axis"
+            raise fail(
+                "shape",
+                f"the parity of the image shape {image.shape} on every axis (position='center' "
+                "needs an even growth)",
+                target,
             )
         offset = [g // 2 for g in grow]
     elif position == "corner":
         offset = [0] * image.ndim
     else:
-        raise ValueError(f"position must be 'corner' or 'center', got {position!r}")
+        raise fail("position", "'corner' or 'center'", position)
     out = np.zeros(target, dtype=image.dtype)
     out[tuple(slice(o, o + s) for o, s in zip(offset, image.shape, strict=True))] = image
     return out
@@ -104,9 +107,9 @@ def psf2otf(psf: Any, shape: Any = None) -> np.ndarray:
     psf = np.asarray(psf, dtype=np.float64)
     target = psf.shape if shape is None else tuple(int(s) for s in np.atleast_1d(shape))
     if len(target) != psf.ndim:
-        raise ValueError(f"shape must have {psf.ndim} entries, got {shape!r}")
+        raise fail("shape", f"{psf.ndim} entries", shape)
     if any(t < p for t, p in zip(target, psf.shape, strict=True)):
-        raise ValueError(f"shape {target} is smaller than the PSF shape {psf.shape}")
+        raise fail("shape", f"at least the PSF shape {psf.shape}", target)
     if not np.any(psf):
         return np.zeros(target)
     return _real_if_close(sfft.fftn(K.psf_to_origin(psf, target)))
@@ -141,9 +144,9 @@ def otf2psf(otf: Any, shape: Any = None) -> np.ndarray:
     otf = np.asarray(otf)
     target = otf.shape if shape is None else tuple(int(s) for s in np.atleast_1d(shape))
     if len(target) != otf.ndim:
-        raise ValueError(f"shape must have {otf.ndim} entries, got {shape!r}")
+        raise fail("shape", f"{otf.ndim} entries", shape)
     if any(t > o or t < 1 for t, o in zip(target, otf.shape, strict=True)):
-        raise ValueError(f"shape {target} must be positive and at most the OTF shape {otf.shape}")
+        raise fail("shape", f"positive sizes, at most the OTF shape {otf.shape}", target)
     if not np.any(otf):
         return np.zeros(target)
     grid = np.real(_real_if_close(sfft.ifftn(otf)))
@@ -179,7 +182,7 @@ def corelucy(image: Any, otf: Any, observed: Any = None) -> np.ndarray:
     image = np.asarray(image, dtype=np.float64)
     otf = np.asarray(otf)
     if otf.shape != image.shape:
-        raise ValueError(f"otf shape {otf.shape} must equal the image shape {image.shape}")
+        raise fail("otf", f"the image shape {image.shape}", shown(f"shape {otf.shape}"))
     ratio_num = image if observed is None else np.asarray(observed, dtype=np.float64)
     reblur = np.real(sfft.ifftn(otf * sfft.fftn(image)))
     reblur[reblur <= 0] = K.EPS

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from sofi_dask.errors import OutputExistsError
+from sofi_dask.errors import InputError, OutputExistsError
 from sofi_dask.io._ingest import IngestPlan, default_workers, open_arrays, run_tasks
 from sofi_dask.io._store import (
     MOVIE,
@@ -111,21 +111,25 @@ class MovieWriter:
         t, ny, nx = self.shape
         depth = self.chunks[0]
         if frames.ndim != 3 or frames.shape[1:] != (ny, nx):
-            raise ValueError(f"frames: expected shape (n, {ny}, {nx}), got {frames.shape}")
+            raise InputError(
+                f"parameter 'frames': expected shape (n, {ny}, {nx}), got {frames.shape}"
+            )
         if frames.dtype != self.dtype:
-            raise ValueError(f"frames: expected dtype {self.dtype}, got {frames.dtype}")
+            raise InputError(f"parameter 'frames': expected dtype {self.dtype}, got {frames.dtype}")
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)):
-            raise ValueError(f"start: expected an int, got {start!r}")
+            raise InputError(f"parameter 'start': expected an int, got {start!r}")
         start = int(start)
         stop = start + frames.shape[0]
         if start < 0 or start % depth or frames.shape[0] == 0 or stop > t:
-            raise ValueError(
-                f"start: expected a multiple of {depth} (chunks[0]) in 0..{t - 1} with frames "
+            raise InputError(
+                f"parameter 'start': expected a multiple of {depth} (chunks[0]) in 0..{t - 1} with "
+                "frames "
                 f"ending by {t}, got start={start} and {frames.shape[0]} frames"
             )
         if frames.shape[0] % depth and stop != t:
-            raise ValueError(
-                f"frames: expected a multiple of {depth} frames (whole time chunks) unless the "
+            raise InputError(
+                f"parameter 'frames': expected a multiple of {depth} frames (whole time chunks) "
+                "unless the "
                 f"batch ends the movie, got {frames.shape[0]} frames at {start}"
             )
         i0, i1 = start // depth, math.ceil(stop / depth)
@@ -225,24 +229,28 @@ def create_movie(
     try:
         shape_t = tuple(int(s) for s in shape)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"shape: expected (t, y, x) positive ints, got {shape!r}") from exc
+        raise InputError(
+            f"parameter 'shape': expected (t, y, x) positive ints, got {shape!r}"
+        ) from exc
     if len(shape_t) != 3 or min(shape_t) < 1:
-        raise ValueError(f"shape: expected (t, y, x) positive ints, got {shape!r}")
+        raise InputError(f"parameter 'shape': expected (t, y, x) positive ints, got {shape!r}")
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise ValueError(f"dtype: expected a numpy dtype, got {dtype!r}") from exc
+        raise InputError(f"parameter 'dtype': expected a numpy dtype, got {dtype!r}") from exc
     if dt.kind not in "uif" or dt.itemsize > 8:
-        raise ValueError(f"dtype: expected an integer or float type, got {dt}")
+        raise InputError(f"parameter 'dtype': expected an integer or float type, got {dt}")
     dt = dt.newbyteorder("=")
     if pixel_size is not None and not (
         isinstance(pixel_size, (int, float)) and math.isfinite(pixel_size) and pixel_size > 0
     ):
-        raise ValueError(f"pixel_size: expected a positive number or None, got {pixel_size!r}")
+        raise InputError(
+            f"parameter 'pixel_size': expected a positive number or None, got {pixel_size!r}"
+        )
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
-        raise ValueError(f"workers: expected a positive int or None, got {workers!r}")
+        raise InputError(f"parameter 'workers': expected a positive int or None, got {workers!r}")
     chunk_shape = parse_chunks(chunks, shape_t, dt)  # type: ignore[arg-type]
     codecs = make_codecs(compressor, clevel, dt)
     params = {

@@ -69,7 +69,9 @@ class FrameStats:
     def __post_init__(self) -> None:
         n = {np.asarray(getattr(self, k)).shape for k in _store.STAT_NAMES}
         if len(n) != 1 or len(next(iter(n))) != 1:
-            raise ValueError(f"FrameStats: expected four 1-D arrays of equal length, got {n}")
+            raise InputError(
+                f"parameter 'FrameStats': expected four 1-D arrays of equal length, got {n}"
+            )
 
     @property
     def n_frames(self) -> int:
@@ -139,7 +141,7 @@ def _check_not_source(dest: Path, source: TiffSource) -> None:
     for lay in source.layouts:
         src = Path(lay.path)
         if dres == src or dres in src.parents:
-            raise ValueError(
+            raise InputError(
                 f"dest {dest}: is (or contains) the source file {src}; choose another destination"
             )
 
@@ -249,7 +251,7 @@ def ingest(
         chunk_shape = (depth, *chunk_shape[1:])
     codecs = _store.make_codecs(compressor, clevel, dtype)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers: expected a positive int or None, got {workers!r}")
+        raise InputError(f"parameter 'workers': expected a positive int or None, got {workers!r}")
     params = _jsonable(
         {"chunks": chunk_shape, "compressor": compressor, "clevel": clevel, "channel": channel}
     )

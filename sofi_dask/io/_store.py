@@ -35,7 +35,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from sofi_dask.errors import OutputExistsError
+from sofi_dask.errors import InputError, OutputExistsError
 from sofi_dask.io._ome import ngff_attrs
 
 MOVIE = "movie"
@@ -63,9 +63,11 @@ def make_codecs(compressor: str, clevel: int, dtype: np.dtype) -> list[Any]:
     plain Zstd and several times faster (see docs/benchmarks.md).
     """
     if compressor not in COMPRESSORS:
-        raise ValueError(f"compressor: expected one of {COMPRESSORS}, got {compressor!r}")
+        raise InputError(
+            f"parameter 'compressor': expected one of {COMPRESSORS}, got {compressor!r}"
+        )
     if not isinstance(clevel, (int, np.integer)) or not 0 <= int(clevel) <= 9:
-        raise ValueError(f"clevel: expected an integer in 0..9, got {clevel!r}")
+        raise InputError(f"parameter 'clevel': expected an integer in 0..9, got {clevel!r}")
     if compressor == "none":
         return checksum_codecs()
     dtype = np.dtype(dtype)
@@ -117,11 +119,13 @@ def parse_chunks(
     try:
         parts = tuple(int(c) for c in chunks)  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"chunks: expected None, an int or (t, y, x) ints, got {chunks!r}"
+        raise InputError(
+            f"parameter 'chunks': expected None, an int or (t, y, x) ints, got {chunks!r}"
         ) from exc
     if len(parts) != 3 or any(c == 0 or c < -1 for c in parts):
-        raise ValueError(f"chunks: expected 3 positive ints (or -1 for full), got {chunks!r}")
+        raise InputError(
+            f"parameter 'chunks': expected 3 positive ints (or -1 for full), got {chunks!r}"
+        )
     return tuple(s if c == -1 else min(c, s) for c, s in zip(parts, shape, strict=True))  # type: ignore[return-value]
 
 

@@ -120,7 +120,9 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
         return [path]
     paths = [Path(os.fspath(p)).expanduser() for p in source]
     if not paths:
-        raise ValueError("source: expected a TIFF path, folder, pattern or non-empty list, got []")
+        raise InputError(
+            "parameter 'source': expected a TIFF path, folder, pattern or non-empty list, got []"
+        )
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such file")

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask.errors import InputError
+
 __all__ = ["PageStrips", "decode_page_rows", "page_strips", "strip_rows"]
 
 
@@ -76,7 +78,7 @@ def _pread(fd: int, offset: int, count: int) -> bytes:
     while len(data) < count:
         more = os.pread(fd, count - len(data), offset + len(data))
         if not more:
-            raise ValueError(f"unexpected end of file at byte {offset + len(data)}")
+            raise InputError(f"unexpected end of file at byte {offset + len(data)}")
         data += more
     return data
 

@@ -206,9 +206,9 @@ def inspect_tiff(
         try:
             tif = tifffile.TiffFile(path)
         except tifffile.TiffFileError as exc:
-            raise ValueError(f"{path}: not a TIFF file ({exc})") from exc
+            raise InputError(f"{path}: not a TIFF file ({exc})") from exc
         except (OSError, ValueError, EOFError) as exc:
-            raise ValueError(f"{path}: cannot be read as TIFF ({exc})") from exc
+            raise InputError(f"{path}: cannot be read as TIFF ({exc})") from exc
         with tif:
             try:
                 series = tif.series[0]
@@ -227,9 +227,9 @@ def inspect_tiff(
                     axes = "I" + axes
                     last = tif.pages[-1]
             except Exception as exc:
-                raise ValueError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
+                raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
             if errors.messages:
-                raise ValueError(
+                raise InputError(
                     f"{path}: corrupt or truncated TIFF ({'; '.join(errors.messages[:3])})"
                 )
             flavour = str(series.kind)
@@ -248,34 +248,34 @@ def inspect_tiff(
                 end_path = Path(last.parent.filehandle.path)
                 end_size = end_path.stat().st_size
     if 0 in shape:
-        raise ValueError(f"{path}: contains zero frames (series shape {shape}, axes {axes!r})")
+        raise InputError(f"{path}: contains zero frames (series shape {shape}, axes {axes!r})")
     if "Y" not in axes or "X" not in axes or axes.index("X") != axes.index("Y") + 1:
-        raise ValueError(f"{path}: unsupported axes {axes!r} (need ...YX); shape {shape}")
+        raise InputError(f"{path}: unsupported axes {axes!r} (need ...YX); shape {shape}")
     ya = axes.index("Y")
     trailing = axes[ya + 2 :]
     if trailing not in ("", "S"):
-        raise ValueError(f"{path}: unsupported axes {axes!r}; shape {shape}")
+        raise InputError(f"{path}: unsupported axes {axes!r}; shape {shape}")
     if dtype.kind not in "uif" or dtype.itemsize > 8:
-        raise ValueError(f"{path}: unsupported pixel type {dtype}")
+        raise InputError(f"{path}: unsupported pixel type {dtype}")
     channel_axes = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES and shape[i] > 1]
     if len(channel_axes) > 1:
-        raise ValueError(f"{path}: several channel axes {axes!r} with shape {shape}; not supported")
+        raise InputError(f"{path}: several channel axes {axes!r} with shape {shape}; not supported")
     channel_axis = channel_axes[0] if channel_axes else None
     if channel_axis is not None:
         n_ch = shape[channel_axis]
         if channel is None:
             kind = "RGB samples" if axes[channel_axis] == "S" else "channels"
-            raise ValueError(
+            raise InputError(
                 f"{path}: {n_ch} {kind} (axes {axes!r}, shape {shape}); "
                 f"pass channel=0..{n_ch - 1} to pick one"
             )
         if not 0 <= int(channel) < n_ch:
-            raise ValueError(
+            raise InputError(
                 f"{path}: channel must be in 0..{n_ch - 1} (axes {axes!r}), got {channel}"
             )
         channel = int(channel)
     elif channel not in (None, 0):
-        raise ValueError(f"{path}: has a single channel (axes {axes!r}); channel={channel} given")
+        raise InputError(f"{path}: has a single channel (axes {axes!r}); channel={channel} given")
     else:
         channel = None
     frame_axes = [a for i, a in enumerate(axes[:ya]) if i != channel_axis]
@@ -283,7 +283,7 @@ def inspect_tiff(
         shape, axes, ya = (1, *shape), "I" + axes, ya + 1
         channel_axis = None if channel_axis is None else channel_axis + 1
     elif not frame_axes:
-        raise ValueError(
+        raise InputError(
             f"{path}: a single 2-D image of shape {shape[ya : ya + 2]}; "
             "a movie (t, y, x) with several frames is needed"
         )
@@ -298,18 +298,18 @@ def inspect_tiff(
     if offset is not None:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if offset + nbytes > stat.st_size:
-            raise ValueError(
+            raise InputError(
                 f"{path}: truncated TIFF: image data needs bytes {offset}..{offset + nbytes}, "
                 f"file has {stat.st_size} bytes"
             )
     else:
         if n_pages * planes_per_page != n_planes:
-            raise ValueError(
+            raise InputError(
                 f"{path}: unsupported page layout ({n_pages} pages for {n_planes} planes, "
                 f"axes {axes!r})"
             )
         if end is not None and end > end_size:
-            raise ValueError(
+            raise InputError(
                 f"{end_path}: truncated TIFF: last page data ends at byte {end}, "
                 f"file has {end_size} bytes"
             )
@@ -342,7 +342,7 @@ def _series_files(path: Path, series: Any) -> tuple[str, ...]:
         return ()
     pages = list(series.pages)
     if any(p is None for p in pages):
-        raise ValueError(
+        raise InputError(
             f"{path}: its OME metadata describes {len(pages)} planes in several files, "
             f"{sum(p is None for p in pages)} of which are missing (a file of the dataset "
             "is missing or unreadable)"

@@ -58,7 +58,7 @@ def _pread_into(fd: int, buf: np.ndarray, offset: int) -> None:
     while done < total:
         n = os.preadv(fd, [view[done:]], offset + done)
         if n <= 0:
-            raise ValueError(f"unexpected end of file at byte {offset + done}")
+            raise InputError(f"unexpected end of file at byte {offset + done}")
         done += n
 
 

@@ -104,9 +104,10 @@ def load_psf(psf: PsfConfig) -> np.ndarray:
         image = tifffile.imread(path)
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or not np.all(np.isfinite(image)) or image.max() <= 0:
-        raise ValueError(
-            f"deconvolution.psf.path: expected a finite 2-D image with a positive maximum, "
-            f"got shape {image.shape} from {path}"
+        raise ConfigError(
+            "deconvolution.psf.path",
+            f"expected a finite 2-D image with a positive maximum, got shape {image.shape} "
+            f"from {path}",
         )
     return image
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import AtomicOutputDir, check_output_dir, fsync_tree
 from sofi_dask.io._ome import ngff_attrs
 from sofi_dask.pipeline._record import (
@@ -89,14 +90,18 @@ class ImageSpec:
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
-            raise ValueError(f"ImageSpec.name: expected letters, digits, '_-.', got {self.name!r}")
+            raise InputError(
+                f"parameter 'ImageSpec.name': expected letters, digits, '_-.', got {self.name!r}"
+            )
         if self.axes not in (("y", "x"), ("t", "y", "x")):
-            raise ValueError(
-                f"ImageSpec.axes: expected ('y', 'x') or ('t', 'y', 'x'), got {self.axes}"
+            raise InputError(
+                "parameter 'ImageSpec.axes': expected ('y', 'x') or ('t', 'y', 'x'), got "
+                f"{self.axes}"
             )
         if len(self.scale) != len(self.axes):
-            raise ValueError(
-                f"ImageSpec.scale: expected {len(self.axes)} values, got {len(self.scale)}"
+            raise InputError(
+                f"parameter 'ImageSpec.scale': expected {len(self.axes)} values, got "
+                f"{len(self.scale)}"
             )
 
 
@@ -210,8 +215,9 @@ def create_image_array(root: Any, spec: ImageSpec, shape: Sequence[int], dtype: 
         most 1024 x 1024 pixels).
     """
     if len(shape) != len(spec.axes):
-        raise ValueError(
-            f"shape: expected {len(spec.axes)} dimensions for {spec.name}, got {tuple(shape)}"
+        raise InputError(
+            f"parameter 'shape': expected {len(spec.axes)} dimensions for {spec.name}, got "
+            f"{tuple(shape)}"
         )
     attrs = ngff_attrs(spec.name, spec.axes, spec.scale, unit=spec.unit)
     attrs["sofi_dask"] = {

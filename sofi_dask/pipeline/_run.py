@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
+from sofi_dask.errors import InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
@@ -244,9 +245,13 @@ def run_pipeline(
     input = input if input is not None else cfg.input.path  # noqa: A001
     output = output if output is not None else cfg.outputs.path
     if input is None:
-        raise ValueError("input: expected a movie path (argument or input.path), got None")
+        raise InputError(
+            "parameter 'input': expected a movie path (argument or input.path), got None"
+        )
     if output is None:
-        raise ValueError("output: expected an output folder (argument or outputs.path), got None")
+        raise InputError(
+            "parameter 'output': expected an output folder (argument or outputs.path), got None"
+        )
     if progress is None:
         progress = cfg.compute.progress
     timer = PhaseTimer()

@@ -9,6 +9,8 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import Colormap
 
+from sofi_dask.errors import InputError
+
 ArrayLike = Any  # numpy or dask array (or anything np.asarray accepts)
 
 #: Values sampled for percentile limits of a large dask stack (a regular stride over it).
@@ -41,13 +43,13 @@ def get_colormap(cmap: str | Colormap = "pink") -> Colormap:
     if isinstance(cmap, Colormap):
         return cmap
     if not isinstance(cmap, str):
-        raise ValueError(f"cmap: expected a colormap name or Colormap, got {cmap!r}")
+        raise InputError(f"parameter 'cmap': expected a colormap name or Colormap, got {cmap!r}")
     try:
         return matplotlib.colormaps[cmap]
     except KeyError:
-        raise ValueError(
-            f"cmap: unknown colormap {cmap!r}; choose one of sofi_dask.visualization."
-            "list_colormaps(), e.g. 'pink', 'gray', 'magma'"
+        raise InputError(
+            "parameter 'cmap': expected a colormap name of matplotlib (see "
+            f"sofi_dask.viz._display.list_colormaps(), e.g. 'pink', 'gray', 'magma'), got {cmap!r}"
         ) from None
 
 
@@ -80,12 +82,14 @@ def _check_percentiles(percentiles: Sequence[float] | None) -> tuple[float, floa
     try:
         low, high = (float(p) for p in percentiles)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"percentiles: expected (low, high) with 0 <= low < high <= 100, got {percentiles!r}"
+        raise InputError(
+            "parameter 'percentiles': expected (low, high) with 0 <= low < high <= 100, got "
+            f"{percentiles!r}"
         ) from None
     if not 0.0 <= low < high <= 100.0:
-        raise ValueError(
-            f"percentiles: expected (low, high) with 0 <= low < high <= 100, got {percentiles!r}"
+        raise InputError(
+            "parameter 'percentiles': expected (low, high) with 0 <= low < high <= 100, got "
+            f"{percentiles!r}"
         )
     return low, high
 
@@ -146,9 +150,9 @@ def display_limits(
     pct = _check_percentiles(percentiles)
     for name, value in (("vmin", vmin), ("vmax", vmax)):
         if value is not None and not np.isfinite(float(value)):
-            raise ValueError(f"{name}: expected a finite number, got {value!r}")
+            raise InputError(f"parameter '{name}': expected a finite number, got {value!r}")
     if vmin is not None and vmax is not None and float(vmax) <= float(vmin):
-        raise ValueError(f"vmax: expected a value > vmin={vmin!r}, got {vmax!r}")
+        raise InputError(f"parameter 'vmax': expected a value > vmin={vmin!r}, got {vmax!r}")
     low = None if vmin is None else float(vmin)
     high = None if vmax is None else float(vmax)
     if low is None or high is None:
@@ -274,7 +278,7 @@ def to_display_range(
     [0.0, 1.0, 1.0]
     """
     if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
-        raise ValueError(f"contrast: expected a number > 0, got {contrast!r}")
+        raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
     low, high = limits if limits is not None else display_limits(image, vmin, vmax, percentiles)
     high = low + (high - low) / float(contrast)
     data = np.asarray(image, dtype=np.float64)

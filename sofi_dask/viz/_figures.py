@@ -31,6 +31,7 @@ import numpy as np
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
+from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._display import SIGNED_CMAP, signed_display
 from sofi_dask.viz._figure import new_figure
@@ -47,7 +48,7 @@ __all__ = [
 def _as_image(name: str, image: Any) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D image, got shape {array.shape}")
+        raise InputError(f"parameter '{name}': expected a 2-D image, got shape {array.shape}")
     return array
 
 
@@ -103,13 +104,13 @@ def image_montage(
     2
     """
     if not images:
-        raise ValueError("images: expected at least one image, got none")
+        raise InputError("parameter 'images': expected at least one image, got none")
     arrays = {str(k): _as_image(f"images[{k!r}]", v) for k, v in images.items()}
     n = len(arrays)
     if ncols is None:
         ncols = min(n, 4)
     if not (isinstance(ncols, int) and ncols >= 1):
-        raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
+        raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig = new_figure(
@@ -161,10 +162,10 @@ def order_montage(
     ['order 2', 'order 3']
     """
     if not images:
-        raise ValueError("images: expected at least one order, got none")
+        raise InputError("parameter 'images': expected at least one order, got none")
     for order in images:
         if isinstance(order, bool) or not isinstance(order, int | np.integer):
-            raise ValueError(f"images: expected int orders as keys, got {order!r}")
+            raise InputError(f"parameter 'images': expected int orders as keys, got {order!r}")
     named = {f"order {int(k)}": images[k] for k in sorted(images)}
     return image_montage(
         named,
@@ -212,7 +213,7 @@ def before_after(
     ['raw', 'deconvolved']
     """
     if len(titles) != 2 or titles[0] == titles[1]:
-        raise ValueError(f"titles: expected two different titles, got {titles!r}")
+        raise InputError(f"parameter 'titles': expected two different titles, got {titles!r}")
     return image_montage(
         {titles[0]: before, titles[1]: after},
         title=title,
@@ -277,24 +278,27 @@ def plot_video_frames(
     ['frame 0', 'frame 10', 'frame 19']
     """
     if stack.ndim != 3 or stack.shape[0] == 0:
-        raise ValueError(f"stack: expected (n, y, x) frames, got shape {tuple(stack.shape)}")
+        raise InputError(
+            f"parameter 'stack': expected (n, y, x) frames, got shape {tuple(stack.shape)}"
+        )
     n = stack.shape[0]
     if frames is None:
         if not (isinstance(max_frames, int) and max_frames >= 1):
-            raise ValueError(f"max_frames: expected an int >= 1, got {max_frames!r}")
+            raise InputError(f"parameter 'max_frames': expected an int >= 1, got {max_frames!r}")
         frames = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(n, max_frames))})
     frames = [int(f) for f in frames]
     if not frames or any(not -n <= f < n for f in frames):
-        raise ValueError(f"frames: expected indices in [0, {n}), got {frames!r}")
+        raise InputError(f"parameter 'frames': expected indices in [0, {n}), got {frames!r}")
     frames = [f % n for f in frames]
     if frame_labels is not None and len(frame_labels) != len(frames):
-        raise ValueError(
-            f"frame_labels: expected {len(frames)} labels (one per frame), got {len(frame_labels)}"
+        raise InputError(
+            f"parameter 'frame_labels': expected {len(frames)} labels (one per frame), got "
+            f"{len(frame_labels)}"
         )
     selected = np.asarray(stack[frames])
     common = signed_display(selected, cmap, percentiles, signed=signed) if common_range else None
     if not (isinstance(ncols, int) and ncols >= 1):
-        raise ValueError(f"ncols: expected an int >= 1, got {ncols!r}")
+        raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, len(frames))
     nrows = -(-len(frames) // ncols)
     fig = new_figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5), layout="constrained")
@@ -353,7 +357,7 @@ def save_figure(
     'orders.png'
     """
     if not isinstance(fig, Figure):
-        raise ValueError(f"fig: expected a matplotlib Figure, got {type(fig).__name__}")
+        raise InputError(f"parameter 'fig': expected a matplotlib Figure, got {type(fig).__name__}")
     fmt = Path(path).suffix.lower().lstrip(".") or "png"
     supported = fig.canvas.get_supported_filetypes()
     if fmt not in supported:

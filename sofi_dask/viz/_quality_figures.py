@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from sofi_dask.errors import InputError
 from sofi_dask.viz._figure import new_figure
 
 __all__ = ["plot_convergence", "plot_drift_trace", "plot_frc_curves"]
@@ -87,7 +88,7 @@ def plot_drift_trace(
     """
     trace = np.asarray(trace, dtype=np.float64)
     if trace.ndim != 2 or trace.shape[1] != 2:
-        raise ValueError(f"trace: expected shape (n_frames, 2), got {trace.shape}")
+        raise InputError(f"parameter 'trace': expected shape (n_frames, 2), got {trace.shape}")
     fig = new_figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     frames = np.arange(trace.shape[0])

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from sofi_dask.errors import InputError
 from sofi_dask.viz._figure import new_figure
 
 __all__ = ["plot_total_signal"]
@@ -16,7 +17,9 @@ __all__ = ["plot_total_signal"]
 def _as_1d(name: str, values: Any) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D series, got shape {array.shape}")
+        raise InputError(
+            f"parameter '{name}': expected a non-empty 1-D series, got shape {array.shape}"
+        )
     return array
 
 
@@ -75,14 +78,15 @@ def plot_total_signal(
     if smoothed is not None:
         s = _as_1d("smoothed", smoothed)
         if s.size != n:
-            raise ValueError(f"smoothed: expected {n} values like signal, got {s.size}")
+            raise InputError(f"parameter 'smoothed': expected {n} values like signal, got {s.size}")
         ax.plot(frames, s, color="tab:red", lw=1.5, label=smoothed_label)
     if blocks is not None:
         blocks = [(int(a), int(b)) for a, b in blocks]
         for a, b in blocks:
             if not 0 <= a < b <= n:
-                raise ValueError(
-                    f"blocks: expected 0 <= start < end <= {n} (the frame count), got ({a}, {b})"
+                raise InputError(
+                    f"parameter 'blocks': expected 0 <= start < end <= {n} (the frame count), got "
+                    f"({a}, {b})"
                 )
         for i, (a, b) in enumerate(blocks):
             ax.axvspan(

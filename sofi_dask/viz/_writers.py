@@ -19,6 +19,7 @@ import numpy as np
 import tifffile
 from matplotlib.colors import Colormap
 
+from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._display import (
     ArrayLike,
@@ -98,8 +99,8 @@ def save_png(
         info.add_text("sofi_dask:vmin", repr(limits[0]))
         info.add_text("sofi_dask:vmax", repr(limits[1]))
     else:
-        raise ValueError(
-            f"image: expected a 2-D image or a (y, x, 3) uint8 RGB image, got shape "
+        raise InputError(
+            f"parameter 'image': expected a 2-D image or a (y, x, 3) uint8 RGB image, got shape "
             f"{tuple(image.shape)} of {image.dtype}"
         )
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
@@ -112,7 +113,7 @@ def _check_axes(axes: str | None, ndim: int, rgb: bool) -> str:
     if axes is None:
         axes = {2: "YX", 3: "TYX", 4: "TCYX", 5: "TZCYX"}.get(spatial_ndim, "")
         if not axes:
-            raise ValueError(f"image: expected 2 to 5 dimensions, got {spatial_ndim}")
+            raise InputError(f"parameter 'image': expected 2 to 5 dimensions, got {spatial_ndim}")
     given = axes.upper()
     core = given[:-1] if rgb and given.endswith("S") else given
     if (
@@ -122,8 +123,9 @@ def _check_axes(axes: str | None, ndim: int, rgb: bool) -> str:
         or any(c not in _IMAGEJ_ORDER for c in core)
         or [_IMAGEJ_ORDER.index(c) for c in core] != sorted(_IMAGEJ_ORDER.index(c) for c in core)
     ):
-        raise ValueError(
-            f"axes: expected {spatial_ndim} distinct letters in ImageJ order TZCYX ending in YX, "
+        raise InputError(
+            f"parameter 'axes': expected {spatial_ndim} distinct letters in ImageJ order TZCYX "
+            "ending in YX, "
             f"got {axes!r}"
         )
     return core + ("S" if rgb else "")
@@ -195,12 +197,14 @@ def save_tiff(
         metadata["min"], metadata["max"] = limits
     if frame_interval is not None:
         if not frame_interval > 0:
-            raise ValueError(f"frame_interval: expected seconds > 0, got {frame_interval!r}")
+            raise InputError(
+                f"parameter 'frame_interval': expected seconds > 0, got {frame_interval!r}"
+            )
         metadata["finterval"] = float(frame_interval)
     kwargs: dict[str, Any] = {"imagej": True, "metadata": metadata}
     if pixel_size is not None:
         if not (isinstance(pixel_size, int | float) and pixel_size > 0):
-            raise ValueError(f"pixel_size: expected a number > 0, got {pixel_size!r}")
+            raise InputError(f"parameter 'pixel_size': expected a number > 0, got {pixel_size!r}")
         kwargs["resolution"] = (1.0 / pixel_size, 1.0 / pixel_size)
         metadata["unit"] = unit
     if rgb:
@@ -297,13 +301,16 @@ def save_video(
     """
     suffix = Path(path).suffix.lower()
     if suffix not in _VIDEO_FORMATS:
-        raise ValueError(
-            f"path: expected a .tif, .tiff, .gif or .mp4 file for a video, got {str(path)!r}"
+        raise InputError(
+            "parameter 'path': expected a .tif, .tiff, .gif or .mp4 file for a video, got "
+            f"{str(path)!r}"
         )
     if stack.ndim != 3:
-        raise ValueError(f"stack: expected (n, y, x) frames, got shape {tuple(stack.shape)}")
+        raise InputError(
+            f"parameter 'stack': expected (n, y, x) frames, got shape {tuple(stack.shape)}"
+        )
     if not (isinstance(fps, int | float) and np.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps: expected a number > 0, got {fps!r}")
+        raise InputError(f"parameter 'fps': expected a number > 0, got {fps!r}")
     kind = _VIDEO_FORMATS[suffix]
     if kind == "tiff":
         return save_tiff(

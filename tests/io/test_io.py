@@ -19,6 +19,7 @@ import tifffile
 import zarr
 from dask.array.utils import assert_eq
 
+from sofi_dask.errors import InputError
 from sofi_dask.io import (
     FrameStats,
     Movie,
@@ -485,11 +486,11 @@ def test_destination_exists(tmp_path):
 
 def test_bad_parameters(tmp_path):
     src, _, _, _ = _flavour(tmp_path, "classic")
-    with pytest.raises(ValueError, match="compressor: expected one of"):
+    with pytest.raises(InputError, match="parameter 'compressor': expected one of"):
         ingest(src, tmp_path / "o.zarr", compressor="gzip")
-    with pytest.raises(ValueError, match="clevel: expected"):
+    with pytest.raises(InputError, match="parameter 'clevel': expected"):
         ingest(src, tmp_path / "o.zarr", clevel=12)
-    with pytest.raises(ValueError, match="chunks: expected"):
+    with pytest.raises(InputError, match="parameter 'chunks': expected"):
         ingest(src, tmp_path / "o.zarr", chunks=(0, 4, 4))
     _assert_nothing_written(tmp_path / "o.zarr")
 
@@ -675,7 +676,7 @@ def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
     a = _movie(shape=(20, 8, 8), dtype=np.int16)
     dest = tmp_path / "w.zarr"
     w = create_movie(dest, a.shape, a.dtype, chunks=4)
-    with pytest.raises(ValueError, match="start: expected a multiple of 4"):
+    with pytest.raises(InputError, match="parameter 'start': expected a multiple of 4"):
         w.write(2, a[2:6])
     with pytest.raises(ValueError, match="whole time chunks"):
         w.write(0, a[:6])
@@ -702,9 +703,9 @@ def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
         open_movie(dest)
     with pytest.raises(FileExistsError, match="destination exists"):
         create_movie(dest, a.shape, a.dtype)
-    with pytest.raises(ValueError, match="shape: expected"):
+    with pytest.raises(InputError, match="parameter 'shape': expected"):
         create_movie(tmp_path / "x.zarr", (0, 4, 4), a.dtype)
-    with pytest.raises(ValueError, match="dtype: expected an integer or float"):
+    with pytest.raises(InputError, match="parameter 'dtype': expected an integer or float"):
         create_movie(tmp_path / "x.zarr", (4, 4, 4), np.complex64)
     with pytest.raises(ValueError, match="pixel_size"):
         create_movie(tmp_path / "x.zarr", (4, 4, 4), np.uint8, pixel_size=-1.0)
