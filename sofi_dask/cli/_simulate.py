@@ -23,6 +23,7 @@ _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
     ("psf_sigma", "--psf-sigma", float, "Gaussian PSF sigma in pixels (default: 1.5)"),
     ("photons", "--photons", float, "photons per emitter per on frame (default: 300)"),
     ("on_ratio", "--on-ratio", float, "fraction of frames an emitter is on (default: 0.2)"),
+    ("on_ratio_2", "--on-ratio-2", float, "on-ratio of the odd-numbered emitters (default: none)"),
     ("mean_on_frames", "--mean-on", float, "mean on-period in frames (default: 3)"),
     ("bleach_lifetime", "--bleach-lifetime", float, "mean frames before bleaching (default: none)"),
     ("background", "--background", float, "background photons per pixel (default: 20)"),
