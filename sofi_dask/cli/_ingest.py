@@ -102,6 +102,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--clevel", type=int, default=5, help="compression level 0..9 (default: 5)")
     p.add_argument("--channel", type=int, default=None, help="channel of a multi-channel TIFF")
+    p.add_argument(
+        "--axes",
+        default=None,
+        metavar="AXES",
+        help="declare the TIFF's axes, e.g. TYX for an ImageJ stack whose metadata calls its "
+        "frames channels (CYX)",
+    )
     p.add_argument("--workers", type=int, default=None, help="writer threads (default: CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument(
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         repair=args.repair,
         wait=args.wait,
+        axes=args.axes,
     )
     print(path)
     return 0

@@ -41,6 +41,11 @@ def _size(text: str) -> int | list[int]:
 # (flag, config key, argparse kwargs): every pipeline option on the command line; each one
 # becomes an override applied after --config FILE and before --set.
 STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        "--axes",
+        "input.axes",
+        {"metavar": "AXES", "help": "declare the TIFF's axes, e.g. TYX for an ImageJ CYX stack"},
+    ),
     _onoff("bleaching.enabled", "bleaching correction"),
     (
         "--bleaching-method",

@@ -173,6 +173,7 @@ def ingest(
     repair: bool = False,
     wait: bool = False,
     lock: bool = True,
+    axes: str | None = None,
 ) -> Path:
     """Convert a TIFF movie (one file or an ordered sequence) into a Zarr v3 store.
 
@@ -215,6 +216,9 @@ def ingest(
     wait : bool
         Another process is writing ``dest``: wait for it (default: raise
         :class:`~sofi_dask.errors.StoreLockedError`).
+    axes : str, optional
+        Declare the axes of the TIFF(s), e.g. ``"TYX"`` for an ImageJ stack whose metadata
+        calls its time axis channels (``"CYX"``); same letters from Y on as stored.
     lock : bool
         Hold ``dest``'s write lock (:func:`~sofi_dask.io._lock.write_lock`) while writing;
         False only when the caller holds it.
@@ -242,7 +246,7 @@ def ingest(
     PosixPath('movie.zarr')
     """
     dest = Path(dest).expanduser()
-    src = open_tiff_source(source, channel=channel)
+    src = open_tiff_source(source, channel=channel, axes=axes)
     _check_not_source(dest, src)
     shape, dtype = src.shape, src.dtype
     chunk_shape = _store.parse_chunks(chunks, shape, dtype)
@@ -254,6 +258,7 @@ def ingest(
         raise InputError(f"parameter 'workers': expected a positive int or None, got {workers!r}")
     params = _jsonable(
         {"chunks": chunk_shape, "compressor": compressor, "clevel": clevel, "channel": channel}
+        | ({"axes": axes.upper()} if axes else {})
     )
     identity = _jsonable(src.identity())
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -379,7 +384,9 @@ def _frame_stats(path: Path, group: zarr.Group) -> FrameStats | None:
     return FrameStats(**values)
 
 
-def open_movie(path: Source, *, channel: int | None = None, chunks: Any = None) -> Movie:
+def open_movie(
+    path: Source, *, channel: int | None = None, chunks: Any = None, axes: str | None = None
+) -> Movie:
     """Open a movie lazily: a Zarr store written by :func:`ingest`, or TIFF file(s) directly.
 
     TIFFs are read in batches of frames (one task per chunk, never per page); a store that
@@ -393,6 +400,8 @@ def open_movie(path: Source, *, channel: int | None = None, chunks: Any = None) 
         Channel of a multi-channel TIFF.
     chunks : int or (t, y, x), optional
         Chunks of the dask array for TIFF input (Zarr input keeps the stored chunks).
+    axes : str, optional
+        Declared axes of TIFF input (see :func:`ingest`).
 
     Returns
     -------
@@ -426,6 +435,6 @@ def open_movie(path: Source, *, channel: int | None = None, chunks: Any = None) 
             check_chunks_present(p, arr, info)
         stats = _frame_stats(p, group) if group is not None else None
         return Movie(store_dask_array(p, arr, info), p, attrs, stats)
-    src = open_tiff_source(path, channel=channel)
+    src = open_tiff_source(path, channel=channel, axes=axes)
     first = Path(path) if isinstance(path, (str, os.PathLike)) else Path(src.layouts[0].path)
     return Movie(tiff_to_dask(src, chunks), first, _tiff_attrs(src), None)

@@ -251,18 +251,19 @@ class TiffSource:
 
 
 def open_tiff_source(
-    source: PathLike | Sequence[PathLike], channel: int | None = None
+    source: PathLike | Sequence[PathLike], channel: int | None = None, axes: str | None = None
 ) -> TiffSource:
     """Inspect a TIFF file or sequence and check all files agree on frame shape and dtype.
 
     A sequence whose first file holds a single frame (a camera's or Micro-Manager's one
     file per frame, 10^4-10^5 files) is one movie of one frame per file: only the first file
     is inspected here; every other file is checked (one 2-D image of the first file's shape
-    and dtype) as it is read, and an odd file is named in the error.
+    and dtype) as it is read, and an odd file is named in the error. ``axes`` declares the
+    axes of every file (e.g. ``"TYX"`` for an ImageJ stack whose metadata says ``"CYX"``).
     """
     paths = resolve_paths(source)
     several = len(paths) > 1
-    first, meta = inspect_tiff(paths[0], channel=channel, single_frame=several)
+    first, meta = inspect_tiff(paths[0], channel=channel, single_frame=several, axes=axes)
     pixel_size = meta["pixel_size"]
     if several and first.n_frames == 1:
         return TiffSource(
@@ -272,7 +273,7 @@ def open_tiff_source(
     for p in paths[1:]:
         if str(p.resolve()) in first.parts:
             continue
-        lay, _ = inspect_tiff(p, channel=channel, single_frame=True)
+        lay, _ = inspect_tiff(p, channel=channel, single_frame=True, axes=axes)
         if lay.frame_shape != first.frame_shape or lay.dtype != first.dtype:
             raise InputError(
                 f"{p}: frames {lay.frame_shape} {np.dtype(lay.dtype)} do not match the first file "

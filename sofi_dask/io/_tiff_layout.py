@@ -171,8 +171,29 @@ def _capture_tifffile_errors() -> Iterator[_ErrorCapture]:
         tlog.removeHandler(capture)
 
 
+def _declared_axes(path: Path, axes: str, declared: str, shape: tuple[int, ...]) -> str:
+    """``declared`` (e.g. ``"TYX"``) in place of the file's ``axes`` (e.g. ImageJ's ``"CYX"``
+    for a stack whose metadata calls time channels): same length, same axes from Y on."""
+    declared = str(declared).upper()
+    ya = axes.index("Y") if "Y" in axes else len(axes)
+    if (
+        len(declared) != len(axes)
+        or declared[ya:] != axes[ya:]
+        or len(set(declared)) != len(declared)
+    ):
+        raise InputError(
+            f"parameter 'axes': expected {len(axes)} distinct letters ending in "
+            f"{axes[ya:]!r} for {path} (shape {shape}, stored axes {axes!r}), got {declared!r}"
+        )
+    return declared
+
+
 def inspect_tiff(
-    path: PathLike, channel: int | None = None, *, single_frame: bool = False
+    path: PathLike,
+    channel: int | None = None,
+    *,
+    single_frame: bool = False,
+    axes: str | None = None,
 ) -> tuple[TiffLayout, dict[str, Any]]:
     """Open one TIFF, check it holds a movie and describe where its frames are.
 
@@ -202,6 +223,7 @@ def inspect_tiff(
             )
         raise FileNotFoundError(f"{path}: no such file")
     stat = path.stat()
+    axes_override = axes
     with _capture_tifffile_errors() as errors:
         try:
             tif = tifffile.TiffFile(path)
@@ -247,6 +269,8 @@ def inspect_tiff(
             if files and last is not None:  # the last page may lie in another file
                 end_path = Path(last.parent.filehandle.path)
                 end_size = end_path.stat().st_size
+    if axes_override is not None:
+        axes = _declared_axes(path, axes, axes_override, shape)
     if 0 in shape:
         raise InputError(f"{path}: contains zero frames (series shape {shape}, axes {axes!r})")
     if "Y" not in axes or "X" not in axes or axes.index("X") != axes.index("Y") + 1:
@@ -268,6 +292,11 @@ def inspect_tiff(
             raise InputError(
                 f"{path}: {n_ch} {kind} (axes {axes!r}, shape {shape}); "
                 f"pass channel=0..{n_ch - 1} to pick one"
+                + (
+                    f", or axes={'T' + axes[channel_axis + 1 :]!r} (--axes) if they are frames"
+                    if axes[channel_axis] != "S" and channel_axis == 0
+                    else ""
+                )
             )
         if not 0 <= int(channel) < n_ch:
             raise InputError(

@@ -113,6 +113,7 @@ class InputConfig(ConfigModel):
         None, "TIFF file, folder/glob of TIFFs, or Zarr store from `sofi-dask ingest`"
     )
     channel: Int | None = setting(None, "channel of a multi-channel TIFF", ge=0)
+    axes: Text | None = setting(None, "declared TIFF axes, e.g. TYX for an ImageJ 'CYX' stack")
 
 
 class DriftConfig(ConfigModel):

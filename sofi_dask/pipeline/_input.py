@@ -64,7 +64,9 @@ def cache_store_path(source: InputLike, cache_dir: str | os.PathLike[str] | None
     return folder / f"{name}.zarr"
 
 
-def _store_state(store: Path, source: InputLike, channel: int | None) -> str:
+def _store_state(
+    store: Path, source: InputLike, channel: int | None, axes: str | None = None
+) -> str:
     """``"missing"``, ``"current"`` (complete, same source files), ``"stale"`` (complete but
     the TIFFs changed since), ``"unfinished"`` or ``"foreign"`` (not written by ingest)."""
     import json
@@ -83,9 +85,10 @@ def _store_state(store: Path, source: InputLike, channel: int | None) -> str:
         return "foreign"
     if not info.get("complete", False):
         return "unfinished"
-    identity = json.loads(json.dumps(open_tiff_source(source, channel=channel).identity()))
-    same_channel = info.get("parameters", {}).get("channel") == channel
-    return "current" if info["source"] == identity and same_channel else "stale"
+    identity = json.loads(json.dumps(open_tiff_source(source, channel, axes).identity()))
+    params = info.get("parameters", {})
+    same = params.get("channel") == channel and params.get("axes") == (axes and axes.upper())
+    return "current" if info["source"] == identity and same else "stale"
 
 
 def resolve_input(
@@ -94,6 +97,7 @@ def resolve_input(
     ingest: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     channel: int | None = None,
+    axes: str | None = None,
     chunks: Any = None,
     progress: Callable[[int, int], None] | None = None,
     wait: bool = False,
@@ -115,6 +119,8 @@ def resolve_input(
         Folder for the ingested store (default: beside the input).
     channel : int, optional
         Channel of a multi-channel TIFF.
+    axes : str, optional
+        Declared axes of TIFF input, e.g. ``"TYX"`` (see ``sofi_dask.io.ingest``).
     chunks : optional
         Chunk shape of the ingested store (see ``sofi_dask.io.ingest``).
     progress : callable, optional
@@ -139,14 +145,15 @@ def resolve_input(
         return ResolvedInput(io.open_movie(paths[0], channel=channel), tuple(paths), None, "none")
     if not ingest:
         src = source if isinstance(source, str | os.PathLike) else list(paths)
-        return ResolvedInput(io.open_movie(src, channel=channel), tuple(paths), None, "none")
+        movie = io.open_movie(src, channel=channel, axes=axes)
+        return ResolvedInput(movie, tuple(paths), None, "none")
     store = cache_store_path(source, cache_dir)
     src = os.fspath(source) if isinstance(source, str | os.PathLike) else [str(p) for p in paths]
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
         # the state is read under the lock: a run that waited reuses the store just written
         with write_lock(store, wait=wait):
-            status = _ingest_if_needed(store, source, src, channel, chunks, progress)
+            status = _ingest_if_needed(store, source, src, channel, axes, chunks, progress)
             movie = io.open_movie(store, channel=None)
     except PermissionError as exc:
         raise PermissionError(
@@ -161,12 +168,13 @@ def _ingest_if_needed(
     source: InputLike,
     src: Any,
     channel: int | None,
+    axes: str | None,
     chunks: Any,
     progress: Callable[[int, int], None] | None,
 ) -> str:
     from sofi_dask import io
 
-    state = _store_state(store, src, channel)
+    state = _store_state(store, src, channel, axes)
     if state == "current":
         logger.info("reusing ingested store %s", store)
         return "reused"
@@ -183,6 +191,7 @@ def _ingest_if_needed(
         store,
         chunks=chunks,
         channel=channel,
+        axes=axes,
         progress=progress,
         overwrite=state == "stale",
         lock=False,  # held by resolve_input

@@ -270,6 +270,7 @@ def run_pipeline(
             ingest=ingest,
             cache_dir=cache_dir,
             channel=cfg.input.channel,
+            axes=cfg.input.axes,
             progress=ingest_progress,
             wait=wait,
         )

@@ -127,3 +127,16 @@ def test_psf_file_alone_selects_the_file_psf(tmp_path):
     config = build_config(args)
     assert config.deconvolution.psf.kind == "file"
     assert config.deconvolution.psf.path == str(psf)
+
+
+def test_imagej_stack_with_time_as_channels_needs_axes(tmp_path, capsys):
+    movie = np.random.default_rng(4).integers(0, 900, (50, 16, 16), dtype=np.uint16)
+    tif = tmp_path / "ij.tif"
+    tifffile.imwrite(tif, movie, imagej=True, metadata={"axes": "CYX"})
+    with pytest.raises(ValueError, match=r"50 channels .*axes='TYX' \(--axes\)"):
+        ingest(tif, tmp_path / "a.zarr")
+    with pytest.raises(InputError, match=r"parameter 'axes': expected 3 distinct letters ending"):
+        ingest(tif, tmp_path / "b.zarr", axes="TX")
+    assert main(["ingest", str(tif), str(tmp_path / "c.zarr"), "--axes", "TYX"]) == 0
+    np.testing.assert_array_equal(open_movie(tmp_path / "c.zarr").data.compute(), movie)
+    np.testing.assert_array_equal(open_movie(tif, axes="tyx").data.compute(), movie)
