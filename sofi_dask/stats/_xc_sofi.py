@@ -48,6 +48,9 @@ _SIGMA_PAIRS = np.array(
 )
 
 
+_MAX_TILE = 512
+
+
 @lru_cache(maxsize=32)
 def _combinations(order: int, radius: int) -> tuple[tuple[tuple[int, int], tuple, float], ...]:
     cands = [(y, x) for y in range(-radius, radius + 2) for x in range(-radius, radius + 2)]
@@ -241,6 +244,14 @@ def xc_cumulants(
         3 x 3; fewer frames than the highest order; (at compute time) a PSF sigma that cannot
         be estimated from the data.
 
+    Notes
+    -----
+    Memory: a tile's state holds one product-sum image per shape (70 for orders 2..4) over the
+    tile and its halo, ``70 x (T + 2 h)^2 x 8`` bytes; spatial chunks larger than
+    ``512`` pixels are split into tiles of 512 (150 MB states). With ``psf_sigma=None`` the raw
+    per-combination images ``(58, H, W)`` float64 wait for the sigma, which needs all of them
+    (1.9 GB for 2048 x 2048 frames); pass ``psf_sigma`` to stream the fine images tile by tile.
+
     Examples
     --------
     >>> t = np.random.default_rng(0).poisson(2.0, 400).astype(float)
@@ -265,6 +276,9 @@ def xc_cumulants(
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     if (start, end) != (0, x.shape[0]):
         x = x[start:end]
+    for axis in (1, 2):  # bounded tile states (see Notes)
+        if max(x.chunks[axis]) > _MAX_TILE:
+            x = x.rechunk({axis: _MAX_TILE})
     combos = {n: xc_combinations(n, radius) for n in orders}
     offsets = [np.asarray([c["offsets"] for c in combos[n]], dtype=np.int64) for n in orders]
     estimate = psf_sigma is None

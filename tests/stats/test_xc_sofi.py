@@ -173,3 +173,13 @@ def test_video_is_xc_per_window():
         for w, a in enumerate(starts):
             one = xc_cumulants(movie[a : a + 30], n, psf_sigma=1.1)
             np.testing.assert_allclose(video[n][w], one.images[n], rtol=1e-9, atol=1e-12)
+
+
+def test_wide_frames_are_tiled_and_agree():
+    rng = np.random.default_rng(9)
+    movie = rng.poisson(5.0, (12, 4, 1100)).astype(np.uint16)
+    lazy = xc_cumulants(da.from_array(movie, chunks=(6, 4, 1100)), (2, 3), psf_sigma=1.0)
+    assert lazy.images[2].numblocks[1] >= 3  # the 1100-pixel rows became tiles of <= 512
+    whole = xc_cumulants(movie, (2, 3), psf_sigma=1.0)
+    for n in (2, 3):
+        np.testing.assert_allclose(lazy.images[n].compute(), whole.images[n], rtol=1e-9, atol=1e-12)
