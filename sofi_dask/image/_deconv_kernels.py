@@ -231,11 +231,20 @@ def _rl_step_fft(x: np.ndarray, otf: np.ndarray, scale: float, workers: int) -> 
 
 
 def _rl_step_dct(x: np.ndarray, lam: np.ndarray, scale: float, workers: int) -> np.ndarray:
+    # one image-sized buffer for the whole step: transforms overwrite their input, products
+    # and quotients are written in place (each fresh 32 MB array of a 2048 x 2048 image is
+    # new pages for the kernel to fault in and zero: system time)
     ax = (-2, -1)
-    reblur = sfft.idctn(sfft.dctn(x, axes=ax, workers=workers) * lam, axes=ax, workers=workers)
-    ratio = x / _floor_eps(reblur)
-    back = sfft.idctn(sfft.dctn(ratio, axes=ax, workers=workers) * lam, axes=ax, workers=workers)
-    return np.maximum(x * back / scale, 0.0)
+    buf = sfft.dctn(x, axes=ax, workers=workers)
+    buf *= lam
+    buf = sfft.idctn(buf, axes=ax, workers=workers, overwrite_x=True)  # reblurred estimate
+    np.divide(x, _floor_eps(buf), out=buf)  # ratio
+    buf = sfft.dctn(buf, axes=ax, workers=workers, overwrite_x=True)
+    buf *= lam
+    buf = sfft.idctn(buf, axes=ax, workers=workers, overwrite_x=True)  # back-projection
+    buf *= x
+    buf /= scale
+    return np.maximum(buf, 0.0, out=buf)
 
 
 def deconvsk_stack(images: np.ndarray, plan: SkPlan, workers: int = 1) -> np.ndarray:

@@ -138,9 +138,9 @@ def _version() -> str:
 
 def _check_not_source(dest: Path, source: TiffSource) -> None:
     dres = dest.resolve()
-    for lay in source.layouts:
-        src = Path(lay.path)
-        if dres == src or dres in src.parents:
+    for path in {lay.path for lay in source.layouts}:  # layout paths are resolved
+        src = Path(path)
+        if src == dres or src.is_relative_to(dres):
             raise InputError(
                 f"dest {dest}: is (or contains) the source file {src}; choose another destination"
             )

@@ -138,9 +138,9 @@ class TiffSource:
     pixel_size: float | None = None
     frame_files: bool = False  # one file per frame, each checked when read
 
-    @property
+    @cached_property
     def n_frames(self) -> int:
-        return sum(lay.n_frames for lay in self.layouts)
+        return int(self.frame_offsets[-1])
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -154,11 +154,11 @@ class TiffSource:
     def dtype(self) -> np.dtype:
         return np.dtype(self.layouts[0].dtype)
 
-    @property
+    @cached_property
     def contiguous(self) -> bool:
         return all(lay.contiguous for lay in self.layouts)
 
-    @property
+    @cached_property
     def decode_rows(self) -> int:
         """Rows that are decoded together (a strip; the frame for single-strip or tiled
         pages); 0 when every file is contiguous and uncompressed (any band reads alone)."""
@@ -266,9 +266,15 @@ def open_tiff_source(
     first, meta = inspect_tiff(paths[0], channel=channel, single_frame=several, axes=axes)
     pixel_size = meta["pixel_size"]
     if several and first.n_frames == 1:
-        return TiffSource(
-            (first, *(_like(first, p) for p in paths[1:])), pixel_size, frame_files=True
-        )
+        folders: dict[Path, Path] = {}  # resolve each folder once, not each of 10^5 files
+
+        def resolved(p: Path) -> Path:
+            if p.parent not in folders:
+                folders[p.parent] = p.parent.resolve()
+            return folders[p.parent] / p.name
+
+        others = (_like(first, resolved(p)) for p in paths[1:])
+        return TiffSource((first, *others), pixel_size, frame_files=True)
     layouts = [first]
     for p in paths[1:]:
         if str(p.resolve()) in first.parts:
@@ -319,14 +325,15 @@ def tiff_to_dask(source: TiffSource, chunks: Any = None) -> da.Array:
 
 
 def _like(first: TiffLayout, path: Path) -> TiffLayout:
-    """The layout of a file expected to hold one frame like ``first`` (checked on read)."""
+    """The layout of a file (``path`` resolved) expected to hold one frame like ``first``
+    (checked on read)."""
     try:
         stat = path.stat()
     except OSError as exc:
         raise FileNotFoundError(f"{path}: cannot be read ({exc})") from exc
     return replace(
         first,
-        path=str(path.resolve()),
+        path=str(path),
         size=int(stat.st_size),
         mtime_ns=int(stat.st_mtime_ns),
         offset=None,
