@@ -281,8 +281,8 @@ class QualityConfig(ConfigModel):
     enabled: Bool = setting(True, "measure the image quality (not for a SOFI video)")
     block_frames: Int = setting(
         100,
-        "frames per block; blocks alternate between the two halves (choose well above the "
-        "blinking correlation time)",
+        "frames per block (up to twice that, to cut at a chunk edge); blocks alternate "
+        "between the two halves (choose well above the blinking correlation time)",
         ge=1,
     )
     threshold: Literal["1/7", "half-bit"] = setting("1/7", "FRC threshold")

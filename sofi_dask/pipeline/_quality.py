@@ -55,16 +55,43 @@ def drift_stage(data: Any, config: PipelineConfig) -> tuple[Any, Any]:
     return correct_drift(data, result), result
 
 
-def _windows(blocks: Sequence[tuple[int, int]], size: int, min_len: int) -> list[list[tuple]]:
-    """Sub-windows of ``size`` frames per block (a short tail joins the previous one)."""
-    out = []
-    for a, b in blocks:
-        subs = [(s, min(s + size, b)) for s in range(a, b, size)]
-        if len(subs) > 1 and subs[-1][1] - subs[-1][0] < max(min_len, size // 2):
-            subs[-2] = (subs[-2][0], b)
-            subs.pop()
-        out.append(subs)
-    return out
+def _windows(
+    blocks: Sequence[tuple[int, int]], size: int, min_len: int, edges: Sequence[int]
+) -> list[list[tuple[int, int]]]:
+    """Sub-windows of at least ``size`` frames per block, cut at the first chunk edge
+    (``edges``) after ``size`` frames, so that chunks are not sliced (a sliced chunk is
+    decompressed once per slice); a short tail joins the previous sub-window. When that leaves
+    fewer than two sub-windows (chunks longer than the movie's blocks), windows of exactly
+    ``size`` frames.
+
+    Examples
+    --------
+    >>> _windows([(0, 1000)], 100, 4, range(0, 1001, 256))
+    [[(0, 256), (256, 512), (512, 768), (768, 1000)]]
+    >>> _windows([(0, 350)], 100, 4, [0, 350])
+    [[(0, 100), (100, 200), (200, 300), (300, 350)]]
+    """
+
+    def cut(cuts: np.ndarray) -> list[list[tuple[int, int]]]:
+        out = []
+        for a, b in blocks:
+            subs = []
+            start = a
+            while start < b:
+                later = cuts[(cuts >= start + size) & (cuts < b)]
+                end = int(later[0]) if later.size else b
+                subs.append((start, end))
+                start = end
+            if len(subs) > 1 and subs[-1][1] - subs[-1][0] < max(min_len, size // 2):
+                subs[-2] = (subs[-2][0], b)
+                subs.pop()
+            out.append(subs)
+        return out
+
+    aligned = cut(np.asarray(sorted(set(edges)), dtype=np.int64))
+    if sum(len(s) for s in aligned) >= 2:
+        return aligned
+    return cut(np.arange(0, max(b for _, b in blocks) + 1, dtype=np.int64))
 
 
 def split_statistic(
@@ -82,8 +109,9 @@ def split_statistic(
     max_order = config.max_order
     stat = config.statistic.kind
     n = int(work.shape[0])
+    edges = np.cumsum((0, *work.chunks[0])) if isinstance(work, da.Array) else range(n + 1)
     per_block = _windows(
-        list(blocks) if blocks else [(0, n)], config.quality.block_frames, max_order
+        list(blocks) if blocks else [(0, n)], config.quality.block_frames, max_order, edges
     )
     flat = [w for subs in per_block for w in subs]
     stacks = moment_stacks(work, max_order, flat, check_length=False)
