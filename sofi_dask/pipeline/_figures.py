@@ -30,8 +30,13 @@ def _load(folder: Path, name: str) -> np.ndarray:
 
 
 def _as_image(arr: np.ndarray) -> np.ndarray:
-    """A 2-D view of a result: the image itself, or the mean over a SOFI video's windows."""
-    return arr.mean(axis=0) if arr.ndim == 3 else arr
+    """A 2-D view of a result for a figure panel: the image itself, or the mean over a SOFI
+    video's windows, as block means of at most ``PREVIEW_SIDE`` pixels a side (a panel shows
+    a few hundred; drawing 2048 x 2048 panels costs seconds per figure)."""
+    from sofi_dask.pipeline._outputs import PREVIEW_SIDE
+    from sofi_dask.viz._writers import downsample
+
+    return downsample(arr.mean(axis=0) if arr.ndim == 3 else arr, PREVIEW_SIDE)
 
 
 def make_figures(

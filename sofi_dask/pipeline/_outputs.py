@@ -236,6 +236,10 @@ def create_image_array(root: Any, spec: ImageSpec, shape: Sequence[int], dtype: 
     )
 
 
+#: longest side of the PNG previews and figure panels (the TIFFs and Zarr keep every pixel)
+PREVIEW_SIDE = 1024
+
+
 def write_image_files(
     array: Any,
     spec: ImageSpec,
@@ -254,8 +258,9 @@ def write_image_files(
 
     ``tiff/<name>.tif`` (float32 ImageJ TIFF with pixel size and display range),
     ``tiff/<name>_rgb.tif`` (colour-mapped RGB ImageJ TIFF), ``png/<name>.png`` (colour-mapped
-    preview; the first window of a SOFI video) and, for a SOFI video, ``video/<name>.gif``
-    (``.tif``, ``.mp4``: an animated colour-mapped video). Frames are read one block at a
+    preview, block means down to :data:`PREVIEW_SIDE` pixels a side; the first window of a
+    SOFI video) and, for a SOFI video, ``video/<name>.gif`` (``.tif``, ``.mp4``: an animated
+    colour-mapped video). Frames are read one block at a
     time, so a long SOFI video is never held in memory.
 
     Parameters
@@ -311,6 +316,7 @@ def write_image_files(
             folder / "png" / f"{spec.name}.png",
             **display,
             protected=protected,
+            max_side=PREVIEW_SIDE,
         )
     if video and video_format:
         (folder / "video").mkdir(exist_ok=True)

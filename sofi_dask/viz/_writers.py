@@ -42,6 +42,30 @@ def _is_rgb(image: Any) -> bool:
     return image.ndim == 3 and image.shape[-1] in (3, 4) and np.dtype(image.dtype) == np.uint8
 
 
+def downsample(image: ArrayLike, max_side: int) -> np.ndarray:
+    """Block means of an (y, x) image so that neither side exceeds ``max_side`` (a screen shows
+    no more): an integer factor, the ragged last rows/columns averaged over what they have.
+
+    Examples
+    --------
+    >>> downsample(np.arange(16.0).reshape(4, 4), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    a = np.asarray(image, dtype=np.float64)
+    f = -(-max(a.shape[:2]) // max(1, int(max_side)))
+    if f <= 1:
+        return a
+    h, w = a.shape[:2]
+    ph, pw = -h % f, -w % f
+    if ph or pw:  # pad with NaN, averaged out below
+        a = np.pad(a, ((0, ph), (0, pw)), constant_values=np.nan)
+    blocks = a.reshape(a.shape[0] // f, f, a.shape[1] // f, f)
+    if ph or pw:
+        return np.nanmean(blocks, axis=(1, 3))
+    return blocks.mean(axis=(1, 3))
+
+
 def save_png(
     image: ArrayLike,
     path: PathLike,
@@ -53,6 +77,7 @@ def save_png(
     contrast: float = 1.0,
     overwrite: bool = False,
     protected: Iterable[PathLike] = (),
+    max_side: int | None = None,
 ) -> Path:
     """Save a 2-D image as a colour-mapped 8-bit RGB PNG (pysofi's ``save_png``).
 
@@ -69,6 +94,9 @@ def save_png(
         Replace an existing file.
     protected : iterable of paths
         Inputs that must never be written over.
+    max_side : int, optional
+        A preview: a scalar image larger than this is shown as block means (:func:`downsample`),
+        its display range still taken from the full image.
 
     Returns
     -------
@@ -94,6 +122,8 @@ def save_png(
         rgb = np.ascontiguousarray(np.asarray(image))
     elif image.ndim == 2:
         limits = display_limits(image, vmin, vmax, percentiles)
+        if max_side is not None:
+            image = downsample(image, max_side)
         rgb = apply_colormap(image, cmap, contrast=contrast, limits=limits)
         info.add_text("sofi_dask:cmap", get_colormap(cmap).name)
         info.add_text("sofi_dask:vmin", repr(limits[0]))
