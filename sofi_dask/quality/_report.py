@@ -8,7 +8,10 @@ the same per-block moment states, :func:`sofi_dask.split_moment_stacks`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -130,17 +133,23 @@ def quality_report(
     frcs: dict[str, FRCResult] = {}
     decs: dict[str, DecorrelationResult] = {}
     errs: dict[str, ErrorMapResult] = {}
+    jobs: list[tuple[dict[str, Any], str, Any]] = []
     for name, (a, b) in (halves or {}).items():
         a = np.asarray(a, dtype=np.float64)
         scale = None if pixel is None else pixel * ref.shape[0] / a.shape[0]
-        frcs[name] = frc(a, b, pixel_size=scale, threshold=threshold)
+        jobs.append((frcs, name, partial(frc, a, b, pixel_size=scale, threshold=threshold)))
     for name, image in images.items():
         img = np.asarray(image, dtype=np.float64)
         scale = None if pixel is None else pixel * ref.shape[0] / img.shape[0]
         if decorrelation and min(img.shape) >= 16:
-            decs[name] = decorrelation_resolution(img, pixel_size=scale)
+            jobs.append((decs, name, partial(decorrelation_resolution, img, pixel_size=scale)))
         if error_maps and name != "average":
-            errs[name] = error_map(ref, img)
+            jobs.append((errs, name, partial(error_map, ref, img)))
+    # FFTs and filters release the GIL: the images are measured in parallel threads
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        futures = [(out, name, pool.submit(fn)) for out, name, fn in jobs]
+        for out, name, future in futures:
+            out[name] = future.result()
     return QualityReport(frcs, decs, errs, convergence, pixel)
 
 
