@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask.compat._common import to_numpy
+from sofi_dask.errors import InputError
 
 # native stage modules (by module path: the package re-exports functions of the
 # same names, e.g. sofi_dask.ldrc and sofi_dask.cumulants)
@@ -127,7 +128,7 @@ def richardson_lucy(image: Any, psf: Any, iterations: int = 10, **kwargs: Any) -
     """
     extra = set(kwargs) - {"workers"}
     if extra:
-        raise ValueError(f"richardson_lucy: unknown keyword argument(s) {sorted(extra)}")
+        raise InputError(f"richardson_lucy: unknown keyword argument(s) {sorted(extra)}")
     return _deconv.richardson_lucy(image, psf, iterations, **kwargs)
 
 

@@ -114,10 +114,10 @@ def noise_filter1d(
     names = list(im_set) if filenames is None else list(filenames)
     missing = [f for f in names if f not in im_set]
     if missing:
-        raise ValueError(f"filenames: not in im_set: {missing}")
+        raise InputError(f"filenames: not in im_set: {missing}")
     missing = [f for f in names if f not in dset]
     if missing:
-        raise ValueError(f"dset: has no data object for {missing}")
+        raise InputError(f"dset: has no data object for {missing}")
     kernel = gauss1d_mask((1, 21), 2) if len(noise_filter) == 0 else noise_filter
     stack = np.stack([np.asarray(to_numpy(im_set[f]), dtype=np.float64) for f in names])
     filtered = to_numpy(_filtering.noise_filter1d(stack, kernel, axis=0, convention="pysofi"))

@@ -46,6 +46,7 @@ from sofi_dask.compat._common import (
     to_numpy,
     window_stacks,
 )
+from sofi_dask.errors import InputError
 from sofi_dask.image import _finterp as _finterp
 from sofi_dask.io._open import Movie
 
@@ -305,7 +306,7 @@ def calc_cumulants_from_moments(moment_set: dict) -> dict[int, Any]:
     {1: [[0.0, 0.0]], 2: [[2.0, 6.0]], 3: [[1.0, 6.0]], 4: [[3.0, -66.0]]}
     """
     if not moment_set:
-        raise ValueError("moment_set: is empty (expected {order: image} for orders 1..N)")
+        raise InputError("moment_set: is empty (expected {order: image} for orders 1..N)")
     return compute_all(_cum.cumulants_from_moments(as_images(dict(moment_set), "moment_set")))
 
 
@@ -350,7 +351,7 @@ def cumulants_all_blocks(m_set_all_blocks: dict) -> dict[Any, dict[int, Any]]:
     {1: [0.0, 0.0], 2: [2.0, 6.0]}
     """
     if not m_set_all_blocks:
-        raise ValueError("m_set_all_blocks: is empty (expected {block: {order: image}})")
+        raise InputError("m_set_all_blocks: is empty (expected {block: {order: image}})")
     return {b: calc_cumulants_from_moments(m) for b, m in m_set_all_blocks.items()}
 
 

@@ -141,7 +141,7 @@ def save_avi(
     """
     path = Path(_os_fspath(filename))
     if path.suffix.lower() == ".avi":
-        raise ValueError(
+        raise InputError(
             f"filename={_os_fspath(filename)!r}: AVI output needs OpenCV, which sofi_dask does "
             "not use; use a '.tif' (colour-mapped ImageJ TIFF video), '.gif' or '.mp4' name"
         )

@@ -71,12 +71,13 @@ def rescale_to_uint16(frames: Any, original_min: Any, original_max: Any) -> np.n
     lo = np.asarray(original_min, dtype=np.float64)
     hi = np.asarray(original_max, dtype=np.float64)
     if lo.size and (lo.min() < 0 or hi.max() > 65535):
-        raise ValueError(
-            f"original_min/original_max must lie in [0, 65535] for uint16 output, got "
-            f"[{lo.min()}, {hi.max()}]"
+        raise fail(
+            "original_min/original_max",
+            "values in [0, 65535] for uint16 output",
+            shown(f"[{lo.min()}, {hi.max()}]"),
         )
     if np.any(lo > hi):
-        raise ValueError("original_min must be <= original_max for every frame")
+        raise fail("original_min", "<= original_max for every frame", shown("a larger one"))
     return K.rescale_frames_uint16(frames, lo, hi)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from sofi_dask._cpus import cpu_count
 from sofi_dask._validation import check_positive_int, check_size_tuple, fail, shown
+from sofi_dask.errors import InputError
 from sofi_dask.image._ldrc_kernels import ldrc_block, resample_mask
 from sofi_dask.image._utils import is_dask_array, overlap_depth
 from sofi_dask.image._utils import window_depth as _window_depth
@@ -31,13 +32,14 @@ def _prepare_mask(mask: Any, shape: tuple[int, int], order: int) -> Any:
     mh, mw = mask.shape
     expected = ((mh - 1) * order + 1, (mw - 1) * order + 1)
     if expected != shape:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} resampled for order={order} gives {expected}, "
+        raise InputError(
+            f"parameter 'mask': of shape {tuple(mask.shape)} resampled for order={order} gives "
+            f"{expected}, "
             f"expected the image shape {shape}; pass a mask of the image's shape or of shape "
             f"((H - 1) / order + 1, (W - 1) / order + 1)"
         )
     if mh < 2 or mw < 2:
-        raise ValueError(f"mask must be at least 2 x 2 to be resampled, got {(mh, mw)}")
+        raise fail("mask", "at least 2 x 2 pixels to be resampled", shown(f"shape {(mh, mw)}"))
     logger.debug("resampling the LDRC mask %s -> %s (order %d)", (mh, mw), shape, order)
     if is_dask_array(mask):
         # lazily, in one task: the interpolation needs the whole (small) mask, and computing it
@@ -47,8 +49,9 @@ def _prepare_mask(mask: Any, shape: tuple[int, int], order: int) -> Any:
         )
     resampled = resample_mask(np.asarray(mask), order)
     if resampled.shape != shape or not np.all(np.isfinite(resampled)):
-        raise ValueError(
-            f"resampled mask has shape {resampled.shape} (expected {shape}) or non-finite values"
+        raise InputError(
+            f"parameter 'mask': resampled, it has shape {resampled.shape} (expected {shape}) or "
+            "non-finite values"
         )
     return resampled
 

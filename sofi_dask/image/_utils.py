@@ -15,6 +15,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from sofi_dask.errors import InputError
+
 __all__ = [
     "centred_depth",
     "is_dask_array",
@@ -46,7 +48,7 @@ def overlap_depth(ndim: int, trailing: Sequence[int]) -> dict[int, int]:
     """``map_overlap`` depth dict: 0 on leading (stack) axes, ``trailing`` on the last axes."""
     lead = ndim - len(trailing)
     if lead < 0:
-        raise ValueError(f"array has {ndim} dimensions, fewer than the {len(trailing)} needed")
+        raise InputError(f"array has {ndim} dimensions, fewer than the {len(trailing)} needed")
     depth = dict.fromkeys(range(lead), 0)
     depth.update({lead + i: int(d) for i, d in enumerate(trailing)})
     return depth

@@ -195,11 +195,12 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         short = [(a, b) for a, b in g.blocks if b - a < config.max_order]
         if short and not config.video.enabled and bleach.method == "blocks":
             a, b = short[0]
-            raise ValueError(
-                f"bleaching.min_block_frames: the block of frames [{a}, {b}) has {b - a} "
-                f"frames, fewer than order {config.max_order} needs ({len(g.blocks)} blocks from "
-                f"fbc={bleach.fbc}); use a larger bleaching.min_block_frames or bleaching.fbc, "
-                "lower orders, or bleaching.enabled = false"
+            raise ConfigError(
+                "bleaching.min_block_frames",
+                f"the block of frames [{a}, {b}) has {b - a} frames, fewer than order "
+                f"{config.max_order} needs ({len(g.blocks)} blocks from fbc={bleach.fbc}); use a "
+                "larger bleaching.min_block_frames or bleaching.fbc, lower orders, or "
+                "bleaching.enabled = false",
             )
 
     work = data

@@ -22,7 +22,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
-from sofi_dask.errors import InputError
+from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
@@ -278,9 +278,9 @@ def run_pipeline(
     with timer("build_graph"):
         graph = build_graph(movie, cfg)
     if not graph.arrays:
-        raise ValueError(
-            f"outputs.keep_stages: none of {list(wanted.keep_stages)} is computed by this run; "
-            "nothing would be written"
+        raise ConfigError(
+            "outputs.keep_stages",
+            f"none of {list(wanted.keep_stages)} is computed by this run; nothing would be written",
         )
 
     files: dict[str, list[Path]] = {}

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from sofi_dask.errors import InputError
 from sofi_dask.simulate._config import SimulationConfig
 
 __all__ = ["GroundTruth", "ground_truth", "psf_profiles", "read_ground_truth", "stream_keys"]
@@ -120,7 +121,7 @@ def read_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     if rows and set(_TRUTH_COLUMNS) - set(rows[0]):
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r}: expected columns {list(_TRUTH_COLUMNS)}, got {sorted(rows[0])}"
         )
 

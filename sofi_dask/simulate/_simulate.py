@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask._validation import check_int
+from sofi_dask.errors import InputError
 from sofi_dask.simulate._config import SimulationConfig, resolve_config
 from sofi_dask.simulate._emitters import GroundTruth, ground_truth, read_ground_truth
 from sofi_dask.simulate._engine import Renderer, iter_simulated_batches
@@ -99,7 +100,7 @@ def simulate_movie(config: SimulationConfig | None = None, **overrides: Any) -> 
     threads = overrides.pop("threads", None)
     cfg = resolve_config(config, overrides)
     if cfg.nbytes > _IN_MEMORY_LIMIT:
-        raise ValueError(
+        raise InputError(
             f"parameter 'n_frames': the movie would take {cfg.nbytes / 2**30:.1f} GiB in "
             f"memory (limit 4 GiB); use write_simulated_tiff or write_simulated_zarr"
         )
@@ -135,7 +136,7 @@ def emitter_states(config: SimulationConfig, frames: tuple[int, int] | None = No
     start = check_int(start, "frames", minimum=0)
     end = check_int(end, "frames", minimum=0)
     if end < start:
-        raise ValueError(f"parameter 'frames': expected start <= end, got {frames!r}")
+        raise InputError(f"parameter 'frames': expected start <= end, got {frames!r}")
     renderer = Renderer(config)
     if start:
         renderer.emitting(0, start)

@@ -361,7 +361,7 @@ def save_figure(
     fmt = Path(path).suffix.lower().lstrip(".") or "png"
     supported = fig.canvas.get_supported_filetypes()
     if fmt not in supported:
-        raise ValueError(
+        raise InputError(
             f"path: unknown figure format {fmt!r} in {str(path)!r}; use one of {sorted(supported)}"
         )
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
