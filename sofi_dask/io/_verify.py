@@ -161,6 +161,13 @@ def verify_store(
     True
     """
     p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such store")
+    if not looks_like_store(p):
+        raise InputError(
+            f"{p}: not a movie store (no zarr.json, no {_store.MOVIE!r} array); verify reads "
+            "stores written by `sofi-dask ingest`"
+        )
     group, arr = open_store_group(p)
     shape = tuple(int(s) for s in arr.shape)
     chunks = tuple(int(c) for c in arr.chunks)

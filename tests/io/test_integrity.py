@@ -251,3 +251,15 @@ def test_info_on_empty_or_foreign_folder_and_dev_null(tmp_path):
         movie_info(empty)
     assert str(empty) in str(err.value)
     assert os.path.exists("/dev/null")
+
+
+def test_verify_on_what_is_not_a_store(tmp_path, store):
+    tif, _dest, _movie = store
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for path in (empty, tif):
+        with pytest.raises(InputError, match="not a movie store") as err:
+            verify_store(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="no such store"):
+        verify_store(tmp_path / "missing.zarr")
