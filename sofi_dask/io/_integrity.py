@@ -212,7 +212,9 @@ def store_dask_array(path: Path, arr: zarr.Array, info: dict[str, Any] | None) -
     """The lazy ``movie`` of a store, one task per stored chunk, read through
     :class:`~sofi_dask.io._integrity.CheckedChunks` (damage raises, naming the chunk)."""
     checked = CheckedChunks(path, arr, records_chunks(info))
-    token = tokenize(str(path.resolve()), (info or {}).get("created"), arr.shape, arr.chunks)
+    meta = path / MOVIE / "zarr.json"
+    written = meta.stat().st_mtime_ns if meta.exists() else None  # a re-ingest: new keys
+    token = tokenize(str(path.resolve()), (info or {}).get("created"), written, arr.chunks)
     return da.from_array(
         checked,
         chunks=arr.chunks,
