@@ -56,7 +56,12 @@ def write_movie(path: Path, gb: float, frame: int = FRAME) -> int:
             yield np.roll(pool[(i * 7) % len(pool)], (i * 37) % frame, axis=0)
 
     tifffile.imwrite(
-        path, frames(), shape=(n, frame, frame), dtype=np.uint16, photometric="minisblack"
+        path,
+        frames(),
+        shape=(n, frame, frame),
+        dtype=np.uint16,
+        photometric="minisblack",
+        bigtiff=n * frame * frame * 2 > 2**32 - 2**25,
     )
     return n
 

@@ -223,11 +223,20 @@ def make_plan(
 
 
 def _rl_step_fft(x: np.ndarray, otf: np.ndarray, scale: float, workers: int) -> np.ndarray:
+    # as the DCT step: products in place, transforms overwrite their input
     s = x.shape[-2:]
-    reblur = sfft.irfft2(sfft.rfft2(x, workers=workers) * otf, s=s, workers=workers)
-    ratio = x / _floor_eps(reblur)
-    back = sfft.irfft2(sfft.rfft2(ratio, workers=workers) * otf.conj(), s=s, workers=workers)
-    return np.maximum(x * back / scale, 0.0)
+    spec = sfft.rfft2(x, workers=workers)
+    spec *= otf
+    buf = sfft.irfft2(spec, s=s, workers=workers, overwrite_x=True)  # reblurred estimate
+    np.divide(x, _floor_eps(buf), out=buf)  # ratio
+    spec = sfft.rfft2(buf, workers=workers)
+    np.conjugate(spec, out=spec)  # spec * conj(otf) = conj(conj(spec) * otf)
+    spec *= otf
+    np.conjugate(spec, out=spec)
+    buf = sfft.irfft2(spec, s=s, workers=workers, overwrite_x=True)  # back-projection
+    buf *= x
+    buf /= scale
+    return np.maximum(buf, 0.0, out=buf)
 
 
 def _rl_step_dct(x: np.ndarray, lam: np.ndarray, scale: float, workers: int) -> np.ndarray:
