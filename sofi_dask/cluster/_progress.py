@@ -167,6 +167,9 @@ class LineProgress:
     ...     p.update(done, 100)
     >>> len(out.getvalue().splitlines()), "\\r" in out.getvalue()
     (11, False)
+    >>> lines = out.getvalue().splitlines()
+    >>> all("elapsed" in line for line in lines), all("ETA" in line for line in lines[1:-1])
+    (True, True)
     """
 
     def __init__(self, label: str = "compute", stream: Any = None, interval: float = 30.0):

@@ -56,7 +56,9 @@ def test_log_has_whole_lines_elapsed_and_eta(tmp_path, movie_tif, scheduler):
     assert 2 <= len(compute) <= 12, text
     assert all("elapsed" in ln for ln in ingest + compute), text
     assert compute[-1].startswith("compute: 100%"), text
-    assert any("ETA" in ln for ln in compute[:-1]), text
+    # every line between the first and the last has an ETA (how many there are depends on the
+    # machine's speed: a fast run can go from the first report to 100 % in one step)
+    assert all("ETA" in ln for ln in compute[1:-1]), text
     dashboards = [ln for ln in text.splitlines() if ln.startswith("Dask dashboard:")]
     assert len(dashboards) == (1 if scheduler == "local" else 0), text
     assert len(text.splitlines()) < 40, text
