@@ -8,7 +8,6 @@ the same per-block moment states, :func:`sofi_dask.split_moment_stacks`).
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask._cpus import task_threads
 from sofi_dask._validation import check_int, fail
 from sofi_dask.quality._common import check_pixel_size
 from sofi_dask.quality._convergence import ConvergenceResult, convergence_from_stacks
@@ -146,7 +146,7 @@ def quality_report(
         if error_maps and name != "average":
             jobs.append((errs, name, partial(error_map, ref, img)))
     # FFTs and filters release the GIL: the images are measured in parallel threads
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=task_threads(len(jobs))) as pool:
         futures = [(out, name, pool.submit(fn)) for out, name, fn in jobs]
         for out, name, future in futures:
             out[name] = future.result()
