@@ -31,7 +31,6 @@ import dask
 import dask.array as da
 import numpy as np
 from dask.highlevelgraph import HighLevelGraph
-from scipy import optimize, signal
 
 from sofi_dask._validation import as_movie_array, check_int, check_real, fail, shown
 from sofi_dask.stats._bleaching_fit_kernels import iir_filter
@@ -118,6 +117,8 @@ def fit_bleaching(total: Any, model: str = "mono") -> BleachingFit:
         else [c0, 0.5 * span, 0.3 * rate0, 0.5 * span, 3 * rate0]
     )
     lower = [-np.inf] + [0.0, 0.0] * (len(p0) // 2)
+    from scipy import optimize  # heavy (~0.2 s, ~50 MB): only where a fit is made
+
     try:
         params, _ = optimize.curve_fit(
             _exp_model, t, y, p0=p0, bounds=(lower, np.inf), maxfev=20000
@@ -202,6 +203,8 @@ def _iir_step(block: np.ndarray, prev: tuple | None, *, b: np.ndarray, a: np.nda
     n_t, height, width = block.shape
     frames = np.ascontiguousarray(block).reshape(n_t, height * width)
     if prev is None:  # steady state for a constant input equal to the first frame
+        from scipy import signal  # heavy (scipy.signal imports scipy.stats): where used
+
         zi = signal.lfilter_zi(b, a)[:, None] * frames[0].astype(np.float64)[None, :]
     else:
         zi = prev[1].copy()
@@ -238,6 +241,8 @@ def iir_bleaching_correction(data: Any, *, cutoff: float = 0.02, order: int = 1)
     arr, lazy = as_movie_array(data)
     cutoff = check_real(cutoff, "cutoff", minimum=0.0, maximum=1.0, inclusive=False)
     order = check_int(order, "order", minimum=1, maximum=4)
+    from scipy import signal
+
     b, a = signal.butter(order, cutoff, btype="highpass")
     b, a = np.asarray(b, np.float64), np.asarray(a, np.float64)
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))

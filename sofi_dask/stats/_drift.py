@@ -21,7 +21,6 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
-from scipy.interpolate import make_smoothing_spline
 
 from sofi_dask._validation import as_movie_array, check_int, check_real, fail, shown
 from sofi_dask.stats._drift_kernels import (
@@ -97,6 +96,8 @@ def _crop_slices(shape: tuple[int, ...], crop: int) -> tuple[slice, slice]:
 
 
 def _smooth_trace(centres: np.ndarray, positions: np.ndarray, n_frames: int) -> np.ndarray:
+    from scipy.interpolate import make_smoothing_spline  # heavy to import: only where used
+
     frames = np.arange(n_frames, dtype=np.float64)
     trace = np.empty((n_frames, 2))
     for axis in range(2):

@@ -23,13 +23,14 @@ import math
 import numba
 import numpy as np
 from scipy import fft
-from scipy.signal.windows import tukey
 
 __all__ = ["connected", "keys_weights", "register", "shift_frames", "solve_positions"]
 
 
 def _prepare(image: np.ndarray) -> np.ndarray:
     img = np.asarray(image, dtype=np.float64)
+    from scipy.signal.windows import tukey  # scipy.signal is heavy: imported where used
+
     window = np.outer(tukey(img.shape[0], 0.25), tukey(img.shape[1], 0.25))
     return (img - img.mean()) * window
 
