@@ -46,3 +46,15 @@ def test_bad_input_is_refused():
         decorrelation_resolution(np.zeros((8, 8)))
     with pytest.raises(InputError, match="apodization"):
         decorrelation_resolution(np.zeros((32, 32)), apodization=-1)
+
+
+def test_large_images_are_measured_on_their_central_crop():
+    rng = np.random.default_rng(3)
+    points = np.zeros((300, 260))
+    points[rng.integers(5, 295, 400), rng.integers(5, 255, 400)] = 1.0
+    image = gaussian_filter(points, 1.5) + 1e-3 * rng.standard_normal(points.shape)
+    cropped = decorrelation_resolution(image, max_size=128)
+    direct = decorrelation_resolution(image[86:214, 66:194], max_size=None)
+    assert cropped.resolution_pixels is not None
+    assert cropped.resolution_pixels == direct.resolution_pixels
+    np.testing.assert_array_equal(cropped.curve, direct.curve)
