@@ -10,7 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
+import sofi_docs  # noqa: E402
+
 import sofi_dask  # noqa: E402
+
+# the pages generated from the code, written before Sphinx lists the source files
+sofi_docs.generate(Path(__file__).resolve().parent)
 
 project = "sofi_dask"
 author = "the sofi_dask developers"

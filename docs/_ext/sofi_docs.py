@@ -149,8 +149,12 @@ def copy_notebooks(docs: Path) -> None:
             shutil.copyfile(notebook, dest)
 
 
-def generate(app) -> None:
-    docs = Path(app.srcdir)
+def generate(docs: Path) -> None:
+    """Write the generated pages into the source folder ``docs``.
+
+    Called from ``conf.py`` when Sphinx loads it, before Sphinx lists the source files: pages
+    written later (e.g. at ``builder-inited``) are missed by autosummary on a fresh checkout.
+    """
     _write(docs / "api" / "index.rst", api_page())
     _write(docs / "user-guide" / "cli.md", cli_page())
     _write(docs / "user-guide" / "config-reference.md", config_page())
@@ -158,5 +162,4 @@ def generate(app) -> None:
 
 
 def setup(app):
-    app.connect("builder-inited", generate, priority=100)  # before autosummary reads pages
     return {"parallel_read_safe": True, "parallel_write_safe": True}
