@@ -46,6 +46,7 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "input.axes",
         {"metavar": "AXES", "help": "declare the TIFF's axes, e.g. TYX for an ImageJ CYX stack"},
     ),
+    _onoff("drift.enabled", "drift correction (one extra pass over the movie)"),
     _onoff("bleaching.enabled", "bleaching correction"),
     (
         "--bleaching-method",
@@ -104,6 +105,7 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "ldrc.mask",
         {"metavar": "MASK", "help": "order<k> (default order2) or average"},
     ),
+    _onoff("quality.enabled", "image quality section: FRC, decorrelation, error maps"),
     (
         "--keep",
         "outputs.keep_stages",
