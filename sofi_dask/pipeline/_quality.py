@@ -3,7 +3,8 @@
 Quality in the same pass: the statistic of each bleaching block (or of the whole movie) is the
 exact merge of the moment stacks of sub-windows of ``quality.block_frames`` frames; sub-windows
 alternate between half A and half B across the movie, so the two half images (FRC) and the
-prefixes (convergence, whole-movie statistic only) come from the same per-chunk states as the
+prefixes (convergence: of sub-windows for a whole-movie statistic, of whole bleaching blocks
+for a block average) come from the same per-chunk states as the
 run's statistic: no extra read, only merges. Decorrelation and error maps run on the stored
 final images after the compute.
 """
@@ -148,15 +149,22 @@ def split_statistic(
                 halves[f"{stat}_order{k}"] = (mag(a[k]), mag(b[k]))
     frames: list[int] = []
     changes: dict[int, list[tuple[Any, Any]]] = {}
-    if len(per_block) == 1 and len(flat) >= 2:
-        images = []
+    images: list[Any] = []
+    if len(per_block) == 1 and len(flat) >= 2:  # whole movie: prefixes of sub-windows
         size = 1
         while size < len(flat):
             stack, count = merge_tree(stacks[:size], counts[:size])
             frames.append(count)
             images.append(layers(stack))
             size *= 2
-        frames.append(n)
+    elif len(per_block) >= 2:  # bleaching blocks: the block average over the first 1, 2, 4...
+        size = 1
+        while size < len(per_block):
+            frames.append(sum(sizes[:size]))
+            images.append(mean(full[:size]))
+            size *= 2
+    if images:
+        frames.append(sum(sizes))
         images.append(full_stat)
         orders = sorted({1, *config.statistic.orders})
         for k in orders:

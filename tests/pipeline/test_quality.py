@@ -90,6 +90,15 @@ def test_bleaching_blocks_keep_their_numbers_and_get_halves(tmp_path, movie_tif)
             on.load(f"cumulants_order{k}"), off.load(f"cumulants_order{k}"), rtol=1e-9
         )
     assert rec_on["quality"]["images"]["cumulants_order2"]["frc_resolution"] is not None
+    # convergence over prefixes of whole blocks: the block average of the first 1, 2, 4... blocks
+    conv = rec_on["quality"]["convergence"]
+    sizes = [b - a for a, b in blocks]
+    prefixes = [sum(sizes[:m]) for m in (1, 2, 4, 8, 16, 32) if m < len(blocks)]
+    assert len(blocks) >= 2 and conv["frames"] == [*prefixes, data.shape[0]]
+    first_two = block_average(block_cumulants(data, 3, blocks[:2]))[2]
+    first_one = block_cumulants(data, 3, blocks[:1])[0][2]
+    expected_change = np.linalg.norm(first_two - first_one) / np.linalg.norm(first_two)
+    assert conv["relative_change"]["2"][0] == pytest.approx(expected_change, rel=1e-6)
 
 
 def test_drift_stage_records_and_corrects(tmp_path):
