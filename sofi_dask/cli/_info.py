@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from sofi_dask import io
-
 
 def _size(n: float | None) -> str:
     if n is None:
@@ -108,6 +106,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run ``info``; exit status 1 for an unfinished or damaged store."""
+    from sofi_dask import io  # dask, zarr, numba: imported by the command that runs
+
     info = io.movie_info(args.path, channel=args.channel)
     status = 0 if info["complete"] and not info.get("damage") else 1
     if args.verify and info["format"] == "zarr":

@@ -7,8 +7,6 @@ import sys
 import time
 from typing import TextIO
 
-from sofi_dask import io
-
 
 class ProgressBar:
     """A stderr progress bar: frames done, percentage, throughput and ETA.
@@ -129,6 +127,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ingest``; prints the store path."""
+    from sofi_dask import io  # dask, zarr, numba: imported by the command that runs
+
     source = args.source[0] if len(args.source) == 1 else args.source
     progress = None
     if not args.no_progress:

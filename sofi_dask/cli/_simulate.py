@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sofi_dask.cli._ingest import ProgressBar
-from sofi_dask.simulate._simulate import (
-    SimulationConfig,
-    write_simulated_tiff,
-    write_simulated_zarr,
-)
+
+if TYPE_CHECKING:
+    from sofi_dask.simulate._simulate import SimulationConfig
 
 # (config field, option, type, help)
 _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
@@ -98,6 +97,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     """The :class:`SimulationConfig` of the parsed options (over ``--config`` if given)."""
+    from sofi_dask.simulate._simulate import SimulationConfig  # numba: only when it runs
+
     values: dict[str, object] = {}
     if args.config is not None:
         try:
@@ -117,6 +118,8 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``simulate``; prints the output path."""
+    from sofi_dask.simulate._simulate import write_simulated_tiff, write_simulated_zarr
+
     config = config_from_args(args)
     fmt = args.format
     if fmt == "auto":

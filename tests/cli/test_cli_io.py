@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io as _io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -152,3 +154,15 @@ def test_console_entry_point_reports_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "sofi-dask ingest: error:" in err and "notes.tif: not a TIFF" in err
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_the_parser_imports_no_heavy_dependency():
+    """`sofi-dask --help` (and building the parser of every command) starts in ~0.1 s: no dask,
+    zarr, numba, scipy or matplotlib until a command runs."""
+    code = (
+        "import sys; from sofi_dask.cli._main import build_parser; build_parser(); "
+        "heavy = [m for m in ('dask', 'zarr', 'numba', 'scipy', 'matplotlib', 'distributed') "
+        "if m in sys.modules]; sys.exit(f'imported {heavy}' if heavy else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
