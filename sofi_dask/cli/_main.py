@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from sofi_dask import __version__
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # zarr's event loop may hold tasks the interrupt cut short: asyncio would log each one
         # ("Task exception was never retrieved") at exit; the one line below says it all
         logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+        # ... and its coroutines that never started warn when collected at interpreter exit
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         print(f"sofi-dask {args.command}: interrupted; run it again to resume", file=sys.stderr)
         return 130
     except (SofiDaskError, ValueError, FileNotFoundError, FileExistsError, OSError) as exc:

@@ -23,7 +23,8 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 def test_ctrl_c_prints_one_line_exits_130_and_resumes(tmp_path):
     tif = tmp_path / "long.tif"
-    movie = np.random.default_rng(2).integers(0, 3000, (1200, 64, 64), dtype=np.uint16)
+    # long enough that the interrupt lands mid-ingest even on a loaded machine
+    movie = np.random.default_rng(2).integers(0, 3000, (4000, 64, 64), dtype=np.uint16)
     tifffile.imwrite(tif, movie)
     dest = tmp_path / "long.zarr"
     cmd = [sys.executable, "-m", "sofi_dask.cli", "ingest", str(tif), str(dest)]
