@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from sofi_dask.errors import InputError, OutputExistsError
+from sofi_dask.errors import IncompleteStoreError, InputError, OutputExistsError, SofiDaskError
 from sofi_dask.io._ingest import IngestPlan, default_workers, open_arrays, run_tasks
 from sofi_dask.io._store import (
     MOVIE,
@@ -41,6 +41,10 @@ class _MemoryFrames:
     def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
         y0, y1 = rows if rows is not None else (0, self.frames.shape[1])
         return self.frames[start - self.start : stop - self.start, y0:y1]
+
+
+class _WriterClosedError(SofiDaskError, RuntimeError):
+    """``write`` after ``close``: a programming error, still one of the package's errors."""
 
 
 class MovieWriter:
@@ -102,11 +106,11 @@ class MovieWriter:
         ------
         ValueError
             Misaligned ``start`` / length, wrong frame shape or dtype, frames past the end.
-        RuntimeError
-            The writer is closed.
+        SofiDaskError
+            The writer is closed (also a ``RuntimeError``).
         """
         if self._closed:
-            raise RuntimeError(f"{self.path}: the movie writer is closed")
+            raise _WriterClosedError(f"{self.path}: the movie writer is closed")
         frames = np.asarray(frames)
         t, ny, nx = self.shape
         depth = self.chunks[0]
@@ -144,15 +148,16 @@ class MovieWriter:
 
         Raises
         ------
-        RuntimeError
-            Some time chunks were never written (the store stays incomplete: readers refuse it).
+        IncompleteStoreError
+            Some time chunks were never written (the store stays incomplete: readers refuse it
+            with the same error).
         """
         if self._closed:
             return self.path
         missing = np.flatnonzero(~self._done.all(axis=1))
         if missing.size:
             first = self._plan.frames(int(missing[0]))
-            raise RuntimeError(
+            raise IncompleteStoreError(
                 f"{self.path}: {missing.size} time chunks not written (first: frames "
                 f"{first[0]}..{first[1] - 1}); the store stays incomplete"
             )

@@ -19,7 +19,7 @@ import tifffile
 import zarr
 from dask.array.utils import assert_eq
 
-from sofi_dask.errors import InputError
+from sofi_dask.errors import IncompleteStoreError, InputError, SofiDaskError
 from sofi_dask.io import (
     FrameStats,
     Movie,
@@ -670,6 +670,10 @@ def test_create_movie_writes_batches_with_stats_and_metadata(tmp_path):
     assert attrs["sofi_dask"]["source"] == src_info and attrs["sofi_dask"]["complete"] is True
     assert attrs["ome"]["multiscales"][0]["name"] == "w.zarr"
     assert movie_info(dest)["complete"] is True
+    with pytest.raises(SofiDaskError, match="the movie writer is closed") as err:
+        w.write(0, a[:16])
+    assert isinstance(err.value, RuntimeError)
+    assert_eq(open_movie(dest).data, a)  # untouched
 
 
 def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
@@ -687,7 +691,9 @@ def test_create_movie_refuses_bad_batches_and_stays_incomplete(tmp_path):
     with pytest.raises(ValueError, match="frames ending by 20"):
         w.write(16, np.concatenate([a[16:], a[:4]]))
     w.write(0, a[:8])
-    with pytest.raises(RuntimeError, match=r"3 time chunks not written \(first: frames 8\.\.11\)"):
+    with pytest.raises(
+        IncompleteStoreError, match=r"3 time chunks not written \(first: frames 8\.\.11\)"
+    ):
         w.close()
     with pytest.raises(ValueError, match="incomplete store"):
         open_movie(dest)
