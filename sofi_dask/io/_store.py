@@ -35,7 +35,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from sofi_dask.errors import InputError, OutputExistsError
+from sofi_dask.errors import IncompleteStoreError, InputError, OutputExistsError
 from sofi_dask.io._ome import ngff_attrs
 
 MOVIE = "movie"
@@ -282,7 +282,9 @@ def finalize(group: zarr.Group, frame_pixels: int) -> None:
         "mean": total / frame_pixels,
     }
     if np.isnan(band).any():
-        raise RuntimeError(f"{group.store}: missing per-frame statistics; ingest incomplete")
+        raise IncompleteStoreError(
+            f"{group.store}: missing per-frame statistics; ingest incomplete"
+        )
     sg = group.require_group(STATS)
     n = band.shape[0]
     for name in STAT_NAMES:
