@@ -73,3 +73,19 @@ def test_tasks_on_a_distributed_worker_start_no_threads(dask_client):
     assert not in_distributed_worker()
     assert task_threads(4) == min(4, cpu_count())
     assert task_threads() == cpu_count()
+
+
+def test_one_blas_thread_limits_every_blas_library_inside_the_block_only():
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from sofi_dask._cpus import one_blas_thread
+
+    np.ones((8, 8)) @ np.ones((8, 8))  # numpy's BLAS is loaded
+    before = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()}
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas, "numpy links a BLAS library"
+    with one_blas_thread():
+        inside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        assert inside == [1] * len(blas)
+    assert {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()} == before

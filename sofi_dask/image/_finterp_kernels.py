@@ -74,14 +74,64 @@ def _dirichlet(q: np.ndarray, big_n: int, f: int) -> np.ndarray:
     return out / big_n
 
 
-def apply_operators(frames: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
-    """``lx @ frame @ ly.T`` for every frame of (..., H, W), float64, cheaper order first."""
-    x = np.asarray(frames, dtype=np.float64)
-    hn, h = lx.shape
-    wn, w = ly.shape
-    if hn * h * w + hn * w * wn <= h * w * wn + hn * h * wn:
-        return np.matmul(np.matmul(lx, x), ly.T)
-    return np.matmul(lx, np.matmul(x, ly.T))
+def _factor_of(lx: np.ndarray, ly: np.ndarray) -> int:
+    """The interpolation factor of operators made by :func:`interp_operator` (1 if both are 1x1)."""
+    for op in (lx, ly):
+        hn, h = op.shape
+        if h > 1:
+            return (hn - 1) // (h - 1)
+    return 1
+
+
+def apply_operators(
+    frames: np.ndarray, lx: np.ndarray, ly: np.ndarray, *, dtype: object = np.float64
+) -> np.ndarray:
+    """``lx @ frame @ ly.T`` for every frame of (..., H, W), with operators of
+    :func:`interp_operator`, computed by phases.
+
+    Row ``m = j f`` of an operator is the unit vector ``e_j`` (the interpolant passes through
+    the samples), so only the ``f - 1`` new phases ``m = j f + r`` are matrix products: along x,
+    ``frames @ Ly[r::f].T`` for the new columns of the coarse rows, then along y,
+    ``Lx[r::f] @ rows`` for the new rows; the coarse samples are copied. That is ``(f - 1) / f``
+    of the arithmetic of the two full products (half for ``f = 2``) and every product writes
+    straight into its strided place of the output (no interleaving copies).
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (..., H, W) real values.
+    lx, ly : numpy.ndarray
+        ``interp_operator(H, f)`` and ``interp_operator(W, f)``.
+    dtype : numpy dtype
+        Arithmetic and output type: float64 (default), or float32 (about 2x faster; relative
+        error ~2e-6 of the largest value for 256-px frames, from float32 accumulation).
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., (H - 1) f + 1, (W - 1) f + 1) of ``dtype``; the samples ``[::f, ::f]`` are the
+        input values exactly (as ``dtype``).
+    """
+    dt = np.dtype(dtype)
+    x = np.asarray(frames)
+    lead, (h, w) = x.shape[:-2], x.shape[-2:]
+    f = _factor_of(lx, ly)
+    hn, wn = lx.shape[0], ly.shape[0]
+    x = x.reshape((-1, h, w)).astype(dt, copy=False)
+    t = x.shape[0]
+    out = np.empty((t, hn, wn), dtype=dt)
+    rows = out[:, ::f, :]  # the coarse rows (t, h, wn)
+    rows[:, :, ::f] = x
+    if w > 1:
+        flat = x.reshape(t * h, w)
+        for r in range(1, f):
+            new = flat @ np.ascontiguousarray(ly[r : wn - 1 : f].T, dtype=dt)
+            rows[:, :, r : wn - 1 : f] = new.reshape(t, h, w - 1)
+    if h > 1:
+        for r in range(1, f):
+            op = np.ascontiguousarray(lx[r : hn - 1 : f], dtype=dt)
+            np.matmul(op, rows, out=out[:, r : hn - 1 : f, :])
+    return out.reshape(lead + (hn, wn))
 
 
 def rescale_frames_uint16(

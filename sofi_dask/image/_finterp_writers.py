@@ -22,7 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._cpus import cpu_count
+from sofi_dask._cpus import cpu_count, one_blas_thread
 from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._utils import is_dask_array
@@ -203,7 +203,8 @@ def fourier_interp_movie_to_zarr(
                 }
             },
         )
-        da.store(movie, target, lock=False)
+        with one_blas_thread():  # tasks on every CPU: one BLAS thread each
+            da.store(movie, target, lock=False)
         target.attrs["sofi_dask"] = {**target.attrs["sofi_dask"], "complete": True}
     logger.debug("wrote %s", atomic.final)
     return atomic.final
@@ -261,7 +262,7 @@ def _iter_interp_batches(
         for start in range(0, chunk.shape[0], nf):
             yield chunk[start : start + nf]
 
-    with ThreadPoolExecutor(max_workers=k) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=k) as pool:
         pending: deque = deque()
         for first in range(0, len(blocks), k):
             group = blocks[first : first + k]

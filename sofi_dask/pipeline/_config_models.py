@@ -2,9 +2,8 @@
 
 bleaching correction -> Fourier interpolation -> moments/cumulants (whole movie or SOFI video)
 -> noise filter 1 -> shrinking-kernel deconvolution -> noise filter 2 -> LDRC -> outputs, plus
-``input`` and ``compute``. The graph reads these sections directly (there is no other copy of
-the settings); the few values it derives are properties here (:attr:`PipelineConfig.max_order`,
-:attr:`PipelineConfig.finterp_factor`, :meth:`PipelineConfig.keeps`, ...).
+``input`` and ``compute``. The graph reads these sections directly; the values it derives are
+properties here (:attr:`PipelineConfig.max_order`, :meth:`PipelineConfig.keeps`, ...).
 """
 
 from __future__ import annotations
@@ -154,6 +153,7 @@ class FinterpConfig(ConfigModel):
 
     enabled: Bool = setting(False, "interpolate the movie")
     factor: Int = setting(2, "interpolation factor f", ge=2)
+    precision: Literal["float64", "float32"] = setting("float64", "float32: ~2x faster")
 
 
 class StatisticConfig(ConfigModel):

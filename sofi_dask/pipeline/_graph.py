@@ -221,7 +221,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     if factor > 1:
         from sofi_dask.image._finterp import interpolate_movie
 
-        work = interpolate_movie(work, factor)
+        work = interpolate_movie(work, factor, dtype=config.finterp.precision)
         g.claim("finterp", work)
 
     # the average image on the input grid (LDRC mask, a kept output): its own reduction,

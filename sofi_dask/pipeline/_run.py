@@ -21,6 +21,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import one_blas_thread
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
@@ -125,8 +126,8 @@ def _compute(
     sources = [src.rechunk(tgt.chunks) for src, tgt in targets]
     stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
     extras = list(extras or [])
-    if client is None:
-        with _progress_ctx(progress):
+    if client is None:  # local threads run one task per CPU: one BLAS thread per task
+        with _progress_ctx(progress), one_blas_thread():
             return list(dask.compute(stored, *extras, scheduler=scheduler)[1:])
     futures = client.compute([stored, *extras])
     if progress:

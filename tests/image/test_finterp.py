@@ -308,3 +308,43 @@ def test_tiff_writer_refuses_an_empty_movie(tmp_path):
     with pytest.raises(InputError, match="parameter 'factor': expected an integer >= 1, got 0"):
         fourier_interp_movie_to_tiff(np.zeros((2, 4, 4), np.uint16), tmp_path / "e.tif", 0)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "factor"),
+    [((3, 6, 5), 2), ((2, 5, 7), 3), ((4, 1, 6), 2), ((2, 6, 1), 4), ((1, 1, 1), 2), ((9, 8), 5)],
+)
+def test_phase_kernel_equals_the_two_full_products(rng, shape, factor):
+    """apply_operators multiplies only the new phases; it must equal lx @ x @ ly.T (the two
+    dense products of the operators, computed here directly) and copy the samples exactly."""
+    from sofi_dask.image._finterp_kernels import apply_operators, interp_operator
+
+    x = rng.normal(size=shape) * 100 + 50
+    lx, ly = interp_operator(shape[-2], factor), interp_operator(shape[-1], factor)
+    dense = np.einsum("mh,...hw,nw->...mn", lx, x, ly)
+    got = apply_operators(x, lx, ly)
+    assert got.shape == dense.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got, dense, rtol=0, atol=1e-11)
+    assert np.array_equal(got[..., ::factor, ::factor], x)  # exactly, not to rounding
+    single = apply_operators(x.astype(np.uint16), lx, ly, dtype=np.float32)
+    assert single.dtype == np.float32
+    ref = np.einsum("mh,...hw,nw->...mn", lx, x.astype(np.uint16).astype(float), ly)
+    np.testing.assert_allclose(single, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+
+
+def test_float32_moments_of_interpolated_frames_within_the_documented_error(rng):
+    """float32 interpolation: moments of orders 1-6 within 1e-5 of the largest value of each
+    float64 image (docs/benchmarks.md reports ~1e-6..6e-6 on a simulated movie)."""
+    movie = (rng.poisson(40.0, (300, 24, 20)) + 100).astype(np.uint16)
+    interp64 = interpolate_movie(movie, 2).compute()
+    interp32 = interpolate_movie(movie, 2, dtype=np.float32)
+    assert interp32.dtype == np.float32
+    from sofi_dask.stats import central_moments
+
+    ref = central_moments(interp64, 6)
+    got = central_moments(interp32, 6)
+    for p in range(2, 7):
+        scale = np.abs(ref[p]).max()
+        np.testing.assert_allclose(got[p].compute(), ref[p], rtol=0, atol=1e-5 * scale)
+    with pytest.raises(InputError, match="dtype"):
+        interpolate_movie(movie, 2, dtype=np.int32)

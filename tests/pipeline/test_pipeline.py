@@ -158,6 +158,31 @@ def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
     np.testing.assert_allclose(result.load("ldrc_order2"), expected, rtol=1e-7, atol=1e-9)
 
 
+def test_finterp_in_float32_within_its_documented_error(tmp_path, movie_tif):
+    cfg = _cfg(
+        **{
+            "finterp.enabled": True,
+            "finterp.precision": "float32",
+            "statistic.orders": [2, 3, 4],
+            "deconvolution.enabled": False,
+            "ldrc.enabled": False,
+            "quality.enabled": False,
+            "outputs.keep_stages": ["statistic"],
+        }
+    )
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    assert result.record["parameters"]["finterp"]["precision"] == "float32"
+    from sofi_dask.image import interpolate_movie
+
+    data = tifffile.imread(movie_tif)
+    expected = stage_cumulants(np.asarray(interpolate_movie(data, 2)), 4)  # float64
+    for k in (2, 3, 4):
+        got = result.load(f"cumulants_order{k}")
+        scale = np.abs(expected[k]).max()
+        np.testing.assert_allclose(got, expected[k], rtol=0, atol=1e-5 * scale)
+        assert not np.array_equal(got, expected[k])  # float32 arithmetic was used
+
+
 def test_short_bleaching_blocks_are_merged_by_default(tmp_path):
     sim = simulate_movie(
         n_frames=400, frame_shape=(16, 16), seed=4, bleach_lifetime=150.0, photons=3000.0
