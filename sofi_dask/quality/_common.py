@@ -1,15 +1,15 @@
-"""Shared argument checks and window functions of the quality measures (numpy only)."""
+"""Shared argument checks, window and smoothing functions of the quality measures (numpy only:
+importing ``scipy.signal`` costs about a second, more than the measures themselves)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from scipy.signal.windows import tukey
 
 from sofi_dask._validation import check_real, fail, shown
 
-__all__ = ["as_image", "check_pixel_size", "tukey_window"]
+__all__ = ["as_image", "check_pixel_size", "savgol_smooth", "tukey", "tukey_window"]
 
 
 def as_image(image: Any, name: str, *, min_size: int = 8) -> np.ndarray:
@@ -42,6 +42,52 @@ def check_pixel_size(pixel_size: Any) -> float | None:
     return check_real(pixel_size, "pixel_size", minimum=0, inclusive=False)
 
 
+def tukey(n: int, alpha: float = 0.25) -> np.ndarray:
+    """Tukey (tapered cosine) window of ``n`` points, ``alpha`` the tapered fraction
+    (the same values as ``scipy.signal.windows.tukey``, symmetric).
+
+    Examples
+    --------
+    >>> tukey(5, 0.5).round(3).tolist()
+    [0.0, 1.0, 1.0, 1.0, 0.0]
+    """
+    if n <= 1 or alpha <= 0:
+        return np.ones(max(n, 0))
+    k = np.arange(n, dtype=np.float64)
+    if alpha >= 1:
+        return 0.5 * (1.0 - np.cos(2.0 * np.pi * k / (n - 1)))
+    width = int(np.floor(alpha * (n - 1) / 2.0))
+    w = np.ones(n)
+    head = k[: width + 1]
+    tail = k[n - width - 1 :]
+    w[: width + 1] = 0.5 * (1.0 + np.cos(np.pi * (-1.0 + 2.0 * head / alpha / (n - 1))))
+    w[n - width - 1 :] = 0.5 * (
+        1.0 + np.cos(np.pi * (-2.0 / alpha + 1.0 + 2.0 * tail / alpha / (n - 1)))
+    )
+    return w
+
+
 def tukey_window(shape: tuple[int, int], alpha: float = 0.25) -> np.ndarray:
     """Separable 2-D Tukey window (cosine taper over ``alpha / 2`` of each side)."""
-    return np.outer(tukey(shape[0], alpha=alpha), tukey(shape[1], alpha=alpha))
+    return np.outer(tukey(shape[0], alpha), tukey(shape[1], alpha))
+
+
+def savgol_smooth(y: np.ndarray, window: int, order: int) -> np.ndarray:
+    """Savitzky-Golay smoothing: the least-squares polynomial of ``order`` over ``window`` (odd)
+    points around each sample; the first and last ``window // 2`` samples from the polynomial
+    fitted to the first / last window (``scipy.signal.savgol_filter``'s ``mode="interp"``).
+
+    Examples
+    --------
+    >>> (savgol_smooth(np.arange(9.0) ** 2, 5, 2).round(6) + 0.0).tolist()  # exact for a quadratic
+    [0.0, 1.0, 4.0, 9.0, 16.0, 25.0, 36.0, 49.0, 64.0]
+    """
+    y = np.asarray(y, dtype=np.float64)
+    half = window // 2
+    vander = np.vander(np.arange(window, dtype=np.float64) - half, order + 1, increasing=True)
+    hat = vander @ np.linalg.pinv(vander)  # fitted values from the window's samples
+    out = np.empty_like(y)
+    out[half : y.size - half] = np.correlate(y, hat[half], mode="valid")
+    out[:half] = hat[:half] @ y[:window]
+    out[y.size - half :] = hat[window - half :] @ y[y.size - window :]
+    return out

@@ -1,21 +1,29 @@
 """Resolution of a single image by decorrelation analysis (Descloux et al., Nat. Methods 2019).
 
-Followed from the authors' code (github.com/Ades91/ImDecorr, ``getDcorr.m``, ``getDcorrMax.m``,
-``apodImRect.m``). With ``I(k)`` the Fourier transform of the (edge-apodised, odd-sized) image,
-``In = I / |I|`` its phase-only normalisation restricted to the unit disc of normalised
-frequencies (1 = Nyquist), and ``Ir`` the transform of the normalised image (optionally
-high-pass filtered by subtracting a Gaussian blur of width ``g``), the decorrelation function is
+Followed from the authors' code (github.com/Ades91/ImDecorr, version 1.1.8: ``getDcorr.m``,
+``getCorrcoef.m``, ``getDcorrLocalMax.m``, ``apodImRect.m``). With ``I(k)`` the Fourier
+transform of the (edge-apodised, odd-sized, normalised) image restricted to the unit disc of
+normalised frequencies (1 = Nyquist), ``In = I / |I|`` its phase-only normalisation and
+``Ir = I (1 - exp(-2 g^2 |k|^2))`` the transform high-pass filtered by a Gaussian in Fourier
+space (the authors' "Fourier Gaussian filtering"; ``g = 0``: no filter), the decorrelation
+function is
 
     d(r) = sum_{|k| < r} Re[Ir(k) In*(k)] / ( ||Ir|| sqrt(sum_{|k| < r} |In(k)|^2) ),
 
-the DC term excluded. Its local maximum ``(r_i, A_i)`` moves to higher ``r`` as the high-pass
-filter removes low frequencies; the estimated cut-off is the largest ``r_i`` among the maxima
-with amplitude ``A_i >= 0.05`` (the authors' ``kcMax``), over ``Ng`` filters ``g`` geometrically
-spaced from ``2 / r_0`` down to 0.15 pixel and refined once around the best one, plus the
-unfiltered curve. The resolution is ``2 pixel / kc``.
+floored to 1e-3 (``getCorrcoef.m``), the DC term excluded. Its local maximum ``(r_i, A_i)``
+(``getDcorrLocalMax.m``) moves to higher ``r`` as the filter removes low frequencies; the
+cut-off is the largest ``r_i`` among the maxima with amplitude ``A_i >= 0.05``, over the
+unfiltered curve, ``Ng + 1`` filters ``g`` (``N/4``, then geometric from ``2 / r_0`` down to
+0.15) and ``Ng`` filters refined around the best one on a refined radius sampling. The
+resolution is ``2 pixel / kc``.
 
-The masked sums are cumulative sums over pixels sorted by frequency radius (the same sums as the
-authors' loop over disc masks, computed once per filter).
+Because ``Re[I In*] = |I|`` and the filter depends only on ``|k|``, every curve is a weighted
+radial cumulative sum of ``|I(k)|``: the half-plane transform (``rfft2``, the mirrored half
+counted twice) is reduced once to the pixels inside the unit disc, and each curve is one
+``bincount`` over the radius sampling (the same sums as the authors' loop over disc masks, about
+40 times cheaper than a blur and a transform per filter). One departure: the authors' array of
+cut-offs is one entry short, so the second pass overwrites the first pass's last filter
+(``g = 0.15``); here every curve counts.
 """
 
 from __future__ import annotations
@@ -25,8 +33,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import fft, signal
-from scipy.ndimage import gaussian_filter
+from scipy import fft
 
 from sofi_dask._validation import check_int
 from sofi_dask.quality._common import as_image, check_pixel_size
@@ -34,7 +41,7 @@ from sofi_dask.quality._common import as_image, check_pixel_size
 __all__ = ["DecorrelationResult", "decorrelation_resolution"]
 
 _MIN_AMPLITUDE = 0.05  # a peak must reach this correlation to count (getDcorr.m)
-_PEAK_SIGNIFICANCE = 0.001  # getDcorrMax.m's numerical-noise margin
+_PEAK_SIGNIFICANCE = 0.0005  # getDcorrLocalMax.m's numerical-noise margin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,72 +111,64 @@ def _apodize(image: np.ndarray, width: int) -> np.ndarray:
     return (image - mean) * mask + mean
 
 
-def _dcorr_max(d: np.ndarray) -> tuple[int, float]:
-    """Index and height of the decorrelation curve's local maximum (``getDcorrMax.m``)."""
-    t = d.copy()
+def _local_max(d: np.ndarray) -> tuple[int, float]:
+    """Index and height of the decorrelation curve's local maximum (``getDcorrLocalMax.m``):
+    the global maximum, dropping the last sample while the maximum sits on the end of the curve
+    or stands less than 0.0005 above the minimum after it."""
+    t = d
     ind = int(np.argmax(t))
-    amp = float(t[ind])
-    while ind == t.size - 1:
-        t = t[:-1]
-        if t.size == 0:
-            return 0, 0.0
-        ind = int(np.argmax(t))
-        amp = float(t[ind])
-        tail_min = float(d[ind:].min())
-        if t[ind] - tail_min > _PEAK_SIGNIFICANCE:
+    while t.size > 1:
+        if ind == t.size - 1:
+            t = t[:-1]
+        elif ind == 0 or t[ind] - t[ind:].min() >= _PEAK_SIGNIFICANCE:
             break
-        t[ind] = tail_min
-        ind = t.size - 1
-    return ind, amp
+        else:
+            t = t[:-1]
+        ind = int(np.argmax(t))
+    return ind, float(d[ind])
 
 
 class _Spectrum:
-    """Fourier-space quantities shared by every decorrelation curve of one image."""
+    """The image's transform reduced to what every decorrelation curve needs: per Fourier pixel
+    inside the unit disc (half plane, DC excluded), ``|k|^2``, ``|I(k)|`` and its weight (2 for
+    a column whose mirror is not stored, else 1)."""
 
     def __init__(self, image: np.ndarray) -> None:
-        ny, nx = image.shape
+        ny, nx = image.shape  # both odd: no Nyquist row or column
         ky = fft.fftfreq(ny) * ny / ((ny - 1) / 2.0)
-        kx = fft.fftfreq(nx) * nx / ((nx - 1) / 2.0)
+        kx = fft.rfftfreq(nx) * nx / ((nx - 1) / 2.0)
         radius2 = ky[:, None] ** 2 + kx[None, :] ** 2
-        self.inside = radius2 < 1.0
-        spec = fft.fft2(image)
-        mag = np.abs(spec)
-        norm = np.where(mag > 0, spec / np.where(mag > 0, mag, 1.0), 0.0)
-        self.norm = np.where(self.inside, norm, 0.0)
-        order = np.argsort(radius2.ravel(), kind="stable")
-        self.order = order
-        self.radius = np.sqrt(radius2.ravel()[order])
-        not_dc = np.ones(order.size, dtype=bool)
-        not_dc[order == 0] = False  # the DC term is index 0 of the unshifted transform
-        self.not_dc = not_dc
-        weight = (np.abs(self.norm.ravel()[order]) ** 2) * not_dc
-        self.norm_power = np.cumsum(weight)
+        inside = radius2 < 1.0
+        inside[0, 0] = False  # the DC term
+        mag = np.abs(fft.rfft2(image))[inside]
+        weight = np.broadcast_to(np.where(kx > 0, 2.0, 1.0), radius2.shape)[inside]
+        self.radius2 = radius2[inside]
+        self.mag = mag
+        self.weight = weight
+        self.phase_weight = np.where(mag > 0, weight, 0.0)  # |In|^2: 1 where I != 0
+        self._bins: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
-    def curve(self, filtered: np.ndarray, radii: np.ndarray) -> np.ndarray:
-        spec = np.where(self.inside, fft.fft2(filtered), 0.0)
-        c = math.sqrt(float((np.abs(spec) ** 2).sum()))
-        prod = (spec * np.conj(self.norm)).real.ravel()[self.order] * self.not_dc
-        cum = np.cumsum(prod)
-        idx = np.searchsorted(self.radius, radii, side="left")  # pixels with radius < r
-        num = np.where(idx > 0, cum[np.maximum(idx - 1, 0)], 0.0)
-        den = np.where(idx > 0, self.norm_power[np.maximum(idx - 1, 0)], 0.0)
+    def _binned(self, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per pixel the first radius sample it counts for (``|k|^2 < r^2``), and the phase
+        power inside each radius."""
+        key = radii.tobytes()
+        if key not in self._bins:
+            first = np.searchsorted(radii**2, self.radius2, side="right")
+            power = np.cumsum(np.bincount(first, self.phase_weight, minlength=radii.size + 1))
+            self._bins[key] = (first, power[: radii.size])
+        return self._bins[key]
+
+    def curve(self, g: float, radii: np.ndarray) -> np.ndarray:
+        """``d(r)`` at ``radii`` of the image high-pass filtered by ``1 - exp(-2 g^2 k^2)``
+        (``g = 0``: unfiltered)."""
+        first, power = self._binned(radii)
+        amp = self.mag if g == 0 else self.mag * -np.expm1(-2.0 * g * g * self.radius2)
+        c = math.sqrt(float(np.dot(self.weight, amp * amp)))
+        num = np.cumsum(np.bincount(first, self.weight * amp, minlength=radii.size + 1))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = num / (c * np.sqrt(den))
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur truncated at ``ceil(2 sigma)`` with replicated edges (MATLAB's
-    ``imgaussfilt``); separable FFT convolutions for wide kernels."""
-    radius = int(math.ceil(2.0 * sigma))
-    if radius <= 16:
-        return gaussian_filter(image, sigma, mode="nearest", radius=radius)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.pad(image, radius, mode="edge")
-    out = signal.fftconvolve(padded, kernel[:, None], mode="valid")
-    return signal.fftconvolve(out, kernel[None, :], mode="valid")
+            out = num[: radii.size] / (c * np.sqrt(power))
+        out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.floor(1000.0 * out) / 1000.0  # getCorrcoef.m
 
 
 def decorrelation_resolution(
@@ -197,9 +196,9 @@ def decorrelation_resolution(
         Width in pixels of the cosine edge taper (the authors' example uses 20; 0: none).
     max_size : int or None
         Images larger than this (either side) are measured on their central
-        ``max_size x max_size`` crop (default 1024): the resolution is a property of the whole
-        field, and the cost grows faster than the pixel count (36 s for a 2048^2 image against
-        about 3 s for its 1024^2 centre, on one core). None: the whole image.
+        ``max_size x max_size`` crop (default 1024; the resolution is a property of the
+        whole field; a 2048^2 image costs ~5x its 1024^2 centre, 0.7 s against 0.15 s on one
+        core). None: the whole image.
 
     Returns
     -------
@@ -225,7 +224,7 @@ def decorrelation_resolution(
     """
     img = as_image(image, "image", min_size=16)
     pixel = check_pixel_size(pixel_size)
-    if max_size is not None:  # a central crop: the cost of a 2048^2 image is ~10x a 1024^2 one
+    if max_size is not None:  # a central crop
         size = check_int(max_size, "max_size", minimum=16)
         y0, x0 = (max(0, (n - size) // 2) for n in img.shape)
         img = img[y0 : y0 + size, x0 : x0 + size]
@@ -237,48 +236,34 @@ def decorrelation_resolution(
     std = img.std()
     normalised = (img - img.mean()) / (std if std > 0 else 1.0)
     spectrum = _Spectrum(normalised)
-    # the image low-passed to the unit disc, as the authors' ``imr``
-    spec = np.where(spectrum.inside, fft.fft2(normalised), 0.0)
-    imr = fft.ifft2(spec).real
 
     r0 = np.linspace(0.0, 1.0, n_radii)
-    d0 = spectrum.curve(imr, r0)
-    ind0, amp0 = _dcorr_max(d0)
+    d0 = spectrum.curve(0.0, r0)
+    ind0, amp0 = _local_max(d0)
     res0 = float(r0[ind0])
     g_max = 2.0 / res0 if res0 > 0 else max(img.shape) / 2.0
-    sigmas = np.exp(np.linspace(math.log(g_max), math.log(0.15), n_filters))
-    radii = r0.copy()
-    cutoffs: list[float] = []
-    amps: list[float] = []
+    sigmas = np.array([img.shape[0] / 4.0, *np.geomspace(g_max, 0.15, n_filters)])
+    radii = r0
+    cutoffs: list[float] = [res0]
+    amps: list[float] = [amp0]
     for step in range(2):
-        kc_step: list[float] = []
-        snr_step: list[float] = []
         for g in sigmas:
-            d = spectrum.curve(imr - _blur(imr, float(g)), radii)
-            ind, amp = _dcorr_max(d)
-            kc_step.append(float(radii[ind]))
-            snr_step.append(amp)
-        cutoffs += kc_step
-        amps += snr_step
-        if step == 0:
-            kc = np.array(kc_step)
-            snr = np.array(snr_step)
-            kc[snr < _MIN_AMPLITUDE] = 0.0
-            snr[snr < _MIN_AMPLITUDE] = 0.0
-            gm = np.sqrt(kc * snr)
-            ind_gm = int(np.argmax(gm))
-            ind_max = int(np.argmax(kc))
-            i1, i2 = min(ind_gm, ind_max), max(ind_gm, ind_max)
-            if i1 == 0:
-                i1 = i2 = 0
-            elif i2 == n_filters - 1:
-                i2 = n_filters - 2
-            sigmas = np.exp(np.linspace(math.log(sigmas[i1]), math.log(sigmas[i2 + 1]), n_filters))
-            lo = max(kc[ind_gm] - 0.05, 0.0)
-            hi = min(kc[ind_gm] + 0.3, 1.0)
+            ind, amp = _local_max(spectrum.curve(float(g), radii))
+            cutoffs.append(float(radii[ind]))
+            amps.append(amp)
+        if step == 0:  # refine the filters and the radii around the highest cut-off
+            kc = np.array(cutoffs)
+            best = int(np.flatnonzero(kc == kc.max())[-1])  # 0: the unfiltered curve
+            if best == 0:
+                g1, g2 = float(img.shape[0]), float(sigmas[0])
+            elif best >= sigmas.size - 1:
+                g1, g2 = float(sigmas[best - 2]), float(sigmas[best - 1])
+            else:
+                g1, g2 = float(sigmas[best - 1]), float(sigmas[best])
+            sigmas = np.geomspace(g1, g2, n_filters)
+            lo = max(kc[best] - (radii[1] - radii[0]), 0.0)
+            hi = min(kc[best] + 0.4, 1.0, radii[-1])
             radii = np.linspace(lo, hi, n_radii)
-    cutoffs.append(res0)
-    amps.append(amp0)
     kc_all = np.array(cutoffs)
     kc_all[np.array(amps) < _MIN_AMPLITUDE] = 0.0
     kc_max = float(kc_all.max())

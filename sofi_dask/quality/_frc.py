@@ -22,14 +22,14 @@ polynomial order 3 over about 7 % of the curve (NanoPyx's choice for its FRC).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
 from scipy import fft
-from scipy.signal import savgol_filter
 
 from sofi_dask._validation import fail, shown
-from sofi_dask.quality._common import as_image, check_pixel_size, tukey_window
+from sofi_dask.quality._common import as_image, check_pixel_size, savgol_smooth, tukey_window
 
 __all__ = ["FRCResult", "frc", "frc_threshold"]
 
@@ -112,31 +112,47 @@ def frc_threshold(kind: str, ring_counts: np.ndarray) -> np.ndarray:
     raise fail("threshold", f"one of {list(_THRESHOLDS)}", kind)
 
 
-def _ring_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Correlation per ring and ring pixel counts of two prepared images (rings 1 .. L//2)."""
-    fa = fft.fft2(a)
-    fb = fft.fft2(b)
-    ny, nx = a.shape
+@functools.lru_cache(maxsize=8)
+def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the half-plane transform (``rfft2``) of an image of ``shape``: the flat indices of
+    the Fourier pixels in rings 1 .. L//2, their ring, their weight (2 where the mirrored pixel
+    is not stored) and the full plane's pixel count per ring."""
+    ny, nx = shape
     size = min(ny, nx)
     qy = fft.fftfreq(ny)[:, None]
-    qx = fft.fftfreq(nx)[None, :]
-    ring = np.rint(np.sqrt(qy**2 + qx**2) * size).astype(np.int64).ravel()
+    qx = fft.rfftfreq(nx)[None, :]
+    ring = np.rint(np.sqrt(qy**2 + qx**2) * size).astype(np.int64)
+    mirrored = (qx > 0) & ~((nx % 2 == 0) & (np.arange(qx.size) == nx // 2))[None, :]
+    weight = np.where(mirrored, 2.0, 1.0) * np.ones_like(ring)
     n_rings = size // 2
-    keep = (ring >= 1) & (ring <= n_rings)
-    ring = ring[keep]
-    cross = (fa * np.conj(fb)).real.ravel()[keep]
-    pa = (np.abs(fa) ** 2).ravel()[keep]
-    pb = (np.abs(fb) ** 2).ravel()[keep]
+    keep = np.flatnonzero((ring >= 1) & (ring <= n_rings))
+    ring, weight = ring.ravel()[keep], weight.ravel()[keep]
+    counts = np.bincount(ring, weights=weight, minlength=n_rings + 1)[1:]
+    return keep, ring, weight, np.rint(counts).astype(np.int64)
+
+
+def _ring_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correlation per ring and ring pixel counts of two prepared images (rings 1 .. L//2).
+
+    The sums over the full plane from the half plane: a pixel and its mirror ``-k`` have the
+    same radius and conjugate values, so each stored pixel with a mirror counts twice.
+    """
+    keep, ring, weight, counts = _rings(a.shape)
+    fa = fft.rfft2(a).ravel()[keep]
+    fb = fft.rfft2(b).ravel()[keep]
+    n_rings = counts.size
     length = n_rings + 1
+    cross = weight * (fa.real * fb.real + fa.imag * fb.imag)
+    pa = weight * (fa.real**2 + fa.imag**2)
+    pb = weight * (fb.real**2 + fb.imag**2)
     num = np.bincount(ring, weights=cross, minlength=length)[1:]
     den = np.sqrt(
         np.bincount(ring, weights=pa, minlength=length)[1:]
         * np.bincount(ring, weights=pb, minlength=length)[1:]
     )
-    counts = np.bincount(ring, minlength=length)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    freqs = np.arange(1, n_rings + 1, dtype=np.float64) / size
+    freqs = np.arange(1, n_rings + 1, dtype=np.float64) / min(a.shape)
     return freqs, curve, counts
 
 
@@ -146,7 +162,7 @@ def _smooth(curve: np.ndarray) -> np.ndarray:
     window += 1 - window % 2  # odd
     if window > curve.size:
         return curve.copy()
-    return savgol_filter(curve, window_length=window, polyorder=3)
+    return savgol_smooth(curve, window, 3)
 
 
 def _first_crossing(freqs: np.ndarray, curve: np.ndarray, thresh: np.ndarray) -> float | None:

@@ -63,3 +63,21 @@ def test_sofi_orders_have_the_expected_rsf_width():
         result = error_map(stack[0], np.abs(stack[n]))
         assert result.sigma == pytest.approx(cfg.psf_sigma * np.sqrt(1 - 1 / n), rel=0.08)
         assert result.rsp > 0.99
+
+
+def test_fourier_side_residual_is_the_periodic_blur_fit():
+    """The width search's residual (half-plane transforms, the blur kernel's transfer function)
+    against the direct least-squares fit of a periodic blur, odd and even sides, widths 0-5."""
+    from sofi_dask.quality._error_map import _FourierFit
+
+    rng = np.random.default_rng(7)
+    for shape in ((40, 36), (33, 45)):
+        ref = gaussian_filter(rng.random(shape), 2.0)
+        img = rng.random(shape)
+        sigmas = np.array([0.0, 0.1, 0.37, 1.0, 2.3, 5.0])
+        fast = _FourierFit(ref, img).residual(sigmas) / ref.size**2
+        for s, value in zip(sigmas, fast, strict=True):
+            blurred = gaussian_filter(img, s, mode="wrap") if s > 0 else img
+            alpha, beta = np.polyfit(blurred.ravel(), ref.ravel(), 1)
+            direct = np.mean((alpha * blurred + beta - ref) ** 2)
+            assert value == pytest.approx(direct, rel=1e-9, abs=1e-15)
