@@ -38,7 +38,13 @@ class _MemoryFrames:
         self.frames = frames
         self.dtype = frames.dtype
 
-    def view(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> np.ndarray:
+    def view(
+        self,
+        start: int,
+        stop: int,
+        rows: tuple[int, int] | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         y0, y1 = rows if rows is not None else (0, self.frames.shape[1])
         return self.frames[start - self.start : stop - self.start, y0:y1]
 

@@ -138,11 +138,16 @@ def _version() -> str:
 
 def _check_not_source(dest: Path, source: TiffSource) -> None:
     dres = dest.resolve()
+    folders: dict[str, list[str]] = {}  # one check per folder (10^5 files of a sequence)
     for path in {lay.path for lay in source.layouts}:  # layout paths are resolved
-        src = Path(path)
-        if src == dres or src.is_relative_to(dres):
+        folders.setdefault(os.path.dirname(path), []).append(path)
+    for folder, paths in folders.items():
+        inside = Path(folder) == dres or Path(folder).is_relative_to(dres)
+        same = [p for p in paths if Path(folder) == dres.parent and Path(p).name == dres.name]
+        if inside or same:
             raise InputError(
-                f"dest {dest}: is (or contains) the source file {src}; choose another destination"
+                f"dest {dest}: is (or contains) the source file {(same or sorted(paths))[0]}; "
+                "choose another destination"
             )
 
 

@@ -55,6 +55,7 @@ class TiffLayout:
     series_index: int = 0
     decode_rows: int = 0  # rows decoded together (a strip, or the page); 0 = contiguous
     like: str | None = None  # not inspected yet: a single frame like this file's, checked on read
+    frame_offset: int | None = None  # with ``like``: where that file's pixels start
     parts: tuple[str, ...] = ()  # other files of a multi-file (OME) series
 
     @property

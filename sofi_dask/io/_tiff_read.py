@@ -29,6 +29,7 @@ import tifffile
 from sofi_dask._cpus import task_threads
 from sofi_dask.errors import InputError
 from sofi_dask.io._tiff_decode import decode_page_rows, decode_pages, page_strips
+from sofi_dask.io._tiff_frames import read_frame_file
 from sofi_dask.io._tiff_layout import TiffLayout
 
 
@@ -85,13 +86,19 @@ def _read_contiguous(lay, start, stop, rows, cols, out) -> None:
             _pread_into(fd, band, lay.offset + int(p) * plane_bytes + y0 * row_bytes)
             block = band[..., x0:x1] if samples == 1 else band[:, x0:x1, lay.channel or 0]
             out[k] = block
+    except InputError as exc:  # shorter than its layout says: truncated since it was opened
+        raise InputError(f"{lay.path}: {exc} (truncated?)") from exc
     finally:
         os.close(fd)
 
 
 def _read_single_frame(lay: TiffLayout, rows, cols, out) -> None:
     """One file of a one-file-per-frame sequence, checked as it is read: one 2-D image of
-    the first file's shape and dtype (a clear error naming both files otherwise)."""
+    the first file's shape and dtype (a clear error naming both files otherwise). Plain
+    uncompressed files take :func:`~sofi_dask.io._tiff_frames.read_frame_file` (one open, one
+    read); the others are parsed by tifffile."""
+    if read_frame_file(lay, rows, cols, out):  # one open, one read: the usual case
+        return
     ny, nx = lay.frame_shape
     want = f"one {ny} x {nx} {np.dtype(lay.dtype)} frame like the first file {lay.like}"
     try:

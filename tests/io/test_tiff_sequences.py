@@ -139,3 +139,71 @@ def test_multi_file_ome_with_a_missing_file_is_refused(tmp_path):
     files[1].unlink()
     with pytest.raises(ValueError, match=r"acq_MMStack_Pos0\.ome\.tif: .*missing"):
         open_movie(files[0])
+
+
+# --------------------------------------------------------------------------- one open, one read
+def _source_layouts(folder):
+    from sofi_dask.io._tiff import open_tiff_source
+
+    return open_tiff_source(folder).layouts
+
+
+@pytest.mark.parametrize(
+    ("dtype", "kwargs"),
+    [
+        (np.uint16, {}),
+        (np.int16, {"bigtiff": True}),
+        (np.float32, {"rowsperstrip": 5}),  # several contiguous strips
+        (np.uint8, {"description": "frame"}),
+    ],
+)
+def test_plain_frame_files_are_read_in_one_read(tmp_path, dtype, kwargs):
+    """Uncompressed files in this machine's byte order take the one-read path (whole frames
+    and bands of rows), with the same pixels tifffile decodes."""
+    from sofi_dask.io._tiff_frames import read_frame_file
+
+    a = _frames(5, dtype=dtype)
+    _write_frames(tmp_path / "f", a, name="f{i}.tif", photometric="minisblack", **kwargs)
+    for k, lay in enumerate(_source_layouts(tmp_path / "f")[1:], start=1):
+        out = np.zeros((1, 24, 20), dtype)
+        assert read_frame_file(lay, (0, 24), (0, 20), out)
+        np.testing.assert_array_equal(out[0], a[k])
+        band = np.zeros((1, 7, 9), dtype)
+        assert read_frame_file(lay, (3, 10), (2, 11), band)
+        np.testing.assert_array_equal(band[0], a[k, 3:10, 2:11])
+
+
+def test_frame_files_with_pixels_elsewhere_or_other_layouts(tmp_path):
+    """A longer description moves the pixels (still one read); a compressed or big-endian
+    file among plain ones goes through tifffile; all give the right movie."""
+    from sofi_dask.io._tiff_frames import read_frame_file
+
+    a = _frames(6)
+    d = tmp_path / "f"
+    d.mkdir()
+    for i, f in enumerate(a):
+        tifffile.imwrite(d / f"f{i}.tif", f, description="t=" + "x" * (300 * i))
+    tifffile.imwrite(d / "f4.tif", a[4], compression="zlib")
+    tifffile.imwrite(d / "f5.tif", a[5], byteorder=">")
+    lays = _source_layouts(d)
+    out = np.zeros((1, 24, 20), np.uint16)
+    assert read_frame_file(lays[3], (0, 24), (0, 20), out)  # pixels 900 bytes further on
+    np.testing.assert_array_equal(out[0], a[3])
+    assert not read_frame_file(lays[4], (0, 24), (0, 20), out)  # compressed
+    assert not read_frame_file(lays[5], (0, 24), (0, 20), out)  # big-endian
+    np.testing.assert_array_equal(open_movie(d).data.compute(), a)
+    dest = ingest(d, tmp_path / "m.zarr", chunks=(4, 8, 20))  # bands of rows
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
+
+
+def test_truncated_or_grown_frame_file_is_named(tmp_path):
+    a = _frames(4)
+    _write_frames(tmp_path / "f", a, name="f{i}.tif")
+    path = tmp_path / "f" / "f2.tif"
+    full = path.read_bytes()
+    movie = open_movie(tmp_path / "f")  # listed with the full size
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(InputError, match=r"f2\.tif"):
+        movie.data.compute()
+    path.write_bytes(full + b"\0" * 64)  # longer than listed: checked by tifffile, same pixels
+    np.testing.assert_array_equal(movie.data.compute(), a)
