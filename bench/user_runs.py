@@ -31,6 +31,7 @@ from bigframes import SUM, timed  # noqa: E402
 VARIANTS = {
     "default": [],
     "finterp": ["--finterp", "2"],
+    "finterp32": ["--finterp", "2", "--set", "finterp.precision=float32"],
     "video": ["--video", "1000", "--step", "500"],
     "stats_only": [
         "--orders",
