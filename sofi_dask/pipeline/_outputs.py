@@ -238,6 +238,18 @@ def create_image_array(root: Any, spec: ImageSpec, shape: Sequence[int], dtype: 
 
 #: longest side of the PNG previews and figure panels (the TIFFs and Zarr keep every pixel)
 PREVIEW_SIDE = 1024
+#: results up to this size (float64) are read from the store once and written from memory
+IN_MEMORY_BYTES = 256 * 2**20
+
+
+def _limits(low_high: tuple[float, float]) -> dict[str, float] | None:
+    low, high = low_high
+    return {"vmin": low, "vmax": high} if high > low else None
+
+
+def _frame_range(percentiles: Sequence[float] | None) -> dict[str, Any]:
+    """The PNG of a video shows its first window on that window's own range."""
+    return {"vmin": None, "vmax": None, "percentiles": percentiles}
 
 
 def write_image_files(
@@ -296,10 +308,17 @@ def write_image_files(
     axes = "TYX" if video else "YX"
     out: dict[str, Path] = {}
     common = {"pixel_size": pixel, "axes": axes, "protected": protected}
-    display = {"cmap": colormap, "contrast": contrast, "percentiles": percentiles}
+    if int(np.prod(array.shape)) * 8 <= IN_MEMORY_BYTES:  # read once, not once per file
+        array = np.asarray(array)
+    # each display range computed once (a stack would be reduced once per file)
+    full = _limits(visualization.display_limits(array))  # the float TIFF's: min, max
+    whole = percentiles is None or tuple(percentiles) == (0.0, 100.0)
+    pct = full if whole else _limits(visualization.display_limits(array, percentiles=percentiles))
+    display = {"cmap": colormap, "contrast": contrast, **(pct or {"percentiles": percentiles})}
     if tiff:
         (folder / "tiff").mkdir(exist_ok=True)
-        out["tiff"] = visualization.save_tiff(array, folder / "tiff" / f"{spec.name}.tif", **common)
+        tif = folder / "tiff" / f"{spec.name}.tif"
+        out["tiff"] = visualization.save_tiff(array, tif, **(full or {}), **common)
     if rgb:
         (folder / "tiff").mkdir(exist_ok=True)
         out["rgb_tiff"] = visualization.save_tiff(
@@ -314,7 +333,7 @@ def write_image_files(
         out["png"] = visualization.save_png(
             np.asarray(first),
             folder / "png" / f"{spec.name}.png",
-            **display,
+            **(display if not video else {**display, **_frame_range(percentiles)}),
             protected=protected,
             max_side=PREVIEW_SIDE,
         )

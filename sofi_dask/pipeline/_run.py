@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._cpus import one_blas_thread
+from sofi_dask._cpus import cpu_count, one_blas_thread
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
@@ -333,22 +334,26 @@ def run_pipeline(
 
         # the files are written by this process from the finished store: read it with local
         # threads (a distributed round trip per frame or display range costs ~0.1 s each)
+        def write(name: str) -> list[Path]:
+            arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
+            written = write_image_files(
+                arr,
+                graph.specs[name],
+                tmp,
+                colormap=wanted.cmap,
+                percentiles=wanted.percentiles,
+                tiff=wanted.tiff_float32,
+                rgb=wanted.tiff_rgb,
+                png=wanted.png,
+                video_format=wanted.video_format,
+                protected=protected,
+            )
+            return [p.relative_to(tmp) for p in written.values()]
+
+        # images on parallel threads (encoders and numpy release the GIL)
         with timer("write_files"), dask.config.set(scheduler="threads"):
-            for name, spec in graph.specs.items():
-                arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
-                written = write_image_files(
-                    arr,
-                    spec,
-                    tmp,
-                    colormap=wanted.cmap,
-                    percentiles=wanted.percentiles,
-                    tiff=wanted.tiff_float32,
-                    rgb=wanted.tiff_rgb,
-                    png=wanted.png,
-                    video_format=wanted.video_format,
-                    protected=protected,
-                )
-                files[name] = [p.relative_to(tmp) for p in written.values()]
+            with ThreadPoolExecutor(max_workers=cpu_count()) as pool:
+                files.update(zip(graph.specs, pool.map(write, graph.specs), strict=True))
         if wanted.figures:
             with timer("figures"):
                 figs, fig_files = make_figures(tmp, graph, cfg, movie)

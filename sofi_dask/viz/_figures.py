@@ -365,5 +365,7 @@ def save_figure(
             f"path: unknown figure format {fmt!r} in {str(path)!r}; use one of {sorted(supported)}"
         )
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
+        # zlib level 1: 4x faster than PIL's default 6, files about as small for figures
+        extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+        fig.savefig(tmp, format=fmt, dpi=dpi, **extra)
     return Path(os.path.abspath(path))

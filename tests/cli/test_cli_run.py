@@ -76,7 +76,7 @@ def test_run_writes_every_output(tmp_path, movie, capsys):
     } <= set(figures)
     assert all((out / "figures" / f).stat().st_size > 1000 for f in figures)
     record = json.loads((out / "run.json").read_text())
-    assert record["parameters"]["finterp"] == {"enabled": True, "factor": 2}
+    assert record["parameters"]["finterp"] == {"enabled": True, "factor": 2, "precision": "float64"}
     assert record["parameters"]["statistic"]["orders"] == [2, 3, 4]
     assert record["input"]["path"] == str(movie) and record["input"]["shape"] == [200, 32, 36]
 

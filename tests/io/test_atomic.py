@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sofi_dask.errors import InputError, OutputExistsError
@@ -77,3 +79,33 @@ def test_folder_refuses_the_input(tmp_path, where):
     words = {"same": "is the input", "inside": "lies inside", "around": "contains the input"}
     with pytest.raises(InputError, match=f"parameter 'output': .*, got .*{words[where]}"):
         AtomicOutputDir(out, protected=[data], overwrite=True)
+
+
+def test_files_in_an_output_folder_are_flushed_once_by_its_commit(tmp_path, monkeypatch):
+    """A file written by atomic_output inside an AtomicOutputDir is not flushed on its own;
+    the folder's commit flushes it (and every folder) once. Alone, a file and its folder are
+    flushed at once. The real fsync runs; the calls are recorded."""
+    from sofi_dask.io import _atomic
+
+    flushed: list[str] = []
+    real = _atomic._fsync
+
+    def recording(path, *, directory=False):
+        flushed.append(Path(path).name)
+        real(path, directory=directory)
+
+    monkeypatch.setattr(_atomic, "_fsync", recording)
+    final = tmp_path / "out"
+    with _atomic.AtomicOutputDir(final) as tmp:
+        (tmp / "sub").mkdir()
+        for name in ("a.bin", "b.bin"):
+            with _atomic.atomic_output(tmp / "sub" / name) as part:
+                part.write_bytes(b"x" * 1000)
+        assert flushed == []
+    assert sorted(flushed[:2]) == ["a.bin", "b.bin"]  # the files first, on threads
+    assert flushed[2] == "sub" and flushed[3].startswith(".out")  # then folders, deepest first
+    assert (final / "sub" / "a.bin").read_bytes() == b"x" * 1000
+    flushed.clear()
+    with _atomic.atomic_output(tmp_path / "alone.bin") as part:
+        part.write_bytes(b"y")
+    assert flushed[0].startswith(".alone.partial-") and flushed[1] == tmp_path.name
