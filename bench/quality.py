@@ -3,15 +3,17 @@ convergence) against the same run without it.
 
 Both runs are ``run_pipeline`` on the same simulated Zarr store with the default configuration
 (bleaching blocks, cumulants 2-4, deconvolution, LDRC, every output file and figure), threaded
-scheduler, alternated (``--repeats`` pairs). Reported: wall time of the whole run and of the
-compute phase, and user + system CPU time of this process, each as the ratio quality-on /
-quality-off; and a bound measured in the same run: one read of the store (``sum`` of every
-chunk).
+scheduler, alternated (``--repeats`` rounds of: quality off, ``quality.outputs = "statistic"``
+(FRC of the statistic images), ``"all"`` (the default: the halves also through deconvolution and
+LDRC)). Reported per variant (best of the repeats): wall time of the whole run and of its phases,
+and user + system CPU time of this process, each as the ratio to quality off; and a bound
+measured in the same run: one read of the store (``sum`` of every chunk).
 
 Usage::
 
     .venv/bin/python bench/quality.py                        # 3000 x 256 x 256 (0.39 GB)
     .venv/bin/python bench/quality.py --frames 1000 --size 128 --repeats 1   # quick
+    .venv/bin/python bench/quality.py --store movie.zarr      # an existing store
 """
 
 from __future__ import annotations
@@ -38,8 +40,15 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def _run(store: Path, out: Path, quality: bool) -> dict[str, float]:
-    cfg = apply_overrides(PipelineConfig(), {"quality.enabled": quality, "compute.progress": False})
+VARIANTS = {
+    "off": {"quality.enabled": False},
+    "statistic": {"quality.enabled": True, "quality.outputs": "statistic"},
+    "all": {"quality.enabled": True, "quality.outputs": "all"},
+}
+
+
+def _run(store: Path, out: Path, variant: str) -> dict[str, float]:
+    cfg = apply_overrides(PipelineConfig(), {**VARIANTS[variant], "compute.progress": False})
     shutil.rmtree(out, ignore_errors=True)
     c0, t0 = _cpu(), time.perf_counter()
     result = run_pipeline(store, out, cfg)
@@ -59,9 +68,10 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--data", type=Path, default=ROOT / "bench_data")
+    p.add_argument("--store", type=Path, default=None, help="an existing store (no simulation)")
     args = p.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    store = args.data / f"quality_{args.frames}x{args.size}.zarr"
+    store = args.store or args.data / f"quality_{args.frames}x{args.size}.zarr"
     if not store.exists():
         cfg = SimulationConfig(
             n_frames=args.frames,
@@ -77,21 +87,21 @@ def main() -> None:
     t0 = time.perf_counter()
     float(movie.data.sum(dtype=np.float64).compute(scheduler="threads"))
     read = time.perf_counter() - t0
-    rows = {True: [], False: []}
+    rows: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory(dir=args.data) as tmp:
         for _ in range(args.repeats):
-            for quality in (False, True):
-                rows[quality].append(_run(store, Path(tmp) / f"q{int(quality)}", quality))
-    best = {q: {k: min(r[k] for r in rs) for k in rs[0]} for q, rs in rows.items()}
-    on, off = best[True], best[False]
-    print(
-        json.dumps({"shape": list(movie.shape), "one_read_s": read, "off": off, "on": on}, indent=1)
-    )
-    for key in ("wall", "compute", "cpu"):
-        print(
-            f"{key:>8}: off {off[key]:7.2f} s  on {on[key]:7.2f} s  ratio {on[key] / off[key]:.3f}"
-        )
-    print(f"quality phase (decorrelation, error maps, FRC): {on.get('phase_quality', 0):.2f} s")
+            for variant in VARIANTS:
+                rows[variant].append(_run(store, Path(tmp) / variant, variant))
+    keys = sorted({k for rs in rows.values() for r in rs for k in r})
+    best = {v: {k: min(r.get(k, 0.0) for r in rs) for k in keys} for v, rs in rows.items()}
+    off = best["off"]
+    print(json.dumps({"shape": list(movie.shape), "one_read_s": read, **best}, indent=1))
+    for v in ("statistic", "all"):
+        on = best[v]
+        print(f"quality.outputs = {v!r} against quality off:")
+        for key in ("wall", "cpu", *(k for k in keys if k.startswith("phase_"))):
+            ratio = on[key] / off[key] if off[key] > 0 else float("nan")
+            print(f"  {key:>20}: off {off[key]:7.2f} s  on {on[key]:7.2f} s  ratio {ratio:.3f}")
     print(f"one read of the store: {read:.2f} s; run off / read = {off['wall'] / read:.1f}")
 
 

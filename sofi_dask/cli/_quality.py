@@ -59,7 +59,7 @@ def format_section(section: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``quality``."""
     from sofi_dask.io._atomic import atomic_output
-    from sofi_dask.pipeline._quality import recompute_quality
+    from sofi_dask.pipeline._quality_files import recompute_quality
 
     section = recompute_quality(
         args.result_dir,

@@ -26,6 +26,7 @@ from sofi_dask._config_model import (
 )
 from sofi_dask._schedulers import SCHEDULERS_WORDS, parse_scheduler
 from sofi_dask.pipeline._config_checks import check_methods
+from sofi_dask.pipeline._config_quality import DriftConfig, QualityConfig
 
 __all__ = [
     "STAGES",
@@ -113,16 +114,6 @@ class InputConfig(ConfigModel):
     )
     channel: Int | None = setting(None, "channel of a multi-channel TIFF", ge=0)
     axes: Text | None = setting(None, "declared TIFF axes, e.g. TYX for an ImageJ 'CYX' stack")
-
-
-class DriftConfig(ConfigModel):
-    """Sample drift: estimated from segment averages (one extra pass), corrected per frame chunk
-    before every statistic (sofi_dask.estimate_drift / correct_drift)."""
-
-    enabled: Bool = setting(False, "estimate and correct the drift")
-    segment_frames: Int = setting(100, "frames averaged per segment", ge=1)
-    crop: Int = setting(512, "side of the central region registered, pixels", ge=16)
-    max_pair_distance: Int = setting(10, "register segments at most this many apart", ge=1)
 
 
 class BleachingConfig(ConfigModel):
@@ -272,22 +263,6 @@ class LdrcConfig(ConfigModel):
         if min(value) < 2:
             raise ValueError("window too small")
         return value
-
-
-class QualityConfig(ConfigModel):
-    """Image quality in the same pass: FRC of two interleaved halves of the movie, decorrelation
-    resolution, SQUIRREL error maps and convergence (the ``quality`` section of run.json)."""
-
-    enabled: Bool = setting(True, "measure the image quality (not for a SOFI video)")
-    block_frames: Int = setting(
-        100,
-        "frames per block (up to twice that, to cut at a chunk edge); blocks alternate "
-        "between the two halves (choose well above the blinking correlation time)",
-        ge=1,
-    )
-    threshold: Literal["1/7", "half-bit"] = setting("1/7", "FRC threshold")
-    decorrelation: Bool = setting(True, "decorrelation resolution of the average and final images")
-    error_maps: Bool = setting(True, "error map, RSE and RSP of the final images")
 
 
 class OutputsConfig(ConfigModel):

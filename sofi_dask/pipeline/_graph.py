@@ -273,6 +273,8 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         g.add(arr, xc_spec(sp, k) if is_xc else sp, config.keeps("statistic"), "statistic")
         current[k] = arr
         g.finals[k] = f"{stat}_order{k}"
+    if g.quality is not None and config.statistic.linearise:
+        g.quality.through(stat, lambda a, _h, k: linearise(a, k), record=True)
     if average is None:
         average = moments.average_image(data)
     g.add(average, spec("average", None, 2), config.keeps("average"), "average")
@@ -280,13 +282,15 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         for arr, sp in bsofi_maps(per_order, xc, config, grid, unit):
             g.add(arr, sp, config.keeps("statistic"), "bsofi")
 
-    def stage(name: str, fn: Any) -> None:
+    def stage(name: str, fn: Any, half: Any = None) -> None:
         for k in config.statistic.orders:
             arr = _as_dask(fn(current[k]))
             sp = spec(name, k, ndim, step)
             g.add(arr, xc_spec(sp, k) if is_xc else sp, config.keeps(name), name)
             current[k] = arr
             g.finals[k] = f"{name}_order{k}"
+        if half is not None and g.quality is not None:  # the two halves of quality's FRC
+            g.quality.through(name, half)
 
     def magnitude(a: Any) -> Any:
         # SOFI images are magnitudes; deconvolution would floor negative cumulants at eps
@@ -309,16 +313,17 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
                 f"{side}), got {d.psf.size}",
             )
         psf = load_psf(d.psf)
-        stage(
-            "deconvolution",
-            lambda a: deconvsk(
+
+        def deconvolve(a: Any) -> Any:
+            return deconvsk(
                 magnitude(a),
                 psf,
                 lam=d.lam,
                 iterations=d.iterations,
                 memory_budget=d.memory_budget_mb * 2**20,
-            ),
-        )
+            )
+
+        stage("deconvolution", deconvolve, lambda a, _h, _k: deconvolve(a))
     if config.video.enabled and config.noise_filter_2.enabled:
         k2 = masks.gauss1d_mask(nf2.kernel_size, nf2.sigma)
         stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
@@ -351,10 +356,16 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         def grid_factor(a: Any) -> int:  # cross-cumulants: each order on its own finer grid
             return ldrc_order if not is_xc else (a.shape[-1] - 1) // (mask.shape[-1] - 1)
 
+        def ldrc_half(a: Any, h: int, _k: int) -> Any:  # each half with its own mask
+            layers = g.quality.layers[h]
+            m = layers[0] if config.ldrc.mask == "average" else magnitude(layers[k_mask])
+            return ldrc(magnitude(a), m, order=1, window_size=config.ldrc.window_size)
+
         stage(
             "ldrc",
             lambda a: ldrc(
                 magnitude(a), mask, order=grid_factor(a), window_size=config.ldrc.window_size
             ),
+            ldrc_half,
         )
     return g

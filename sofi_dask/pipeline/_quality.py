@@ -21,24 +21,44 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig
+from sofi_dask.pipeline._quality_files import HALVES_FILE, save_halves
 
 logger = logging.getLogger(__name__)
 
 _TRACE_POINTS = 1000  # the drift trace in run.json, at most this many frames
-HALVES_FILE = "quality_halves.npz"
-_HALF_SEP = "__half_"
 
 
 @dataclasses.dataclass
 class QualityGraph:
-    """Lazy half images (``name -> (a, b)``); prefix frame counts and, per order, the lazy norms
-    ``(||I(n_i) - I(n_{i-1})||, ||I(n_i)||)`` per doubling (scalars: nothing big comes back)."""
+    """Lazy half images (``name -> (a, b)``, magnitudes as measured), the prefix frame counts and
+    the lazy convergence norms: ``changes = (d, c)``, arrays ``(n_prefixes - 1, len(orders))`` of
+    ``||I(n_i) - I(n_{i-1})||`` and ``||I(n_i)||`` (small: nothing big comes back)."""
 
     halves: dict[str, tuple[Any, Any]]
     frames: list[int]
-    changes: dict[int, list[tuple[Any, Any]]]
+    changes: tuple[Any, Any] | None = None
+    orders: list[int] = dataclasses.field(default_factory=list)
     report: Any = None
     average: Any = None  # frame-weighted mean of the windows' mean images (one pass)
+    layers: tuple[Any, Any] | None = None  # the two halves' statistic stacks (order k at [k])
+    current: dict[int, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    absolute: bool = True
+    all_outputs: bool = False  # quality.outputs == "all": halves through every image stage
+
+    def _record(self, name: str) -> None:
+        mag = abs if self.absolute else (lambda x: x)
+        for k, (a, b) in self.current.items():
+            self.halves[f"{name}_order{k}"] = (mag(a), mag(b))
+
+    def through(self, name: str, fn: Any, *, record: bool | None = None) -> None:
+        """Run the halves' current images of every order through ``fn(image, half, order)``
+        (``half`` 0 or 1: the stage of ``name``), and measure the result when ``record``
+        (default: ``all_outputs``)."""
+        if not self.current:
+            return
+        self.current = {k: (fn(a, 0, k), fn(b, 1, k)) for k, (a, b) in self.current.items()}
+        if self.all_outputs if record is None else record:
+            self._record(name)
 
 
 def drift_stage(data: Any, config: PipelineConfig) -> tuple[Any, Any]:
@@ -105,7 +125,7 @@ def split_statistic(
     """
     from sofi_dask.quality._split import merge_tree
     from sofi_dask.stats._cumulants import cumulant_stack
-    from sofi_dask.stats._moments import moment_stacks
+    from sofi_dask.stats._moments import merge_moment_stacks, moment_stacks
 
     max_order = config.max_order
     stat = config.statistic.kind
@@ -123,64 +143,75 @@ def split_statistic(
 
     full, half_a, half_b, sizes = [], [], [], []
     i = 0
-    for subs in per_block:
+    for subs in per_block:  # per block: a tree per half, the block = the two halves merged
         idx = list(range(i, i + len(subs)))
         i += len(subs)
-        full.append(layers(merge_tree([stacks[j] for j in idx], [counts[j] for j in idx])[0]))
-        sizes.append(sum(counts[j] for j in idx))
+        parts = []
         for half, parity in ((half_a, 0), (half_b, 1)):
             part = [j for j in idx if j % 2 == parity]
-            if part and sum(counts[j] for j in part) >= max_order:
-                merged = merge_tree([stacks[j] for j in part], [counts[j] for j in part])[0]
-                half.append(layers(merged))
+            if part:
+                merged, count = merge_tree([stacks[j] for j in part], [counts[j] for j in part])
+                parts.append((merged, count))
+                if count >= max_order:
+                    half.append(layers(merged))
+        whole = merge_moment_stacks([st for st, _ in parts], [c for _, c in parts])
+        full.append(layers(whole))
+        sizes.append(sum(counts[j] for j in idx))
 
     def mean(items: list[Any]) -> Any:
         return items[0] if len(items) == 1 else sum(items[1:], items[0]) / len(items)
 
     full_stat = mean(full)
     per_order = {k: full_stat[k] for k in range(1, max_order + 1)}
-    halves: dict[str, tuple[Any, Any]] = {}
+    q = QualityGraph(
+        {},
+        [],
+        absolute=config.statistic.absolute,
+        all_outputs=config.quality.outputs == "all",
+    )
     if half_a and half_b:
         a, b = mean(half_a), mean(half_b)
-        mag = abs if config.statistic.absolute else (lambda x: x)
-        halves["average"] = (a[0], b[0])
-        for k in config.statistic.orders:
-            if k >= 2:
-                halves[f"{stat}_order{k}"] = (mag(a[k]), mag(b[k]))
-    frames: list[int] = []
-    changes: dict[int, list[tuple[Any, Any]]] = {}
+        q.layers = (a, b)
+        q.halves["average"] = (a[0], b[0])
+        q.current = {k: (a[k], b[k]) for k in config.statistic.orders if k >= 2}
+        q._record(stat)
     images: list[Any] = []
     if len(per_block) == 1 and len(flat) >= 2:  # whole movie: prefixes of sub-windows
-        size = 1
-        while size < len(flat):
-            stack, count = merge_tree(stacks[:size], counts[:size])
-            frames.append(count)
+        stack, count, size = stacks[0], counts[0], 1
+        while True:  # prefix 2s = prefix s merged with the next s windows
+            q.frames.append(count)
             images.append(layers(stack))
+            if 2 * size >= len(flat):
+                break
+            rest, n_rest = merge_tree(stacks[size : 2 * size], counts[size : 2 * size])
+            stack = merge_moment_stacks([stack, rest], [count, n_rest])
+            count += n_rest
             size *= 2
     elif len(per_block) >= 2:  # bleaching blocks: the block average over the first 1, 2, 4...
         size = 1
         while size < len(per_block):
-            frames.append(sum(sizes[:size]))
+            q.frames.append(sum(sizes[:size]))
             images.append(mean(full[:size]))
             size *= 2
     if images:
-        frames.append(sum(sizes))
+        q.frames.append(sum(sizes))
         images.append(full_stat)
-        orders = sorted({1, *config.statistic.orders})
-        for k in orders:
-            changes[k] = [
-                (da.linalg.norm(cur[k] - prev[k]), da.linalg.norm(cur[k]))
-                for prev, cur in zip(images[:-1], images[1:], strict=True)
-            ]
-    average = sum(c * st[0] for c, st in zip(sizes, full, strict=True)) / sum(sizes)
-    return per_order, QualityGraph(halves, frames, changes, average=average)
+        q.orders = sorted({1, *config.statistic.orders})
+        # two reductions for every prefix and order (not one norm per pair: graph size)
+        stacked = da.stack([da.stack([im[k] for k in q.orders]) for im in images])
+        diff = stacked[1:] - stacked[:-1]
+        q.changes = (
+            da.sqrt((diff * diff).sum(axis=(-2, -1))),
+            da.sqrt((stacked[1:] * stacked[1:]).sum(axis=(-2, -1))),
+        )
+    q.average = sum(c * st[0] for c, st in zip(sizes, full, strict=True)) / sum(sizes)
+    return per_order, q
 
 
 def lazy_arrays(q: QualityGraph) -> list[Any]:
     """The lazy arrays to compute with the outputs, in a fixed order."""
     out = [x for pair in q.halves.values() for x in pair]
-    out += [x for k in sorted(q.changes) for pair in q.changes[k] for x in pair]
-    return out
+    return out + list(q.changes or ())
 
 
 def quality_section(
@@ -201,10 +232,10 @@ def quality_section(
 
     values = iter(computed)
     halves = {name: (np.asarray(next(values)), np.asarray(next(values))) for name in q.halves}
-    norms = {
-        k: [(float(next(values)), float(next(values))) for _ in q.changes[k]]
-        for k in sorted(q.changes)
-    }
+    norms = {}
+    if q.changes is not None:
+        d, c = np.asarray(next(values)), np.asarray(next(values))
+        norms = {k: list(zip(d[:, i], c[:, i], strict=True)) for i, k in enumerate(q.orders)}
 
     def load(name: str) -> np.ndarray:
         arr = np.asarray(zarr.open_array(folder / "results.zarr" / name / "0", mode="r")[...])
@@ -242,109 +273,8 @@ def quality_section(
     section["block_frames"] = qc.block_frames
     section["frc_from"] = "two interleaved halves of blocks of block_frames frames"
     if halves:  # kept so that `sofi-dask quality` can recompute FRC (e.g. another threshold)
-        arrays = {
-            f"{name}{_HALF_SEP}{ab}": h[i]
-            for name, h in halves.items()
-            for i, ab in enumerate("ab")
-        }
-        np.savez_compressed(folder / HALVES_FILE, **arrays)
+        save_halves(folder / HALVES_FILE, halves)
         section["halves_file"] = HALVES_FILE
-    return section
-
-
-def recompute_quality(
-    folder: Any,
-    *,
-    threshold: str | None = None,
-    decorrelation: bool = True,
-    error_maps: bool = True,
-) -> dict[str, Any]:
-    """The quality section again from a finished run's folder (``run.json``, the stored images
-    in ``results.zarr`` and the halves in ``quality_halves.npz``): nothing is read from the
-    movie. Convergence is carried over from ``run.json``.
-
-    Parameters
-    ----------
-    folder : path
-        Output folder of ``sofi-dask run``.
-    threshold : {"1/7", "half-bit"}, optional
-        FRC threshold (default: the run's).
-    decorrelation, error_maps : bool
-        Compute them.
-
-    Returns
-    -------
-    dict
-        The section (as in run.json), with ``"recomputed": true``.
-
-    Raises
-    ------
-    FileNotFoundError
-        No ``run.json`` in ``folder``.
-    sofi_dask.errors.InputError
-        The run has neither stored images nor halves to measure.
-    """
-    import json
-
-    import zarr
-
-    from sofi_dask._validation import fail, shown
-    from sofi_dask.quality._convergence import ConvergenceResult
-    from sofi_dask.quality._report import quality_report
-
-    folder = Path(folder)
-    record_path = folder / "run.json"
-    if not record_path.is_file():
-        raise FileNotFoundError(f"{record_path} does not exist: not the output folder of a run")
-    record = json.loads(record_path.read_text())
-    params = record.get("parameters", {})
-    old = record.get("quality") or {}
-    thresh = threshold or params.get("quality", {}).get("threshold", "1/7")
-    absolute = params.get("statistic", {}).get("absolute", True)
-    halves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if (folder / HALVES_FILE).is_file():
-        with np.load(folder / HALVES_FILE) as npz:
-            names = sorted({k.rsplit(_HALF_SEP, 1)[0] for k in npz.files})
-            halves = {n: (npz[f"{n}{_HALF_SEP}a"], npz[f"{n}{_HALF_SEP}b"]) for n in names}
-    store = folder / "results.zarr"
-    images: dict[str, np.ndarray] = {}
-    if store.is_dir():
-        finals = list((record.get("final_images") or {}).values())
-        for name in ["average", *finals]:
-            if (store / name / "0").is_dir():
-                arr = np.asarray(zarr.open_array(store / name / "0", mode="r")[...])
-                images[name] = arr if name == "average" or not absolute else np.abs(arr)
-    if "average" in images:
-        average = images["average"]
-    elif "average" in halves:
-        average = 0.5 * (halves["average"][0] + halves["average"][1])
-    else:
-        raise fail("folder", "a run with stored images or quality halves", shown(str(folder)))
-    conv = None
-    if old.get("convergence"):
-        c = old["convergence"]
-        conv = ConvergenceResult(
-            np.array(c["frames"]),
-            {int(k): np.array(v) for k, v in c["relative_change"].items()},
-            c["statistic"],
-        )
-    factor = (
-        int(params.get("finterp", {}).get("factor", 2))
-        if params.get("finterp", {}).get("enabled")
-        else 1
-    )
-    report = quality_report(
-        average,
-        images,
-        halves=halves,
-        pixel_size=record.get("pixel_size_um"),
-        threshold=thresh,
-        decorrelation=decorrelation,
-        error_maps=error_maps and factor == 1,
-        convergence=conv,
-    )
-    section = report.to_dict()
-    section["recomputed"] = True
     return section
 
 

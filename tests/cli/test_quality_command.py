@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+import zarr
 
 from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
 from sofi_dask.quality import frc
@@ -42,8 +42,8 @@ def test_quality_command_recomputes_from_the_outputs(tmp_path):
     assert "cumulants_order2" in proc.stdout and "FRC px" in proc.stdout
     section = json.loads((result.output / "quality.json").read_text())
     assert section["recomputed"] is True
-    with np.load(result.output / "quality_halves.npz") as npz:
-        a, b = npz["cumulants_order2__half_a"], npz["cumulants_order2__half_b"]
+    halves = zarr.open_group(result.output / "quality_halves.zarr", mode="r")
+    a, b = halves["cumulants_order2__half_a"][...], halves["cumulants_order2__half_b"][...]
     expected = frc(a, b, threshold="half-bit", pixel_size=0.1)
     got = section["images"]["cumulants_order2"]
     assert got["frc_threshold"] == "half-bit"

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
+from sofi_dask.image import deconvsk, ldrc
+from sofi_dask.image._masks import gauss2d_mask
 from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
 from sofi_dask.quality import frc, split_moment_stacks
 from sofi_dask.simulate import SimulationConfig, write_simulated_tiff
@@ -47,10 +49,14 @@ def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
     rec = json.loads((result.output / "run.json").read_text())
     q = rec["quality"]
     images = q["images"]
+    # quality.outputs = "all" (default): FRC of every output image, decorrelation and error
+    # maps of the final ones
     assert set(images) == {
         "average",
         "cumulants_order2",
         "cumulants_order3",
+        "deconvolution_order2",
+        "deconvolution_order3",
         "ldrc_order2",
         "ldrc_order3",
     }
@@ -59,6 +65,18 @@ def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
     a, b = cumulant_stack(split.half_a), cumulant_stack(split.half_b)
     expected = frc(np.abs(a[2]), np.abs(b[2]), pixel_size=SIM.pixel_size)
     assert images["cumulants_order2"]["frc_resolution"] == pytest.approx(expected.resolution)
+    # each half through the run's deconvolution, then LDRC with that half's own mask (the
+    # default ldrc.mask: the order-2 image)
+    cfg = result.record["parameters"]
+    psf = gauss2d_mask((9, 9), cfg["deconvolution"]["psf"]["sigma_px"])
+    halves = {}
+    for name, half in (("a", a), ("b", b)):
+        dec = deconvsk(np.abs(half[3]), psf, lam=cfg["deconvolution"]["lam"], iterations=2)
+        halves[name] = (dec, ldrc(dec, np.abs(half[2]), window_size=7))
+    for i, stage in enumerate(("deconvolution", "ldrc")):
+        expected = frc(halves["a"][i], halves["b"][i], pixel_size=SIM.pixel_size)
+        got = images[f"{stage}_order3"]["frc_resolution"]
+        assert got == pytest.approx(expected.resolution, rel=1e-6)
     assert images["cumulants_order2"]["frc_resolution"] < images["average"]["frc_resolution"]
     assert images["ldrc_order2"]["rsp"] > 0.5 and images["ldrc_order2"]["rse"] > 0
     assert images["ldrc_order2"]["decorrelation_resolution_pixels"] is not None
@@ -79,6 +97,8 @@ def test_bleaching_blocks_keep_their_numbers_and_get_halves(tmp_path, movie_tif)
         _cfg(**{"outputs.figures": False, "quality.enabled": False}),
     )
     rec_on = json.loads((on.output / "run.json").read_text())
+    images = rec_on["quality"]["images"]
+    assert "frc_resolution" in images["ldrc_order2"]
     rec_off = json.loads((off.output / "run.json").read_text())
     assert "quality" not in rec_off
     blocks = [tuple(b) for b in rec_on["bleaching_blocks"]]
@@ -99,6 +119,28 @@ def test_bleaching_blocks_keep_their_numbers_and_get_halves(tmp_path, movie_tif)
     first_one = block_cumulants(data, 3, blocks[:1])[0][2]
     expected_change = np.linalg.norm(first_two - first_one) / np.linalg.norm(first_two)
     assert conv["relative_change"]["2"][0] == pytest.approx(expected_change, rel=1e-6)
+
+
+def test_halves_take_their_own_average_as_ldrc_mask_and_outputs_statistic(tmp_path, movie_tif):
+    base = {"bleaching.enabled": False, "outputs.figures": False, "deconvolution.enabled": False}
+    run = run_pipeline(movie_tif, tmp_path / "all", _cfg(**base, **{"ldrc.mask": "average"}))
+    images = json.loads((run.output / "run.json").read_text())["quality"]["images"]
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    split = split_moment_stacks(data, 3, block_frames=50)
+    a, b = cumulant_stack(split.half_a), cumulant_stack(split.half_b)
+    expected = frc(
+        ldrc(np.abs(a[2]), a[0], window_size=7),
+        ldrc(np.abs(b[2]), b[0], window_size=7),
+        pixel_size=SIM.pixel_size,
+    )
+    assert images["ldrc_order2"]["frc_resolution"] == pytest.approx(expected.resolution, rel=1e-6)
+    only = run_pipeline(
+        movie_tif, tmp_path / "statistic", _cfg(**base, **{"quality.outputs": "statistic"})
+    )
+    images = json.loads((only.output / "run.json").read_text())["quality"]["images"]
+    assert "frc_resolution" in images["cumulants_order2"]
+    assert "frc_resolution" not in images["ldrc_order2"]  # measured, but no halves
+    assert images["ldrc_order2"]["decorrelation_resolution_pixels"] is not None
 
 
 def test_drift_stage_records_and_corrects(tmp_path):
