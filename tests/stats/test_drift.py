@@ -33,6 +33,34 @@ def test_estimated_trace_matches_the_known_trajectory(drifting):
     assert result.residual_rms < 0.05
 
 
+class _CountingSource:
+    """An array-like source that counts its non-empty reads."""
+
+    def __init__(self, data):
+        self.data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        self.reads = 0
+
+    def __getitem__(self, key):
+        out = self.data[key]
+        self.reads += int(out.size > 0)
+        return out
+
+
+def test_estimate_reads_every_chunk_once_whatever_the_segments(drifting):
+    """Segments of 100 frames across chunks of 128 (and spatial tiles): the estimate's one pass
+    reads each chunk of the crop once (a segment's slice of a chunk is not a second read), and
+    the trace is the same as from the numpy movie."""
+    source = _CountingSource(drifting.data[:1000])
+    movie = da.from_array(source, chunks=(128, 16, 64), asarray=True)
+    source.reads = 0
+    lazy = estimate_drift(movie, segment_frames=100, crop=32)
+    assert source.reads == movie.numblocks[0] * 2  # the 32 x 32 crop touches 2 of 4 tiles
+    direct = estimate_drift(drifting.data[:1000], segment_frames=100, crop=32)
+    np.testing.assert_allclose(lazy.trace, direct.trace, atol=1e-9)
+    np.testing.assert_allclose(lazy.segment_positions, direct.segment_positions, atol=1e-9)
+
+
 def test_one_bad_segment_does_not_derail_the_trace(drifting):
     movie = drifting.data.copy()
     rng = np.random.default_rng(0)
