@@ -42,8 +42,9 @@ def test_quality_command_recomputes_from_the_outputs(tmp_path):
     assert "cumulants_order2" in proc.stdout and "FRC px" in proc.stdout
     section = json.loads((result.output / "quality.json").read_text())
     assert section["recomputed"] is True
-    halves = zarr.open_group(result.output / "quality_halves.zarr", mode="r")
-    a, b = halves["cumulants_order2__half_a"][...], halves["cumulants_order2__half_b"][...]
+    halves = zarr.open_group(result.output / "quality_halves.zarr", mode="r")["halves_40x40"]
+    i = halves.attrs["names"].index("cumulants_order2")
+    a, b = halves[i, 0], halves[i, 1]
     expected = frc(a, b, threshold="half-bit", pixel_size=0.1)
     got = section["images"]["cumulants_order2"]
     assert got["frc_threshold"] == "half-bit"

@@ -164,3 +164,27 @@ def test_drift_stage_records_and_corrects(tmp_path):
     assert drift["max_drift"] == pytest.approx(drift["max_drift_pixels"] * sim.pixel_size)
     assert "figure:drift" in rec["figures"]
     assert rec["timings"]["stages"]["drift"]["tasks"] > 0
+
+
+def test_halves_round_trip_and_older_runs_npz(tmp_path):
+    from sofi_dask.pipeline._quality_files import load_halves, save_halves
+
+    rng = np.random.default_rng(0)
+    halves = {
+        "average": tuple(rng.random((2, 12, 10))),
+        "ldrc_order2": tuple(rng.random((2, 12, 10))),
+    }
+    halves["finer"] = tuple(rng.random((2, 23, 19)))
+    save_halves(tmp_path / "new" / "quality_halves.zarr", halves)
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez_compressed(
+        old / "quality_halves.npz",
+        **{f"{n}__half_{ab}": h[i] for n, h in halves.items() for i, ab in enumerate("ab")},
+    )
+    for folder in (tmp_path / "new", old):
+        loaded = load_halves(folder)
+        assert sorted(loaded) == sorted(halves)
+        for name, (a, b) in halves.items():
+            np.testing.assert_array_equal(loaded[name][0], a)
+            np.testing.assert_array_equal(loaded[name][1], b)
