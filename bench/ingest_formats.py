@@ -8,7 +8,9 @@ own bound measured in the same run.
 written with tifffile; the bound is decoding every page once with tifffile
 (``TiffFile.asarray()``, tifffile's own threads), the contender ``sofi_dask.io.ingest`` of the
 same file. Target: ingest <= 3x the decode. ``frames``: a folder of single-frame TIFFs; the
-bound is ``tifffile.imread`` of every file once, target ingest <= 1.5x. Both contenders
+bound is ``tifffile.imread`` of every file once, target ingest <= 1.5x (``--size 2048
+--files 200`` for big frames); the ingest of the same frames written as one multi-page TIFF
+is timed too (what one file per frame costs). Both contenders
 run in this process one after the other (``--repeat`` interleaved pairs, medians; the page
 cache is warm for both). User and system CPU time of each are recorded (``os.times``).
 Files go to ``--dir`` (default /work/bench_data) and are deleted at the end.
@@ -110,6 +112,23 @@ def frame_files(args: argparse.Namespace, scratch: Path) -> None:
     b, c = _pairs(read, run, args.repeat)
     assert np.array_equal(open_movie(store).data[-1].compute(), tifffile.imread(files[-1]))
     _report(f"{args.files} files", b, c, 1.5, "imread")
+    # the same frames as one multi-page TIFF: what the file-per-frame layout itself costs
+    stack = scratch / "bench_fmt_stack.tif"
+    shape = (len(files), args.size, args.size)
+    tifffile.imwrite(stack, (tifffile.imread(f) for f in files), shape=shape, dtype=np.uint16)
+
+    def run_stack():
+        shutil.rmtree(store, ignore_errors=True)
+        ingest(stack, store)
+
+    s = [_timed(run_stack) for _ in range(args.repeat)]
+    sm = np.median(np.array(s), axis=0)
+    print(
+        f"{'one TIFF':18s} same frames in one file: ingest {sm[0]:6.2f} s "
+        f"(user {sm[1]:5.1f} sys {sm[2]:4.1f})",
+        flush=True,
+    )
+    stack.unlink()
     shutil.rmtree(folder)
     shutil.rmtree(store, ignore_errors=True)
 
