@@ -169,7 +169,11 @@ def _run_task(
     t0, t1 = plan.frames(i)
     y0, y1 = plan.rows(j)[0], plan.rows(j_end - 1)[1]
     buf = None if buffers is None else buffers.get((t1 - t0, y1 - y0, plan.shape[2]), source.dtype)
-    block = source.view(t0, t1, rows=(y0, y1), out=buf)  # a memory map of the TIFF if possible
+    digests: list[str] | None = [] if DIGESTS in arrays and j == 0 else None
+    if digests is None:
+        block = source.view(t0, t1, rows=(y0, y1), out=buf)  # a memory map if possible
+    else:  # a frame sequence: the files' fingerprints from the bytes read
+        block = source.view(t0, t1, rows=(y0, y1), out=buf, digests=digests)  # type: ignore[call-arg]
     stats = np.empty((t1 - t0, j_end - j, 3))
     for k in range(j, j_end):
         a, b = plan.rows(k)
@@ -181,8 +185,27 @@ def _run_task(
     if buf is not None:
         buffers.put(buf)  # written: free for the next task (also when ``block`` was a map)
     arrays[f"{INGEST}/band_stats"][t0:t1, j:j_end, :] = stats
+    if digests is not None:
+        arrays[DIGESTS][t0:t1] = digest_bytes(digests)
     arrays[f"{INGEST}/done"][i, j:j_end] = 1  # the completion records, written last
     return (t1 - t0) * (j_end - j)
+
+
+DIGESTS = f"{INGEST}/digests"
+"""Content fingerprints of the files of a frame sequence, one row of 16 bytes per frame,
+written by the ingest task that reads them (the first band of each time chunk)."""
+
+
+def digest_bytes(digests: Sequence[str]) -> np.ndarray:
+    """``["blake2b:<32 hex>", ...]`` as a (n, 16) uint8 array.
+
+    Examples
+    --------
+    >>> digest_bytes(["blake2b:" + "0f" * 16]).shape
+    (1, 16)
+    """
+    raw = b"".join(bytes.fromhex(d.partition(":")[2]) for d in digests)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(digests), 16)
 
 
 def band_groups(plan: IngestPlan, decode_rows: int, itemsize: int) -> list[tuple[int, int]]:
@@ -282,11 +305,14 @@ def open_arrays(group: zarr.Group) -> dict[str, Any]:
     """The arrays the tasks write, opened once and shared by the threads (zarr's sync API is
     thread-safe). ``write_empty_chunks=True``: tasks write whole chunks anyway, and zarr's
     scan for fill-value chunks costs about twice the Blosc encoding itself."""
-    return {
+    arrays = {
         MOVIE: group[MOVIE].with_config({"write_empty_chunks": True}),
         f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
         f"{INGEST}/done": group[f"{INGEST}/done"],
     }
+    if DIGESTS in group:  # a frame sequence's fingerprints, recorded as the files are read
+        arrays[DIGESTS] = group[DIGESTS]
+    return arrays
 
 
 def run_tasks(

@@ -22,6 +22,7 @@ import numpy as np
 import zarr
 
 from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError, OutputExistsError
+from sofi_dask.io import _source_digests as digests_
 from sofi_dask.io import _store
 from sofi_dask.io._ingest import IngestPlan, compressed_depth, write_movie
 from sofi_dask.io._integrity import (
@@ -33,7 +34,7 @@ from sofi_dask.io._integrity import (
 from sofi_dask.io._lock import write_lock
 from sofi_dask.io._movie_writer import MovieWriter, create_movie
 from sofi_dask.io._space import explain_disk_full, human_bytes
-from sofi_dask.io._tiff import TiffSource, open_tiff_source, tiff_to_dask
+from sofi_dask.io._tiff import TiffSource, check_dest_outside, open_tiff_source, tiff_to_dask
 
 logger = logging.getLogger(__name__)
 
@@ -134,21 +135,6 @@ def _version() -> str:
     from sofi_dask import __version__
 
     return __version__
-
-
-def _check_not_source(dest: Path, source: TiffSource) -> None:
-    dres = dest.resolve()
-    folders: dict[str, list[str]] = {}  # one check per folder (10^5 files of a sequence)
-    for path in {lay.path for lay in source.layouts}:  # layout paths are resolved
-        folders.setdefault(os.path.dirname(path), []).append(path)
-    for folder, paths in folders.items():
-        inside = Path(folder) == dres or Path(folder).is_relative_to(dres)
-        same = [p for p in paths if Path(folder) == dres.parent and Path(p).name == dres.name]
-        if inside or same:
-            raise InputError(
-                f"dest {dest}: is (or contains) the source file {(same or sorted(paths))[0]}; "
-                "choose another destination"
-            )
 
 
 def _tiff_attrs(source: TiffSource) -> dict[str, Any]:
@@ -252,7 +238,7 @@ def ingest(
     """
     dest = Path(dest).expanduser()
     src = open_tiff_source(source, channel=channel, axes=axes)
-    _check_not_source(dest, src)
+    check_dest_outside(dest, src)
     shape, dtype = src.shape, src.dtype
     chunk_shape = _store.parse_chunks(chunks, shape, dtype)
     if chunks is None and src.decode_rows:  # compressed: whole strips per task, RSS bounded
@@ -265,14 +251,17 @@ def ingest(
         {"chunks": chunk_shape, "compressor": compressor, "clevel": clevel, "channel": channel}
         | ({"axes": axes.upper()} if axes else {})
     )
-    identity = _jsonable(src.identity())
+    digests = digests_.deferred(src) and not repair  # frame files: fingerprints as read
+    identity = _jsonable(src.identity(content=not digests))
     dest.parent.mkdir(parents=True, exist_ok=True)
     with write_lock(dest, wait=wait) if lock else contextlib.nullcontext():
         if repair:
             from sofi_dask.io._verify import repair_store
 
             return repair_store(dest, src, identity, params, workers=workers)
-        _write_store(src, dest, chunk_shape, codecs, params, identity, overwrite, progress, workers)
+        _write_store(
+            src, dest, chunk_shape, codecs, params, identity, overwrite, progress, workers, digests
+        )
     return dest
 
 
@@ -286,6 +275,7 @@ def _write_store(
     overwrite: bool,
     progress: Callable[[int, int], None] | None,
     workers: int | None,
+    digests: bool = False,
 ) -> None:
     shape, dtype = src.shape, src.dtype
     group = None
@@ -299,8 +289,12 @@ def _write_store(
             dest, shape, dtype, chunk_shape, codecs, params, identity, src.pixel_size
         )
         done = np.zeros(IngestPlan(shape, chunk_shape).grid, dtype=bool)
+        if digests:
+            digests_.create_record(group, shape[0], chunk_shape[0])
     else:
         logger.info("%s: resuming an unfinished ingest", dest)
+        if digests:
+            digests_.check_recorded(dest, group, src, IngestPlan(shape, chunk_shape))
         _store.remove_partials(dest)
         done = _store.done_records(group)
     plan = IngestPlan(shape, chunk_shape)
@@ -322,7 +316,8 @@ def _write_store(
         if not done.any():
             _store.remove_store(dest)
         raise
-    _store.finalize(group, shape[1] * shape[2])
+    full = digests_.completed_identity(group, src, identity) if digests else None
+    _store.finalize(group, shape[1] * shape[2], source=full)
 
 
 def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.Group | None:

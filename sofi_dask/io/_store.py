@@ -271,8 +271,11 @@ def done_records(group: zarr.Group) -> np.ndarray:
     return np.asarray(group[f"{INGEST}/done"][...]).astype(bool)
 
 
-def finalize(group: zarr.Group, frame_pixels: int) -> None:
-    """Combine per-band statistics into per-frame arrays, then mark the store complete."""
+def finalize(
+    group: zarr.Group, frame_pixels: int, source: list[dict[str, Any]] | None = None
+) -> None:
+    """Combine per-band statistics into per-frame arrays, then mark the store complete
+    (``source``: the source's identity, when it was completed during the ingest)."""
     band = np.asarray(group[f"{INGEST}/band_stats"][...])
     total = band[:, :, 0].sum(axis=1)
     stats = {
@@ -302,6 +305,8 @@ def finalize(group: zarr.Group, frame_pixels: int) -> None:
     attrs = dict(group.attrs.asdict())
     info = dict(attrs["sofi_dask"])
     info["complete"] = True
+    if source is not None:
+        info["source"] = source
     # every chunk of the grid is written (write_empty_chunks=True): opening checks they exist
     info["chunks_written"] = {"grid": [int(n) for n in group[MOVIE].cdata_shape], "all": True}
     attrs["sofi_dask"] = info

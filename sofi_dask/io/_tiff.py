@@ -28,6 +28,7 @@ from dask.base import tokenize
 
 from sofi_dask.errors import InputError
 from sofi_dask.io import _store
+from sofi_dask.io._tiff_frames import SAMPLE_BYTES, sample_places
 from sofi_dask.io._tiff_layout import PathLike, TiffLayout, inspect_tiff
 from sofi_dask.io._tiff_read import read_layout
 
@@ -48,14 +49,15 @@ _TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2")
 
 
 # --------------------------------------------------------------------------- source paths
-SAMPLE_BYTES = 4096
+DIGEST_PREFIX = "blake2b:"
 
 
-def content_digest(lay: TiffLayout) -> str:
+def content_digest(lay: TiffLayout, samples: Sequence[bytes] | None = None) -> str:
     """Fingerprint of a TIFF's content: its parsed structure (series shape, axes, dtype, data
     offset, planes per page) and 4 KiB read at five places (the start, with the header and,
     usually, the first IFD and its tags; a quarter, half and three quarters in, mostly pixel
-    data; the end). About 20 KiB read per file, whatever its size.
+    data; the end). About 20 KiB read per file, whatever its size. ``samples``: those five
+    reads, when they were taken from bytes already read (the ingest of a frame sequence).
 
     Examples
     --------
@@ -66,15 +68,15 @@ def content_digest(lay: TiffLayout) -> str:
     True
     """
     structure = (lay.series_shape, lay.series_axes, lay.file_dtype, lay.offset)
-    places = [lay.size * frac // 4 for frac in (0, 1, 2, 3)] + [max(0, lay.size - SAMPLE_BYTES)]
-    fd = os.open(lay.path, os.O_RDONLY)  # one open, five reads (10^5 files of a sequence)
-    try:
-        samples = [os.pread(fd, SAMPLE_BYTES, at) for at in places]
-    finally:
-        os.close(fd)
+    if not samples:
+        fd = os.open(lay.path, os.O_RDONLY)  # one open, five reads (10^5 files of a sequence)
+        try:
+            samples = [os.pread(fd, SAMPLE_BYTES, at) for at in sample_places(lay.size)]
+        finally:
+            os.close(fd)
     text = repr((*structure, lay.planes_per_page, lay.series_index)).encode()
     digest = hashlib.blake2b(b"".join([text, *samples]), digest_size=16).hexdigest()
-    return f"blake2b:{digest}"
+    return f"{DIGEST_PREFIX}{digest}"
 
 
 def natural_key(text: str) -> list[Any]:
@@ -169,21 +171,26 @@ class TiffSource:
         """First frame of each file (cumulative), length ``len(layouts) + 1``."""
         return np.concatenate([[0], np.cumsum([lay.n_frames for lay in self.layouts])])
 
-    def identity(self) -> list[dict[str, Any]]:
+    def identity(self, content: bool = True) -> list[dict[str, Any]]:
         """Path, size, mtime and content fingerprint of every file (provenance, resume and
         cache checks): a file replaced by another of the same size and mtime is told apart
         by :func:`content_digest`. The other files of a multi-file (OME) series are listed
-        after the file whose metadata describes them."""
+        after the file whose metadata describes them. ``content=False``: ``"content"`` is
+        None (the ingest of a frame sequence takes it from the bytes it reads)."""
         files = []
         for lay in self.layouts:
             files.append(lay)
             for part in lay.parts:
                 st = os.stat(part)
                 files.append(replace(lay, path=part, size=st.st_size, mtime_ns=st.st_mtime_ns))
-        digests = [content_digest(p) for p in files]
         return [
-            {"path": p.path, "size": p.size, "mtime_ns": p.mtime_ns, "content": digest}
-            for p, digest in zip(files, digests, strict=True)
+            {
+                "path": p.path,
+                "size": p.size,
+                "mtime_ns": p.mtime_ns,
+                "content": content_digest(p) if content else None,
+            }
+            for p in files
         ]
 
     def view(
@@ -192,13 +199,14 @@ class TiffSource:
         stop: int,
         rows: tuple[int, int] | None = None,
         out: np.ndarray | None = None,
+        digests: list[str] | None = None,
     ) -> np.ndarray:
         """Frames ``start..stop-1`` as a read-only memory map when they are one block.
 
         Uncompressed, contiguous, native byte order, one file, whole frames of one channel:
         a ``numpy.memmap`` (``mode='r'``) of just these bytes, no copy; the mapping goes when
         the array is released. Otherwise the same as :meth:`read` (a copy, into ``out`` when
-        given).
+        given; ``digests`` as there).
         """
         bounds = self.frame_offsets
         i = int(np.searchsorted(bounds, start, side="right") - 1)
@@ -212,6 +220,7 @@ class TiffSource:
             and np.dtype(lay.file_dtype) == self.dtype
             and lay.plane_shape == (ny, nx)
             and stop > start
+            and digests is None
         ):
             planes = lay.planes(lo, hi)
             if planes[-1] - planes[0] == hi - lo - 1:
@@ -223,7 +232,7 @@ class TiffSource:
                     offset=lay.offset + int(planes[0]) * plane_bytes,
                     shape=(hi - lo, ny, nx),
                 )
-        return self.read(start, stop, rows=rows, out=out)
+        return self.read(start, stop, rows=rows, out=out, digests=digests)
 
     def read(
         self,
@@ -232,8 +241,12 @@ class TiffSource:
         rows: tuple[int, int] | None = None,
         cols: tuple[int, int] | None = None,
         out: np.ndarray | None = None,
+        digests: list[str] | None = None,
     ) -> np.ndarray:
-        """Frames ``start..stop-1`` (rows / cols windows optional) as a native-order array."""
+        """Frames ``start..stop-1`` (rows / cols windows optional) as a native-order array.
+
+        ``digests``: appends the :func:`content_digest` of every file read, in order (from
+        the bytes read when a frame file is read whole in one read, else read for it)."""
         y0, y1 = rows if rows is not None else (0, self.frame_shape[0])
         x0, x1 = cols if cols is not None else (0, self.frame_shape[1])
         if out is None:
@@ -246,7 +259,11 @@ class TiffSource:
             lay = self.layouts[i]
             lo = pos - int(bounds[i])
             hi = min(stop, int(bounds[i + 1])) - int(bounds[i])
-            read_layout(lay, lo, hi, (y0, y1), (x0, x1), out[pos - start : pos - start + hi - lo])
+            samples: list[bytes] | None = [] if digests is not None else None
+            block = out[pos - start : pos - start + hi - lo]
+            read_layout(lay, lo, hi, (y0, y1), (x0, x1), block, samples)
+            if digests is not None:
+                digests.append(content_digest(lay, samples))
             pos += hi - lo
             i += 1
         return out
@@ -293,6 +310,23 @@ def open_tiff_source(
     covered = {part for lay in layouts for part in lay.parts}
     layouts = [lay for lay in layouts if lay.path not in covered]
     return TiffSource(tuple(layouts), pixel_size)
+
+
+def check_dest_outside(dest: Path, source: TiffSource) -> None:
+    """Refuse a destination that is, or contains, a file of ``source``."""
+    dres = dest.resolve()
+    folders: dict[str, list[str]] = {}  # one check per folder (10^5 files of a sequence)
+    for path in {lay.path for lay in source.layouts}:  # layout paths are resolved
+        folders.setdefault(os.path.dirname(path), []).append(path)
+    for folder, paths in folders.items():
+        inside = Path(folder) == dres or Path(folder).is_relative_to(dres)
+        beside = Path(folder) == dres.parent
+        same = [p for p in paths if beside and os.path.basename(p) == dres.name]
+        if inside or same:
+            raise InputError(
+                f"dest {dest}: is (or contains) the source file {(same or sorted(paths))[0]}; "
+                "choose another destination"
+            )
 
 
 def _read_tiff_block(source: TiffSource, block_info: dict | None = None) -> np.ndarray:

@@ -25,6 +25,16 @@ import numpy as np
 
 from sofi_dask.io._tiff_layout import TiffLayout
 
+SAMPLE_BYTES = 4096
+"""Bytes read at each of the five places a content fingerprint samples."""
+
+
+def sample_places(size: int) -> list[int]:
+    """Where a content fingerprint samples a file of ``size`` bytes: the start, a quarter,
+    half and three quarters in, and the last :data:`SAMPLE_BYTES`."""
+    return [size * frac // 4 for frac in (0, 1, 2, 3)] + [max(0, size - SAMPLE_BYTES)]
+
+
 _TAGS = {256, 257, 258, 259, 266, 273, 277, 279, 322, 323, 339}  # the tags that decide the layout
 _INT_TYPES = {1: "B", 3: "H", 4: "I", 16: "Q"}  # BYTE, SHORT, LONG, LONG8
 _SAMPLE_KIND = {1: "u", 2: "i", 3: "f"}  # SampleFormat: uint, int, IEEE float
@@ -184,7 +194,11 @@ def _pread_exact(fd: int, buf: memoryview, pos: int) -> bool:
 
 
 def read_frame_file(
-    lay: TiffLayout, rows: tuple[int, int], cols: tuple[int, int], out: np.ndarray
+    lay: TiffLayout,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    out: np.ndarray,
+    samples: list[bytes] | None = None,
 ) -> bool:
     """Read the frame of ``lay`` (a file of a frame sequence) into ``out`` (shape (1, y, x) of
     the rows/cols windows) with one open and one read; False when the file is not a plain
@@ -192,7 +206,9 @@ def read_frame_file(
 
     A whole frame: one ``preadv`` of the whole file, the output frame as its middle buffer.
     A band of rows (big frames, one task per band): the file's IFD is parsed once per process
-    (:class:`_CheckedFiles`), and each band reads just its rows.
+    (:class:`_CheckedFiles`), and each band reads just its rows. ``samples``: a whole frame
+    read in one read appends the fingerprint's samples (:func:`sample_places`) of the bytes
+    read, so that the file's content fingerprint needs no other read.
 
     Examples
     --------
@@ -219,13 +235,15 @@ def read_frame_file(
         return False
     try:
         if (rows, cols) == ((0, ny), (0, nx)) and out[0].flags.c_contiguous:
-            return _read_whole(fd, lay, out[0])
+            return _read_whole(fd, lay, out[0], samples)
         return _read_band(fd, lay, rows, cols, out)
     finally:
         os.close(fd)
 
 
-def _read_whole(fd: int, lay: TiffLayout, frame: np.ndarray) -> bool:
+def _read_whole(
+    fd: int, lay: TiffLayout, frame: np.ndarray, samples: list[bytes] | None = None
+) -> bool:
     """One ``preadv`` of the file: [bytes before the first file's pixel offset, the frame,
     the rest]; then the checks on the bytes read."""
     nbytes = frame.nbytes
@@ -245,11 +263,19 @@ def _read_whole(fd: int, lay: TiffLayout, frame: np.ndarray) -> bool:
     start = None if tags is None else _data_offset(tags, lay, nbytes)
     if start is None or start + nbytes > size:
         return False
+    # the fingerprint's samples, as os.pread gives them, before ``frame`` is rewritten
+    sampled = (
+        [reg.get(at, min(SAMPLE_BYTES, size - at)) for at in sample_places(size)]
+        if samples is not None
+        else []
+    )
     if start != off or pixels is None:  # the pixels are elsewhere (e.g. a longer description)
         data = reg.get(start, nbytes)
         if data is None:
             return False
         frame[...] = np.frombuffer(data, frame.dtype).reshape(frame.shape)
+    if samples is not None and all(b is not None for b in sampled):
+        samples.extend(sampled)  # type: ignore[arg-type]
     return True
 
 

@@ -41,10 +41,12 @@ def read_layout(
     rows: tuple[int, int],
     cols: tuple[int, int],
     out: np.ndarray,
+    samples: list[bytes] | None = None,
 ) -> np.ndarray:
-    """Read frames ``start..stop-1`` of one file, rows/cols windows, into ``out``."""
+    """Read frames ``start..stop-1`` of one file, rows/cols windows, into ``out``;
+    ``samples``: see :func:`~sofi_dask.io._tiff_frames.read_frame_file`."""
     if lay.like is not None:
-        _read_single_frame(lay, rows, cols, out)
+        _read_single_frame(lay, rows, cols, out, samples)
     elif lay.contiguous:
         _read_contiguous(lay, start, stop, rows, cols, out)
     else:
@@ -92,12 +94,12 @@ def _read_contiguous(lay, start, stop, rows, cols, out) -> None:
         os.close(fd)
 
 
-def _read_single_frame(lay: TiffLayout, rows, cols, out) -> None:
+def _read_single_frame(lay: TiffLayout, rows, cols, out, samples=None) -> None:
     """One file of a one-file-per-frame sequence, checked as it is read: one 2-D image of
     the first file's shape and dtype (a clear error naming both files otherwise). Plain
     uncompressed files take :func:`~sofi_dask.io._tiff_frames.read_frame_file` (one open, one
     read); the others are parsed by tifffile."""
-    if read_frame_file(lay, rows, cols, out):  # one open, one read: the usual case
+    if read_frame_file(lay, rows, cols, out, samples):  # one open, one read: the usual case
         return
     ny, nx = lay.frame_shape
     want = f"one {ny} x {nx} {np.dtype(lay.dtype)} frame like the first file {lay.like}"

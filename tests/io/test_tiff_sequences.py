@@ -207,3 +207,76 @@ def test_truncated_or_grown_frame_file_is_named(tmp_path):
         movie.data.compute()
     path.write_bytes(full + b"\0" * 64)  # longer than listed: checked by tifffile, same pixels
     np.testing.assert_array_equal(movie.data.compute(), a)
+
+
+# --------------------------------------------------------------------------- fingerprints
+def _stored_source(dest):
+    return zarr.open_group(str(dest), mode="r").attrs["sofi_dask"]["source"]
+
+
+def _full_identity(folder):
+    import json
+
+    from sofi_dask.io._tiff import open_tiff_source
+
+    return json.loads(json.dumps(open_tiff_source(folder).identity()))
+
+
+@pytest.mark.parametrize("chunks", [None, (4, 8, 20)])
+def test_frame_sequence_fingerprints_come_from_the_ingest_reads(tmp_path, chunks):
+    """The store records the same identity as fingerprinting every file beforehand: files
+    read whole in one read, bands of rows, a compressed and a big-endian file."""
+    a = _frames(9)
+    d = tmp_path / "f"
+    d.mkdir()
+    for i, f in enumerate(a):
+        tifffile.imwrite(d / f"f{i}.tif", f, description="t=" + "x" * (50 * i))
+    tifffile.imwrite(d / "f6.tif", a[6], compression="zlib")
+    tifffile.imwrite(d / "f7.tif", a[7], byteorder=">")
+    dest = ingest(d, tmp_path / "m.zarr", chunks=chunks)
+    stored = _stored_source(dest)
+    assert all(e["content"].startswith("blake2b:") for e in stored)
+    assert stored == _full_identity(d)
+    assert "_ingest" not in zarr.open_group(str(dest), mode="r")
+    np.testing.assert_array_equal(open_movie(dest).data.compute(), a)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _interrupted_ingest(folder, dest, after):
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) > after:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        ingest(folder, dest, chunks=(4, 24, 20), workers=1, progress=progress)
+    return dest
+
+
+def test_resumed_frame_sequence_checks_written_files(tmp_path):
+    """An unfinished ingest of a frame sequence records the fingerprints of the files it
+    wrote; a resume refuses a written file replaced by another of the same size and mtime,
+    and otherwise completes with the full identity."""
+    import os
+
+    a = _frames(12)
+    d = tmp_path / "f"
+    _write_frames(d, a, name="f{i:02d}.tif")
+    dest = _interrupted_ingest(d, tmp_path / "m.zarr", after=2)  # time chunk 0 written
+    assert _stored_source(dest)[1]["content"] is None
+    path = d / "f01.tif"
+    st = path.stat()
+    tifffile.imwrite(path, a[1][::-1].copy())  # same size, other pixels
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(FileExistsError, match=r"f01\.tif changed since"):
+        ingest(d, dest, chunks=(4, 24, 20))
+    tifffile.imwrite(path, a[1])  # back as it was (same bytes)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    ingest(d, dest, chunks=(4, 24, 20))
+    assert _stored_source(dest) == _full_identity(d)
+    np.testing.assert_array_equal(open_movie(dest).data.compute(), a)
