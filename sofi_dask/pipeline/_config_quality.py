@@ -35,7 +35,7 @@ class QualityConfig(ConfigModel):
     decorrelation: Bool = setting(True, "decorrelation resolution of the average and final images")
     error_maps: Bool = setting(True, "error map, RSE and RSP of the final images")
     outputs: Literal["statistic", "all"] = setting(
-        "all",
-        "FRC of the statistic images only, or of every output image (the two halves also go "
-        "through deconvolution and LDRC: twice those stages' cost again)",
+        "statistic",
+        "FRC of the average and statistic images, or of every output image ('all': the two "
+        "halves also go through deconvolution and LDRC, twice those stages' cost again)",
     )
