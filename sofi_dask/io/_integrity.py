@@ -23,6 +23,7 @@ import zarr
 from dask.base import tokenize
 
 from sofi_dask.errors import DamagedStoreError
+from sofi_dask.io._chunk_read import ChunkDecodeError, ChunkFileReader
 from sofi_dask.io._store import MOVIE
 
 REPAIR_HINT = (
@@ -165,6 +166,7 @@ class CheckedChunks:
         self.shape = tuple(int(s) for s in arr.shape)
         self.dtype = np.dtype(arr.dtype)
         self.ndim = len(self.shape)
+        self.reader = ChunkFileReader.for_array(arr)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_reopen, (str(self.store), self.check_files))
@@ -183,6 +185,10 @@ class CheckedChunks:
             for c in covered:
                 if not (self.store / MOVIE / chunk_key(self.arr, c)).is_file():
                     raise self._damaged(c, "the chunk file is missing")
+        if self.reader is not None and len(covered) == 1:
+            whole = self._read_whole(covered[0], key)
+            if whole is not None:
+                return whole
         try:
             return np.asarray(self.arr[key])
         except MemoryError:
@@ -201,6 +207,28 @@ class CheckedChunks:
                 f"{self.store}: reading {MOVIE!r}{list(key)} failed ({exc}); "
                 + REPAIR_HINT.format(store=self.store)
             ) from exc
+
+    def _read_whole(self, coords: tuple[int, ...], key: tuple[slice, ...]) -> np.ndarray | None:
+        """Chunk ``coords`` read by the file reader when ``key`` selects it whole (the
+        tasks of :func:`store_dask_array` do), else None (zarr reads it)."""
+        sel = []
+        for c, sl, size, ch in zip(coords, key, self.shape, self.arr.chunks, strict=True):
+            start, stop, step = sl.indices(size)
+            first = c * int(ch)
+            if step != 1 or start != first or stop != min(size, first + int(ch)):
+                return None
+            sel.append(slice(0, stop - start))
+        try:
+            out = self.reader.read(coords)  # type: ignore[union-attr]
+        except FileNotFoundError:
+            if self.check_files:
+                raise self._damaged(coords, "the chunk file is missing") from None
+            return None  # never written (a store without the record): zarr's fill value
+        except (ChunkDecodeError, OSError) as exc:
+            raise self._damaged(coords, f"it cannot be decoded ({exc})") from exc
+        if out.shape != tuple(s.stop for s in sel):  # an edge chunk: its stored padding off
+            out = np.ascontiguousarray(out[tuple(sel)])
+        return out
 
 
 def _reopen(store: str, check_files: bool) -> CheckedChunks:

@@ -1,0 +1,156 @@
+"""Read one whole chunk of a movie store straight from its file: no fresh pages per chunk.
+
+zarr's own read of a chunk (``array[chunk]``) allocates a buffer for the file's bytes, a second
+one for the decompressed chunk and the output array, and copies the chunk from the second into
+the third; on 32 MB chunks each of these is a fresh ``mmap`` whose pages the kernel zeroes and
+faults in one 4 KiB page at a time (more system time than the decompression itself, see
+docs/benchmarks.md). :class:`ChunkFileReader` reads the stores :mod:`sofi_dask.io._store` writes
+(codecs ``bytes`` [+ ``blosc``] + ``crc32c``, a local folder, no sharding or filters):
+
+* the file into a per-thread buffer that is reused from chunk to chunk (for an uncompressed
+  store straight into the output array);
+* the ``crc32c`` of the bytes checked in place (the stored value is the last 4 bytes, little
+  endian, as Zarr v3's ``crc32c`` codec writes it);
+* Blosc decompressed straight into the output array (one allocation, numpy's, which asks for
+  transparent huge pages at this size).
+
+Any other layout (another codec, a remote store, a sharded array) returns ``None`` from
+:meth:`ChunkFileReader.for_array` and the caller reads through zarr. A failure to read, check
+or decode raises :class:`ChunkDecodeError`; the caller names the chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ChunkDecodeError", "ChunkFileReader"]
+
+_TAIL = 4  # bytes of the crc32c checksum at the end of every chunk file
+
+
+class ChunkDecodeError(ValueError):
+    """A chunk file that is missing, truncated, fails its checksum or cannot be decoded."""
+
+
+_buffers = threading.local()
+
+
+def _buffer(size: int) -> memoryview:
+    """This thread's reusable byte buffer, at least ``size`` bytes (grown, never shrunk)."""
+    buf = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) < size:
+        buf = bytearray(size)
+        _buffers.buf = buf
+    return memoryview(buf)[:size]
+
+
+def _read_from(f: Any, view: memoryview) -> None:
+    """Fill ``view`` from the open file ``f`` (raises when the file ends first)."""
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            raise ChunkDecodeError(f"the file ends {len(view) - got} bytes early")
+        got += n
+
+
+def _read_into(path: Path, view: memoryview) -> None:
+    """Fill ``view`` with the file's first ``len(view)`` bytes."""
+    with open(path, "rb", buffering=0) as f:
+        _read_from(f, view)
+
+
+class ChunkFileReader:
+    """Reads whole chunks of one array of a local Zarr v3 store (see the module docstring)."""
+
+    def __init__(self, folder: Path, arr: Any, blosc: bool) -> None:
+        self.folder = Path(folder)
+        self.arr = arr
+        self.blosc = blosc
+        self.chunks = tuple(int(c) for c in arr.chunks)
+        self.dtype = np.dtype(arr.dtype).newbyteorder("<")
+        self.nbytes = int(np.prod(self.chunks)) * self.dtype.itemsize
+
+    @classmethod
+    def for_array(cls, arr: Any) -> ChunkFileReader | None:
+        """A reader for ``arr`` (a ``zarr.Array``), or None when its layout is not one it reads."""
+        try:
+            from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
+            from zarr.storage import LocalStore
+
+            meta = arr.metadata
+            if getattr(meta, "zarr_format", None) != 3 or not isinstance(arr.store, LocalStore):
+                return None
+            codecs = list(meta.codecs)
+            if not codecs or not isinstance(codecs[0], BytesCodec):
+                return None
+            dtype = np.dtype(arr.dtype)
+            endian = getattr(codecs[0].endian, "value", codecs[0].endian)
+            if dtype.itemsize > 1 and endian != "little":
+                return None
+            if dtype.kind not in "biuf" or not isinstance(codecs[-1], Crc32cCodec):
+                return None
+            middle = codecs[1:-1]
+            if middle and not (len(middle) == 1 and isinstance(middle[0], BloscCodec)):
+                return None
+            if tuple(meta.chunk_grid.chunk_shape) != tuple(arr.chunks):
+                return None
+            folder = Path(arr.store.root) / arr.path
+        except (AttributeError, ImportError, TypeError):
+            return None
+        return cls(folder, arr, blosc=bool(middle))
+
+    def path(self, coords: tuple[int, ...]) -> Path:
+        """The file of chunk ``coords``."""
+        return self.folder / str(self.arr.metadata.encode_chunk_key(coords))
+
+    def read(self, coords: tuple[int, ...]) -> np.ndarray:
+        """Chunk ``coords`` as a new array of the full chunk shape (edge chunks padded, as
+        stored); raises :class:`ChunkDecodeError` (or ``OSError`` for an unreadable file)."""
+        import google_crc32c
+
+        path = self.path(coords)
+        size = os.stat(path).st_size
+        out = np.empty(self.chunks, dtype=self.dtype)
+        if size < _TAIL:
+            raise ChunkDecodeError(f"the file has {size} bytes, no checksum")
+        if self.blosc:
+            data = _buffer(size)
+            _read_into(path, data)
+            payload, tail = data[: size - _TAIL], data[size - _TAIL :]
+        else:  # uncompressed: the file straight into the output array, then its checksum
+            if size != self.nbytes + _TAIL:
+                raise ChunkDecodeError(f"the file has {size} bytes, expected {self.nbytes + 4}")
+            payload = memoryview(out.reshape(-1).view(np.uint8))
+            tail = memoryview(bytearray(_TAIL))
+            with open(path, "rb", buffering=0) as f:
+                _read_from(f, payload)
+                _read_from(f, tail)
+        if google_crc32c.value(np.frombuffer(payload, np.uint8)) != int.from_bytes(tail, "little"):
+            raise ChunkDecodeError("stored and computed crc32c checksums differ")
+        if self.blosc:
+            self._decompress(payload, out)
+        return out
+
+    def _decompress(self, payload: memoryview, out: np.ndarray) -> None:
+        from numcodecs import blosc
+
+        if len(payload) < 16:
+            raise ChunkDecodeError("the Blosc frame is shorter than its header")
+        header = bytes(payload[:16])
+        nbytes = int.from_bytes(header[4:8], "little")
+        cbytes = int.from_bytes(header[12:16], "little")
+        if nbytes != self.nbytes or cbytes != len(payload):
+            raise ChunkDecodeError(
+                f"the Blosc frame holds {nbytes} bytes in {cbytes}, expected {self.nbytes} "
+                f"in {len(payload)}"
+            )
+        try:
+            blosc.decompress(payload, out.reshape(-1).view(np.uint8))
+        except (RuntimeError, ValueError) as exc:
+            raise ChunkDecodeError(f"Blosc cannot decode it ({exc})") from exc
