@@ -13,8 +13,9 @@ For each: wall time, its ratio to one threaded read of the whole store measured 
 system CPU time (this process and the workers), peak RSS per process (``ru_maxrss`` for
 threads, the workers' own 0.5 s RSS samples for the clusters), bytes moved between workers (the
 workers' own transfer counters) and, for the clusters, spill and trouble from
-:func:`sofi_dask.cluster._health.worker_health`. Every run's arrays are
-compared with the threaded run's.
+:func:`sofi_dask.cluster._health.worker_health` and the most per-window moment states and bytes
+in memory at once on the cluster (:func:`sofi_dask.cluster._health.memory_peaks`); the 1-minute
+load average after each run. Every run's arrays are compared with the threaded run's.
 
     python bench/scaling.py                          # simulates bench_data/scaling_2gb.zarr once
     python bench/scaling.py --store /work/bench_data/hpc/movie_2gb.zarr
@@ -39,7 +40,7 @@ import zarr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sofi_dask.cluster._health import worker_health  # noqa: E402
+from sofi_dask.cluster._health import memory_peaks, worker_health  # noqa: E402
 from sofi_dask.pipeline import apply_overrides, run_pipeline  # noqa: E402
 from sofi_dask.pipeline._config import parse_config  # noqa: E402
 from sofi_dask.pipeline._run import client_for  # noqa: E402
@@ -96,10 +97,13 @@ def run_one(store: Path, out: Path, name: str, **compute) -> dict:
                 "rss_mib": [usage.ru_maxrss / 1024],
                 "moved_bytes": 0,
                 "health": None,
+                "peaks": None,
+                "load": os.getloadavg()[0],
             }
         start = worker_health(client)["pids"]
         t0 = time.perf_counter()
-        run_pipeline(store, out, config, client=client, progress=False)
+        with memory_peaks(client) as peaks:
+            run_pipeline(store, out, config, client=client, progress=False)
         wall = time.perf_counter() - t0
         stats = client.run(_worker_stats)
         health = worker_health(client)
@@ -112,6 +116,8 @@ def run_one(store: Path, out: Path, name: str, **compute) -> dict:
         "rss_mib": [s["rss_mib"] for s in stats.values()],
         "moved_bytes": sum(s["sent_bytes"] for s in stats.values()),
         "health": health,
+        "peaks": peaks,
+        "load": os.getloadavg()[0],
     }
 
 
@@ -157,8 +163,10 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     base = runs[0]["wall_s"]
     print("\n| run | wall | / read bound | speed-up | user+sys | peak RSS per process | "
-          "moved between workers | spilled | paused/restarted | max rel. diff |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "moved between workers | spilled | paused/restarted | window states in memory "
+          "(most at once) | all keys in memory (most at once) | max rel. diff | "
+          "load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         h = r["health"]
         spilled = (
@@ -168,11 +176,14 @@ def main() -> None:
         )
         trouble = "-" if h is None else ("yes" if h["trouble"] or h["restarted"] else "no")
         rss = ", ".join(f"{x:.0f}" for x in r["rss_mib"])
+        p = r["peaks"]
+        states = "-" if p is None else f"{p['keys'].get('moment-stack', 0)}"
+        held = "-" if p is None else f"{p['bytes'] / 2**20:.0f} MiB"
         print(
             f"| {r['name']} | {r['wall_s']:.1f} s | {r['wall_s'] / bound:.1f}x | "
             f"{base / r['wall_s']:.2f}x | {r['cpu_s']:.0f} s | {rss} MiB | "
-            f"{r['moved_bytes'] / 2**20:.1f} MiB | {spilled} | {trouble} | "
-            f"{r.get('max_rel_diff', 0.0):.1g} |"
+            f"{r['moved_bytes'] / 2**20:.1f} MiB | {spilled} | {trouble} | {states} | {held} | "
+            f"{r.get('max_rel_diff', 0.0):.1g} | {r['load']:.1f} |"
         )
         if h and h["trouble"]:
             print("    " + "\n    ".join(h["trouble"][:5]))

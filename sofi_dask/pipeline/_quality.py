@@ -123,9 +123,9 @@ def split_statistic(
     ``blocks``: bleaching blocks (statistic per block, then their unweighted mean, as
     ``block_average``), or None for the whole movie.
     """
-    from sofi_dask.quality._split import merge_tree
     from sofi_dask.stats._cumulants import cumulant_stack
-    from sofi_dask.stats._moments import merge_moment_stacks, moment_stacks
+    from sofi_dask.stats._moments import moment_stacks
+    from sofi_dask.stats._stack_tree import interleaved_stacks
 
     max_order = config.max_order
     stat = config.statistic.kind
@@ -141,22 +141,27 @@ def split_statistic(
     def layers(stack: Any) -> Any:
         return cumulant_stack(stack) if stat == "cumulants" else stack
 
+    # one tree per block: each sub-window's stack has one consumer (see stats._stack_tree)
+    whole_movie = len(per_block) == 1 and len(flat) >= 2
     full, half_a, half_b, sizes = [], [], [], []
+    trees = []
     i = 0
-    for subs in per_block:  # per block: a tree per half, the block = the two halves merged
+    for subs in per_block:
         idx = list(range(i, i + len(subs)))
         i += len(subs)
-        parts = []
-        for half, parity in ((half_a, 0), (half_b, 1)):
-            part = [j for j in idx if j % 2 == parity]
-            if part:
-                merged, count = merge_tree([stacks[j] for j in part], [counts[j] for j in part])
-                parts.append((merged, count))
-                if count >= max_order:
-                    half.append(layers(merged))
-        whole = merge_moment_stacks([st for st, _ in parts], [c for _, c in parts])
-        full.append(layers(whole))
-        sizes.append(sum(counts[j] for j in idx))
+        tree = interleaved_stacks(
+            [stacks[j] for j in idx],
+            [counts[j] for j in idx],
+            first_parity=idx[0] % 2,
+            prefixes=whole_movie,
+        )
+        trees.append(tree)
+        full.append(layers(tree.full))
+        sizes.append(tree.counts[0])
+        for half, stack, count in ((half_a, tree.half_a, tree.counts[1]),
+                                   (half_b, tree.half_b, tree.counts[2])):  # fmt: skip
+            if stack is not None and count >= max_order:
+                half.append(layers(stack))
 
     def mean(items: list[Any]) -> Any:
         return items[0] if len(items) == 1 else sum(items[1:], items[0]) / len(items)
@@ -176,17 +181,10 @@ def split_statistic(
         q.current = {k: (a[k], b[k]) for k in config.statistic.orders if k >= 2}
         q._record(stat)
     images: list[Any] = []
-    if len(per_block) == 1 and len(flat) >= 2:  # whole movie: prefixes of sub-windows
-        stack, count, size = stacks[0], counts[0], 1
-        while True:  # prefix 2s = prefix s merged with the next s windows
+    if whole_movie:  # prefixes of 1, 2, 4... sub-windows: segments of the one tree
+        for count, stack in trees[0].prefixes:
             q.frames.append(count)
             images.append(layers(stack))
-            if 2 * size >= len(flat):
-                break
-            rest, n_rest = merge_tree(stacks[size : 2 * size], counts[size : 2 * size])
-            stack = merge_moment_stacks([stack, rest], [count, n_rest])
-            count += n_rest
-            size *= 2
     elif len(per_block) >= 2:  # bleaching blocks: the block average over the first 1, 2, 4...
         size = 1
         while size < len(per_block):

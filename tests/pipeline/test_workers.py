@@ -1,5 +1,5 @@
-"""The pipeline on a real local cluster under stress: a worker SIGKILLed mid-run; workers with
-a 1 GiB memory limit on a 2 GB store (slow)."""
+"""The pipeline on a real local cluster under stress: a worker SIGKILLed mid-run; per-window
+moment states that do not pile up; workers with a 1 GiB memory limit on a 2 GB store (slow)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import zarr
 
-from sofi_dask.cluster._health import worker_health
+from sofi_dask.cluster._health import memory_peaks, worker_health
+from sofi_dask.io import ingest
 from sofi_dask.pipeline import apply_overrides, run_pipeline
 from sofi_dask.pipeline._config import parse_config
 from sofi_dask.pipeline._run import client_for
@@ -82,13 +83,31 @@ def test_worker_killed_mid_run_gives_the_same_result(tmp_path):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=0, err_msg=name)
 
 
+def test_window_states_do_not_pile_up_on_a_cluster(tmp_path, dask_client):
+    """The default run (quality on: whole movie, two halves, prefixes from per-window moment
+    states) on 2 workers: each window's state is merged soon after it is made, so the states in
+    memory at once stay few however many windows there are (before: every window's state was
+    alive until the end, 64 here)."""
+    import tifffile
+
+    windows, frames = 64, 100
+    rng = np.random.default_rng(3)
+    movie = rng.poisson(40.0, (windows * frames, 32, 32)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "movie.tif", movie)
+    store = ingest(tmp_path / "movie.tif", tmp_path / "movie.zarr", chunks=(frames, -1, -1))
+    config = apply_overrides(_config(), {"quality.block_frames": frames})
+    with memory_peaks(dask_client) as peaks:
+        result = run_pipeline(store, tmp_path / "out", config, client=dask_client, progress=False)
+    reference = run_pipeline(store, tmp_path / "ref", config, progress=False)
+    window_states = peaks["keys"].get("moment-stack", 0)
+    print(f"\npeak keys in memory: {peaks}")
+    assert 1 <= window_states <= 16, peaks  # 64 made, merged 2 by 2 (before: all 64 alive)
+    got, want = _arrays(result.output), _arrays(reference.output)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=0, err_msg=name)
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured (bench/scaling.py, docs/benchmarks.md): no pause/restart, but ~790 MiB of "
-    "moment states spilled: ~275 MiB of imports + float64 transients of a 32 MiB chunk reach "
-    "the 70 % spill threshold of a 1 GiB worker",
-)
 def test_two_1gib_workers_on_a_2gb_store_neither_pause_nor_spill(tmp_path):
     """sofi-dask run STORE --scheduler local --workers 2 --memory-limit 1GiB, as the API: no
     worker paused, killed or restarted, at most a few chunks spilled."""
@@ -103,9 +122,11 @@ def test_two_1gib_workers_on_a_2gb_store_neither_pause_nor_spill(tmp_path):
     )  # fmt: skip
     with client_for(config) as client:
         before = worker_health(client)["pids"]
-        run_pipeline(store, tmp_path / "out", config, client=client, progress=False)
+        with memory_peaks(client) as peaks:
+            run_pipeline(store, tmp_path / "out", config, client=client, progress=False)
         health = worker_health(client)
-    print(f"\n2 x 1 GiB workers on {nbytes / 1e9:.2f} GB: {health}")
+    print(f"\n2 x 1 GiB workers on {nbytes / 1e9:.2f} GB: {health}; peak in memory: {peaks}")
     assert health["pids"] == before, "a worker was restarted"
     assert health["trouble"] == [], health["trouble"]
     assert health["spilled_chunks"] <= 4, health
+    assert peaks["keys"].get("moment-stack", 0) <= 16, peaks  # 64 window states: no pile-up
