@@ -26,6 +26,7 @@ import numpy as np
 from sofi_dask._validation import as_movie_array, check_int, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import chunk_state, stack_from_state
 from sofi_dask.stats._moments import merge_moment_stacks
+from sofi_dask.stats._stack_tree import interleaved_stacks
 
 __all__ = ["SplitStacks", "merge_tree", "split_moment_stacks"]
 
@@ -105,11 +106,6 @@ def merge_tree(stacks: Sequence[Any], counts: Sequence[int]) -> tuple[Any, int]:
     return level[0]
 
 
-def _tree(stacks: da.Array, counts: Sequence[int], indices: Sequence[int]) -> tuple[Any, int]:
-    """Merge the block stacks ``indices`` of the 4-D per-block array."""
-    return merge_tree([stacks[i] for i in indices], [counts[i] for i in indices])
-
-
 def split_moment_stacks(
     data: Any, max_order: int, *, block_frames: int = 100, prefixes: bool = True
 ) -> SplitStacks:
@@ -178,19 +174,9 @@ def split_moment_stacks(
         meta=np.empty((0, 0, 0, 0), dtype=np.float64),
         name=f"block-moment-stack-{max_order}",
     )
-    half_a, n_a = _tree(stacks, counts, range(0, n_blocks, 2))
-    half_b, n_b = _tree(stacks, counts, range(1, n_blocks, 2))
-    full = merge_moment_stacks([half_a, half_b], [n_a, n_b])
-    pref: list[tuple[int, Any]] = []
-    if prefixes:
-        current, count, size = stacks[0], counts[0], 1
-        pref.append((count, current))
-        while 2 * size < n_blocks:
-            rest, n_rest = _tree(stacks, counts, range(size, 2 * size))
-            current = merge_moment_stacks([current, rest], [count, n_rest])
-            count += n_rest
-            size *= 2
-            pref.append((count, current))
-    pref.append((n, full))
-    out = SplitStacks(full, half_a, half_b, (n, n_a, n_b), tuple(pref), block)
+    # one tree: each block's stack has one consumer, the prefixes are its left segments (a
+    # tree per half and per prefix kept every block's stack in memory until the end)
+    tree = interleaved_stacks([stacks[i] for i in range(n_blocks)], counts, prefixes=prefixes)
+    pref = (*tree.prefixes, (n, tree.full))
+    out = SplitStacks(tree.full, tree.half_a, tree.half_b, tree.counts, pref, block)
     return out if lazy else out.compute(scheduler="threads")
