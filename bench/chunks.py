@@ -91,12 +91,18 @@ def timed(cmd: list[str], log: Path) -> dict[str, float]:
     }
 
 
-def _compute_phase(outdir: Path) -> float | None:
+def _compute_phase(outdir: Path) -> tuple[float | None, str]:
+    """The compute phase of a run (run.json) and its stages' task-seconds."""
     try:
         timings = json.loads((outdir / "run.json").read_text())["timings"]
     except (OSError, ValueError, KeyError):
-        return None
-    return timings.get("phases_s", {}).get("compute")
+        return None, ""
+    stages = sorted(
+        ((k, v.get("task_seconds", 0.0)) for k, v in timings.get("stages", {}).items()),
+        key=lambda kv: -kv[1],
+    )
+    text = ", ".join(f"{k} {v:.1f}" for k, v in stages[:6])
+    return timings.get("phases_s", {}).get("compute"), text
 
 
 def main() -> int:
@@ -154,7 +160,8 @@ def main() -> int:
                     [*sofi, "run", str(store), "-o", str(out), *opts, *extra],
                     scratch / f"{tag}_{name}.log",
                 )
-                res[name]["compute_s"] = _compute_phase(out)
+                res[name]["compute_s"], stages = _compute_phase(out)
+                print(f"({shape}) {name}: task-seconds {stages}", flush=True)
                 shutil.rmtree(out, ignore_errors=True)
             results[shape] = res
             for name, r in res.items():

@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -99,13 +99,14 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
         text = os.fspath(source)
         path = Path(text).expanduser()
         if path.is_dir():
-            files = [p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES]
-            if not files:
+            names = os.listdir(path)
+            names = [n for n in names if os.path.splitext(n)[1].lower() in _TIFF_SUFFIXES]
+            if not names:
                 raise FileNotFoundError(
                     f"{path}: folder contains no TIFF files (*.tif, *.tiff) and is not a Zarr "
                     "store (no zarr.json)"
                 )
-            return sorted(files, key=lambda p: natural_key(p.name))
+            return [path / n for n in sorted(names, key=natural_key)]
         if glob.has_magic(text) and not path.exists():
             files = [Path(p) for p in glob.glob(os.path.expanduser(text))]
             files = [p for p in files if p.is_file()]
@@ -285,14 +286,15 @@ def open_tiff_source(
     first, meta = inspect_tiff(paths[0], channel=channel, single_frame=several, axes=axes)
     pixel_size = meta["pixel_size"]
     if several and first.n_frames == 1:
-        folders: dict[Path, Path] = {}  # resolve each folder once, not each of 10^5 files
-
-        def resolved(p: Path) -> Path:
-            if p.parent not in folders:
-                folders[p.parent] = p.parent.resolve()
-            return folders[p.parent] / p.name
-
-        others = (_like(first, resolved(p)) for p in paths[1:])
+        folders: dict[str, str] = {}  # resolve each folder once, not each of 10^5 files
+        like = {f.name: getattr(first, f.name) for f in fields(first)}  # replace(), faster
+        like.update(offset=None, like=first.path, frame_offset=first.offset)
+        others = []
+        for p in paths[1:]:
+            folder, name = os.path.split(os.fspath(p))
+            if folder not in folders:
+                folders[folder] = str(Path(folder).resolve())
+            others.append(_like(like, os.path.join(folders[folder], name)))
         return TiffSource((first, *others), pixel_size, frame_files=True)
     layouts = [first]
     for p in paths[1:]:
@@ -360,19 +362,11 @@ def tiff_to_dask(source: TiffSource, chunks: Any = None) -> da.Array:
     )
 
 
-def _like(first: TiffLayout, path: Path) -> TiffLayout:
-    """The layout of a file (``path`` resolved) expected to hold one frame like ``first``
-    (checked on read)."""
+def _like(like: dict[str, Any], path: str) -> TiffLayout:
+    """The layout of a file (``path`` resolved) expected to hold one frame like the first
+    file (``like``: its layout's fields, ``offset=None``, ``like`` its path; checked on read)."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError as exc:
         raise FileNotFoundError(f"{path}: cannot be read ({exc})") from exc
-    return replace(
-        first,
-        path=str(path),
-        size=int(stat.st_size),
-        mtime_ns=int(stat.st_mtime_ns),
-        offset=None,
-        like=first.path,
-        frame_offset=first.offset,
-    )
+    return TiffLayout(**{**like, "path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
