@@ -117,21 +117,35 @@ def apply_operators(
     lead, (h, w) = x.shape[:-2], x.shape[-2:]
     f = _factor_of(lx, ly)
     hn, wn = lx.shape[0], ly.shape[0]
-    x = x.reshape((-1, h, w)).astype(dt, copy=False)
+    x = x.reshape((-1, h, w))
     t = x.shape[0]
     out = np.empty((t, hn, wn), dtype=dt)
-    rows = out[:, ::f, :]  # the coarse rows (t, h, wn)
-    rows[:, :, ::f] = x
-    if w > 1:
-        flat = x.reshape(t * h, w)
-        for r in range(1, f):
-            new = flat @ np.ascontiguousarray(ly[r : wn - 1 : f].T, dtype=dt)
-            rows[:, :, r : wn - 1 : f] = new.reshape(t, h, w - 1)
-    if h > 1:
-        for r in range(1, f):
-            op = np.ascontiguousarray(lx[r : hn - 1 : f], dtype=dt)
-            np.matmul(op, rows, out=out[:, r : hn - 1 : f, :])
+    ops_y = [np.ascontiguousarray(ly[r : wn - 1 : f].T, dtype=dt) for r in range(1, f)]
+    ops_x = [np.ascontiguousarray(lx[r : hn - 1 : f], dtype=dt) for r in range(1, f)]
+    # a few frames at a time: the cast frames and the new columns live in two small buffers
+    # (no fresh page-faulting temporaries per chunk) and each batch's rows stay in cache
+    # for the products along y
+    step = max(1, min(t, _BATCH_BYTES // max(1, h * wn * dt.itemsize)))
+    cast = np.empty((step, h, w), dtype=dt)
+    new = np.empty((step * h, max(w - 1, 0)), dtype=dt)
+    for a in range(0, t, step):
+        k = min(step, t - a)
+        xa = cast[:k]
+        xa[...] = x[a : a + k]
+        rows = out[a : a + k, ::f, :]  # the batch's coarse rows (k, h, wn)
+        rows[:, :, ::f] = xa
+        if w > 1:
+            for r, op in enumerate(ops_y, 1):
+                np.matmul(xa.reshape(k * h, w), op, out=new[: k * h])
+                rows[:, :, r : wn - 1 : f] = new[: k * h].reshape(k, h, w - 1)
+        if h > 1:
+            for r, op in enumerate(ops_x, 1):
+                np.matmul(op, rows, out=out[a : a + k, r : hn - 1 : f, :])
     return out.reshape(lead + (hn, wn))
+
+
+#: bytes of coarse rows per batch of :func:`apply_operators` (fits a core's L2 cache)
+_BATCH_BYTES = 4 * 2**20
 
 
 def rescale_frames_uint16(
