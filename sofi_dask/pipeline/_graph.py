@@ -210,13 +210,19 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         work, g.drift = drift_stage(work, config)
         g.claim("drift", work)
     block_stats = config.block_statistics
+    # the average image on the input grid (LDRC mask, a kept output): its own reduction,
+    # unless the bleaching correction's or the statistic's one pass gives it (below)
+    average = None
     if bleach.enabled and bleach.method in FIT_METHODS:
         work, g.bleaching_fit = bleaching_method(work, config, g.signal)
         g.claim("bleaching", work)
     elif bleach.enabled and not block_stats:
         # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
-        # corrected movie, pysofi's correct_bleaching
-        work = bleaching.correct_bleaching(work, g.blocks)
+        # corrected movie, pysofi's correct_bleaching; the average image from its statistics
+        if work is data:
+            work, average = bleaching.corrected_and_average(work, g.blocks)
+        else:
+            work = bleaching.correct_bleaching(work, g.blocks)
         g.claim("bleaching", work)
     if factor > 1:
         from sofi_dask.image._finterp import interpolate_movie
@@ -224,9 +230,6 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         work = interpolate_movie(work, factor, dtype=config.finterp.precision)
         g.claim("finterp", work)
 
-    # the average image on the input grid (LDRC mask, a kept output): its own reduction,
-    # unless the statistic's moment stacks give it (below)
-    average = None
     # moments / cumulants, whole movie or SOFI video
     stat = config.statistic.kind
     ndim, step, xc = 2, 1, None

@@ -46,6 +46,7 @@ __all__ = [
     "block_moments",
     "bleaching_blocks",
     "correct_bleaching",
+    "corrected_and_average",
     "cut_frames",
     "med_smooth",
     "merge_short_blocks",
@@ -325,6 +326,32 @@ def correct_bleaching(
     >>> correct_bleaching(movie, [(0, 3), (3, 6)])[:, 0, 0].tolist()
     [0, 2, 1, 0, 1, 1]
     """
+    corrected, _, lazy = _correction_graph(data, blocks, dtype, split_every)
+    return corrected if lazy else corrected.compute(scheduler="threads")
+
+
+def corrected_and_average(
+    data: Any, blocks: Sequence[tuple[int, int]], *, split_every: int | None = None
+) -> tuple[da.Array, da.Array]:
+    """:func:`correct_bleaching` of a dask movie and its average image (float64), lazily, the
+    average from the correction's own statistics pass (frame-weighted block means): the
+    movie's chunks are read once for both. A separate average reduction read them once more,
+    and dask's task order then held most of the movie's chunks in memory between its two
+    first-pass consumers (2.5 GB for 20000 frames of 256 x 256, measured).
+
+    Examples
+    --------
+    >>> movie = da.from_array(np.array([4, 6, 5, 1, 2, 2], dtype=np.uint16).reshape(6, 1, 1))
+    >>> corrected, average = corrected_and_average(movie, [(0, 3), (3, 6)])
+    >>> corrected[:, 0, 0].compute().tolist(), average.compute().tolist()
+    ([0, 2, 1, 0, 1, 1], [[3.3333333333333335]])
+    """
+    corrected, average, _ = _correction_graph(data, blocks, None, split_every)
+    return corrected, average
+
+
+def _correction_graph(data: Any, blocks: Any, dtype: Any, split_every: Any) -> tuple:
+    """(lazy corrected movie, lazy average image, whether the input was lazy)."""
     arr, lazy = as_movie_array(data)
     n_frames = arr.shape[0]
     windows = _check_blocks(blocks, n_frames, cover=True)
@@ -380,6 +407,6 @@ def correct_bleaching(
         meta=np.empty((0, 0, 0), dtype=out_dtype),
         name=f"bleach-corrected-{token}",
     )
-    if lazy:
-        return corrected
-    return corrected.compute(scheduler="threads")
+    weights = np.diff(np.asarray(edges, dtype=np.float64)) / n_frames
+    average = da.tensordot(weights, stats_arr[:n_blocks], axes=1)
+    return corrected, average, lazy

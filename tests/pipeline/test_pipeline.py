@@ -362,3 +362,38 @@ def test_average_comes_from_the_statistic_reduction(movie_tif, kind, bleach, qua
     avg, _ = dask.compute(average, statistic, scheduler="threads")
     data = tifffile.imread(movie_tif).astype(np.float64)
     np.testing.assert_allclose(avg, data.mean(axis=0), rtol=1e-12)
+
+
+def test_video_average_comes_from_the_bleaching_correction(movie_tif):
+    """A SOFI video with bleaching correction: the average image is the frame-weighted mean of
+    the correction's block means (the same first pass over the movie), not a reduction of
+    its own, and equals the numpy mean."""
+    import dask
+
+    from sofi_dask.io import open_movie
+    from sofi_dask.pipeline._graph import build_graph
+
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": True,
+            "bleaching.fbc": 0.005,
+            "bleaching.min_block_frames": 20,
+            "video.enabled": True,
+            "video.window": 60,
+            "video.step": 30,
+        }
+    )
+    g = build_graph(open_movie(movie_tif), cfg)
+    assert len(g.blocks) > 1
+    graph = g.arrays["average"].__dask_graph__()
+    assert any(name.startswith("bleach-stats") for name in graph.layers)
+    # no layer of its own reads the movie: those that do are the statistic's too
+    own = set(graph.layers) - set(g.arrays["cumulants_order2"].__dask_graph__().layers)
+    assert own and not any(
+        dep.startswith("read-") for name in own for dep in graph.dependencies[name]
+    )
+    old = moments.average_image(open_movie(movie_tif).data).__dask_graph__()  # the reduction
+    assert any(dep.startswith("read-") for deps in old.dependencies.values() for dep in deps)
+    avg = dask.compute(g.arrays["average"], scheduler="threads")[0]
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    np.testing.assert_allclose(avg, data.mean(axis=0), rtol=1e-12)

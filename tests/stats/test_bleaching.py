@@ -281,6 +281,18 @@ def test_correct_bleaching_matches_numpy(chunks):
     np.testing.assert_array_equal(corrected.compute(), _ref_correct(movie, blocks))
 
 
+def test_corrected_and_average_share_one_pass():
+    from sofi_dask.stats._bleaching import corrected_and_average
+
+    movie = _bleaching_movie(7)
+    x = da.from_array(movie, chunks=(32, 3, 7))
+    corrected, average = corrected_and_average(x, BLOCKS, split_every=3)
+    got_c, got_a = dask.compute(corrected, average, scheduler="threads")
+    np.testing.assert_array_equal(got_c, _ref_correct(movie, BLOCKS))
+    np.testing.assert_allclose(got_a, movie.astype(np.float64).mean(axis=0), rtol=1e-13)
+    assert average.shape == movie.shape[1:] and average.dtype == np.float64
+
+
 def test_correct_bleaching_float_input_and_dtype():
     movie = _bleaching_movie(5).astype(np.float32) + 0.25
     got = correct_bleaching(da.from_array(movie, chunks=(50, 6, 7)), BLOCKS)
