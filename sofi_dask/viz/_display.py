@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.colors import Colormap
 
 from sofi_dask.errors import InputError
+from sofi_dask.viz._colormap_kernels import lut_rgb
 
 ArrayLike = Any  # numpy or dask array (or anything np.asarray accepts)
 
@@ -331,8 +332,15 @@ def apply_colormap(
     ((1, 2, 3), 'uint8', [255, 255, 255])
     """
     cm = get_colormap(cmap)
-    norm = to_display_range(image, vmin, vmax, percentiles, contrast=contrast, limits=limits)
-    return colormap_lut(cm)[colormap_indices(norm, cm.N)]
+    if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
+        raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
+    low, high = limits if limits is not None else display_limits(image, vmin, vmax, percentiles)
+    high = low + (high - low) / float(contrast)
+    data = np.asarray(image)
+    if data.dtype == np.bool_ or data.dtype.kind not in "fiu":
+        data = data.astype(np.float64)
+    # one fused pass, the same float64 operations as to_display_range + colormap_indices
+    return lut_rgb(data, low, high, colormap_lut(cm))
 
 
 def iter_frames(stack: ArrayLike) -> Iterator[np.ndarray]:

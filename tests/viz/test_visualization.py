@@ -322,3 +322,27 @@ def test_missing_output_folder(tmp_path, image):
     with pytest.raises(FileNotFoundError, match="folder"):
         save_png(image, tmp_path / "nope" / "x.png")
     assert not os.path.exists(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([[np.nan, np.inf, -np.inf, 1.0, 2.0, 1.5]]),
+        np.full((3, 4), 2.0),
+        np.arange(-5, 5).reshape(2, 5),
+        np.arange(12, dtype=np.uint16).reshape(3, 4) * 1000,
+        np.linspace(0, 1, 24, dtype=np.float32).reshape(2, 3, 4),
+        np.array([[True, False]]),
+    ],
+)
+@pytest.mark.parametrize("contrast", [1.0, 2.5])
+def test_fused_colour_mapping_equals_the_numpy_steps(values, contrast):
+    """apply_colormap maps in one numba pass; it must equal the documented numpy steps
+    (to_display_range, then colormap_indices into the LUT) for NaN, infinities, constant,
+    integer, float32, boolean and stacked images."""
+    from sofi_dask.viz._display import colormap_indices, colormap_lut, to_display_range
+
+    for cmap in ("pink", "viridis"):
+        norm = to_display_range(values, contrast=contrast)
+        expected = colormap_lut(cmap)[colormap_indices(norm, get_colormap(cmap).N)]
+        np.testing.assert_array_equal(apply_colormap(values, cmap, contrast=contrast), expected)

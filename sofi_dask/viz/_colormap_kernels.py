@@ -1,0 +1,44 @@
+"""The colour mapping of a scalar image in one pass (numba, no dask, no matplotlib).
+
+:func:`lut_rgb` gives exactly what :func:`sofi_dask.viz._display.apply_colormap`'s numpy form
+gives, ``lut[colormap_indices(to_display_range(image), N)]``: the same float64 operations per
+pixel (``(x - low) / (high - low)``, clipped to [0, 1], NaN -> 0, ``int(v * N)`` clipped to
+``N - 1``), without the five image-sized float64 temporaries of the numpy form (0.29 s -> a
+few ms for 2048 x 2048, measured).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["lut_rgb"]
+
+
+@numba.njit(nogil=True, cache=True)
+def _map(flat, low, high, lut, out):  # pragma: no cover - numba
+    n = lut.shape[0]
+    span = high - low
+    for i in range(flat.shape[0]):
+        x = np.float64(flat[i])
+        if x != x:  # NaN
+            v = 0.0
+        elif span > 0:
+            v = (x - low) / span
+            v = min(max(v, 0.0), 1.0)
+        else:
+            v = 1.0 if x > low else 0.0
+        k = int(v * n)
+        k = min(max(k, 0), n - 1)
+        for c in range(3):
+            out[i, c] = lut[k, c]
+
+
+def lut_rgb(image: np.ndarray, low: float, high: float, lut: np.ndarray) -> np.ndarray:
+    """uint8 ``image.shape + (3,)``: the LUT colour of each value on the range [low, high]."""
+    data = np.ascontiguousarray(image)
+    if data.dtype.kind not in "fiub":
+        data = data.astype(np.float64)
+    out = np.empty((data.size, 3), dtype=np.uint8)
+    _map(data.reshape(-1), float(low), float(high), np.ascontiguousarray(lut, np.uint8), out)
+    return out.reshape(data.shape + (3,))
