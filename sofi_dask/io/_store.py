@@ -46,6 +46,11 @@ COMPRESSORS = ("lz4", "zstd", "blosclz", "zlib", "none")
 TARGET_CHUNK_BYTES = 32 << 20
 MAX_WHOLE_FRAME_CHUNK = 64 << 20
 TIME_DEPTH = 256
+BIG_FRAME_DEPTH = 128
+"""Time depth of the default chunks of frames over 256 KB: (128, 64, 2048) for 2048 x 2048
+uint16 was faster than (256, 32, 2048) for the default run, the SOFI video and
+``distributed`` (``bench/chunks.py``, docs/benchmarks.md): taller strips cut the overlap of
+LDRC's windows and the per-strip overheads."""
 CHECKSUM = "crc32c"
 
 
@@ -86,9 +91,10 @@ def default_chunks(shape: tuple[int, int, int], dtype: np.dtype) -> tuple[int, i
     """Default chunk shape of a (t, y, x) movie: ~32 MB chunks, deep in time.
 
     * Frames up to 256 KB (e.g. 256 x 256 uint16): whole frames, >= 256 frames deep.
-    * Bigger frames: 256 frames deep and a spatial tile of whole rows (row strips, a multiple
-      of 16 rows), e.g. (256, 32, 2048) for 2048 x 2048 uint16. Per-chunk statistics state
-      (orders x tile pixels x 8 B) is then ~10 % of the chunk for 6 orders, and each frame's
+    * Bigger frames: :data:`BIG_FRAME_DEPTH` (128) frames deep and a spatial tile of whole rows
+      (row strips, a multiple of 16 rows), e.g. (128, 64, 2048) for 2048 x 2048 uint16.
+      Per-chunk statistics state (orders x tile pixels x 8 B) is then ~20 % of the chunk for 6
+      orders, and each frame's
       share of a chunk is one contiguous run of rows in the TIFF and in memory (so an ingest
       task is exactly one chunk: no cross-chunk copies). Frames too wide for 16-row strips
       are also split along x.
@@ -99,7 +105,7 @@ def default_chunks(shape: tuple[int, int, int], dtype: np.dtype) -> tuple[int, i
     if frame * TIME_DEPTH <= MAX_WHOLE_FRAME_CHUNK:
         depth = max(TIME_DEPTH, TARGET_CHUNK_BYTES // frame)
         return (max(1, min(t, depth)), y, x)
-    depth = max(1, min(t, TIME_DEPTH))
+    depth = max(1, min(t, BIG_FRAME_DEPTH))
     rows = TARGET_CHUNK_BYTES // (depth * x * itemsize)
     if rows >= 16:
         return (depth, min(y, rows // 16 * 16), x)

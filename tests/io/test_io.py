@@ -290,7 +290,7 @@ def test_default_chunks():
     assert _store.default_chunks((20000, 256, 256), np.uint16) == (256, 256, 256)
     assert _store.default_chunks((50, 256, 256), np.uint16) == (50, 256, 256)
     assert _store.default_chunks((10**5, 128, 128), np.uint16) == (1024, 128, 128)
-    # big frames: 256 deep, row-strip tiles, ~32 MB; per-chunk state small next to the chunk
+    # big frames: 128 deep, row-strip tiles, ~32 MB; per-chunk state small next to the chunk
     for shape, dtype in [
         ((10**5, 2048, 2048), np.uint16),
         ((10**5, 512, 512), np.uint16),
@@ -299,11 +299,11 @@ def test_default_chunks():
     ]:
         c = _store.default_chunks(shape, dtype)
         chunk_bytes = np.prod(c) * np.dtype(dtype).itemsize
-        assert c[0] == 256 and c[1] < shape[1], (shape, c)
+        assert c[0] == _store.BIG_FRAME_DEPTH == 128 and c[1] < shape[1], (shape, c)
         assert 8 << 20 <= chunk_bytes <= 64 << 20, (shape, c)
         assert 6 * c[1] * c[2] * 8 <= chunk_bytes / 4  # orders-6 float64 state per tile
-    assert _store.default_chunks((10**5, 2048, 2048), np.uint16) == (256, 32, 2048)
-    assert _store.default_chunks((10**4, 64, 100000), np.uint16)[1:] == (16, 4096)
+    assert _store.default_chunks((10**5, 2048, 2048), np.uint16) == (128, 64, 2048)
+    assert _store.default_chunks((10**4, 64, 100000), np.uint16)[1:] == (16, 8192)
     assert _store.default_chunks((100, 2048, 2048), np.uint16) == (100, 80, 2048)
 
 
