@@ -50,6 +50,9 @@ class _Regions:
         self.fd = fd
 
     def _held(self, pos: int, n: int) -> bytes | None:
+        for start, buf in self.parts:  # usually one buffer holds it all
+            if start <= pos and pos + n <= start + len(buf):
+                return bytes(buf[pos - start : pos - start + n])
         chunks = []
         for start, buf in self.parts:
             lo, hi = max(pos, start), min(pos + n, start + len(buf))
@@ -108,20 +111,19 @@ def _entries(reg: _Regions) -> dict[int, tuple[int, ...]] | None:
     if struct.unpack(e + off_fmt, table[n * entry :])[0] != 0:
         return None  # a second page
     tags: dict[int, tuple[int, ...]] = {}
-    for k in range(n):
-        item = table[k * entry : (k + 1) * entry]
-        tag, typ = struct.unpack(e + "HH", item[:4])
+    fields = struct.unpack(e + ("HH" + off_fmt + f"{value_size}s") * n, table[: n * entry])
+    for k in range(0, 4 * n, 4):  # (tag, type, count, value or offset) per entry
+        tag, typ, count, value = fields[k : k + 4]
         if tag not in _TAGS:
             continue
         if typ not in _INT_TYPES:
             return None
-        count = struct.unpack(e + off_fmt, item[4 : 4 + value_size])[0]
         fmt = f"{e}{count}{_INT_TYPES[typ]}"
         size = struct.calcsize(fmt)
         if size <= value_size:
-            data = item[4 + value_size : 4 + value_size + size]
+            data = value[:size]
         else:
-            data = reg.get(struct.unpack(e + off_fmt, item[4 + value_size :])[0], size)
+            data = reg.get(struct.unpack(e + off_fmt, value)[0], size)
             if data is None:
                 return None
         tags[tag] = struct.unpack(fmt, data)
