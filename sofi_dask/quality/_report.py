@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sofi_dask._cpus import task_threads
+from sofi_dask._cpus import one_blas_thread, task_threads
 from sofi_dask._validation import check_int, fail
 from sofi_dask.quality._common import check_pixel_size
 from sofi_dask.quality._convergence import ConvergenceResult, convergence_from_stacks
@@ -145,8 +145,9 @@ def quality_report(
             jobs.append((decs, name, partial(decorrelation_resolution, img, pixel_size=scale)))
         if error_maps and name != "average":
             jobs.append((errs, name, partial(error_map, ref, img)))
-    # FFTs and filters release the GIL: the images are measured in parallel threads
-    with ThreadPoolExecutor(max_workers=task_threads(len(jobs))) as pool:
+    # FFTs and filters release the GIL: the images are measured in parallel threads, each with
+    # one BLAS thread (the error maps' matrix products; more would oversubscribe the CPUs)
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=task_threads(len(jobs))) as pool:
         futures = [(out, name, pool.submit(fn)) for out, name, fn in jobs]
         for out, name, future in futures:
             out[name] = future.result()
