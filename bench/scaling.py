@@ -19,6 +19,7 @@ load average after each run. Every run's arrays are compared with the threaded r
 
     python bench/scaling.py                          # simulates bench_data/scaling_2gb.zarr once
     python bench/scaling.py --store /work/bench_data/hpc/movie_2gb.zarr
+    python bench/scaling.py --store ... --runs local2m     # only 2 workers x 1 GiB
 """
 
 from __future__ import annotations
@@ -125,7 +126,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=ROOT / "bench_data" / "scaling_2gb.zarr")
     parser.add_argument("--frames", type=int, default=16384)
+    parser.add_argument(
+        "--runs",
+        default="threads,local1,local2,local2m",
+        help="configurations, comma-separated (speed-up and differences need threads)",
+    )
     args = parser.parse_args()
+    wanted = args.runs.split(",")
+    unknown = sorted(set(wanted) - {"threads", "local1", "local2", "local2m"})
+    if unknown:
+        parser.error(f"--runs: unknown {unknown}; expected threads, local1, local2, local2m")
     if not args.store.exists():
         subprocess.run(
             [sys.executable, "-m", "sofi_dask.cli", "simulate", str(args.store),
@@ -142,26 +152,34 @@ def main() -> None:
     cpus = len(os.sched_getaffinity(0))
     tmp = Path(tempfile.mkdtemp(prefix="sofi-scaling-"))
     try:
-        runs = [
-            run_one(args.store, tmp / "threads", "threads"),
-            run_one(args.store, tmp / "local1", "local, 1 worker", scheduler="local",
-                    n_workers=1, threads_per_worker=cpus),
-            run_one(args.store, tmp / "local2", "local, 2 workers", scheduler="local",
-                    n_workers=2, threads_per_worker=max(1, cpus // 2)),
-            run_one(args.store, tmp / "local2m", "local, 2 workers, 1 GiB each",
-                    scheduler="local", n_workers=2, threads_per_worker=max(1, cpus // 2),
-                    memory_limit="1GiB"),
-        ]  # fmt: skip
-        reference = _arrays(tmp / "threads")
-        for run, folder in zip(runs[1:], ("local1", "local2", "local2m"), strict=True):
-            got = _arrays(tmp / folder)
-            run["max_rel_diff"] = max(
-                float(np.max(np.abs(got[k] - v)) / (np.max(np.abs(v)) or 1))
-                for k, v in reference.items()
-            )
+        configs = {
+            "threads": ("threads", {}),
+            "local1": ("local, 1 worker",
+                       dict(scheduler="local", n_workers=1, threads_per_worker=cpus)),
+            "local2": ("local, 2 workers",
+                       dict(scheduler="local", n_workers=2, threads_per_worker=max(1, cpus // 2))),
+            "local2m": ("local, 2 workers, 1 GiB each",
+                        dict(scheduler="local", n_workers=2, threads_per_worker=max(1, cpus // 2),
+                             memory_limit="1GiB")),
+        }  # fmt: skip
+        runs = []
+        for key in configs:
+            if key in wanted:
+                name, compute = configs[key]
+                runs.append(run_one(args.store, tmp / key, name, **compute))
+                runs[-1]["folder"] = key
+        if "threads" in wanted:
+            reference = _arrays(tmp / "threads")
+            runs[0]["max_rel_diff"] = 0.0
+            for run in runs[1:]:
+                got = _arrays(tmp / run["folder"])
+                run["max_rel_diff"] = max(
+                    float(np.max(np.abs(got[k] - v)) / (np.max(np.abs(v)) or 1))
+                    for k, v in reference.items()
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    base = runs[0]["wall_s"]
+    base = runs[0]["wall_s"] if "threads" in wanted else None
     print("\n| run | wall | / read bound | speed-up | user+sys | peak RSS per process | "
           "moved between workers | spilled | paused/restarted | window states in memory "
           "(most at once) | all keys in memory (most at once) | max rel. diff | "
@@ -179,11 +197,14 @@ def main() -> None:
         p = r["peaks"]
         states = "-" if p is None else f"{p['keys'].get('moment-stack', 0)}"
         held = "-" if p is None else f"{p['bytes'] / 2**20:.0f} MiB"
+        diff = f"{r['max_rel_diff']:.1g}" if "max_rel_diff" in r else "-"
+        speed = "-" if base is None else f"{base / r['wall_s']:.2f}x"
         print(
             f"| {r['name']} | {r['wall_s']:.1f} s | {r['wall_s'] / bound:.1f}x | "
-            f"{base / r['wall_s']:.2f}x | {r['cpu_s']:.0f} s | {rss} MiB | "
+            f"{speed} | "
+            f"{r['cpu_s']:.0f} s | {rss} MiB | "
             f"{r['moved_bytes'] / 2**20:.1f} MiB | {spilled} | {trouble} | {states} | {held} | "
-            f"{r.get('max_rel_diff', 0.0):.1g} | {r['load']:.1f} |"
+            f"{diff} | {r['load']:.1f} |"
         )
         if h and h["trouble"]:
             print("    " + "\n    ".join(h["trouble"][:5]))
