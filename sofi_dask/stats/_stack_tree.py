@@ -33,6 +33,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._validation import fail, shown
 from sofi_dask.stats._fold_graph import _assemble, _call
 from sofi_dask.stats._moment_state import merge_stacks
 
@@ -133,6 +134,11 @@ def interleaved_stacks(
     -------
     InterleavedStacks
 
+    Raises
+    ------
+    sofi_dask.errors.InputError
+        No stacks, not one positive count per stack, or stacks of different shapes or chunks.
+
     Examples
     --------
     >>> from sofi_dask.stats import moment_stack, moment_stacks
@@ -149,11 +155,12 @@ def interleaved_stacks(
     """
     counts = [int(c) for c in counts]
     if not stacks or len(stacks) != len(counts) or min(counts) < 1:
-        raise ValueError(f"expected one positive frame count per stack, got {counts}")
+        raise fail("counts", f"one positive frame count per stack ({len(stacks)})", counts)
     stacks = [da.asarray(s) for s in stacks]
     shape, chunks = stacks[0].shape, stacks[0].chunks
     if any(s.shape != shape or s.chunks != chunks for s in stacks):
-        raise ValueError("expected moment stacks of one shape and chunking")
+        got = sorted({(s.shape, s.chunks) for s in stacks})
+        raise fail("stacks", "moment stacks of one shape and chunking", shown(str(got)))
     if len(chunks[0]) != 1:
         stacks = [s.rechunk({0: -1}) for s in stacks]
     blocks = [s.to_delayed(optimize_graph=False) for s in stacks]

@@ -69,3 +69,16 @@ def test_each_window_stack_has_one_consumer(prefixes):
     assert consumers and set(consumers) == {1}
     merges = [k for k in graph if isinstance(k, str) and k.startswith("stack-tree-")]
     assert merges and all(len(graph[k].dependencies) <= 2 for k in merges)
+
+
+def test_bad_arguments_are_refused_with_the_parameter_named():
+    from sofi_dask.errors import InputError
+
+    stacks = moment_stacks(da.ones((20, 4, 4), chunks=10), 2, [(0, 10), (10, 20)])
+    with pytest.raises(InputError, match="parameter 'counts': expected one positive"):
+        interleaved_stacks(stacks, [10])
+    with pytest.raises(InputError, match="parameter 'counts'"):
+        interleaved_stacks(stacks, [10, 0])
+    other = moment_stacks(da.ones((20, 4, 4), chunks=(10, 2, 4)), 2, [(0, 10)])
+    with pytest.raises(InputError, match="parameter 'stacks': expected moment stacks of one"):
+        interleaved_stacks([stacks[0], other[0]], [10, 10])
