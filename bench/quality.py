@@ -55,11 +55,13 @@ def _run(store: Path, out: Path, variant: str) -> dict[str, float]:
     result = run_pipeline(store, out, cfg)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     phases = result.record["timings"]["phases_s"]
+    stages = result.record["timings"]["stages"]
     return {
         "wall": wall,
         "cpu": cpu,
         "compute": phases["compute"],
         **{f"phase_{k}": v for k, v in phases.items()},
+        **{f"task_s_{k}": v["task_seconds"] for k, v in stages.items()},
     }
 
 
@@ -70,6 +72,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--data", type=Path, default=ROOT / "bench_data")
     p.add_argument("--store", type=Path, default=None, help="an existing store (no simulation)")
+    p.add_argument(
+        "--variants", default="off,statistic,all", help="comma-separated, from off,statistic,all"
+    )
     args = p.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     store = args.store or args.data / f"quality_{args.frames}x{args.size}.zarr"
@@ -93,26 +98,28 @@ def main() -> None:
     t0 = time.perf_counter()
     estimate_drift(movie.data, segment_frames=100)
     drift = time.perf_counter() - t0
-    rows: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    chosen = [v for v in VARIANTS if v in args.variants.split(",")]
+    rows: dict[str, list[dict[str, float]]] = {v: [] for v in chosen}
     with tempfile.TemporaryDirectory(dir=args.data) as tmp:
         for _ in range(args.repeats):
-            for variant in VARIANTS:
+            for variant in chosen:
                 rows[variant].append(_run(store, Path(tmp) / variant, variant))
     keys = sorted({k for rs in rows.values() for r in rs for k in r})
     best = {v: {k: min(r.get(k, 0.0) for r in rs) for k in keys} for v, rs in rows.items()}
-    off = best["off"]
+    off = best.get("off")
     print(
         json.dumps(
             {"shape": list(movie.shape), "one_read_s": read, "drift_s": drift, **best}, indent=1
         )
     )
-    for v in ("statistic", "all"):
+    for v in chosen[1:] if off is not None else ():
         on = best[v]
         print(f"quality.outputs = {v!r} against quality off:")
-        for key in ("wall", "cpu", *(k for k in keys if k.startswith("phase_"))):
+        for key in ("wall", "cpu", *(k for k in keys if k.startswith(("phase_", "task_s_")))):
             ratio = on[key] / off[key] if off[key] > 0 else float("nan")
             print(f"  {key:>20}: off {off[key]:7.2f} s  on {on[key]:7.2f} s  ratio {ratio:.3f}")
-    print(f"one read of the store: {read:.2f} s; run off / read = {off['wall'] / read:.1f}")
+    if off is not None:
+        print(f"one read of the store: {read:.2f} s; run off / read = {off['wall'] / read:.1f}")
     print(f"drift estimate (segments of 100 frames): {drift:.2f} s = {drift / read:.2f} reads")
 
 
