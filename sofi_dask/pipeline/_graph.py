@@ -15,6 +15,7 @@ from sofi_dask.pipeline._config_models import PipelineConfig, PsfConfig
 from sofi_dask.pipeline._methods_graph import (
     FIT_METHODS,
     bleaching_method,
+    block_average_tree,
     bsofi_maps,
     xc_spec,
     xc_statistic,
@@ -260,13 +261,16 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
         windows = g.blocks if block_stats else [(0, work.shape[0])]
         stacks = moments.moment_stacks(work, config.max_order, windows)
-        if work is data and _covers(windows, data.shape[0]):
-            average = sum((b - a) * st[0] for (a, b), st in zip(windows, stacks, strict=True))
-            average = average / data.shape[0]
-        if stat != "moments":
-            stacks = [cumulant_stack(st) for st in stacks]
-        per_block = [{p: st[p] for p in range(1, config.max_order + 1)} for st in stacks]
-        per_order = bleaching.block_average(per_block) if block_stats else per_block[0]
+        with_average = work is data and _covers(windows, data.shape[0])
+        if len(stacks) > 1:  # the block average (and the average image) from one sum tree
+            per_order, total = block_average_tree(stacks, windows, stat != "moments")
+            if with_average:
+                average = total / data.shape[0]
+        else:
+            if with_average:
+                average = (windows[0][1] - windows[0][0]) * stacks[0][0] / data.shape[0]
+            stack = cumulant_stack(stacks[0]) if stat != "moments" else stacks[0]
+            per_order = {p: stack[p] for p in range(1, config.max_order + 1)}
     current: dict[int, da.Array] = {}
     for k in config.statistic.orders:
         arr = _as_dask(per_order[k])

@@ -91,3 +91,37 @@ def bsofi_maps(
         arr = arr if isinstance(arr, da.Array) else da.from_array(np.asarray(arr), chunks=-1)
         out.append((arr, ImageSpec(name, "bsofi", None, ("y", "x"), (grid, grid), unit, what)))
     return out
+
+
+def _stat_pack(stack: np.ndarray, *, frames: int, cumulants: bool) -> np.ndarray:
+    """One block's ``[statistic stack, frames * mean image]``."""
+    from sofi_dask.stats._cumulants import _cumulant_block
+
+    stat = _cumulant_block(stack) if cumulants else stack
+    return np.concatenate([stat, frames * stack[:1]])
+
+
+def block_average_tree(
+    stacks: list[da.Array], windows: Any, cumulants: bool
+) -> tuple[dict[int, da.Array], da.Array]:
+    """The unweighted mean over the blocks of their statistic (``block_average``) and the
+    frame-weighted sum of their mean images, from one sum tree of one packed stack per block
+    (:func:`sofi_dask.stats._stack_tree.sum_tree`): a Python sum of lazy arrays is fused into
+    one task with every block's stack as input, holding all of them until the last is done."""
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    k = int(stacks[0].shape[0])
+    packs = [
+        da.map_blocks(
+            _stat_pack,
+            st if st.numblocks[0] == 1 else st.rechunk({0: -1}),
+            frames=b - a,
+            cumulants=cumulants,
+            dtype=np.float64,
+            chunks=((k + 1,), *st.chunks[1:]),
+            meta=np.empty((0, 0, 0), dtype=np.float64),
+        )
+        for (a, b), st in zip(windows, stacks, strict=True)
+    ]
+    total, _ = sum_tree(packs)
+    return {p: total[p] / len(stacks) for p in range(1, k)}, total[k]

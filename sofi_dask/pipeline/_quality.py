@@ -115,6 +115,44 @@ def _windows(
     return cut(np.arange(0, max(b for _, b in blocks) + 1, dtype=np.int64))
 
 
+def _pack(full: np.ndarray, *halves: np.ndarray, count: int, has: tuple[bool, bool]) -> np.ndarray:
+    """One block's ``[full, half A, half B, count * mean image]`` (zeros for a missing half)."""
+    parts = iter(halves)
+    out = [full] + [next(parts) if h else np.zeros_like(full) for h in has]
+    return np.concatenate([*out, count * full[:1]])
+
+
+def _block_means(
+    full: list[Any], half_a: list[Any], half_b: list[Any], sizes: list[int]
+) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
+    """Mean over the bleaching blocks of their statistic and of their two halves (over the blocks
+    that have the half), the frame-weighted average image and the means of the first 1, 2, 4...
+    blocks, from ONE sum tree (:func:`sofi_dask.stats._stack_tree.sum_tree`) of one packed stack
+    per block: each block's stacks have one consumer, so they do not pile up until the end."""
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    k = int(full[0].shape[0])
+    packs = []
+    for f, a, b, c in zip(full, half_a, half_b, sizes, strict=True):
+        has = (a is not None, b is not None)
+        halves = [h for h in (a, b) if h is not None]
+        packs.append(
+            da.map_blocks(
+                _pack, f, *halves, count=int(c), has=has, dtype=np.float64,
+                chunks=((3 * k + 1,), *f.chunks[1:]),
+                meta=np.empty((0, 0, 0), dtype=np.float64),
+            )
+        )  # fmt: skip
+    total, prefixes = sum_tree(packs, prefixes=True)
+    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
+    halves = (
+        total[k : 2 * k] / n_a if n_a else None,
+        total[2 * k : 3 * k] / n_b if n_b else None,
+    )
+    pref = tuple((n, p[:k] / n) for n, p in prefixes)
+    return total[:k] / len(full), halves, total[3 * k] / sum(sizes), pref
+
+
 def split_statistic(
     work: Any, config: PipelineConfig, blocks: Sequence[tuple[int, int]] | None
 ) -> tuple[dict[int, Any], QualityGraph]:
@@ -160,13 +198,16 @@ def split_statistic(
         sizes.append(tree.counts[0])
         for half, stack, count in ((half_a, tree.half_a, tree.counts[1]),
                                    (half_b, tree.half_b, tree.counts[2])):  # fmt: skip
-            if stack is not None and count >= max_order:
-                half.append(layers(stack))
+            half.append(layers(stack) if stack is not None and count >= max_order else None)
 
-    def mean(items: list[Any]) -> Any:
-        return items[0] if len(items) == 1 else sum(items[1:], items[0]) / len(items)
-
-    full_stat = mean(full)
+    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
+    if len(per_block) == 1:
+        full_stat = full[0]
+        half_means = (half_a[0], half_b[0])
+        average = sizes[0] * full[0][0] / sizes[0]
+        block_prefixes: tuple[tuple[int, Any], ...] = ()
+    else:  # one sum tree over the blocks (a Python sum would hold every block to the end)
+        full_stat, half_means, average, block_prefixes = _block_means(full, half_a, half_b, sizes)
     per_order = {k: full_stat[k] for k in range(1, max_order + 1)}
     q = QualityGraph(
         {},
@@ -174,8 +215,8 @@ def split_statistic(
         absolute=config.statistic.absolute,
         all_outputs=config.quality.outputs == "all",
     )
-    if half_a and half_b:
-        a, b = mean(half_a), mean(half_b)
+    if n_a and n_b:
+        a, b = half_means
         q.layers = (a, b)
         q.halves["average"] = (a[0], b[0])
         q.current = {k: (a[k], b[k]) for k in config.statistic.orders if k >= 2}
@@ -186,11 +227,9 @@ def split_statistic(
             q.frames.append(count)
             images.append(layers(stack))
     elif len(per_block) >= 2:  # bleaching blocks: the block average over the first 1, 2, 4...
-        size = 1
-        while size < len(per_block):
+        for size, image in block_prefixes:
             q.frames.append(sum(sizes[:size]))
-            images.append(mean(full[:size]))
-            size *= 2
+            images.append(image)
     if images:
         q.frames.append(sum(sizes))
         images.append(full_stat)
@@ -202,7 +241,7 @@ def split_statistic(
             da.sqrt((diff * diff).sum(axis=(-2, -1))),
             da.sqrt((stacked[1:] * stacked[1:]).sum(axis=(-2, -1))),
         )
-    q.average = sum(c * st[0] for c, st in zip(sizes, full, strict=True)) / sum(sizes)
+    q.average = average
     return per_order, q
 
 

@@ -37,7 +37,7 @@ from sofi_dask._validation import fail, shown
 from sofi_dask.stats._fold_graph import _assemble, _call
 from sofi_dask.stats._moment_state import merge_stacks
 
-__all__ = ["InterleavedStacks", "interleaved_stacks"]
+__all__ = ["InterleavedStacks", "interleaved_stacks", "sum_tree"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,3 +200,70 @@ def interleaved_stacks(
         counts=(frames["full"], frames.get("a", 0), frames.get("b", 0)),
         prefixes=tuple((frames[f"p{j}"], joined[f"p{j}"]) for j in range(n_pref)),
     )
+
+
+def _add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return x + y
+
+
+def sum_tree(
+    arrays: Sequence[da.Array], *, prefixes: bool = False
+) -> tuple[da.Array, tuple[tuple[int, da.Array], ...]]:
+    """Sum of arrays of one shape and chunking in one binary tree per chunk (explicit tasks):
+    ``(total, ((1, a_0), (2, a_0 + a_1), (4, ...), ...))``.
+
+    ``sum(arrays)`` of dask arrays is a chain of elementwise adds that blockwise fusion turns
+    into ONE task per chunk with every array as input: each input then stays in memory until the
+    last one is computed (per-bleaching-block stacks piled up linearly in the number of frames).
+    Here each input has one consumer (its parent; the first two inputs also the first prefixes)
+    and at most ``log2(n)`` partial sums per chunk are alive. The prefixes (``prefixes=True``)
+    are the aligned segments ``[0, 2^j)``, fewer than all the inputs.
+
+    Examples
+    --------
+    >>> parts = [da.full((2, 3), float(i), chunks=(1, 3)) for i in range(5)]
+    >>> total, pref = sum_tree(parts, prefixes=True)
+    >>> total.compute()[0].tolist(), [(n, float(p[0, 0].compute())) for n, p in pref]
+    ([10.0, 10.0, 10.0], [(1, 0.0), (2, 1.0), (4, 6.0)])
+    """
+    if not arrays:
+        raise fail("arrays", "at least one array", shown("none"))
+    arrays = [da.asarray(a) for a in arrays]
+    shape, chunks, dtype = arrays[0].shape, arrays[0].chunks, arrays[0].dtype
+    if any(a.shape != shape or a.chunks != chunks for a in arrays):
+        got = sorted({(a.shape, a.chunks) for a in arrays})
+        raise fail("arrays", "arrays of one shape and chunking", shown(str(got)))
+    blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
+    token = dask.base.tokenize([a.name for a in arrays], prefixes)
+    meta = np.empty((0,) * len(shape), dtype=dtype)
+    sizes = list(np.ndindex(*(len(c) for c in chunks)))
+    totals, pref_pieces = [], []
+    for i, index in enumerate(sizes):
+        key = f"sum-tree-{token}-{i}"
+        level = [b[i] for b in blocks]
+        pref = []
+        depth = 0
+        while len(level) > 1:
+            if prefixes:
+                pref.append(level[0])
+            level = [
+                _call(_add, f"{key}-{depth}-{j}", *level[j : j + 2])
+                if j + 1 < len(level)
+                else level[j]
+                for j in range(0, len(level), 2)
+            ]
+            depth += 1
+        tile = tuple(c[k] for c, k in zip(chunks, index, strict=True))
+        totals.append(da.from_delayed(level[0], shape=tile, dtype=dtype, meta=meta))
+        pref_pieces.append([da.from_delayed(p, shape=tile, dtype=dtype, meta=meta) for p in pref])
+
+    def assemble(pieces: list[da.Array]) -> da.Array:
+        grid = np.empty([len(c) for c in chunks], dtype=object)
+        for index, piece in zip(sizes, pieces, strict=True):
+            grid[index] = piece
+        return da.block(grid.tolist())
+
+    total = assemble(totals)
+    n_pref = len(pref_pieces[0])
+    out = tuple((1 << j, assemble([p[j] for p in pref_pieces])) for j in range(n_pref))
+    return total, out

@@ -397,3 +397,45 @@ def test_video_average_comes_from_the_bleaching_correction(movie_tif):
     avg = dask.compute(g.arrays["average"], scheduler="threads")[0]
     data = tifffile.imread(movie_tif).astype(np.float64)
     np.testing.assert_allclose(avg, data.mean(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("quality", [True, False])
+def test_bleaching_blocks_are_summed_in_a_tree(tmp_path, quality):
+    """Flat memory in the number of bleaching blocks: the block average (statistic, halves,
+    prefixes, average image) is one sum tree, so no task takes every block's stack as input
+    (a Python ``sum`` of lazy arrays is fused into one such task: every block's stack then
+    stayed in memory until the last block was done, linear in the number of frames)."""
+    import dask
+
+    from sofi_dask.io import open_movie
+    from sofi_dask.pipeline._graph import build_graph
+    from sofi_dask.pipeline._quality import lazy_arrays
+    from sofi_dask.stats import cumulants
+
+    movie_tif = tmp_path / "bleaching.tif"  # a steep decay: many bleaching blocks
+    rng = np.random.default_rng(3)
+    decay = 400.0 * np.exp(-np.arange(400) / 100.0)[:, None, None] + 20.0
+    tifffile.imwrite(
+        movie_tif, rng.poisson(decay * rng.uniform(0.5, 1.5, (1, 12, 14))).astype(np.uint16)
+    )
+    cfg = _cfg(
+        **{
+            "bleaching.enabled": True,
+            "bleaching.min_block_frames": 10,
+            "quality.enabled": quality,
+            "quality.block_frames": 5,
+        }
+    )
+    g = build_graph(open_movie(movie_tif), cfg)
+    n = len(g.blocks)
+    assert n >= 6
+    outs = [*g.arrays.values(), *(lazy_arrays(g.quality) if quality else [])]
+    graph = dict(dask.base.collections_to_expr(outs, optimize_graph=True).__dask_graph__())
+    widest = max(len(task.dependencies) for task in graph.values())
+    assert widest < n, (widest, n)
+    sums = [k for k in graph if "sum-tree" in str(k)]
+    assert sums and all(len(graph[k].dependencies) <= 2 for k in sums)
+    stat = dask.compute(g.arrays["cumulants_order2"], scheduler="threads")[0]
+    data = tifffile.imread(movie_tif).astype(np.float64)
+    direct = np.mean([cumulants(data[a:b], 2)[2] for a, b in g.blocks], axis=0)
+    np.testing.assert_allclose(stat, direct, rtol=1e-9, atol=1e-9)

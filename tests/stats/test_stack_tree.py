@@ -82,3 +82,36 @@ def test_bad_arguments_are_refused_with_the_parameter_named():
     other = moment_stacks(da.ones((20, 4, 4), chunks=(10, 2, 4)), 2, [(0, 10)])
     with pytest.raises(InputError, match="parameter 'stacks': expected moment stacks of one"):
         interleaved_stacks([stacks[0], other[0]], [10, 10])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 13])
+def test_sum_tree_total_and_prefixes_equal_numpy_sums_one_consumer_each(n):
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    rng = np.random.default_rng(n)
+    parts = [rng.normal(size=(3, 10, 12)) for _ in range(n)]
+    lazy = [da.from_array(p, chunks=(3, 5, 7)) for p in parts]  # 2 x 2 tiles
+    total, prefixes = sum_tree(lazy, prefixes=True)
+    got, *pref = dask.compute(total, *(p for _, p in prefixes), scheduler="sync")
+    np.testing.assert_allclose(got, np.sum(parts, axis=0), rtol=1e-12, atol=1e-12)
+    assert [m for m, _ in prefixes] == [1 << j for j in range(n.bit_length()) if 1 << j < n]
+    for (m, _), p in zip(prefixes, pref, strict=True):
+        np.testing.assert_allclose(p, np.sum(parts[:m], axis=0), rtol=1e-12, atol=1e-12)
+    graph = dict(dask.base.collections_to_expr([total], optimize_graph=True).__dask_graph__())
+    dependents: dict = {}
+    for key, task in graph.items():
+        for dep in task.dependencies:
+            dependents.setdefault(dep, set()).add(key)
+    inputs = [k for k in graph if isinstance(k, tuple) and k[0] in {a.name for a in lazy}]
+    assert n == 1 or all(len(dependents[k]) == 1 for k in inputs)
+    assert max(len(task.dependencies) for task in graph.values()) <= 4  # 4: the tiles' join
+
+
+def test_sum_tree_refuses_mismatched_arrays():
+    from sofi_dask.errors import InputError
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    with pytest.raises(InputError, match="parameter 'arrays'"):
+        sum_tree([da.ones((4, 4), chunks=2), da.ones((4, 4), chunks=4)])
+    with pytest.raises(InputError, match="parameter 'arrays'"):
+        sum_tree([])
