@@ -54,3 +54,23 @@ def ngff_validate():
         return group
 
     return validate
+
+
+class CountingSource:
+    """An array-like data source that counts the non-empty reads made of it (``reads``)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        self.reads = 0
+
+    def __getitem__(self, key):
+        out = self.data[key]
+        self.reads += int(out.size > 0)
+        return out
+
+
+@pytest.fixture
+def counting_source():
+    """The :class:`CountingSource` class: wrap an array, read it through dask, count reads."""
+    return CountingSource

@@ -39,24 +39,9 @@ def test_halves_whole_and_prefixes_match_direct_stacks(chunks):
         np.testing.assert_allclose(stack, moment_stack(movie[:n], 4), rtol=1e-10, atol=1e-8)
 
 
-class _CountingSource:
-    """An array-like data source that counts the non-empty reads made of it."""
-
-    def __init__(self, data):
-        self.data = data
-        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
-        self.reads = 0
-
-    def __getitem__(self, key):
-        out = self.data[key]
-        if out.size:
-            self.reads += 1
-        return out
-
-
-def test_every_source_chunk_is_read_once():
+def test_every_source_chunk_is_read_once(counting_source):
     """Whole, halves and prefixes computed together: each chunk of the source is read once."""
-    source = _CountingSource(_movie())
+    source = counting_source(_movie())
     movie = da.from_array(source, chunks=(20, 6, 10), asarray=True)
     split = split_moment_stacks(movie, 3, block_frames=20)
     source.reads = 0

@@ -33,25 +33,11 @@ def test_estimated_trace_matches_the_known_trajectory(drifting):
     assert result.residual_rms < 0.05
 
 
-class _CountingSource:
-    """An array-like source that counts its non-empty reads."""
-
-    def __init__(self, data):
-        self.data = data
-        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
-        self.reads = 0
-
-    def __getitem__(self, key):
-        out = self.data[key]
-        self.reads += int(out.size > 0)
-        return out
-
-
-def test_estimate_reads_every_chunk_once_whatever_the_segments(drifting):
+def test_estimate_reads_every_chunk_once_whatever_the_segments(drifting, counting_source):
     """Segments of 100 frames across chunks of 128 (and spatial tiles): the estimate's one pass
     reads each chunk of the crop once (a segment's slice of a chunk is not a second read), and
     the trace is the same as from the numpy movie."""
-    source = _CountingSource(drifting.data[:1000])
+    source = counting_source(drifting.data[:1000])
     movie = da.from_array(source, chunks=(128, 16, 64), asarray=True)
     source.reads = 0
     lazy = estimate_drift(movie, segment_frames=100, crop=32)
