@@ -115,11 +115,15 @@ def _windows(
     return cut(np.arange(0, max(b for _, b in blocks) + 1, dtype=np.int64))
 
 
-def _pack(full: np.ndarray, *halves: np.ndarray, count: int, has: tuple[bool, bool]) -> np.ndarray:
-    """One block's ``[full, half A, half B, count * mean image]`` (zeros for a missing half)."""
+def _pack_full(full: np.ndarray, *, count: int) -> np.ndarray:
+    """One block's ``[statistic, count * mean image]``."""
+    return np.concatenate([full, count * full[:1]])
+
+
+def _pack_halves(*halves: np.ndarray, has: tuple[bool, bool]) -> np.ndarray:
+    """One block's ``[half A, half B]`` (zeros for a missing half)."""
     parts = iter(halves)
-    out = [full] + [next(parts) if h else np.zeros_like(full) for h in has]
-    return np.concatenate([*out, count * full[:1]])
+    return np.concatenate([next(parts) if h else np.zeros_like(halves[0]) for h in has])
 
 
 def _block_means(
@@ -127,30 +131,39 @@ def _block_means(
 ) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
     """Mean over the bleaching blocks of their statistic and of their two halves (over the blocks
     that have the half), the frame-weighted average image and the means of the first 1, 2, 4...
-    blocks, from ONE sum tree (:func:`sofi_dask.stats._stack_tree.sum_tree`) of one packed stack
-    per block: each block's stacks have one consumer, so they do not pile up until the end."""
+    blocks, from two sum trees (:func:`sofi_dask.stats._stack_tree.sum_tree`) of packed stacks
+    (``[statistic, frames * mean]`` with the prefixes, ``[half A, half B]`` without): each
+    block's stacks have one consumer, so they do not pile up until the end, and the prefixes
+    kept for the convergence hold no halves."""
     from sofi_dask.stats._stack_tree import sum_tree
 
     k = int(full[0].shape[0])
-    packs = []
+    meta = np.empty((0, 0, 0), dtype=np.float64)
+    packs, half_packs = [], []
     for f, a, b, c in zip(full, half_a, half_b, sizes, strict=True):
-        has = (a is not None, b is not None)
-        halves = [h for h in (a, b) if h is not None]
         packs.append(
             da.map_blocks(
-                _pack, f, *halves, count=int(c), has=has, dtype=np.float64,
-                chunks=((3 * k + 1,), *f.chunks[1:]),
-                meta=np.empty((0, 0, 0), dtype=np.float64),
+                _pack_full, f, count=int(c), dtype=np.float64,
+                chunks=((k + 1,), *f.chunks[1:]), meta=meta,
             )
         )  # fmt: skip
+        halves = [h for h in (a, b) if h is not None]
+        if halves:
+            half_packs.append(
+                da.map_blocks(
+                    _pack_halves, *halves, has=(a is not None, b is not None),
+                    dtype=np.float64, chunks=((2 * k,), *f.chunks[1:]), meta=meta,
+                )
+            )  # fmt: skip
     total, prefixes = sum_tree(packs, prefixes=True)
     n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
-    halves = (
-        total[k : 2 * k] / n_a if n_a else None,
-        total[2 * k : 3 * k] / n_b if n_b else None,
+    halves_sum = sum_tree(half_packs)[0] if half_packs else None
+    means = (
+        halves_sum[:k] / n_a if n_a else None,
+        halves_sum[k:] / n_b if n_b else None,
     )
     pref = tuple((n, p[:k] / n) for n, p in prefixes)
-    return total[:k] / len(full), halves, total[3 * k] / sum(sizes), pref
+    return total[:k] / len(full), means, total[k] / sum(sizes), pref
 
 
 def split_statistic(

@@ -439,3 +439,19 @@ def test_bleaching_blocks_are_summed_in_a_tree(tmp_path, quality):
     data = tifffile.imread(movie_tif).astype(np.float64)
     direct = np.mean([cumulants(data[a:b], 2)[2] for a, b in g.blocks], axis=0)
     np.testing.assert_allclose(stat, direct, rtol=1e-9, atol=1e-9)
+    if quality:  # half A / half B: the mean over the blocks of their even / odd sub-windows
+        from sofi_dask.pipeline._quality import _windows
+
+        movie = open_movie(movie_tif).data
+        edges = np.cumsum((0, *movie.chunks[0]))
+        subs = _windows(g.blocks, 5, 3, edges)
+        got = dask.compute(*g.quality.halves["cumulants_order2"], scheduler="threads")
+        flat = [w for block in subs for w in block]
+        for parity, half in enumerate(got):
+            parts = []
+            for block in subs:
+                mine = [(a, b) for a, b in block if flat.index((a, b)) % 2 == parity]
+                frames = np.concatenate([data[a:b] for a, b in mine]) if mine else data[:0]
+                if len(frames) >= 3:
+                    parts.append(cumulants(frames, 2)[2])
+            np.testing.assert_allclose(half, np.abs(np.mean(parts, axis=0)), rtol=1e-9, atol=1e-9)
