@@ -311,8 +311,9 @@ def write_image_files(
     if int(np.prod(array.shape)) * 8 <= IN_MEMORY_BYTES:  # read once, not once per file
         array = np.asarray(array)
     # each display range computed once (a stack would be reduced once per file)
-    full = _limits(visualization.display_limits(array))  # the float TIFF's: min, max
     whole = percentiles is None or tuple(percentiles) == (0.0, 100.0)
+    # the float TIFF's range (min, max): a pass of its own only when something uses it
+    full = _limits(visualization.display_limits(array)) if tiff or whole else None
     pct = full if whole else _limits(visualization.display_limits(array, percentiles=percentiles))
     display = {"cmap": colormap, "contrast": contrast, **(pct or {"percentiles": percentiles})}
     if tiff:

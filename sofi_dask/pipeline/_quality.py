@@ -217,7 +217,7 @@ def split_statistic(
     if len(per_block) == 1:
         full_stat = full[0]
         half_means = (half_a[0], half_b[0])
-        average = sizes[0] * full[0][0] / sizes[0]
+        average = full[0][0]
         block_prefixes: tuple[tuple[int, Any], ...] = ()
     else:  # one sum tree over the blocks (a Python sum would hold every block to the end)
         full_stat, half_means, average, block_prefixes = _block_means(full, half_a, half_b, sizes)

@@ -16,7 +16,6 @@ cheap merges (``order^2`` operations per pixel each) are added.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 import dask
@@ -25,12 +24,9 @@ import numpy as np
 
 from sofi_dask._validation import as_movie_array, check_int, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import chunk_state, stack_from_state
-from sofi_dask.stats._moments import merge_moment_stacks
 from sofi_dask.stats._stack_tree import interleaved_stacks
 
-__all__ = ["SplitStacks", "merge_tree", "split_moment_stacks"]
-
-_FAN_IN = 8
+__all__ = ["SplitStacks", "split_moment_stacks"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,34 +72,6 @@ class SplitStacks:
 
 def _block_stack(block: np.ndarray, max_order: int) -> np.ndarray:
     return stack_from_state(chunk_state(block, max_order=max_order))[None]
-
-
-def merge_tree(stacks: Sequence[Any], counts: Sequence[int]) -> tuple[Any, int]:
-    """Merge moment stacks of disjoint frame sets in a tree of fan-in 8: (stack, frame count).
-
-    Examples
-    --------
-    >>> movie = np.random.default_rng(0).poisson(9.0, (30, 2, 2))
-    >>> from sofi_dask.stats import moment_stack
-    >>> parts = [moment_stack(movie[a : a + 10], 3) for a in (0, 10, 20)]
-    >>> merged, n = merge_tree(parts, [10, 10, 10])
-    >>> n, bool(np.allclose(merged, moment_stack(movie, 3)))
-    (30, True)
-    """
-    level = [(s, int(c)) for s, c in zip(stacks, counts, strict=True)]
-    if not level:
-        raise fail("stacks", "at least one moment stack", shown("none"))
-    while len(level) > 1:
-        nxt = []
-        for g in range(0, len(level), _FAN_IN):
-            group = level[g : g + _FAN_IN]
-            if len(group) == 1:
-                nxt.append(group[0])
-                continue
-            merged = merge_moment_stacks([s for s, _ in group], [c for _, c in group])
-            nxt.append((merged, sum(c for _, c in group)))
-        level = nxt
-    return level[0]
 
 
 def split_moment_stacks(

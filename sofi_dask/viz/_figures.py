@@ -35,6 +35,7 @@ from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._display import SIGNED_CMAP, signed_display
 from sofi_dask.viz._figure import new_figure
+from sofi_dask.viz._writers import PNG_LEVEL
 
 __all__ = [
     "before_after",
@@ -366,6 +367,6 @@ def save_figure(
         )
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
         # zlib level 1: 4x faster than PIL's default 6, files about as small for figures
-        extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+        extra = {"pil_kwargs": {"compress_level": PNG_LEVEL}} if fmt == "png" else {}
         fig.savefig(tmp, format=fmt, dpi=dpi, **extra)
     return Path(os.path.abspath(path))
