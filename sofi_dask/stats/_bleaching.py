@@ -39,6 +39,7 @@ from sofi_dask.stats._bleaching_signal import cut_frames, med_smooth
 from sofi_dask.stats._cumulants import cumulant_stack
 from sofi_dask.stats._fold_graph import _bounds, _call, _check_split_every, _fold_reduce
 from sofi_dask.stats._moments import moment_stacks
+from sofi_dask.stats._stack_tree import sum_tree
 
 __all__ = [
     "block_average",
@@ -272,11 +273,25 @@ def block_average(
             raise fail(f"per_block[{i}]", f"orders {orders} like block 0", shown(f"{sorted(b)}"))
     out: dict[int, Any] = {}
     for p in orders:
-        acc = blocks[0][p]
-        for b in blocks[1:]:
-            acc = acc + b[p]
+        images = [b[p] for b in blocks]
+        if _one_lazy_layout(images):  # a chain of lazy adds fuses into one task of every block
+            acc, _ = sum_tree(images)
+        else:
+            acc = images[0]
+            for image in images[1:]:
+                acc = acc + image
         out[p] = acc / len(blocks)
     return out
+
+
+def _one_lazy_layout(images: list[Any]) -> bool:
+    """Several dask arrays of one shape and chunking (what :func:`sum_tree` adds)."""
+    first = images[0]
+    return (
+        len(images) > 2
+        and all(isinstance(a, da.Array) for a in images)
+        and all(a.shape == first.shape and a.chunks == first.chunks for a in images)
+    )
 
 
 # --------------------------------------------------------------------------- corrected movie

@@ -214,6 +214,18 @@ def test_block_average_is_unweighted():
     assert block_average(dict(enumerate(per_block)))[2][0, 0] == pytest.approx(27.0)
 
 
+def test_block_average_of_lazy_blocks_is_a_tree():
+    """No task takes every block as input (a chain of lazy adds fuses into one such task, which
+    holds every block's images until the last is done); the values are the plain mean."""
+    rng = np.random.default_rng(5)
+    images = [rng.normal(size=(6, 8)) for _ in range(10)]
+    per_block = [{2: da.from_array(a, chunks=(3, 8))} for a in images]
+    avg = block_average(per_block)[2]
+    graph = dict(dask.base.collections_to_expr([avg], optimize_graph=True).__dask_graph__())
+    assert max(len(task.dependencies) for task in graph.values()) <= 2
+    np.testing.assert_allclose(avg.compute(), np.mean(images, axis=0), rtol=1e-13)
+
+
 def test_block_average_errors():
     with pytest.raises(ValueError, match="per_block"):
         block_average([])
