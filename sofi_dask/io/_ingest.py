@@ -50,9 +50,11 @@ class FrameSource(Protocol):
         stop: int,
         rows: tuple[int, int] | None = None,
         out: np.ndarray | None = None,
+        digests: list[str] | None = None,
     ) -> np.ndarray:
         """Frames ``start..stop-1`` (rows window); ``out``, of that shape, may be filled
-        and returned (a source may return a view or memory map instead)."""
+        and returned (a source may return a view or memory map instead); ``digests``, when
+        given, gets the content fingerprint of each frame file read (frame sequences)."""
         ...
 
 
@@ -170,10 +172,8 @@ def _run_task(
     y0, y1 = plan.rows(j)[0], plan.rows(j_end - 1)[1]
     buf = None if buffers is None else buffers.get((t1 - t0, y1 - y0, plan.shape[2]), source.dtype)
     digests: list[str] | None = [] if DIGESTS in arrays and j == 0 else None
-    if digests is None:
-        block = source.view(t0, t1, rows=(y0, y1), out=buf)  # a memory map if possible
-    else:  # a frame sequence: the files' fingerprints from the bytes read
-        block = source.view(t0, t1, rows=(y0, y1), out=buf, digests=digests)  # type: ignore[call-arg]
+    # a memory map if possible; a frame sequence's fingerprints from the bytes read
+    block = source.view(t0, t1, rows=(y0, y1), out=buf, digests=digests)
     stats = np.empty((t1 - t0, j_end - j, 3))
     for k in range(j, j_end):
         a, b = plan.rows(k)

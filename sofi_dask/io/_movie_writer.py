@@ -44,6 +44,7 @@ class _MemoryFrames:
         stop: int,
         rows: tuple[int, int] | None = None,
         out: np.ndarray | None = None,
+        digests: list[str] | None = None,
     ) -> np.ndarray:
         y0, y1 = rows if rows is not None else (0, self.frames.shape[1])
         return self.frames[start - self.start : stop - self.start, y0:y1]
