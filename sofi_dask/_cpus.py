@@ -7,6 +7,8 @@ says 128. Every thread-count and in-flight default of the package comes from her
   (``taskset``, SLURM's task binding) and a cgroup CPU quota (containers, SLURM cgroups).
 - :func:`task_threads` is for code running inside a Dask task: inside a ``distributed``
   worker each of its threads already runs one task, so a task starts no threads of its own.
+- :func:`threaded_compute` is ``dask.compute`` on the threaded scheduler inside
+  :func:`one_blas_thread`: every local compute of the package goes through it.
 - :func:`one_blas_thread`: while a pool of task threads computes (the threaded scheduler),
   each BLAS call (numpy's matrix products) runs on one thread. OpenBLAS would otherwise start
   a thread per CPU for every product of every task: on 2 CPUs the Fourier interpolation of a
@@ -29,7 +31,13 @@ from typing import Any
 
 from dask.system import CPU_COUNT
 
-__all__ = ["cpu_count", "in_distributed_worker", "one_blas_thread", "task_threads"]
+__all__ = [
+    "cpu_count",
+    "in_distributed_worker",
+    "one_blas_thread",
+    "task_threads",
+    "threaded_compute",
+]
 
 
 def cpu_count() -> int:
@@ -101,3 +109,23 @@ def one_blas_thread() -> Iterator[None]:
     """
     with _blas_controller().limit(limits=1, user_api="blas"):
         yield
+
+
+def threaded_compute(*collections: Any, scheduler: str | None = "threads", **kwargs: Any) -> tuple:
+    """``dask.compute`` of ``collections`` (threaded scheduler by default) with one BLAS thread.
+
+    The one way the package computes locally: the threaded scheduler runs one task per CPU,
+    so each task's matrix products get one BLAS thread (:func:`one_blas_thread`). Pass
+    ``scheduler=None`` for dask's default (a ``distributed`` client when one is active).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> (total,) = threaded_compute(da.ones((4, 4), chunks=2).sum())
+    >>> float(total)
+    16.0
+    """
+    import dask
+
+    with one_blas_thread():
+        return dask.compute(*collections, scheduler=scheduler, **kwargs)

@@ -89,3 +89,24 @@ def test_one_blas_thread_limits_every_blas_library_inside_the_block_only():
         inside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
         assert inside == [1] * len(blas)
     assert {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()} == before
+
+
+def test_threaded_compute_runs_every_task_with_one_blas_thread():
+    """The package's local computes go through threaded_compute: inside its tasks BLAS has one
+    thread (a pool of task threads on every CPU, each with a BLAS pool, oversubscribed)."""
+    import dask
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from sofi_dask._cpus import threaded_compute
+
+    def blas_threads(_: int) -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    tasks = [dask.delayed(blas_threads)(i) for i in range(4)]
+    seen = threaded_compute(*tasks)
+    assert all(s == [1] * len(s) and s for s in seen)
+    before = blas_threads(0)
+    assert blas_threads(0) == before  # the limit ends with the compute
+    (total,) = threaded_compute(dask.delayed(np.add)(1, 2), scheduler="sync")
+    assert total == 3

@@ -28,7 +28,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._cpus import one_blas_thread
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
 from sofi_dask.image._finterp_writers import (
@@ -352,8 +352,7 @@ def moments_with_finterp(
     out = central_moments(interp, max_order, split_every=split_every)
     if lazy:
         return out
-    with one_blas_thread():
-        values = dask.compute(*out.values(), scheduler="threads")
+    values = threaded_compute(*out.values())
     return dict(zip(out, values, strict=True))
 
 

@@ -22,7 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._cpus import cpu_count, one_blas_thread
+from sofi_dask._cpus import cpu_count, threaded_compute
 from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
@@ -128,8 +128,8 @@ def _compute(
     stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
     extras = list(extras or [])
     if client is None:  # local threads run one task per CPU: one BLAS thread per task
-        with _progress_ctx(progress), one_blas_thread():
-            return list(dask.compute(stored, *extras, scheduler=scheduler)[1:])
+        with _progress_ctx(progress):
+            return list(threaded_compute(stored, *extras, scheduler=scheduler)[1:])
     futures = client.compute([stored, *extras])
     if progress:
         if callable(progress):
@@ -350,9 +350,15 @@ def run_pipeline(
             )
             return [p.relative_to(tmp) for p in written.values()]
 
-        # images on parallel threads (encoders and numpy release the GIL)
-        with timer("write_files"), dask.config.set(scheduler="threads"):
-            with ThreadPoolExecutor(max_workers=cpu_count()) as pool:
+        # images on parallel threads (encoders and numpy release the GIL); a result's own dask
+        # reads get the CPUs the pool leaves (no pool of cpu_count threads inside each of them)
+        n_pool = max(1, min(cpu_count(), len(graph.specs)))
+        inner = {"scheduler": "threads", "num_workers": max(1, cpu_count() // n_pool)}
+        with (
+            timer("write_files"),
+            dask.config.set(inner if n_pool < cpu_count() else {"scheduler": "sync"}),
+        ):
+            with ThreadPoolExecutor(max_workers=n_pool) as pool:
                 files.update(zip(graph.specs, pool.map(write, graph.specs), strict=True))
         if wanted.figures:
             with timer("figures"):

@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_int, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import chunk_state, stack_from_state
 from sofi_dask.stats._stack_tree import interleaved_stacks
@@ -63,7 +63,7 @@ class SplitStacks:
         ('ndarray', (40, 20, 20))
         """
         arrays = [self.full, self.half_a, self.half_b, *(s for _, s in self.prefixes)]
-        done = dask.compute(*arrays, **kwargs)
+        done = threaded_compute(*arrays, **kwargs)
         prefixes = tuple((n, s) for (n, _), s in zip(self.prefixes, done[3:], strict=True))
         return dataclasses.replace(
             self, full=done[0], half_a=done[1], half_b=done[2], prefixes=prefixes
@@ -147,4 +147,4 @@ def split_moment_stacks(
     tree = interleaved_stacks([stacks[i] for i in range(n_blocks)], counts, prefixes=prefixes)
     pref = (*tree.prefixes, (n, tree.full))
     out = SplitStacks(tree.full, tree.half_a, tree.half_b, tree.counts, pref, block)
-    return out if lazy else out.compute(scheduler="threads")
+    return out if lazy else out.compute()

@@ -27,6 +27,7 @@ import dask.array as da
 import numpy as np
 from dask.graph_manipulation import bind
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_positive_int, fail, shown
 from sofi_dask.stats._bleaching_correct import (
     _apply_correction,
@@ -342,7 +343,7 @@ def correct_bleaching(
     [0, 2, 1, 0, 1, 1]
     """
     corrected, _, lazy = _correction_graph(data, blocks, dtype, split_every)
-    return corrected if lazy else corrected.compute(scheduler="threads")
+    return corrected if lazy else threaded_compute(corrected)[0]
 
 
 def corrected_and_average(

@@ -32,6 +32,7 @@ import dask.array as da
 import numpy as np
 from dask.highlevelgraph import HighLevelGraph
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_int, check_real, fail, shown
 from sofi_dask.stats._bleaching_fit_kernels import iir_filter
 
@@ -196,7 +197,7 @@ def exp_bleaching_correction(
     decay = fit.decay()
     x = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     out = x.map_blocks(_divide_block, decay=decay, offset=offset, dtype=np.float64)
-    return (out if lazy else out.compute(scheduler="threads")), fit
+    return (out if lazy else threaded_compute(out)[0]), fit
 
 
 def _iir_step(block: np.ndarray, prev: tuple | None, *, b: np.ndarray, a: np.ndarray) -> tuple:
@@ -256,4 +257,4 @@ def iir_bleaching_correction(data: Any, *, cutoff: float = 0.02, order: int = 1)
         dsk[(out_name, it, iy, ix)] = (operator.getitem, (step_name, it, iy, ix), 0)
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
     out = da.Array(graph, out_name, chunks=x.chunks, dtype=np.float64)
-    return out if lazy else out.compute(scheduler="threads")
+    return out if lazy else threaded_compute(out)[0]

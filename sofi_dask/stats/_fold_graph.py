@@ -14,6 +14,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import check_int
 
 
@@ -83,5 +84,5 @@ def _assemble(pieces: list[list[Any]]) -> da.Array:
 def _finish(result: Any, lazy: bool) -> Any:
     if lazy:
         return result
-    (computed,) = dask.compute(result, scheduler="threads")
+    (computed,) = threaded_compute(result)
     return computed

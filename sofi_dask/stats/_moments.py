@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.stats._moment_state import (
     aggregate_states,
@@ -116,7 +116,7 @@ def moment_stack(
     if lazy:
         return _reduce_stack(arr, max_order, split_every)
     darr = da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
-    return _reduce_stack(darr, max_order, split_every).compute(scheduler="threads")
+    return threaded_compute(_reduce_stack(darr, max_order, split_every))[0]
 
 
 def moment_stacks(
@@ -180,7 +180,7 @@ def moment_stacks(
     ]
     if lazy:
         return stacks
-    return list(dask.compute(*stacks, scheduler="threads"))
+    return list(threaded_compute(*stacks))
 
 
 def central_moments(

@@ -18,9 +18,9 @@ from __future__ import annotations
 from math import gcd
 from typing import Any
 
-import dask
 import dask.array as da
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_positive_int, fail
 from sofi_dask.stats._cumulants import cumulant_stack
 from sofi_dask.stats._moments import merge_moment_stacks, moment_stacks
@@ -134,5 +134,5 @@ def sofi_video(
         stacks = [cumulant_stack(s) for s in stacks]
     video = da.stack(stacks, axis=0)
     if not lazy:
-        video = dask.compute(video, scheduler="threads")[0]
+        video = threaded_compute(video)[0]
     return {p: video[:, p] for p in range(1, max_order + 1)}

@@ -33,6 +33,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import check_int, check_real, fail
 from sofi_dask.errors import InputError
 from sofi_dask.stats._fold_graph import _check_split_every
@@ -340,7 +341,7 @@ def xc_cumulants(
     )
     if lazy:
         return result
-    (imgs, dfs, sig) = dask.compute(images, defined, sigma, scheduler="threads")
+    (imgs, dfs, sig) = threaded_compute(images, defined, sigma)
     return dataclasses.replace(result, images=imgs, defined=dfs, psf_sigma=float(sig))
 
 
@@ -384,5 +385,5 @@ def xc_video(
     video = {n: da.stack([p.images[n] for p in parts]) for n in parts[0].images}
     if lazy:
         return video
-    (out,) = dask.compute(video, scheduler="threads")
+    (out,) = threaded_compute(video)
     return out
