@@ -21,15 +21,14 @@ from matplotlib.colors import Colormap
 
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
+from sofi_dask.viz._colormap_kernels import lut_indices
 from sofi_dask.viz._display import (
     ArrayLike,
     apply_colormap,
-    colormap_indices,
     colormap_lut,
     display_limits,
     get_colormap,
     iter_frames,
-    to_display_range,
 )
 
 logger = logging.getLogger(__name__)
@@ -268,9 +267,11 @@ def _iter_planes(data: ArrayLike):
 
 
 def _indexed_frames(stack: ArrayLike, cm: Colormap, limits, contrast: float):
+    """Each frame's LUT indices (uint8, ``cm.N <= 256``) in one numba pass per frame."""
+    low, high = limits
+    high = low + (high - low) / float(contrast)
     for frame in iter_frames(stack):
-        norm = to_display_range(frame, contrast=contrast, limits=limits)
-        yield colormap_indices(norm, cm.N).astype(np.uint8)
+        yield lut_indices(np.asarray(frame), low, high, cm.N)
 
 
 def save_video(
@@ -400,7 +401,6 @@ def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protec
             "install ffmpeg or save the video as .gif or .tif"
         )
     n, height, width = stack.shape
-    lut = colormap_lut(cm)
     with atomic_output(path, overwrite=overwrite, protected=protected) as tmp:
         cmd = [
             exe,
@@ -430,8 +430,9 @@ def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protec
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None
         try:
-            for indices in _indexed_frames(stack, cm, limits, contrast):
-                proc.stdin.write(np.ascontiguousarray(lut[indices]).tobytes())
+            for frame in iter_frames(stack):
+                rgb = apply_colormap(np.asarray(frame), cm, contrast=contrast, limits=limits)
+                proc.stdin.write(rgb.tobytes())
         except BrokenPipeError:
             pass
         finally:

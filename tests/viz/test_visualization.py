@@ -211,6 +211,17 @@ def test_save_video_gif_exact_colours(tmp_path, stack):
             np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), expected[i])
 
 
+def test_save_video_gif_contrast_and_percentiles(tmp_path, stack):
+    """GIF palette indices with a display gain and a percentile range: the colours of
+    apply_colormap with the same settings."""
+    path = save_video(stack, tmp_path / "v.gif", cmap="viridis", contrast=2.0, percentiles=(5, 95))
+    expected = apply_colormap(stack, "viridis", percentiles=(5, 95), contrast=2.0)
+    with Image.open(path) as gif:
+        for i in range(stack.shape[0]):
+            gif.seek(i)
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), expected[i])
+
+
 def test_save_video_tiff_frame_interval(tmp_path, stack):
     path = save_video(da.from_array(stack, chunks=2), tmp_path / "video.tiff", fps=4, cmap="gray")
     with tifffile.TiffFile(path) as tif:
@@ -346,3 +357,27 @@ def test_fused_colour_mapping_equals_the_numpy_steps(values, contrast):
         norm = to_display_range(values, contrast=contrast)
         expected = colormap_lut(cmap)[colormap_indices(norm, get_colormap(cmap).N)]
         np.testing.assert_array_equal(apply_colormap(values, cmap, contrast=contrast), expected)
+
+
+@pytest.mark.parametrize("contrast", [1.0, 2.5])
+@pytest.mark.parametrize("n_colors", [256, 7])
+def test_palette_indices_equal_the_numpy_steps(contrast, n_colors):
+    """The GIF writer's palette indices (lut_indices, one numba pass per frame) equal
+    colormap_indices(to_display_range(...)) for NaN, infinities, out-of-range and integers."""
+    from sofi_dask.viz._colormap_kernels import lut_indices
+    from sofi_dask.viz._display import colormap_indices, display_limits, to_display_range
+
+    rng = np.random.default_rng(3)
+    for values in (
+        np.concatenate([rng.normal(0, 3, 200), [np.nan, np.inf, -np.inf, 0.0]]).reshape(17, 12),
+        rng.integers(0, 5000, (4, 9), dtype=np.uint16),
+        np.full((3, 4), 2.0),
+    ):
+        low, high = display_limits(values, None, None, (1.0, 99.0))
+        norm = to_display_range(values, contrast=contrast, limits=(low, high))
+        expected = colormap_indices(norm, n_colors)
+        got = lut_indices(values, low, low + (high - low) / contrast, n_colors)
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="n_colors"):
+        lut_indices(np.zeros(3), 0.0, 1.0, 300)
