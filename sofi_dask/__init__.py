@@ -33,9 +33,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+
+from sofi_dask._lazy import lazy_exports
 
 try:
     __version__ = version("sofi_dask")
@@ -172,14 +172,4 @@ _SUBPACKAGE_OF = {name: pkg for pkg, names in _EXPORTS.items() for name in names
 __all__ = ["__version__", *sorted(_SUBPACKAGE_OF)]
 
 
-def __getattr__(name: str) -> Any:
-    package = _SUBPACKAGE_OF.get(name)
-    if package is None:
-        raise AttributeError(f"module 'sofi_dask' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"sofi_dask.{package}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -126,6 +126,9 @@ def threaded_compute(*collections: Any, scheduler: str | None = "threads", **kwa
     16.0
     """
     import dask
+    from dask.base import named_schedulers
 
+    # by function: dask imports distributed (~0.3 s) to resolve a scheduler given by name
+    get = named_schedulers.get(scheduler, scheduler) if isinstance(scheduler, str) else scheduler
     with one_blas_thread():
-        return dask.compute(*collections, scheduler=scheduler, **kwargs)
+        return dask.compute(*collections, scheduler=get, **kwargs)

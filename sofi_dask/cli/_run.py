@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -253,9 +254,12 @@ def build_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; print the dashboard link, progress and where the outputs are."""
+    import dask
+    import dask.threaded
+
     from sofi_dask.cli._ingest import ProgressBar
-    from sofi_dask.cluster import _client as cluster
     from sofi_dask.pipeline._run import client_for, run_pipeline
+    from sofi_dask.pipeline._timing import process_age
 
     config = build_config(args)
     source = (args.input[0] if len(args.input) == 1 else args.input) or None
@@ -268,22 +272,30 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "opt:compute.scheduler_file") and getattr(args, "opt:compute.scheduler"):
         raise ValueError("give either --scheduler-file or --scheduler, not both")
     with client_for(config) as client:
-        if client is not None:
-            print(f"Dask dashboard: {cluster.dashboard_link(client)}", file=sys.stderr, flush=True)
-        result = run_pipeline(
-            source,
-            args.output,
-            config,
-            client=client,
-            progress=progress,
-            overwrite=args.overwrite,
-            cache_dir=args.cache_dir,
-            ingest=not args.no_ingest,
-            ingest_progress=ProgressBar() if progress else None,
-            wait=args.wait,
-        )
+        if client is not None:  # distributed is imported only for a cluster scheduler
+            from sofi_dask.cluster._client import dashboard_link
+
+            print(f"Dask dashboard: {dashboard_link(client)}", file=sys.stderr, flush=True)
+        # without a client, dask's scheduler lookup imports distributed (~0.3 s) only to look
+        # for one, unless the scheduler is a function: name the threads it would fall back to
+        with contextlib.ExitStack() as local:
+            if client is None:  # dask.config.set applies when made: only then
+                local.enter_context(dask.config.set(scheduler=dask.threaded.get))
+            result = run_pipeline(
+                source,
+                args.output,
+                config,
+                client=client,
+                progress=progress,
+                overwrite=args.overwrite,
+                cache_dir=args.cache_dir,
+                ingest=not args.no_ingest,
+                ingest_progress=ProgressBar() if progress else None,
+                wait=args.wait,
+                startup_s=process_age(),  # interpreter, imports, cluster: timings.phases_s
+            )
     t = result.timings["phases_s"]
-    print(f"wrote {result.output} in {sum(t.values()):.1f} s")
+    print(f"wrote {result.output} in {sum(t.values()):.1f} s (start-up {t['startup']:.2f} s)")
     for order, name in sorted(result.final_images().items()):
         if name in result.images:
             print(f"  order {order}: {name}  (results.zarr/{name}, tiff/{name}.tif)")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from sofi_dask.cluster._client import (
-    LOCAL_SCHEDULERS,
-    SCHEDULERS,
-    ClusterClient,
-    LocalScheduler,
-    dashboard_link,
-    make_client,
-    make_jobqueue_cluster,
-    parse_scheduler,
-    progress,
-    progress_context,
-)
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_client": (
+        "LOCAL_SCHEDULERS",
+        "SCHEDULERS",
+        "ClusterClient",
+        "LocalScheduler",
+        "dashboard_link",
+        "make_client",
+        "make_jobqueue_cluster",
+        "parse_scheduler",
+        "progress",
+        "progress_context",
+    ),
+}
 
 __all__ = [
     "ClusterClient",
@@ -27,3 +32,5 @@ __all__ = [
     "progress",
     "progress_context",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from sofi_dask.image._deconv import (
-    corelucy,
-    deconvsk,
-    otf2psf,
-    psf2otf,
-    richardson_lucy,
-    zero_pad,
-)
-from sofi_dask.image._filtering import (
-    filter1d_same,
-    noise_filter1d,
-)
-from sofi_dask.image._finterp import (
-    fourier_interp,
-    fourier_interp_array,
-    fourier_interp_movie_to_tiff,
-    fourier_interp_movie_to_zarr,
-    interpolate_movie,
-    moments_with_finterp,
-)
-from sofi_dask.image._ldrc import (
-    ldrc,
-    resample_mask,
-)
-from sofi_dask.image._masks import (
-    gauss1d_mask,
-    gauss2d_mask,
-)
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_deconv": (
+        "corelucy",
+        "deconvsk",
+        "otf2psf",
+        "psf2otf",
+        "richardson_lucy",
+        "zero_pad",
+    ),
+    "_filtering": (
+        "filter1d_same",
+        "noise_filter1d",
+    ),
+    "_finterp": (
+        "fourier_interp",
+        "fourier_interp_array",
+        "fourier_interp_movie_to_tiff",
+        "fourier_interp_movie_to_zarr",
+        "interpolate_movie",
+        "moments_with_finterp",
+    ),
+    "_ldrc": (
+        "ldrc",
+        "resample_mask",
+    ),
+    "_masks": (
+        "gauss1d_mask",
+        "gauss2d_mask",
+    ),
+}
 
 __all__ = [
     "corelucy",
@@ -51,3 +56,5 @@ __all__ = [
     "richardson_lucy",
     "zero_pad",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

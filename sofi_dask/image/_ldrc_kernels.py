@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import griddata
 
 __all__ = [
     "ldrc_block",
@@ -148,5 +147,7 @@ def resample_mask(mask: np.ndarray, order: int) -> np.ndarray:
     fine_rows, fine_cols = np.meshgrid(
         np.arange(fine[0], dtype=np.float64), np.arange(fine[1], dtype=np.float64), indexing="ij"
     )
+    from scipy.interpolate import griddata  # 0.2-0.5 s to import: only when a mask is resampled
+
     out = griddata(points, mask.ravel(), (fine_rows, fine_cols), method="cubic")
     return np.asarray(out, dtype=np.float64).reshape(fine)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from sofi_dask.io._info import movie_info
-from sofi_dask.io._movie_writer import (
-    MovieWriter,
-    create_movie,
-)
-from sofi_dask.io._open import (
-    FrameStats,
-    Movie,
-    ingest,
-    open_movie,
-)
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_info": (
+        "movie_info",
+    ),
+    "_movie_writer": (
+        "MovieWriter",
+        "create_movie",
+    ),
+    "_open": (
+        "FrameStats",
+        "Movie",
+        "ingest",
+        "open_movie",
+    ),
+}
 
 __all__ = [
     "movie_info",
@@ -23,3 +30,5 @@ __all__ = [
     "ingest",
     "open_movie",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from sofi_dask._lazy import lazy_exports
 from sofi_dask.errors import ConfigError
-from sofi_dask.pipeline._config import (
-    PipelineConfig,
-    apply_overrides,
-    default_config_toml,
-    load_config,
-)
-from sofi_dask.pipeline._run import (
-    PipelineResult,
-    run_pipeline,
-)
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_config": (
+        "PipelineConfig",
+        "apply_overrides",
+        "default_config_toml",
+        "load_config",
+    ),
+    "_run": (
+        "PipelineResult",
+        "run_pipeline",
+    ),
+}
 
 __all__ = [
     "ConfigError",
@@ -23,3 +28,5 @@ __all__ = [
     "load_config",
     "run_pipeline",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,16 +8,38 @@ prefixes they need come from the per-block moment states of one pass over the mo
 
 from __future__ import annotations
 
-from sofi_dask.quality._convergence import (
-    ConvergenceResult,
-    convergence,
-    convergence_from_stacks,
-)
-from sofi_dask.quality._decorrelation import DecorrelationResult, decorrelation_resolution
-from sofi_dask.quality._error_map import ErrorMapResult, error_map
-from sofi_dask.quality._frc import FRCResult, frc, frc_threshold
-from sofi_dask.quality._report import QualityReport, movie_quality, quality_report
-from sofi_dask.quality._split import SplitStacks, split_moment_stacks
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_convergence": (
+        "ConvergenceResult",
+        "convergence",
+        "convergence_from_stacks",
+    ),
+    "_decorrelation": (
+        "DecorrelationResult",
+        "decorrelation_resolution",
+    ),
+    "_error_map": (
+        "ErrorMapResult",
+        "error_map",
+    ),
+    "_frc": (
+        "FRCResult",
+        "frc",
+        "frc_threshold",
+    ),
+    "_report": (
+        "QualityReport",
+        "movie_quality",
+        "quality_report",
+    ),
+    "_split": (
+        "SplitStacks",
+        "split_moment_stacks",
+    ),
+}
 
 __all__ = [
     "ConvergenceResult",
@@ -36,3 +58,5 @@ __all__ = [
     "quality_report",
     "split_moment_stacks",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,55 +3,69 @@ bleaching blocks and SOFI video. Graph builders here; numba/numpy kernels in pri
 
 from __future__ import annotations
 
-from sofi_dask.stats._bleaching import (
-    bleaching_blocks,
-    block_average,
-    block_cumulants,
-    block_moments,
-    correct_bleaching,
-    cut_frames,
-    med_smooth,
-    merge_short_blocks,
-)
-from sofi_dask.stats._bleaching_fit import (
-    BleachingFit,
-    exp_bleaching_correction,
-    fit_bleaching,
-    iir_bleaching_correction,
-)
-from sofi_dask.stats._bsofi import BSofi, bsofi, linearise
-from sofi_dask.stats._correlations import (
-    cross_cumulant_image,
-    cumulants_with_lag,
-    lag_subsets,
-    moments_with_lag,
-    sorted_k_partitions,
-    xc_offsets,
-)
-from sofi_dask.stats._cumulants import (
-    cumulant_stack,
-    cumulants,
-    cumulants_from_moments,
-)
-from sofi_dask.stats._drift import (
-    DriftResult,
-    correct_drift,
-    estimate_drift,
-)
-from sofi_dask.stats._moments import (
-    average_image,
-    central_moments,
-    merge_moment_stacks,
-    minimum_image,
-    moment_stack,
-    moment_stacks,
-    total_signal,
-)
-from sofi_dask.stats._video import (
-    sofi_video,
-    video_windows,
-)
-from sofi_dask.stats._xc_sofi import XCCumulants, xc_combinations, xc_cumulants, xc_video
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_bleaching": (
+        "bleaching_blocks",
+        "block_average",
+        "block_cumulants",
+        "block_moments",
+        "correct_bleaching",
+        "cut_frames",
+        "med_smooth",
+        "merge_short_blocks",
+    ),
+    "_bleaching_fit": (
+        "BleachingFit",
+        "exp_bleaching_correction",
+        "fit_bleaching",
+        "iir_bleaching_correction",
+    ),
+    "_bsofi": (
+        "BSofi",
+        "bsofi",
+        "linearise",
+    ),
+    "_correlations": (
+        "cross_cumulant_image",
+        "cumulants_with_lag",
+        "lag_subsets",
+        "moments_with_lag",
+        "sorted_k_partitions",
+        "xc_offsets",
+    ),
+    "_cumulants": (
+        "cumulant_stack",
+        "cumulants",
+        "cumulants_from_moments",
+    ),
+    "_drift": (
+        "DriftResult",
+        "correct_drift",
+        "estimate_drift",
+    ),
+    "_moments": (
+        "average_image",
+        "central_moments",
+        "merge_moment_stacks",
+        "minimum_image",
+        "moment_stack",
+        "moment_stacks",
+        "total_signal",
+    ),
+    "_video": (
+        "sofi_video",
+        "video_windows",
+    ),
+    "_xc_sofi": (
+        "XCCumulants",
+        "xc_combinations",
+        "xc_cumulants",
+        "xc_video",
+    ),
+}
 
 __all__ = [
     "BleachingFit",
@@ -95,3 +109,5 @@ __all__ = [
     "xc_offsets",
     "xc_video",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

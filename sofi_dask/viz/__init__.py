@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from sofi_dask.viz._figures import (
-    before_after,
-    image_montage,
-    order_montage,
-    plot_video_frames,
-    save_figure,
-)
-from sofi_dask.viz._quality_figures import plot_convergence, plot_drift_trace, plot_frc_curves
-from sofi_dask.viz._signal_figure import plot_total_signal
-from sofi_dask.viz._visualization import (
-    apply_colormap,
-    save_png,
-    save_tiff,
-    save_video,
-)
+from sofi_dask._lazy import lazy_exports
+
+# public name -> its module, imported on first use (sofi_dask._lazy)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_figures": (
+        "before_after",
+        "image_montage",
+        "order_montage",
+        "plot_video_frames",
+        "save_figure",
+    ),
+    "_quality_figures": (
+        "plot_convergence",
+        "plot_drift_trace",
+        "plot_frc_curves",
+    ),
+    "_signal_figure": (
+        "plot_total_signal",
+    ),
+    "_visualization": (
+        "apply_colormap",
+        "save_png",
+        "save_tiff",
+        "save_video",
+    ),
+}
 
 __all__ = [
     "apply_colormap",
@@ -33,3 +44,5 @@ __all__ = [
     "save_tiff",
     "save_video",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
