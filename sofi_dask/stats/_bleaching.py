@@ -25,7 +25,6 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
-from dask.graph_manipulation import bind
 
 from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_positive_int, fail, shown
@@ -40,6 +39,7 @@ from sofi_dask.stats._bleaching_signal import cut_frames, med_smooth
 from sofi_dask.stats._cumulants import cumulant_stack
 from sofi_dask.stats._fold_graph import _bounds, _call, _check_split_every, _fold_reduce
 from sofi_dask.stats._moments import moment_stacks
+from sofi_dask.stats._reread import reread_after
 from sofi_dask.stats._stack_tree import sum_tree
 
 __all__ = [
@@ -405,7 +405,7 @@ def _correction_graph(data: Any, blocks: Any, dtype: Any, split_every: Any) -> t
         rows.append(da.concatenate(row, axis=2) if len(row) > 1 else row[0])
     stats_arr = da.concatenate(rows, axis=1) if len(rows) > 1 else rows[0]
     # a second read of the movie that waits for the statistics: no chunk is held meanwhile
-    reread = bind(x, stats_arr)
+    reread = reread_after(x, stats_arr)
     frame_index = da.arange(n_frames, chunks=(x.chunks[0],))
     corrected = da.blockwise(
         _apply_correction,
