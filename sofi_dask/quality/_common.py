@@ -1,5 +1,6 @@
-"""Shared argument checks, window and smoothing functions of the quality measures (numpy only:
-importing ``scipy.signal`` costs about a second, more than the measures themselves)."""
+"""Shared argument checks, Fourier weights and smoothing of the quality measures (numpy only:
+importing ``scipy.signal`` costs about a second, more than the measures themselves; the Tukey
+window and the half-plane weights are :mod:`sofi_dask.stats._fourier`'s, shared with drift)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from typing import Any
 import numpy as np
 
 from sofi_dask._validation import check_real, fail, shown
+from sofi_dask.stats._fourier import rfft_weights, tukey, tukey_window  # one copy of each
 
-__all__ = ["as_image", "check_pixel_size", "savgol_smooth", "tukey", "tukey_window"]
+__all__ = [
+    "as_image",
+    "check_pixel_size",
+    "rfft_weights",
+    "savgol_smooth",
+    "tukey",
+    "tukey_window",
+]
 
 
 def as_image(image: Any, name: str, *, min_size: int = 8) -> np.ndarray:
@@ -40,36 +49,6 @@ def check_pixel_size(pixel_size: Any) -> float | None:
     if pixel_size is None:
         return None
     return check_real(pixel_size, "pixel_size", minimum=0, inclusive=False)
-
-
-def tukey(n: int, alpha: float = 0.25) -> np.ndarray:
-    """Tukey (tapered cosine) window of ``n`` points, ``alpha`` the tapered fraction
-    (the same values as ``scipy.signal.windows.tukey``, symmetric).
-
-    Examples
-    --------
-    >>> tukey(5, 0.5).round(3).tolist()
-    [0.0, 1.0, 1.0, 1.0, 0.0]
-    """
-    if n <= 1 or alpha <= 0:
-        return np.ones(max(n, 0))
-    k = np.arange(n, dtype=np.float64)
-    if alpha >= 1:
-        return 0.5 * (1.0 - np.cos(2.0 * np.pi * k / (n - 1)))
-    width = int(np.floor(alpha * (n - 1) / 2.0))
-    w = np.ones(n)
-    head = k[: width + 1]
-    tail = k[n - width - 1 :]
-    w[: width + 1] = 0.5 * (1.0 + np.cos(np.pi * (-1.0 + 2.0 * head / alpha / (n - 1))))
-    w[n - width - 1 :] = 0.5 * (
-        1.0 + np.cos(np.pi * (-2.0 / alpha + 1.0 + 2.0 * tail / alpha / (n - 1)))
-    )
-    return w
-
-
-def tukey_window(shape: tuple[int, int], alpha: float = 0.25) -> np.ndarray:
-    """Separable 2-D Tukey window (cosine taper over ``alpha / 2`` of each side)."""
-    return np.outer(tukey(shape[0], alpha), tukey(shape[1], alpha))
 
 
 def savgol_smooth(y: np.ndarray, window: int, order: int) -> np.ndarray:

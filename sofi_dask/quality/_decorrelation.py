@@ -36,7 +36,7 @@ import numpy as np
 from scipy import fft
 
 from sofi_dask._validation import check_int
-from sofi_dask.quality._common import as_image, check_pixel_size
+from sofi_dask.quality._common import as_image, check_pixel_size, rfft_weights
 
 __all__ = ["DecorrelationResult", "decorrelation_resolution"]
 
@@ -141,7 +141,7 @@ class _Spectrum:
         inside = radius2 < 1.0
         inside[0, 0] = False  # the DC term
         mag = np.abs(fft.rfft2(image))[inside]
-        weight = np.broadcast_to(np.where(kx > 0, 2.0, 1.0), radius2.shape)[inside]
+        weight = np.broadcast_to(rfft_weights(nx), radius2.shape)[inside]
         self.radius2 = radius2[inside]
         self.mag = mag
         self.weight = weight

@@ -40,7 +40,7 @@ import numpy as np
 from scipy import fft, ndimage
 
 from sofi_dask._validation import check_real, fail, shown
-from sofi_dask.quality._common import as_image
+from sofi_dask.quality._common import as_image, rfft_weights
 
 __all__ = ["ErrorMapResult", "error_map"]
 
@@ -123,10 +123,7 @@ class _FourierFit:
         ny, nx = image.shape
         fs = fft.rfft2(image - image.mean())
         fr = fft.rfft2(ref - ref.mean())
-        col = np.full(fs.shape[1], 2.0)  # a stored column stands for its mirror too
-        col[0] = 1.0
-        if nx % 2 == 0:
-            col[-1] = 1.0
+        col = rfft_weights(nx)  # a stored column stands for its mirror too
         self.power = (fs.real**2 + fs.imag**2) * col
         self.cross = (fs.real * fr.real + fs.imag * fr.imag) * col
         self.ref_power = float(((fr.real**2 + fr.imag**2) * col).sum())

@@ -29,7 +29,13 @@ import numpy as np
 from scipy import fft
 
 from sofi_dask._validation import fail, shown
-from sofi_dask.quality._common import as_image, check_pixel_size, savgol_smooth, tukey_window
+from sofi_dask.quality._common import (
+    as_image,
+    check_pixel_size,
+    rfft_weights,
+    savgol_smooth,
+    tukey_window,
+)
 
 __all__ = ["FRCResult", "frc", "frc_threshold"]
 
@@ -122,8 +128,7 @@ def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     qy = fft.fftfreq(ny)[:, None]
     qx = fft.rfftfreq(nx)[None, :]
     ring = np.rint(np.sqrt(qy**2 + qx**2) * size).astype(np.int64)
-    mirrored = (qx > 0) & ~((nx % 2 == 0) & (np.arange(qx.size) == nx // 2))[None, :]
-    weight = np.where(mirrored, 2.0, 1.0) * np.ones_like(ring)
+    weight = np.broadcast_to(rfft_weights(nx), ring.shape)
     n_rings = size // 2
     keep = np.flatnonzero((ring >= 1) & (ring <= n_rings))
     ring, weight = ring.ravel()[keep], weight.ravel()[keep]
