@@ -24,20 +24,39 @@ import numba
 import numpy as np
 from scipy import fft
 
-__all__ = ["connected", "keys_weights", "register", "shift_frames", "solve_positions"]
+from sofi_dask.stats._fourier import rfft_weights, tukey_window
+
+__all__ = [
+    "connected",
+    "keys_weights",
+    "power",
+    "refine_near",
+    "register",
+    "register_many",
+    "shift_frames",
+    "solve_positions",
+    "spectra",
+    "spectrum",
+]
 
 
-def _prepare(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float64)
-    from scipy.signal.windows import tukey  # scipy.signal is heavy: imported where used
-
-    window = np.outer(tukey(img.shape[0], 0.25), tukey(img.shape[1], 0.25))
-    return (img - img.mean()) * window
+def spectra(images: np.ndarray, *, workers: int = 1) -> np.ndarray:
+    """Real FFTs ``(k, y, x // 2 + 1)`` of a stack of images, each mean-subtracted and
+    apodised (Tukey window, a quarter of each side tapered; the window made once per shape)."""
+    img = np.asarray(images, dtype=np.float64)
+    window = tukey_window(img.shape[-2:], 0.25)
+    prepared = (img - img.mean(axis=(-2, -1), keepdims=True)) * window
+    return fft.rfft2(prepared, axes=(-2, -1), workers=workers)
 
 
 def spectrum(image: np.ndarray) -> np.ndarray:
     """Real FFT of the prepared (mean-subtracted, apodised) image."""
-    return fft.rfft2(_prepare(image))
+    return spectra(np.asarray(image)[None])[0]
+
+
+def power(spec: np.ndarray) -> np.ndarray:
+    """``sum |S|^2`` over each half-plane spectrum of a stack (the peak height's norm)."""
+    return (spec.real**2 + spec.imag**2).sum(axis=(-2, -1))
 
 
 _OFFSETS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.float64)
@@ -55,18 +74,91 @@ _DESIGN = np.column_stack(
 _FIT = np.linalg.pinv(_DESIGN)
 
 
-def _refine(patch: np.ndarray) -> tuple[float, float]:
-    """Sub-pixel peak of a 3 x 3 patch: vertex of a quadratic surface fitted to its logarithm
-    (a 2-D Gaussian, tilted peaks included), or to the values when some are not positive."""
-    values = patch.ravel()
-    vals = np.log(values) if np.all(values > 0) else values
-    c = _FIT @ vals
-    hess = np.array([[2.0 * c[3], c[5]], [c[5], 2.0 * c[4]]])
-    det = float(np.linalg.det(hess))
-    if det <= 0 or hess[0, 0] >= 0:  # not a maximum: keep the integer peak
-        return 0.0, 0.0
-    fy, fx = np.linalg.solve(hess, -c[1:3])
-    return float(np.clip(fy, -1.0, 1.0)), float(np.clip(fx, -1.0, 1.0))
+def _refine(patches: np.ndarray) -> np.ndarray:
+    """Sub-pixel peaks ``(k, 2)`` of 3 x 3 patches ``(k, 3, 3)``: vertex of a quadratic surface
+    fitted to their logarithm (a 2-D Gaussian, tilted peaks included), or to the values when
+    some are not positive; ``(0, 0)`` (the integer peak) where the surface has no maximum."""
+    values = patches.reshape(len(patches), 9)
+    positive = np.all(values > 0, axis=1)
+    vals = np.where(positive[:, None], np.log(np.where(values > 0, values, 1.0)), values)
+    c = vals @ _FIT.T
+    a, b, d = 2.0 * c[:, 3], c[:, 5], 2.0 * c[:, 4]  # the Hessian [[a, b], [b, d]]
+    det = a * d - b * b
+    peak = (det > 0) & (a < 0)
+    safe = np.where(peak, det, 1.0)
+    fy = (-d * c[:, 1] + b * c[:, 2]) / safe
+    fx = (b * c[:, 1] - a * c[:, 2]) / safe
+    out = np.clip(np.stack([fy, fx], axis=1), -1.0, 1.0)
+    out[~peak] = 0.0
+    return out
+
+
+def register_many(
+    spec_a: np.ndarray,
+    specs_b: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    powers: tuple[float, np.ndarray] | None = None,
+    workers: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts ``(k, 2)`` of images b relative to image a from their :func:`spectra`
+    (``specs_b``: ``(k, ...)``) and the normalised correlation peak heights ``(k,)``.
+
+    ``powers``: :func:`power` of a and of the b's, when already known.
+    """
+    ny, nx = shape
+    corr = fft.irfft2(np.conj(spec_a)[None] * specs_b, s=shape, axes=(-2, -1), workers=workers)
+    k = len(corr)
+    flat = corr.reshape(k, -1)
+    best = np.argmax(flat, axis=1)
+    iy, ix = np.divmod(best, nx)
+    c0 = flat[np.arange(k), best]
+    step = np.array([-1, 0, 1])
+    rows = (iy[:, None] + step) % ny
+    cols = (ix[:, None] + step) % nx
+    patches = corr[np.arange(k)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    frac = _refine(patches)
+    shifts = np.stack([(iy + ny // 2) % ny - ny // 2, (ix + nx // 2) % nx - nx // 2], axis=1)
+    pa, pb = powers if powers is not None else (float(power(spec_a)), power(specs_b))
+    norm = np.sqrt(pa * np.asarray(pb, dtype=np.float64))
+    peaks = np.where(norm > 0, c0 * corr[0].size / np.where(norm > 0, norm, 1.0), 0.0)
+    return shifts + frac, peaks
+
+
+_NEAR = 2  # refine_near searches the peak within this many pixels of zero
+
+
+def refine_near(
+    spec_a: np.ndarray, specs_b: np.ndarray, shape: tuple[int, int], *, workers: int = 1
+) -> np.ndarray:
+    """Shifts ``(k, 2)`` of images b relative to image a, for images already registered to
+    within a pixel or so: the cross-correlation only at the ``5 x 5`` shifts around zero (two
+    small matrix products with the Fourier kernels, the same values as the inverse transform
+    there), its maximum refined as in :func:`register_many`; a pair whose maximum lies on the
+    border of that window is registered over the whole plane instead."""
+    ny, nx = shape
+    s = np.arange(-_NEAR, _NEAR + 1)
+    ey = np.exp(2j * np.pi * np.outer(s, np.arange(ny)) / ny)  # (5, ny)
+    kx = np.arange(nx // 2 + 1)
+    ex = np.exp(2j * np.pi * np.outer(kx, s) / nx) * rfft_weights(nx)[:, None]
+    k = len(specs_b)
+    cross = (np.conj(spec_a)[None] * specs_b).reshape(k * ny, -1)
+    corr = (ey @ (cross @ ex).reshape(k, ny, s.size)).real / (ny * nx)  # as irfft2 at s
+    best = np.argmax(corr.reshape(k, -1), axis=1)
+    iy, ix = np.divmod(best, s.size)
+    inner = (iy > 0) & (iy < s.size - 1) & (ix > 0) & (ix < s.size - 1)
+    out = np.empty((k, 2))
+    idx = np.flatnonzero(inner)
+    if idx.size:
+        step = np.array([-1, 0, 1])
+        rows = iy[idx, None] + step
+        cols = ix[idx, None] + step
+        patches = corr[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
+        out[idx] = np.stack([s[iy[idx]], s[ix[idx]]], axis=1) + _refine(patches)
+    far = np.flatnonzero(~inner)
+    if far.size:
+        out[far] = register_many(spec_a, specs_b[far], shape, workers=workers)[0]
+    return out
 
 
 def register(
@@ -84,16 +176,8 @@ def register(
     >>> round(dy, 2), round(dx, 2)
     (2.3, -1.4)
     """
-    corr = fft.irfft2(np.conj(spec_a) * spec_b, s=shape)
-    ny, nx = shape
-    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
-    c0 = float(corr[iy, ix])
-    patch = corr[np.ix_([(iy - 1) % ny, iy, (iy + 1) % ny], [(ix - 1) % nx, ix, (ix + 1) % nx])]
-    fy, fx = _refine(patch)
-    dy = (iy + ny // 2) % ny - ny // 2 + fy
-    dx = (ix + nx // 2) % nx - nx // 2 + fx
-    norm = math.sqrt(float((np.abs(spec_a) ** 2).sum() * (np.abs(spec_b) ** 2).sum()))
-    return float(dy), float(dx), (c0 * corr.size / norm if norm > 0 else 0.0)
+    shifts, peaks = register_many(spec_a, np.asarray(spec_b)[None], shape)
+    return float(shifts[0, 0]), float(shifts[0, 1]), float(peaks[0])
 
 
 def solve_positions(

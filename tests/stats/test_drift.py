@@ -146,3 +146,53 @@ def test_simulator_drift_moves_the_emitters():
     cx = (frames.sum(axis=1) * xx).sum(axis=1)[lit] / frames.sum(axis=(1, 2))[lit]
     np.testing.assert_allclose(cx, x0 + cfg.drift_trajectory()[lit, 1], atol=0.05)
     assert SimulationConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def _shifted_pairs(rng, shape, shifts):
+    """An image of Gaussian spots and copies moved by ``shifts`` (Fourier shift, periodic)."""
+    from scipy.ndimage import fourier_shift, gaussian_filter
+
+    scene = np.zeros(shape)
+    scene[rng.integers(4, shape[0] - 4, 40), rng.integers(4, shape[1] - 4, 40)] = 100.0
+    scene = gaussian_filter(scene, 1.5)
+    moved = [np.fft.ifft2(fourier_shift(np.fft.fft2(scene), s)).real for s in shifts]
+    return scene, np.stack(moved)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (63, 50)])
+def test_batched_registration_is_the_direct_formula(shape):
+    """register_many against the cross-correlation written out with numpy's full complex FFT,
+    its argmax and the 3 x 3 log-quadratic fit of the kernel's docstring; refine_near (5 x 5
+    correlation near zero) against register_many for small shifts and its fallback for far
+    ones."""
+    from sofi_dask.stats._drift_kernels import _FIT, refine_near, register_many, spectra
+    from sofi_dask.stats._fourier import tukey_window
+
+    rng = np.random.default_rng(5)
+    shifts = np.array([[0.3, -0.6], [1.4, 0.2], [-0.8, -1.7], [4.6, -3.2]])
+    scene, moved = _shifted_pairs(rng, shape, shifts)
+    specs = spectra(np.concatenate([scene[None], moved]))
+    got, peaks = register_many(specs[0], specs[1:], shape)
+    window = tukey_window(shape)
+    a = np.fft.fft2((scene - scene.mean()) * window)
+    ny, nx = shape
+    for k, m in enumerate(moved):
+        b = np.fft.fft2((m - m.mean()) * window)
+        corr = np.fft.ifft2(np.conj(a) * b).real
+        iy, ix = np.unravel_index(np.argmax(corr), corr.shape)
+        patch = corr[np.ix_([(iy - 1) % ny, iy, (iy + 1) % ny], [(ix - 1) % nx, ix, (ix + 1) % nx])]
+        c = _FIT @ np.log(patch.ravel())
+        hess = np.array([[2 * c[3], c[5]], [c[5], 2 * c[4]]])
+        frac = np.linalg.solve(hess, -c[1:3])
+        expected = [
+            (iy + ny // 2) % ny - ny // 2 + frac[0],
+            (ix + nx // 2) % nx - nx // 2 + frac[1],
+        ]
+        np.testing.assert_allclose(got[k], expected, atol=1e-9)
+        # the peak's norm: the stored half planes' power, as the kernel's docstring has it
+        half = nx // 2 + 1
+        norm = np.sqrt((np.abs(a[:, :half]) ** 2).sum() * (np.abs(b[:, :half]) ** 2).sum())
+        assert peaks[k] == pytest.approx(corr.max() * corr.size / norm, rel=1e-9)
+    np.testing.assert_allclose(got, shifts, atol=0.3)  # the registration itself
+    near = refine_near(specs[0], specs[1:], shape)
+    np.testing.assert_allclose(near, got, atol=1e-9)  # within 2 px, or the fallback (4.6, -3.2)
