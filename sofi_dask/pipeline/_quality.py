@@ -56,8 +56,12 @@ class QualityGraph:
         (default: ``all_outputs``)."""
         if not self.current:
             return
+        recorded = self.all_outputs if record is None else record
+        if not recorded and not self.all_outputs:  # no later stage is measured either:
+            self.current = {}  # building the halves' chain would only cost graph time
+            return
         self.current = {k: (fn(a, 0, k), fn(b, 1, k)) for k, (a, b) in self.current.items()}
-        if self.all_outputs if record is None else record:
+        if recorded:
             self._record(name)
 
 
