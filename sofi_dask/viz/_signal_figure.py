@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from sofi_dask.errors import InputError
 from sofi_dask.viz._figure import new_figure
+from sofi_dask.viz._quality_figures import _MARGINS
 
 __all__ = ["plot_total_signal"]
 
@@ -72,7 +73,8 @@ def plot_total_signal(
     y = _as_1d("signal", signal)
     n = y.size
     frames = np.arange(n)
-    fig = new_figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize=figsize)
+    fig.subplots_adjust(**_MARGINS)  # fixed: the constrained layout cost two extra draws
     ax = fig.add_subplot()
     ax.plot(frames, y, color="0.35", lw=0.8, label="total signal")
     if smoothed is not None:
