@@ -83,9 +83,10 @@ def test_importing_a_subpackage_imports_only_what_is_used(tmp_path):
         """,
         tmp_path,
     )
-    assert "sofi_dask.image._ldrc" in got["modules"] and "sofi_dask.image._deconv" not in got[
-        "modules"
-    ]
+    assert (
+        "sofi_dask.image._ldrc" in got["modules"]
+        and "sofi_dask.image._deconv" not in got["modules"]
+    )
 
 
 @pytest.fixture(scope="module")
