@@ -161,6 +161,8 @@ def _default_block_frames(n: int) -> int:
 
 
 def _whole_block(block: np.ndarray, plan: K.SkPlan, workers: int) -> np.ndarray:
+    if workers < 0:  # -cap: decided where the task runs (one thread on a distributed worker)
+        workers = task_threads(-workers)
     lead = block.shape[:-2]
     flat = block.reshape((-1,) + block.shape[-2:])
     return K.deconvsk_stack(flat, plan, workers).reshape(lead + block.shape[-2:])
@@ -209,7 +211,7 @@ MEMORY_BUDGET = 512 * 2**20
 
 
 def _deconvsk_dask(
-    arr: da.Array, kernels: np.ndarray, depth: Any, workers: int, memory_budget: int
+    arr: da.Array, kernels: np.ndarray, depth: Any, workers: int | None, memory_budget: int
 ) -> da.Array:
     h, w = arr.shape[-2:]
     meta = np.empty((0,) * arr.ndim, dtype=np.float64)
@@ -220,7 +222,12 @@ def _deconvsk_dask(
         if not whole:
             lead = dict.fromkeys(range(arr.ndim - 2), 1)
             arr = arr.rechunk({**lead, arr.ndim - 2: -1, arr.ndim - 1: -1})
+        if workers is None:
+            # FFT threads per task: up to twice the CPUs over the tasks of this stage, so that
+            # the last of a few big images (one per order) does not run on one core alone
+            workers = -max(1, -(-2 * cpu_count() // arr.npartitions))
         return _whole_images(arr, kernels, workers)
+    workers = 1 if workers is None else workers
     if depth is None:
         depth = tile_depth(kernels.shape[-2:], len(kernels))
     dy, dx = min(depth[0], h - 1), min(depth[1], w - 1)
@@ -285,8 +292,9 @@ def deconvsk(
         depth 18: 1e-14; Gaussian sigma 3 on 7x7, depth 14: 2e-7; 5x5 box, depth 10: 5e-2,
         depth 20: 9e-4.
     workers : int, optional
-        ``scipy.fft`` workers per task (default: all cores for one in-memory image, 1 in dask
-        tasks, where dask provides the parallelism).
+        ``scipy.fft`` workers per task (default: all cores for one in-memory image; for dask
+        input deconvolved whole, twice the CPUs shared by the images, at least 1, so that a
+        few big images keep every core busy; 1 for tiles and on ``distributed`` workers).
     memory_budget : int
         Bytes of working memory one task may use (default 512 MiB): a 2048 x 2048 image with
         a symmetric PSF needs ~224 MiB (7 float64 buffers of its size), with an asymmetric
@@ -324,9 +332,7 @@ def deconvsk(
     _check_image(image)
     kernels = K.shrinking_kernels(psf, lam, iterations)
     if is_dask_array(image):
-        return _deconvsk_dask(
-            image, kernels, depth, 1 if workers is None else workers, memory_budget
-        )
+        return _deconvsk_dask(image, kernels, depth, workers, memory_budget)
     if image.ndim == 2:
         # FFT threads: the CPUs this process may use (scipy's -1 counts the machine's), one
         # inside a distributed worker task (the worker's threads are the parallelism)

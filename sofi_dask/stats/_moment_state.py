@@ -14,19 +14,19 @@ A *stack* is the finalised, normalised form: float64 ``(max_order + 1, y, x)`` w
 mean, layer 1 zero (first central moment) and layer ``p`` the central moment ``M_p / n``.
 Stacks of frame segments with known frame counts merge with :func:`merge_stacks`.
 
-Pure numpy, no dask: these are the ``chunk``/``combine``/``aggregate`` callables of the
+No dask (the merge is one numba pass, :func:`sofi_dask.stats._moment_kernels.merge_sums`):
+these are the ``chunk``/``combine``/``aggregate`` callables of the
 reduction in :mod:`sofi_dask.moments`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import comb
 from typing import Any
 
 import numpy as np
 
-from sofi_dask.stats._moment_kernels import central_sums
+from sofi_dask.stats._moment_kernels import central_sums, merge_sums
 
 __all__ = [
     "chunk_state",
@@ -74,22 +74,16 @@ def merge_states(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len(states) == 1:
         return states[0]
     n = sum(s["n"] for s in states)
-    ref = states[0]["mean"]
-    # pooled mean written as ref + weighted mean offset: keeps full precision at large offsets
-    mean = ref + sum(s["n"] * (s["mean"] - ref) for s in states) / n
-    n_sums = states[0]["M"].shape[0]
-    merged = np.zeros_like(states[0]["M"])
-    for s in states:
-        delta = s["mean"] - mean
-        ms = s["M"]
-        powers = [None, delta]  # powers[k] = delta ** k
-        for _ in range(2, n_sums + 2):
-            powers.append(powers[-1] * delta)
-        for p in range(2, n_sums + 2):
-            acc = ms[p - 2] + s["n"] * powers[p]
-            for k in range(1, p - 1):
-                acc = acc + comb(p, k) * ms[p - k - 2] * powers[k]
-            merged[p - 2] += acc
+    shape = np.shape(states[0]["mean"])
+    mean = np.empty(shape, dtype=np.float64)
+    merged = np.empty(np.shape(states[0]["M"]), dtype=np.float64)
+    merge_sums(
+        [_flat(s["mean"]) for s in states],
+        [_flat(s["M"], merged.shape[0], mean.size) for s in states],
+        [s["n"] for s in states],
+        mean.reshape(-1),
+        merged.reshape(merged.shape[0], mean.size),
+    )
     return {"n": n, "mean": mean, "M": merged}
 
 
@@ -124,7 +118,8 @@ def state_from_stack(stack: np.ndarray, n: int) -> dict[str, Any]:
 
 
 def merge_stacks(stacks: Sequence[np.ndarray], counts: Sequence[int]) -> np.ndarray:
-    """Merge stacks of disjoint frame segments holding ``counts`` frames (exact, numpy).
+    """Merge stacks of disjoint frame segments holding ``counts`` frames (exact; one numba pass,
+    :func:`sofi_dask.stats._moment_kernels.merge_sums`).
 
     Examples
     --------
@@ -137,6 +132,33 @@ def merge_stacks(stacks: Sequence[np.ndarray], counts: Sequence[int]) -> np.ndar
         raise ValueError(f"got {len(stacks)} stacks but {len(counts)} counts")
     if len(stacks) == 1:
         return np.asarray(stacks[0], dtype=np.float64)
-    merged = merge_states([state_from_stack(s, c) for s, c in zip(stacks, counts, strict=True)])
-    out = stack_from_state(merged)
-    return out[: np.asarray(stacks[0]).shape[0]]
+    parts = [
+        (np.asarray(s, dtype=np.float64), int(c))
+        for s, c in zip(stacks, counts, strict=True)
+        if int(c) > 0
+    ]
+    if not parts:
+        raise ValueError("cannot merge an empty set of moment states")
+    layers = parts[0][0].shape[0]
+    n_sums = max(layers - 2, 0)
+    space = parts[0][0].shape[1:]
+    out = np.empty((n_sums + 2, *space), dtype=np.float64)
+    # one numba pass: the same operations as merging the states (M = layer * n) and
+    # finalising the result (M / n), without their copies and temporaries
+    merge_sums(
+        [_flat(s[0]) for s, _ in parts],
+        [_flat(s[2 : 2 + n_sums], n_sums, out[0].size) for s, _ in parts],
+        [c for _, c in parts],
+        out[0].reshape(-1),
+        out[2:].reshape(n_sums, out[0].size),
+        from_stack=True,
+        to_stack=True,
+    )
+    out[1] = 0.0
+    return out[:layers]
+
+
+def _flat(a: np.ndarray, rows: int | None = None, pixels: int = -1) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array of pixels (1-D), or of ``rows`` rows of pixels."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a.reshape(-1) if rows is None else a.reshape(rows, pixels)

@@ -23,6 +23,7 @@ import numpy as np
 
 from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
+from sofi_dask.stats._moment_kernels import chunk_stack
 from sofi_dask.stats._moment_state import (
     aggregate_states,
     chunk_state,
@@ -50,6 +51,17 @@ def _check_enough_frames(n: int, max_order: int, name: str = "frames") -> None:
 # --------------------------------------------------------------------------- engine
 def _reduce_stack(arr: da.Array, max_order: int, split_every: int | None) -> da.Array:
     stack_meta = np.empty((0, 0, 0), dtype=np.float64)
+    if arr.ndim == 3 and arr.numblocks[0] == 1:
+        # one chunk along time per tile: its stack in one task (what the reduction's chunk and
+        # aggregate steps give, to the bit, without the state in between)
+        return arr.map_blocks(
+            chunk_stack,
+            max_order,
+            chunks=((max_order + 1,), *arr.chunks[1:]),
+            dtype=np.float64,
+            meta=stack_meta,
+            token=f"moment-stack-{max_order}",
+        )
     return da.reduction(
         arr,
         chunk=partial(chunk_state, max_order=max_order),
