@@ -280,6 +280,18 @@ def test_deconvsk_stack_every_image_independently(rng):
     assert_eq(one, expected[1], rtol=1e-10)
 
 
+@pytest.mark.parametrize("psf", [gauss_psf(3, 1.2), gauss_psf(2, 1.0, shift=0.3)])
+def test_fft_threads_of_whole_images_change_no_bit(rng, psf):
+    """Whole images in dask tasks get FFT threads (a few big images, one per order, would leave
+    cores idle): the numbers are those of one thread, to the bit (DCT and FFT plans)."""
+    image = rng.random((96, 80)) * 50 + 1
+    lazy = da.from_array(image, chunks=(32, 80))
+    threaded = deconvsk(lazy, psf, iterations=4)  # default: FFT threads per image
+    one = deconvsk(lazy, psf, iterations=4, workers=1)
+    np.testing.assert_array_equal(threaded.compute(), one.compute())
+    np.testing.assert_array_equal(deconvsk(image, psf, iterations=4, workers=2), one.compute())
+
+
 def test_deconvsk_on_a_distributed_cluster(dask_client, rng):
     stack = rng.random((4, 12, 10)) * 20 + 1
     psf = gauss_psf(2, 1.3)
