@@ -220,9 +220,19 @@ class PsfConfig(ConfigModel):
     """Point-spread function of the deconvolution."""
 
     kind: Literal["gaussian", "file"] = setting("gaussian", "PSF model")
-    sigma_px: Float = setting(2.0, "Gaussian sigma in pixels of the deconvolved image", gt=0)
+    sigma_px: Float = setting(
+        2.0,
+        "Gaussian sigma of the microscope's PSF in pixels of the statistic's grid (the order-k "
+        "image is deconvolved with PSF^k when per_order)",
+        gt=0,
+    )
     size: OddInt = setting(51, "Gaussian PSF size, pixels (size x size)", ge=1)
     path: FilePath | None = setting(None, "PSF image (.npy or .tif) when kind = 'file'")
+    per_order: Bool = setting(
+        True,
+        "deconvolve the order-k image with PSF^k, the PSF of an order-k SOFI image (a Gaussian "
+        "of sigma/sqrt(k)); false: the same PSF for every order (pysofi's single est_psf)",
+    )
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> PsfConfig:
@@ -255,6 +265,14 @@ class LdrcConfig(ConfigModel):
         "mask image: the average image or the SOFI image of an order (<= the highest order); "
         "'order2' is background-free, 'average' (pysofi's usual choice) lifts empty regions",
         expected="'average' or 'order<k>' with k in 1..8",
+    )
+    mask_floor: Float | None = setting(
+        5.0,
+        "subtract this percentile of the mask from it (clipped at 0) before LDRC: the mask's "
+        "background floor (camera offset, shot-noise variance) otherwise lifts empty windows "
+        "above the pixels beside a structure; null: the mask as is (pysofi)",
+        ge=0,
+        le=100,
     )
 
     @field_validator("window_size")

@@ -17,6 +17,8 @@ from sofi_dask.pipeline._methods_graph import (
     bleaching_method,
     block_average_tree,
     bsofi_maps,
+    floor_mask,
+    order_psf,
     xc_spec,
     xc_statistic,
 )
@@ -291,7 +293,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
     def stage(name: str, fn: Any, half: Any = None) -> None:
         for k in config.statistic.orders:
-            arr = _as_dask(fn(current[k]))
+            arr = _as_dask(fn(current[k], k))
             sp = spec(name, k, ndim, step)
             g.add(arr, xc_spec(sp, k) if is_xc else sp, config.keeps(name), name)
             current[k] = arr
@@ -307,7 +309,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
     if config.video.enabled and config.noise_filter_1.enabled:
         k1 = masks.gauss1d_mask(nf1.kernel_size, nf1.sigma)
-        stage("noise_filter_1", lambda a: noise_filter1d(a, k1, axis=0))
+        stage("noise_filter_1", lambda a, _k: noise_filter1d(a, k1, axis=0))
     if d.enabled:
         from sofi_dask.image._deconv import deconvsk
 
@@ -320,20 +322,25 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
                 f"{side}), got {d.psf.size}",
             )
         psf = load_psf(d.psf)
+        # the order-k image's PSF is PSF^k (cross-cumulants: each order on its own grid, one PSF)
+        psfs = {
+            k: order_psf(psf, k) if d.psf.per_order and not is_xc else psf
+            for k in config.statistic.orders
+        }
 
-        def deconvolve(a: Any) -> Any:
+        def deconvolve(a: Any, k: int) -> Any:
             return deconvsk(
                 magnitude(a),
-                psf,
+                psfs[k],
                 lam=d.lam,
                 iterations=d.iterations,
                 memory_budget=d.memory_budget_mb * 2**20,
             )
 
-        stage("deconvolution", deconvolve, lambda a, _h, _k: deconvolve(a))
+        stage("deconvolution", deconvolve, lambda a, _h, k: deconvolve(a, k))
     if config.video.enabled and config.noise_filter_2.enabled:
         k2 = masks.gauss1d_mask(nf2.kernel_size, nf2.sigma)
-        stage("noise_filter_2", lambda a: noise_filter1d(a, k2, axis=0))
+        stage("noise_filter_2", lambda a, _k: noise_filter1d(a, k2, axis=0))
     if config.ldrc.enabled:
         from sofi_dask.image._ldrc import ldrc
 
@@ -358,6 +365,8 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
             if is_xc:  # at the frame's pixels, resampled onto each order's grid
                 mask = mask[::k_mask, ::k_mask]
             ldrc_order = 1
+        floor = config.ldrc.mask_floor  # the mask's background floor removed
+        mask = floor_mask(mask, floor)
         g.claim("ldrc", mask)
 
         def grid_factor(a: Any) -> int:  # cross-cumulants: each order on its own finer grid
@@ -366,11 +375,12 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         def ldrc_half(a: Any, h: int, _k: int) -> Any:  # each half with its own mask
             layers = g.quality.layers[h]
             m = layers[0] if config.ldrc.mask == "average" else magnitude(layers[k_mask])
+            m = floor_mask(m, floor)
             return ldrc(magnitude(a), m, order=1, window_size=config.ldrc.window_size)
 
         stage(
             "ldrc",
-            lambda a: ldrc(
+            lambda a, _k: ldrc(
                 magnitude(a), mask, order=grid_factor(a), window_size=config.ldrc.window_size
             ),
             ldrc_half,

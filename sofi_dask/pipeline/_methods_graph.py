@@ -125,3 +125,42 @@ def block_average_tree(
     ]
     total, _ = sum_tree(packs)
     return {p: total[p] / len(stacks) for p in range(1, k)}, total[k]
+
+
+def order_psf(psf: np.ndarray, order: int) -> np.ndarray:
+    """The PSF of an order-``order`` SOFI image: ``psf ** order`` (negatives clipped at 0),
+    normalised to unit sum; a Gaussian of sigma ``s`` gives one of sigma ``s / sqrt(order)``.
+
+    Examples
+    --------
+    >>> from sofi_dask.image._masks import gauss2d_mask
+    >>> p = order_psf(gauss2d_mask((21, 21), 2.0), 4)
+    >>> bool(np.allclose(p, gauss2d_mask((21, 21), 1.0), atol=1e-12))
+    True
+    """
+    out = np.clip(np.asarray(psf, dtype=np.float64), 0.0, None) ** int(order)
+    return out / out.sum()
+
+
+def _floored(mask: np.ndarray, percentile: float) -> np.ndarray:
+    mask = np.asarray(mask, dtype=np.float64)
+    return np.clip(mask - np.percentile(mask, percentile), 0.0, None)
+
+
+def floor_mask(mask: Any, percentile: float | None) -> Any:
+    """The LDRC mask less its ``percentile`` (clipped at 0): its background floor removed
+    (``None``: the mask as is). Lazy for a dask mask (one task: a percentile needs the whole
+    image).
+
+    Examples
+    --------
+    >>> floor_mask(np.array([[10.0, 11.0], [12.0, 30.0]]), 0.0).tolist()
+    [[0.0, 1.0], [2.0, 20.0]]
+    """
+    if percentile is None:
+        return mask
+    if isinstance(mask, da.Array):
+        return mask.rechunk(-1).map_blocks(
+            _floored, float(percentile), dtype=np.float64, meta=np.empty((0, 0))
+        )
+    return _floored(mask, float(percentile))

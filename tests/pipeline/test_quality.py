@@ -39,6 +39,11 @@ def movie_tif(tmp_path_factory):
     return path
 
 
+def _floored(mask):
+    """The default LDRC mask: less its 5th percentile, clipped at 0 (ldrc.mask_floor)."""
+    return np.clip(mask - np.percentile(mask, 5), 0, None)
+
+
 def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
     cfg = _cfg(**{"bleaching.enabled": False, "quality.outputs": "all"})
     result = run_pipeline(movie_tif, tmp_path / "q", cfg)
@@ -69,11 +74,12 @@ def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
     # each half through the run's deconvolution, then LDRC with that half's own mask (the
     # default ldrc.mask: the order-2 image)
     cfg = result.record["parameters"]
-    psf = gauss2d_mask((9, 9), cfg["deconvolution"]["psf"]["sigma_px"])
+    # the order-3 image's PSF: a Gaussian of sigma / sqrt(3); the mask less its 5th percentile
+    psf = gauss2d_mask((9, 9), cfg["deconvolution"]["psf"]["sigma_px"] / np.sqrt(3))
     halves = {}
     for name, half in (("a", a), ("b", b)):
         dec = deconvsk(np.abs(half[3]), psf, lam=cfg["deconvolution"]["lam"], iterations=2)
-        halves[name] = (dec, ldrc(dec, np.abs(half[2]), window_size=7))
+        halves[name] = (dec, ldrc(dec, _floored(np.abs(half[2])), window_size=7))
     for i, stage in enumerate(("deconvolution", "ldrc")):
         expected = frc(halves["a"][i], halves["b"][i], pixel_size=SIM.pixel_size)
         got = images[f"{stage}_order3"]["frc_resolution"]
@@ -129,8 +135,8 @@ def test_halves_take_their_own_average_as_ldrc_mask_and_outputs_statistic(tmp_pa
     split = split_moment_stacks(data, 3, block_frames=50)
     a, b = cumulant_stack(split.half_a), cumulant_stack(split.half_b)
     expected = frc(
-        ldrc(np.abs(a[2]), a[0], window_size=7),
-        ldrc(np.abs(b[2]), b[0], window_size=7),
+        ldrc(np.abs(a[2]), _floored(a[0]), window_size=7),
+        ldrc(np.abs(b[2]), _floored(b[0]), window_size=7),
         pixel_size=SIM.pixel_size,
     )
     assert images["ldrc_order2"]["frc_resolution"] == pytest.approx(expected.resolution, rel=1e-6)
