@@ -231,7 +231,8 @@ class PsfConfig(ConfigModel):
     per_order: Bool = setting(
         True,
         "deconvolve the order-k image with PSF^k, the PSF of an order-k SOFI image (a Gaussian "
-        "of sigma/sqrt(k)); false: the same PSF for every order (pysofi's single est_psf)",
+        "of sigma/sqrt(k); not for xc_cumulants or linearised images); false: the same PSF for "
+        "every order (pysofi's single est_psf)",
     )
 
     @model_validator(mode="after")

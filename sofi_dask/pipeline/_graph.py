@@ -322,11 +322,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
                 f"{side}), got {d.psf.size}",
             )
         psf = load_psf(d.psf)
-        # the order-k image's PSF is PSF^k (cross-cumulants: each order on its own grid, one PSF)
-        psfs = {
-            k: order_psf(psf, k) if d.psf.per_order and not is_xc else psf
-            for k in config.statistic.orders
-        }
+        # the order-k image's PSF is PSF^k; one PSF for cross-cumulants (each order on its own
+        # grid) and for linearised images (|image|^(1/k) has the PSF's width again)
+        scale = d.psf.per_order and not is_xc and not config.statistic.linearise
+        psfs = {k: order_psf(psf, k) if scale else psf for k in config.statistic.orders}
 
         def deconvolve(a: Any, k: int) -> Any:
             return deconvsk(

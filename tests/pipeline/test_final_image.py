@@ -128,3 +128,20 @@ def test_floor_mask_numpy_and_dask():
     assert isinstance(lazy, da.Array)
     np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-12)
     assert floor_mask(mask, None) is mask
+
+
+def test_linearised_images_keep_one_psf(tmp_path, filaments):
+    """|image|^(1/k) has the PSF's width again: deconvolved with the PSF, not PSF^k."""
+    path, _ = filaments
+    cfg = apply_overrides(
+        PipelineConfig(),
+        {**RUN, "statistic.linearise": True, "ldrc.enabled": False, "deconvolution.iterations": 3},
+    )
+    result = run_pipeline(path, tmp_path / "out", cfg)
+    cum = cumulants(tifffile.imread(path).astype(np.float64), 3)
+    psf = gauss2d_mask((51, 51), 2.0)
+    for k in (2, 3):
+        dec = deconvsk(np.abs(cum[k]) ** (1.0 / k), psf, lam=1.5, iterations=3)
+        np.testing.assert_allclose(
+            result.load(f"deconvolution_order{k}"), dec, rtol=1e-7, atol=1e-9 * dec.max()
+        )
