@@ -28,9 +28,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
 from sofi_dask.image import _finterp_kernels as K
+from sofi_dask.image._finterp_moments import finterp_moment_stacks
 from sofi_dask.image._finterp_writers import (
     fourier_interp_movie_to_tiff,
     fourier_interp_movie_to_zarr,
@@ -313,9 +313,10 @@ def moments_with_finterp(
 ) -> dict[int, Any]:
     """Central moments of the Fourier-interpolated frames, orders 1..max_order, one pass.
 
-    The interpolated movie is never written: each chunk of frames is interpolated in the task
-    that reduces it. Equivalent to pysofi's ``moment_im_with_finterp`` for every order at once,
-    in float64 (pysofi truncates to int64).
+    The interpolated movie is never materialised: each task interpolates a few frames of its
+    chunk at a time into a reused buffer and accumulates their moments
+    (:func:`sofi_dask.image._finterp_moments.finterp_moment_stacks`). Equivalent to pysofi's
+    ``moment_im_with_finterp`` for every order at once, in float64 (pysofi truncates to int64).
 
     Parameters
     ----------
@@ -342,18 +343,12 @@ def moments_with_finterp(
     >>> m[2].shape
     (7, 9)
     """
-    from sofi_dask.stats._moments import central_moments
-
     factor = check_positive_int(factor, "factor", integral_float=True)
     max_order = check_positive_int(max_order, "max_order")
     arr, lazy = as_movie_array(data)
-    start, end = check_frames(frames, arr.shape[0])
-    interp = interpolate_movie(arr[start:end], factor)
-    out = central_moments(interp, max_order, split_every=split_every)
-    if lazy:
-        return out
-    values = threaded_compute(*out.values())
-    return dict(zip(out, values, strict=True))
+    window = check_frames(frames, arr.shape[0])
+    (stack,) = finterp_moment_stacks(arr, max_order, [window], factor, split_every=split_every)
+    return {p: stack[p] for p in range(1, max_order + 1)}
 
 
 def moment_im_with_finterp(data: Any, order: int, factor: int, *, frames: Any = None) -> Any:

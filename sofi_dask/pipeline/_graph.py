@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -227,10 +228,17 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         else:
             work = bleaching.correct_bleaching(work, g.blocks)
         g.claim("bleaching", work)
+    # the moment stacks of the statistic: with --finterp, the interpolation fused into the
+    # reduction (no interpolated chunk; `stat_input` is then the movie before interpolation)
+    stat_input, stacks_of = work, partial(moments.moment_stacks, work)
     if factor > 1:
         from sofi_dask.image._finterp import interpolate_movie
+        from sofi_dask.image._finterp_moments import finterp_moment_stacks
 
-        work = interpolate_movie(work, factor, dtype=config.finterp.precision)
+        stacks_of = partial(
+            finterp_moment_stacks, work, factor=factor, dtype=config.finterp.precision
+        )
+        work = interpolate_movie(work, factor, dtype=config.finterp.precision)  # video, xc
         g.claim("finterp", work)
 
     # moments / cumulants, whole movie or SOFI video
@@ -253,7 +261,9 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         # the same statistic from sub-window states, with two interleaved halves for FRC
         from sofi_dask.pipeline._quality import split_statistic
 
-        per_order, g.quality = split_statistic(work, config, g.blocks if block_stats else None)
+        per_order, g.quality = split_statistic(
+            stat_input, config, g.blocks if block_stats else None, stacks_of=stacks_of
+        )
         if work is data and (not block_stats or _covers(g.blocks, data.shape[0])):
             average = g.quality.average  # from the same states (one pass)
     else:
@@ -262,7 +272,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         from sofi_dask.stats._cumulants import cumulant_stack
 
         windows = g.blocks if block_stats else [(0, work.shape[0])]
-        stacks = moments.moment_stacks(work, config.max_order, windows)
+        stacks = stacks_of(config.max_order, windows)
         with_average = work is data and _covers(windows, data.shape[0])
         if len(stacks) > 1:  # the block average (and the average image) from one sum tree
             per_order, total = block_average_tree(stacks, windows, stat != "moments")

@@ -171,12 +171,17 @@ def _block_means(
 
 
 def split_statistic(
-    work: Any, config: PipelineConfig, blocks: Sequence[tuple[int, int]] | None
+    work: Any,
+    config: PipelineConfig,
+    blocks: Sequence[tuple[int, int]] | None,
+    stacks_of: Any = None,
 ) -> tuple[dict[int, Any], QualityGraph]:
     """The statistic per order (as the pipeline's) and its two halves, from one set of states.
 
     ``blocks``: bleaching blocks (statistic per block, then their unweighted mean, as
-    ``block_average``), or None for the whole movie.
+    ``block_average``), or None for the whole movie. ``stacks_of(max_order, windows,
+    check_length=False)`` makes the windows' moment stacks (default
+    ``stats.moment_stacks(work, ...)``; the fused Fourier interpolation with ``--finterp``).
     """
     from sofi_dask.stats._cumulants import cumulant_stack
     from sofi_dask.stats._moments import moment_stacks
@@ -190,7 +195,10 @@ def split_statistic(
         list(blocks) if blocks else [(0, n)], config.quality.block_frames, max_order, edges
     )
     flat = [w for subs in per_block for w in subs]
-    stacks = moment_stacks(work, max_order, flat, check_length=False)
+    if stacks_of is None:
+        stacks = moment_stacks(work, max_order, flat, check_length=False)
+    else:
+        stacks = stacks_of(max_order, flat, check_length=False)
     counts = [b - a for a, b in flat]
 
     def layers(stack: Any) -> Any:

@@ -1,0 +1,154 @@
+"""Fourier interpolation fused into the moment reduction: one chunk of frames in, the moment
+stack of a band of rows of its interpolated frames out, no interpolated chunk in memory (no
+dask inside).
+
+The interpolated frames of a chunk ``(t, H, W)`` would be ``f^2`` times its pixels, in float64
+8/2 = 4 times the bytes per pixel of uint16: materialised per chunk (64 MiB pieces), each was
+written once (page faults on fresh memory) and read again by the moment reduction. Here a
+task interpolates a few frames at a time into one reused buffer and adds their power sums to
+float64 accumulators right away (:func:`sofi_dask.stats._moment_fused_kernels.accumulate_powers`).
+
+Layout: the operator's rows ``m = j f`` are unit vectors (the samples of the input are kept),
+so only the new rows and columns are matrix products. The buffer holds a band of output rows
+``[r0, r1)`` phase by phase: first the band's coarse rows (input rows, copied), then its new
+rows (``Lx[new rows] @ frames``, one product per frame); along x first the W coarse columns,
+then the new columns (one product ``(batch * rows, W) @ (W, Wn - W)`` for the whole batch).
+Moments are per pixel, so the sums are accumulated in that permuted order and put back in
+place once per chunk. Rows first, then columns: a band costs its share of the products and
+no more, so bands (for big frames) add no arithmetic.
+
+The reference of the power sums is the interpolated mean frame (float64, same operator): the
+mean of the interpolated frames by linearity, up to rounding, which the first power sum
+corrects exactly (:func:`sofi_dask.stats._moment_fused_kernels.state_from_power_sums`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sofi_dask.stats._moment_fused_kernels import accumulate_powers, state_from_power_sums
+
+__all__ = ["band_moment_stack", "band_plan"]
+
+#: bytes of the interpolated batch buffer of one task (a few frames of 256 x 256 at f = 2)
+BATCH_BYTES = 8 * 2**20
+
+
+def band_plan(lx: np.ndarray, ly: np.ndarray, rows: tuple[int, int]) -> dict[str, Any]:
+    """The operators and index maps of the output rows ``rows = (r0, r1)``, permuted layout.
+
+    Keys: ``coarse`` (slice of input rows copied), ``lx_new`` (rows of ``lx`` for the band's new
+    rows), ``ly_new_t`` ((W, Wn - W), the new columns), ``row_order`` / ``col_order`` (output
+    index of each permuted row / column).
+    """
+    hn, h = lx.shape
+    wn, w = ly.shape
+    f = (hn - 1) // (h - 1) if h > 1 else ((wn - 1) // (w - 1) if w > 1 else 1)
+    r0, r1 = int(rows[0]), int(rows[1])
+    band = np.arange(r0, r1)
+    coarse_rows = band[band % f == 0]
+    new_rows = band[band % f != 0]
+    new_cols = np.array([j * f + s for s in range(1, f) for j in range(w - 1)], dtype=np.int64)
+    return {
+        "coarse": slice(int(coarse_rows[0]) // f, int(coarse_rows[-1]) // f + 1)
+        if coarse_rows.size
+        else slice(0, 0),
+        "lx_new": np.ascontiguousarray(lx[new_rows]),
+        "ly_new_t": np.ascontiguousarray(ly[new_cols].T),
+        "row_order": np.concatenate([coarse_rows, new_rows]) - r0,
+        "col_order": np.concatenate([np.arange(w) * f, new_cols]),
+    }
+
+
+def _interp_into(
+    out: np.ndarray, frames: np.ndarray, plan: dict[str, Any], lx_new: Any, ly_new_t: Any
+) -> None:
+    """The band of ``frames`` (k, H, W), already of ``out``'s dtype, into ``out`` (k, rows, Wn)
+    in the permuted layout."""
+    k, _, w = frames.shape
+    coarse = frames[:, plan["coarse"]]
+    nc = coarse.shape[1]
+    out[:, :nc, :w] = coarse
+    if lx_new.shape[0]:
+        np.matmul(lx_new, frames, out=out[:, nc:, :w])
+    if ly_new_t.shape[1]:
+        flat = out.reshape(k * out.shape[1], out.shape[2])
+        np.matmul(flat[:, :w], ly_new_t, out=flat[:, w:])
+
+
+def band_moment_stack(
+    frames: np.ndarray,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    rows: tuple[int, int],
+    max_order: int,
+    *,
+    dtype: Any = np.float64,
+    batch_bytes: int = BATCH_BYTES,
+) -> np.ndarray:
+    """Moment stack of output rows ``rows`` of the interpolated ``frames``, without them.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (t, H, W) real values, ``t >= 1``.
+    lx, ly : numpy.ndarray
+        ``interp_operator(H, f)`` and ``interp_operator(W, f)``.
+    rows : (int, int)
+        Output rows ``r0..r1-1`` of the interpolated grid.
+    max_order : int
+        Highest order, >= 1.
+    dtype : {numpy.float64, numpy.float32}
+        Arithmetic of the interpolation (the power sums are float64 in both cases).
+    batch_bytes : int
+        Size of the reused buffer of interpolated frames.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(max_order + 1, r1 - r0, Wn)``: the mean, 0, then the central moments
+        ``M_p / t`` (the layout of :func:`sofi_dask.stats.moment_stack`).
+
+    Examples
+    --------
+    >>> from sofi_dask.image._finterp_kernels import apply_operators, interp_operator
+    >>> movie = np.random.default_rng(0).random((6, 3, 4))
+    >>> lx, ly = interp_operator(3, 2), interp_operator(4, 2)
+    >>> stack = band_moment_stack(movie, lx, ly, (0, 5), 2)
+    >>> direct = apply_operators(movie, lx, ly)
+    >>> bool(np.allclose(stack[2], direct.var(axis=0), rtol=1e-12, atol=0))
+    True
+    """
+    dt = np.dtype(dtype)
+    frames = np.asarray(frames)
+    t, h, w = frames.shape
+    wn = ly.shape[0]
+    plan = band_plan(lx, ly, rows)
+    ny = int(rows[1]) - int(rows[0])
+    # the reference: the interpolated mean frame, float64
+    mean_raw = frames.sum(axis=0, dtype=np.float64)[None] / t
+    ref = np.empty((1, ny, wn), dtype=np.float64)
+    _interp_into(ref, mean_raw, plan, plan["lx_new"], plan["ly_new_t"])
+    ref = ref[0]
+    lx_new = plan["lx_new"].astype(dt, copy=False)
+    ly_new_t = plan["ly_new_t"].astype(dt, copy=False)
+    step = max(1, min(t, int(batch_bytes) // max(1, ny * wn * dt.itemsize)))
+    cast = np.empty((step, h, w), dtype=dt)
+    buf = np.empty((step, ny, wn), dtype=dt)
+    sums = np.zeros((max_order, ny, wn), dtype=np.float64)
+    for a in range(0, t, step):
+        k = min(step, t - a)
+        cast[:k] = frames[a : a + k]
+        _interp_into(buf[:k], cast[:k], plan, lx_new, ly_new_t)
+        accumulate_powers(buf[:k], ref, sums)
+    mean, central = state_from_power_sums(t, ref, sums)
+    out = np.empty((max_order + 1, ny, wn), dtype=np.float64)
+    rows_at, cols_at = plan["row_order"], plan["col_order"]
+    place = np.ix_(rows_at, cols_at)
+    out[0][place] = mean
+    out[1] = 0.0
+    for p in range(2, max_order + 1):
+        out[p][place] = central[p - 2] / t
+    return out

@@ -1,0 +1,107 @@
+"""Central sums accumulated batch by batch about a mean known in advance (numba, no dask).
+
+:mod:`sofi_dask.stats._moment_kernels` reduces a chunk that is in memory (mean first, then the
+sums about it). A producer that makes its frames a few at a time (the Fourier interpolation
+fused into the moment reduction, :mod:`sofi_dask.image._finterp_moments_kernels`) knows the
+chunk's mean beforehand (interpolation is linear: the mean of the interpolated frames is the
+interpolated mean frame) and feeds each batch once: :func:`accumulate_powers` adds
+``sum (x - ref)^p`` for ``p = 1..max_order`` to float64 accumulators. ``ref`` may differ from
+the exact mean of the values by rounding (or by the float32 error of the frames); the first
+power sum records that offset and :func:`state_from_power_sums` removes it with the exact
+binomial shift, so the state is the chunk's central sums (as :func:`central_sums` gives them)
+to rounding.
+"""
+
+from __future__ import annotations
+
+import functools
+from math import comb
+
+import numba
+import numpy as np
+
+__all__ = ["accumulate_powers", "state_from_power_sums"]
+
+
+def _make_kernel(n_pows: int):  # pragma: no cover - compiled
+    """Kernel adding the power sums of orders 1..n_pows (a compile-time constant: unrolled)."""
+
+    @numba.njit(nogil=True, cache=True, fastmath=False)
+    def kernel(batch, ref, sums):
+        t, ny, nx = batch.shape
+        for i in range(ny):  # one row at a time: the row's accumulators stay in L1 cache
+            for k in range(t):
+                for j in range(nx):
+                    d = batch[k, i, j] - ref[i, j]
+                    p = d
+                    sums[0, i, j] += p
+                    for o in range(1, n_pows):
+                        p *= d
+                        sums[o, i, j] += p
+
+    return kernel
+
+
+@functools.cache
+def _kernel(n_pows: int):
+    return _make_kernel(n_pows)
+
+
+def accumulate_powers(batch: np.ndarray, ref: np.ndarray, sums: np.ndarray) -> None:
+    """Add ``sum_t (batch[t] - ref) ** p`` to ``sums[p - 1]`` for ``p = 1..len(sums)``, in place.
+
+    Parameters
+    ----------
+    batch : numpy.ndarray
+        (t, y, x) float32 or float64 values (any strides).
+    ref : numpy.ndarray
+        (y, x) float64 reference (the chunk's mean, up to rounding).
+    sums : numpy.ndarray
+        (max_order, y, x) float64 accumulators, C-contiguous.
+
+    Examples
+    --------
+    >>> sums = np.zeros((2, 1, 1))
+    >>> accumulate_powers(np.array([[[1.0]], [[3.0]]]), np.array([[2.0]]), sums)
+    >>> sums[:, 0, 0].tolist()
+    [0.0, 2.0]
+    """
+    if batch.shape[0] and sums.shape[0]:
+        _kernel(int(sums.shape[0]))(batch, ref, sums)
+
+
+def state_from_power_sums(
+    n: int, ref: np.ndarray, sums: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and central sums of orders 2..max_order from power sums about ``ref``.
+
+    With ``S_p = sum (x - ref)^p`` (``S_0 = n``) and ``delta = S_1 / n`` the mean is
+    ``ref + delta`` and ``M_p = sum_k C(p, k) S_k (-delta)^(p - k)`` (exact).
+
+    Returns
+    -------
+    mean : numpy.ndarray
+        (y, x) float64.
+    central : numpy.ndarray
+        (max_order - 1, y, x) float64, ``central[p - 2] = M_p``.
+
+    Examples
+    --------
+    >>> mean, m = state_from_power_sums(2, np.array([[0.0]]), np.array([[[4.0]], [[10.0]]]))
+    >>> float(mean[0, 0]), float(m[0, 0, 0])
+    (2.0, 2.0)
+    """
+    max_order = int(sums.shape[0])
+    delta = sums[0] / n
+    mean = ref + delta
+    central = np.empty((max(max_order - 1, 0),) + ref.shape, dtype=np.float64)
+    neg = -delta
+    for p in range(2, max_order + 1):
+        acc = sums[p - 1].copy()
+        power = np.ones_like(delta)
+        for k in range(p - 1, -1, -1):  # terms S_k (-delta)^(p-k), k = p-1 .. 0
+            power = power * neg
+            s_k = sums[k - 1] if k >= 1 else n
+            acc += comb(p, k) * s_k * power
+        central[p - 2] = acc
+    return mean, central

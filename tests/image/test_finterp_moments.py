@@ -1,0 +1,159 @@
+"""The Fourier interpolation fused into the moment reduction, against direct formulas: every
+frame interpolated by a cosine series of its mirror extension (written here), then np.mean and
+the central moments by their definition."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+
+from sofi_dask.errors import InputError
+from sofi_dask.image._finterp_kernels import interp_operator
+from sofi_dask.image._finterp_moments import finterp_moment_stacks
+from sofi_dask.image._finterp_moments_kernels import band_moment_stack
+from sofi_dask.stats._moment_fused_kernels import accumulate_powers, state_from_power_sums
+
+
+def cosine_interp_matrix(n, f):
+    """(Hn, n) matrix: the DCT-II cosine series of a length-n signal evaluated at t = m / f."""
+    k = np.arange(n)[:, None]
+    samples = np.arange(n)[None, :]
+    weights = np.where(np.arange(n) == 0, 1.0, 2.0)[:, None] / n
+    analysis = weights * np.cos(np.pi * k * (2 * samples + 1) / (2 * n))  # coefficients
+    t = np.arange((n - 1) * f + 1)[:, None] / f
+    synthesis = np.cos(np.pi * np.arange(n)[None, :] * (2 * t + 1) / (2 * n))
+    return synthesis @ analysis
+
+
+def direct_stack(movie, f, max_order):
+    """Mean and central moments (divided by t) of every frame interpolated one by one."""
+    mx = cosine_interp_matrix(movie.shape[1], f)
+    my = cosine_interp_matrix(movie.shape[2], f)
+    frames = np.array([mx @ frame.astype(np.float64) @ my.T for frame in movie])
+    mean = np.mean(frames, axis=0)
+    dev = frames - mean
+    return np.array(
+        [mean, np.zeros_like(mean)] + [np.mean(dev**p, axis=0) for p in range(2, max_order + 1)]
+    )
+
+
+def assert_stack_close(got, expected, rtol):
+    for p in range(expected.shape[0]):
+        scale = np.abs(expected[p]).max()
+        np.testing.assert_allclose(
+            got[p], expected[p], rtol=0, atol=rtol * scale, err_msg=f"layer {p}"
+        )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(5)
+
+
+def test_the_cosine_reference_reproduces_the_samples():
+    m = cosine_interp_matrix(7, 3)
+    np.testing.assert_allclose(m[::3], np.eye(7), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (4, 9), (1, 6), (6, 1)])
+@pytest.mark.parametrize("factor", [2, 3])
+def test_fused_stacks_equal_the_direct_formula(rng, shape, factor):
+    movie = rng.poisson(40.0, (45, *shape)).astype(np.uint16) + np.uint16(1000)
+    lazy = da.from_array(movie, chunks=(8, -1, -1))  # 6 chunks, the last one short
+    windows = [(0, 45), (3, 30), (17, 18), (40, 45)]  # across chunk edges, one frame, the tail
+    stacks = finterp_moment_stacks(lazy, 6, windows, factor, check_length=False)
+    got = dask.compute(*stacks)
+    for (a, b), stack in zip(windows, got, strict=True):
+        assert stack.shape == (7, (shape[0] - 1) * factor + 1, (shape[1] - 1) * factor + 1)
+        assert_stack_close(stack, direct_stack(movie[a:b], factor, 6), 1e-8)
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_float32_interpolation_within_1e5_of_the_direct_formula(rng, factor):
+    movie = rng.poisson(30.0, (40, 9, 8)).astype(np.float64) - 25.0  # signed values
+    (stack,) = finterp_moment_stacks(movie, 4, [(0, 40)], factor, dtype=np.float32)
+    expected = direct_stack(movie, factor, 4)
+    assert_stack_close(stack, expected, 1e-5)
+    assert not np.array_equal(stack, finterp_moment_stacks(movie, 4, [(0, 40)], factor)[0])
+
+
+def test_bands_of_rows_and_merge_fan_in_give_the_same_stack(rng):
+    movie = da.from_array(rng.poisson(20.0, (30, 11, 6)), chunks=(7, -1, -1))
+    (whole,) = finterp_moment_stacks(movie, 4, [(0, 30)], 2)
+    (banded,) = finterp_moment_stacks(movie, 4, [(0, 30)], 2, band_bytes=1, split_every=3)
+    assert len(banded.chunks[1]) == 21  # one output row per band
+    np.testing.assert_allclose(banded.compute(), whole.compute(), rtol=1e-12, atol=1e-9)
+    assert_stack_close(whole.compute(), direct_stack(movie.compute(), 2, 4), 1e-8)
+
+
+def test_large_offset_keeps_the_accuracy(rng):
+    movie = rng.normal(0.0, 1.0, (50, 5, 4)) + 1e7  # the moments are about 1e-14 of the mean^2
+    (stack,) = finterp_moment_stacks(movie, 4, [(0, 50)], 2)
+    assert_stack_close(stack, direct_stack(movie - 1e7, 2, 4) + np.eye(5)[:, :1, None] * 1e7, 1e-7)
+
+
+def test_each_input_chunk_is_read_once(rng):
+    movie = rng.poisson(10.0, (40, 6, 5)).astype(np.uint16)
+    reads: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def read(block, block_info=None):
+        with lock:
+            key = block_info[0]["chunk-location"][0]
+            reads[key] = reads.get(key, 0) + 1
+        return block
+
+    source = da.from_array(movie, chunks=(10, -1, -1)).map_blocks(read, dtype=movie.dtype)
+    windows = [(0, 40), (0, 20), (20, 40), (5, 35)]
+    stacks = finterp_moment_stacks(source, 3, windows, 2, band_bytes=1)  # 11 bands
+    dask.compute(*stacks, scheduler="threads")
+    assert reads == {0: 1, 1: 1, 2: 1, 3: 1}
+
+
+def test_a_task_holds_no_interpolated_chunk(rng):
+    """Peak numpy memory of one task is flat in its frame count and far below the t x Y x X
+    float64 chunk the unfused path made."""
+    lx, ly = interp_operator(64, 2), interp_operator(64, 2)
+    peaks = {}
+    for t in (32, 256):
+        movie = rng.poisson(10.0, (t, 64, 64)).astype(np.uint16)
+        band_moment_stack(movie[:2], lx, ly, (0, 127), 4)  # compiled before measuring
+        tracemalloc.start()
+        band_moment_stack(movie, lx, ly, (0, 127), 4, batch_bytes=2**20)
+        peaks[t] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    chunk_256 = 256 * 127 * 127 * 8
+    assert peaks[256] < chunk_256 / 8
+    assert peaks[256] < 1.2 * peaks[32]
+
+
+def test_power_sums_shift_to_the_central_sums(rng):
+    x = rng.normal(3.0, 2.0, (20, 2, 3))
+    sums = np.zeros((5, 2, 3))
+    ref = np.full((2, 3), 2.5)  # deliberately off the mean
+    accumulate_powers(x[:7], ref, sums)
+    accumulate_powers(x[7:], ref, sums)
+    mean, central = state_from_power_sums(20, ref, sums)
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-14)
+    for p in range(2, 6):
+        expected = ((x - x.mean(axis=0)) ** p).sum(axis=0)
+        np.testing.assert_allclose(central[p - 2], expected, rtol=1e-10, atol=1e-10)
+
+
+def test_bad_arguments(rng):
+    movie = np.zeros((5, 3, 3))
+    with pytest.raises(InputError, match="windows\\[0\\]"):
+        finterp_moment_stacks(movie, 4, [(0, 3)], 2)
+    with pytest.raises(InputError, match="windows\\[1\\]"):
+        finterp_moment_stacks(movie, 2, [(0, 3), (4, 9)], 2)
+    with pytest.raises(InputError, match="dtype"):
+        finterp_moment_stacks(movie, 2, [(0, 5)], 2, dtype=np.int32)
+    with pytest.raises(InputError, match="factor"):
+        finterp_moment_stacks(movie, 2, [(0, 5)], 0)
+    with pytest.raises(InputError, match="windows"):
+        finterp_moment_stacks(movie, 2, [], 2)
