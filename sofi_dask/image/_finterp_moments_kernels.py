@@ -19,7 +19,7 @@ no more, so bands (for big frames) add no arithmetic.
 
 The reference of the power sums is the interpolated mean frame (float64, same operator): the
 mean of the interpolated frames by linearity, up to rounding, which the first power sum
-corrects exactly (:func:`sofi_dask.stats._moment_fused_kernels.state_from_power_sums`).
+corrects exactly (:func:`sofi_dask.stats._moment_fused_kernels.stack_from_power_sums`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from sofi_dask.stats._moment_fused_kernels import accumulate_powers, state_from_power_sums
+from sofi_dask.stats._moment_fused_kernels import accumulate_powers, stack_from_power_sums
 
 __all__ = ["band_moment_stack", "band_plan"]
 
 #: bytes of the interpolated batch buffer of one task (a few frames of 256 x 256 at f = 2)
-BATCH_BYTES = 8 * 2**20
+BATCH_BYTES = 4 * 2**20
 
 
 def band_plan(lx: np.ndarray, ly: np.ndarray, rows: tuple[int, int]) -> dict[str, Any]:
@@ -143,12 +143,6 @@ def band_moment_stack(
         cast[:k] = frames[a : a + k]
         _interp_into(buf[:k], cast[:k], plan, lx_new, ly_new_t)
         accumulate_powers(buf[:k], ref, sums)
-    mean, central = state_from_power_sums(t, ref, sums)
     out = np.empty((max_order + 1, ny, wn), dtype=np.float64)
-    rows_at, cols_at = plan["row_order"], plan["col_order"]
-    place = np.ix_(rows_at, cols_at)
-    out[0][place] = mean
-    out[1] = 0.0
-    for p in range(2, max_order + 1):
-        out[p][place] = central[p - 2] / t
+    stack_from_power_sums(t, ref, sums, plan["row_order"], plan["col_order"], out)
     return out

@@ -20,7 +20,7 @@ from math import comb
 import numba
 import numpy as np
 
-__all__ = ["accumulate_powers", "state_from_power_sums"]
+__all__ = ["accumulate_powers", "stack_from_power_sums", "state_from_power_sums"]
 
 
 def _make_kernel(n_pows: int):  # pragma: no cover - compiled
@@ -92,16 +92,46 @@ def state_from_power_sums(
     (2.0, 2.0)
     """
     max_order = int(sums.shape[0])
-    delta = sums[0] / n
-    mean = ref + delta
-    central = np.empty((max(max_order - 1, 0),) + ref.shape, dtype=np.float64)
-    neg = -delta
-    for p in range(2, max_order + 1):
-        acc = sums[p - 1].copy()
-        power = np.ones_like(delta)
-        for k in range(p - 1, -1, -1):  # terms S_k (-delta)^(p-k), k = p-1 .. 0
-            power = power * neg
-            s_k = sums[k - 1] if k >= 1 else n
-            acc += comb(p, k) * s_k * power
-        central[p - 2] = acc
-    return mean, central
+    ny, nx = ref.shape
+    out = np.empty((max_order + 1, ny, nx), dtype=np.float64)
+    rows, cols = np.arange(ny), np.arange(nx)
+    stack_from_power_sums(n, ref, sums, rows, cols, out)
+    return out[0], out[2:] * n
+
+
+def stack_from_power_sums(
+    n: int, ref: np.ndarray, sums: np.ndarray, rows: np.ndarray, cols: np.ndarray, out: np.ndarray
+) -> None:
+    """Write the moment stack ``[mean, 0, M_2 / n, ..., M_max / n]`` of the power sums about
+    ``ref`` (see :func:`state_from_power_sums`) into ``out[:, rows[i], cols[j]]`` (pixel
+    ``(i, j)`` of ``ref`` goes to output pixel ``(rows[i], cols[j])``), with no temporaries."""
+    max_order = int(sums.shape[0])
+    binom = np.array(
+        [[comb(p, k) for k in range(max_order + 1)] for p in range(max_order + 1)], dtype=np.float64
+    )
+    _place_stack(float(n), ref, sums, binom, rows.astype(np.int64), cols.astype(np.int64), out)
+
+
+@numba.njit(nogil=True, cache=True, fastmath=False)
+def _place_stack(n, ref, sums, binom, rows, cols, out):  # pragma: no cover - compiled
+    max_order = sums.shape[0]
+    ny, nx = ref.shape
+    s = np.empty(max_order + 1)
+    for i in range(ny):
+        r = rows[i]
+        for j in range(nx):
+            c = cols[j]
+            s[0] = n
+            for p in range(1, max_order + 1):
+                s[p] = sums[p - 1, i, j]
+            neg = -s[1] / n
+            out[0, r, c] = ref[i, j] - neg
+            if max_order >= 1:
+                out[1, r, c] = 0.0
+            for p in range(2, max_order + 1):
+                acc = s[p]
+                power = 1.0
+                for k in range(p - 1, -1, -1):  # S_k (-delta)^(p - k), k = p-1 .. 0
+                    power *= neg
+                    acc += binom[p, k] * s[k] * power
+                out[p, r, c] = acc / n
