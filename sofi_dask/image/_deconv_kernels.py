@@ -239,12 +239,19 @@ def _rl_step_fft(x: np.ndarray, otf: np.ndarray, scale: float, workers: int) -> 
     return np.maximum(buf, 0.0, out=buf)
 
 
-def _rl_step_dct(x: np.ndarray, lam: np.ndarray, scale: float, workers: int) -> np.ndarray:
+def _rl_step_dct(
+    x: np.ndarray, lam: np.ndarray, scale: float, workers: int, spare: np.ndarray | None = None
+) -> np.ndarray:
     # one image-sized buffer for the whole step: transforms overwrite their input, products
     # and quotients are written in place (each fresh 32 MB array of a 2048 x 2048 image is
-    # new pages for the kernel to fault in and zero: system time)
+    # new pages for the kernel to fault in and zero: system time). ``spare``: a buffer of x's
+    # shape to use for it (the previous step's input), instead of a new one.
     ax = (-2, -1)
-    buf = sfft.dctn(x, axes=ax, workers=workers)
+    if spare is None:
+        buf = sfft.dctn(x, axes=ax, workers=workers)
+    else:  # the same transform of a copy, in place: the same numbers
+        np.copyto(spare, x)
+        buf = sfft.dctn(spare, axes=ax, workers=workers, overwrite_x=True)
     buf *= lam
     buf = sfft.idctn(buf, axes=ax, workers=workers, overwrite_x=True)  # reblurred estimate
     np.divide(x, _floor_eps(buf), out=buf)  # ratio
@@ -268,10 +275,16 @@ def deconvsk_stack(images: np.ndarray, plan: SkPlan, workers: int = 1) -> np.nda
         raise ValueError(f"images have shape {(h, w)}, the plan was made for {plan.image_shape}")
     if plan.method == "fft":
         x = mirror_extend(x)
+    spare = None
     for i in range(len(plan.kernels)):
         _floor_eps(x)
-        step = _rl_step_fft if plan.method == "fft" else _rl_step_dct
-        x = step(x, plan.spectrum(i, workers), float(plan.scale[i]), workers)
+        if plan.method == "fft":
+            x = _rl_step_fft(x, plan.spectrum(i, workers), float(plan.scale[i]), workers)
+            continue
+        # DCT steps ping-pong between two buffers (no fresh image-sized array per step)
+        out = _rl_step_dct(x, plan.spectrum(i, workers), float(plan.scale[i]), workers, spare)
+        spare = x if out is not x else None
+        x = out
     return _floor_eps(np.ascontiguousarray(x[..., :h, :w]))
 
 

@@ -292,6 +292,21 @@ def test_fft_threads_of_whole_images_change_no_bit(rng, psf):
     np.testing.assert_array_equal(deconvsk(image, psf, iterations=4, workers=2), one.compute())
 
 
+def test_dct_steps_reusing_a_buffer_change_no_bit(rng):
+    """deconvsk_stack's DCT steps reuse the previous step's array instead of a fresh one per
+    step: the numbers of the plain loop (a new array per transform), to the bit."""
+    from sofi_dask.image import _deconv_kernels as K
+
+    stack = rng.random((2, 40, 36)) * 30 + 1
+    plan = K.make_plan(K.shrinking_kernels(gauss_psf(3, 1.3), 1.5, 6), (40, 36))
+    assert plan.method == "dct"
+    x = stack.copy()
+    for i in range(len(plan.kernels)):
+        K._floor_eps(x)
+        x = K._rl_step_dct(x, plan.spectrum(i), float(plan.scale[i]), 1)
+    np.testing.assert_array_equal(K.deconvsk_stack(stack, plan), K._floor_eps(x))
+
+
 def test_deconvsk_on_a_distributed_cluster(dask_client, rng):
     stack = rng.random((4, 12, 10)) * 20 + 1
     psf = gauss_psf(2, 1.3)
