@@ -264,3 +264,31 @@ def test_complex_input_is_refused():
         ldrc(np.ones((8, 8), dtype=complex), np.ones((8, 8)), window_size=3)
     with pytest.raises(InputError, match="parameter 'mask': .* real-valued .*, got dtype complex"):
         ldrc(np.ones((8, 8)), np.ones((8, 8), dtype=complex), window_size=3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (40, 33), (3, 17, 12)])
+@pytest.mark.parametrize("window", [(1, 1), (1, 4), (3, 3), (5, 2), (7, 5)])
+def test_window_min_max_equal_scipy_filters_and_a_direct_loop(rng, shape, window):
+    """The numba window minimum/maximum: the values of scipy's min/max filters at the windows
+    fully inside (what ldrc_block used before), to the bit, and of a direct loop."""
+    from scipy import ndimage
+
+    from sofi_dask.image._ldrc_kernels import window_max, window_min
+
+    if window[0] > shape[-2] or window[1] > shape[-1]:
+        return
+    x = np.round(rng.normal(0, 3, shape), 1)  # ties and negative values
+    size = (1,) * (len(shape) - 2) + window
+    valid = (...,) + tuple(
+        slice(w // 2, w // 2 + n - w + 1) for n, w in zip(shape[-2:], window, strict=True)
+    )
+    for fn, filt, red in ((window_min, ndimage.minimum_filter, np.min),
+                          (window_max, ndimage.maximum_filter, np.max)):  # fmt: skip
+        got = fn(x, window)
+        np.testing.assert_array_equal(got, filt(x, size=size, mode="nearest")[valid])
+        oh, ow = shape[-2] - window[0] + 1, shape[-1] - window[1] + 1
+        direct = np.empty(shape[:-2] + (oh, ow))
+        for i in range(oh):
+            for j in range(ow):
+                direct[..., i, j] = red(x[..., i : i + window[0], j : j + window[1]], axis=(-2, -1))
+        np.testing.assert_array_equal(got, direct)
