@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from sofi_dask.io._fileio import pread_full
+
 __all__ = ["ChunkDecodeError", "ChunkFileReader"]
 
 _TAIL = 4  # bytes of the crc32c checksum at the end of every chunk file
@@ -49,20 +51,19 @@ def _buffer(size: int) -> memoryview:
     return memoryview(buf)[:size]
 
 
-def _read_from(f: Any, view: memoryview) -> None:
-    """Fill ``view`` from the open file ``f`` (raises when the file ends first)."""
-    got = 0
-    while got < len(view):
-        n = f.readinto(view[got:])
-        if not n:
-            raise ChunkDecodeError(f"the file ends {len(view) - got} bytes early")
-        got += n
-
-
-def _read_into(path: Path, view: memoryview) -> None:
-    """Fill ``view`` with the file's first ``len(view)`` bytes."""
-    with open(path, "rb", buffering=0) as f:
-        _read_from(f, view)
+def _read_into(path: Path, views: list[memoryview]) -> None:
+    """Fill ``views``, one after the other, with the file's first bytes (raises when the
+    file ends first)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pos = 0
+        for view in views:
+            got = pread_full(fd, view, pos)
+            if got < len(view):
+                raise ChunkDecodeError(f"the file ends {len(view) - got} bytes early")
+            pos += got
+    finally:
+        os.close(fd)
 
 
 class ChunkFileReader:
@@ -121,16 +122,14 @@ class ChunkFileReader:
             raise ChunkDecodeError(f"the file has {size} bytes, no checksum")
         if self.blosc:
             data = _buffer(size)
-            _read_into(path, data)
+            _read_into(path, [data])
             payload, tail = data[: size - _TAIL], data[size - _TAIL :]
         else:  # uncompressed: the file straight into the output array, then its checksum
             if size != self.nbytes + _TAIL:
                 raise ChunkDecodeError(f"the file has {size} bytes, expected {self.nbytes + 4}")
             payload = memoryview(out.reshape(-1).view(np.uint8))
             tail = memoryview(bytearray(_TAIL))
-            with open(path, "rb", buffering=0) as f:
-                _read_from(f, payload)
-                _read_from(f, tail)
+            _read_into(path, [payload, tail])
         if google_crc32c.value(np.frombuffer(payload, np.uint8)) != int.from_bytes(tail, "little"):
             raise ChunkDecodeError("stored and computed crc32c checksums differ")
         if self.blosc:

@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from sofi_dask.io._fileio import pread_full
 from sofi_dask.io._tiff_layout import TiffLayout
 
 SAMPLE_BYTES = 4096
@@ -185,16 +186,6 @@ class _CheckedFiles:
 _CHECKED = _CheckedFiles()
 
 
-def _pread_exact(fd: int, buf: memoryview, pos: int) -> bool:
-    done = 0
-    while done < len(buf):
-        n = os.preadv(fd, [buf[done:]], pos + done)
-        if n <= 0:
-            return False
-        done += n
-    return True
-
-
 def read_frame_file(
     lay: TiffLayout,
     rows: tuple[int, int],
@@ -302,7 +293,8 @@ def _read_band(fd: int, lay: TiffLayout, rows, cols, out: np.ndarray) -> bool:
     full = (x0, x1) == (0, nx) and out[0].flags.c_contiguous
     band = out[0] if full else np.empty((y1 - y0, nx), dtype)
     row_bytes = nx * dtype.itemsize
-    if not _pread_exact(fd, memoryview(band.reshape(-1).view(np.uint8)), start + y0 * row_bytes):
+    view = memoryview(band.reshape(-1).view(np.uint8))
+    if pread_full(fd, view, start + y0 * row_bytes) < len(view):
         return False
     if not full:
         out[0] = band[:, x0:x1]

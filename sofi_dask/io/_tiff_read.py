@@ -28,6 +28,7 @@ import tifffile
 
 from sofi_dask._cpus import task_threads
 from sofi_dask.errors import InputError
+from sofi_dask.io._fileio import pread_full
 from sofi_dask.io._tiff_decode import decode_page_rows, decode_pages, page_strips
 from sofi_dask.io._tiff_frames import read_frame_file
 from sofi_dask.io._tiff_layout import TiffLayout
@@ -56,13 +57,9 @@ def read_layout(
 
 def _pread_into(fd: int, buf: np.ndarray, offset: int) -> None:
     view = memoryview(buf.reshape(-1).view(np.uint8))
-    done = 0
-    total = view.nbytes
-    while done < total:
-        n = os.preadv(fd, [view[done:]], offset + done)
-        if n <= 0:
-            raise InputError(f"unexpected end of file at byte {offset + done}")
-        done += n
+    got = pread_full(fd, view, offset)
+    if got < len(view):
+        raise InputError(f"unexpected end of file at byte {offset + got}")
 
 
 def _read_contiguous(lay, start, stop, rows, cols, out) -> None:
