@@ -30,7 +30,7 @@ import numpy as np
 
 from sofi_dask.io._fileio import pread_full
 
-__all__ = ["ChunkDecodeError", "ChunkFileReader"]
+__all__ = ["ChunkDecodeError", "ChunkFileReader", "chunk_layout"]
 
 _TAIL = 4  # bytes of the crc32c checksum at the end of every chunk file
 
@@ -66,6 +66,37 @@ def _read_into(path: Path, views: list[memoryview]) -> None:
         os.close(fd)
 
 
+def chunk_layout(arr: Any) -> tuple[Path, Any] | None:
+    """``(folder, blosc codec or None)`` when ``arr`` (a ``zarr.Array``) is a Zarr v3 array of
+    a local store whose chunk files hold ``bytes`` (little endian) [+ ``blosc``] + ``crc32c``
+    of whole chunks (no sharding, no other codec); None otherwise."""
+    try:
+        from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
+        from zarr.storage import LocalStore
+
+        meta = arr.metadata
+        if getattr(meta, "zarr_format", None) != 3 or not isinstance(arr.store, LocalStore):
+            return None
+        codecs = list(meta.codecs)
+        if not codecs or not isinstance(codecs[0], BytesCodec):
+            return None
+        dtype = np.dtype(arr.dtype)
+        endian = getattr(codecs[0].endian, "value", codecs[0].endian)
+        if dtype.itemsize > 1 and endian != "little":
+            return None
+        if dtype.kind not in "biuf" or not isinstance(codecs[-1], Crc32cCodec):
+            return None
+        middle = codecs[1:-1]
+        if middle and not (len(middle) == 1 and isinstance(middle[0], BloscCodec)):
+            return None
+        if tuple(meta.chunk_grid.chunk_shape) != tuple(arr.chunks):
+            return None
+        folder = Path(arr.store.root) / arr.path
+    except (AttributeError, ImportError, TypeError):
+        return None
+    return folder, (middle[0] if middle else None)
+
+
 class ChunkFileReader:
     """Reads whole chunks of one array of a local Zarr v3 store (see the module docstring)."""
 
@@ -80,31 +111,8 @@ class ChunkFileReader:
     @classmethod
     def for_array(cls, arr: Any) -> ChunkFileReader | None:
         """A reader for ``arr`` (a ``zarr.Array``), or None when its layout is not one it reads."""
-        try:
-            from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
-            from zarr.storage import LocalStore
-
-            meta = arr.metadata
-            if getattr(meta, "zarr_format", None) != 3 or not isinstance(arr.store, LocalStore):
-                return None
-            codecs = list(meta.codecs)
-            if not codecs or not isinstance(codecs[0], BytesCodec):
-                return None
-            dtype = np.dtype(arr.dtype)
-            endian = getattr(codecs[0].endian, "value", codecs[0].endian)
-            if dtype.itemsize > 1 and endian != "little":
-                return None
-            if dtype.kind not in "biuf" or not isinstance(codecs[-1], Crc32cCodec):
-                return None
-            middle = codecs[1:-1]
-            if middle and not (len(middle) == 1 and isinstance(middle[0], BloscCodec)):
-                return None
-            if tuple(meta.chunk_grid.chunk_shape) != tuple(arr.chunks):
-                return None
-            folder = Path(arr.store.root) / arr.path
-        except (AttributeError, ImportError, TypeError):
-            return None
-        return cls(folder, arr, blosc=bool(middle))
+        layout = chunk_layout(arr)
+        return None if layout is None else cls(layout[0], arr, blosc=layout[1] is not None)
 
     def path(self, coords: tuple[int, ...]) -> Path:
         """The file of chunk ``coords``."""

@@ -31,6 +31,7 @@ import zarr
 
 from sofi_dask._cpus import cpu_count
 from sofi_dask.errors import InputError
+from sofi_dask.io._chunk_write import ChunkFileWriter
 from sofi_dask.io._store import INGEST, MOVIE
 from sofi_dask.io._tiff import TiffSource
 
@@ -304,9 +305,12 @@ def default_workers(plan: IngestPlan, itemsize: int, bands: int = 1) -> int:
 def open_arrays(group: zarr.Group) -> dict[str, Any]:
     """The arrays the tasks write, opened once and shared by the threads (zarr's sync API is
     thread-safe). ``write_empty_chunks=True``: tasks write whole chunks anyway, and zarr's
-    scan for fill-value chunks costs about twice the Blosc encoding itself."""
+    scan for fill-value chunks costs about twice the Blosc encoding itself. The movie's whole
+    chunks are written by :class:`~sofi_dask.io._chunk_write.ChunkFileWriter` (the same bytes,
+    from reused buffers) when the store's layout is the one the ingest creates."""
+    movie = group[MOVIE].with_config({"write_empty_chunks": True})
     arrays = {
-        MOVIE: group[MOVIE].with_config({"write_empty_chunks": True}),
+        MOVIE: ChunkFileWriter.for_array(movie) or movie,
         f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
         f"{INGEST}/done": group[f"{INGEST}/done"],
     }

@@ -80,6 +80,10 @@ def _read_contiguous(lay, start, stop, rows, cols, out) -> None:
             # one block: frames are consecutive planes
             _pread_into(fd, out, lay.offset + int(planes[0]) * plane_bytes)
             return
+        if simple and out.flags.c_contiguous:  # a band of rows: each frame's rows in place
+            for k, p in enumerate(planes):
+                _pread_into(fd, out[k], lay.offset + int(p) * plane_bytes + y0 * row_bytes)
+            return
         band = np.empty((y1 - y0, nx, samples) if samples > 1 else (y1 - y0, nx), dtype=fdtype)
         for k, p in enumerate(planes):
             _pread_into(fd, band, lay.offset + int(p) * plane_bytes + y0 * row_bytes)
