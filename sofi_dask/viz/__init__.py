@@ -18,9 +18,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "plot_drift_trace",
         "plot_frc_curves",
     ),
-    "_signal_figure": (
-        "plot_total_signal",
-    ),
+    "_signal_figure": ("plot_total_signal",),
     "_visualization": (
         "apply_colormap",
         "save_png",
