@@ -6,9 +6,7 @@ from sofi_dask._lazy import lazy_exports
 
 # public name -> its module, imported on first use (sofi_dask._lazy)
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "_info": (
-        "movie_info",
-    ),
+    "_info": ("movie_info",),
     "_movie_writer": (
         "MovieWriter",
         "create_movie",
