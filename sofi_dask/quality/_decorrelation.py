@@ -114,17 +114,19 @@ def _apodize(image: np.ndarray, width: int) -> np.ndarray:
 def _local_max(d: np.ndarray) -> tuple[int, float]:
     """Index and height of the decorrelation curve's local maximum (``getDcorrLocalMax.m``):
     the global maximum, dropping the last sample while the maximum sits on the end of the curve
-    or stands less than 0.0005 above the minimum after it."""
-    t = d
-    ind = int(np.argmax(t))
-    while t.size > 1:
-        if ind == t.size - 1:
-            t = t[:-1]
-        elif ind == 0 or t[ind] - t[ind:].min() >= _PEAK_SIGNIFICANCE:
+    or stands less than 0.0005 above the minimum after it. The maximum of every prefix of the
+    curve (its first occurrence, as ``argmax``) comes from one running maximum."""
+    n = d.size
+    running = np.maximum.accumulate(d)
+    rises = np.r_[True, running[1:] > running[:-1]]  # a new (strict) maximum starts here
+    first = np.maximum.accumulate(np.where(rises, np.arange(n), 0))  # argmax of d[: i + 1]
+    length = n
+    while length > 1:
+        ind = int(first[length - 1])
+        if ind != length - 1 and (ind == 0 or d[ind] - d[ind:length].min() >= _PEAK_SIGNIFICANCE):
             break
-        else:
-            t = t[:-1]
-        ind = int(np.argmax(t))
+        length -= 1
+    ind = int(first[length - 1])
     return ind, float(d[ind])
 
 

@@ -34,6 +34,7 @@ directly (one blur).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -101,17 +102,29 @@ def _fit(sigma: float, ref: np.ndarray, image: np.ndarray) -> tuple[float, float
 
 def _kernel_response(sigmas: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     """Transfer function at ``freqs`` (cycles per pixel) of ``gaussian_filter1d``'s kernel
-    (``truncate=4``, normalised) for each width: ``(len(sigmas), len(freqs))``; 1 for width 0."""
+    (``truncate=4``, normalised) for each width: ``(len(sigmas), len(freqs))``; 1 for width 0.
+
+    All widths at once: the kernels' halves ``exp(-x^2 / 2 s^2)``, ``x = 1 .. radius(s)``, as
+    rows of one matrix (zeros past each radius), the centre tap 1; a grid used again (the
+    coarse grid of every image of one shape) is made once.
+    """
+    return _response(sigmas.tobytes(), freqs.tobytes())
+
+
+@functools.lru_cache(maxsize=16)
+def _response(sigmas_bytes: bytes, freqs_bytes: bytes) -> np.ndarray:
+    sigmas = np.frombuffer(sigmas_bytes, dtype=np.float64)
+    freqs = np.frombuffer(freqs_bytes, dtype=np.float64)
     out = np.ones((sigmas.size, freqs.size))
-    cos = np.cos(2.0 * np.pi * np.outer(freqs, np.arange(1, int(4.0 * sigmas.max() + 0.5) + 1)))
-    for i, s in enumerate(sigmas):
-        radius = int(4.0 * s + 0.5)
-        if s <= 0 or radius == 0:
-            continue
-        x = np.arange(-radius, radius + 1, dtype=np.float64)
-        kernel = np.exp(-0.5 * (x / s) ** 2)
-        kernel /= kernel.sum()
-        out[i] = kernel[radius] + 2.0 * cos[:, :radius] @ kernel[radius + 1 :]
+    radii = (4.0 * sigmas + 0.5).astype(np.int64)  # int(truncate * sigma + 0.5), as scipy's
+    live = (sigmas > 0) & (radii > 0)
+    if live.any():
+        x = np.arange(1, int(radii[live].max()) + 1, dtype=np.float64)
+        tail = np.exp(-0.5 * (x[None, :] / sigmas[live, None]) ** 2)
+        tail[x[None, :] > radii[live, None]] = 0.0
+        total = 1.0 + 2.0 * tail.sum(axis=1)  # the kernel's sum: centre 1, the mirrored tail
+        out[live] = (1.0 + 2.0 * tail @ np.cos(2.0 * np.pi * np.outer(x, freqs))) / total[:, None]
+    out.setflags(write=False)
     return out
 
 
