@@ -18,10 +18,12 @@ _HALVES_TILE = 1024  # chunk side of the stored halves (tiles are compressed in 
 
 def save_halves(path: Path, halves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """The half images as a Zarr group: one float64 array ``(names, 2, y, x)`` per image shape
-    (attribute ``names``), zstd level 1 in tiles: ~1.7 s for 8 images of 2048 x 2048 against
-    ~20 s for ``np.savez_compressed``; one array, not one per image (~10 ms of metadata each)."""
+    (attribute ``names``), in tiles, Blosc LZ4 level 1 with byte shuffle (the exponent bytes
+    together: files ~0.85 of the raw size, where zstd level 1 without shuffle gave ~0.92 for
+    ~1.3 x the CPU; ``np.savez_compressed`` took ~20 s for 8 images of 2048 x 2048); one array,
+    not one per image (~10 ms of metadata each)."""
     import zarr
-    from zarr.codecs import ZstdCodec
+    from zarr.codecs import BloscCodec
 
     group = zarr.open_group(path, mode="w-", zarr_format=3)
     shapes: dict[tuple[int, ...], list[str]] = {}
@@ -34,7 +36,7 @@ def save_halves(path: Path, halves: dict[str, tuple[np.ndarray, np.ndarray]]) ->
             shape=(len(names), 2, *shape),
             dtype=np.float64,
             chunks=tiles,
-            compressors=ZstdCodec(level=1),
+            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),
             attributes={"names": names},
         )
         arr[...] = np.stack([np.stack(halves[n]).astype(np.float64) for n in names])
