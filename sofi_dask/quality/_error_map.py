@@ -128,6 +128,22 @@ def _response(sigmas_bytes: bytes, freqs_bytes: bytes) -> np.ndarray:
     return out
 
 
+def _fold_rows(m: np.ndarray) -> np.ndarray:
+    """Rows of ``m`` (frequencies in ``fftfreq`` order) summed onto the frequencies ``0 ..
+    n // 2``: row ``-f`` added to row ``f`` (the zero and, for even ``n``, the Nyquist row alone).
+
+    Examples
+    --------
+    >>> _fold_rows(np.arange(5.0)[:, None]).ravel().tolist()  # 0, 1, 2, -2, -1
+    [0.0, 5.0, 5.0]
+    """
+    n = m.shape[0]
+    half = n // 2
+    out = m[: half + 1].copy()
+    out[1 : (n + 1) // 2] += m[n - 1 : half : -1]
+    return out
+
+
 class _FourierFit:
     """The least-squares residual of ``alpha * blur_sigma(S) + beta`` against ``R`` for many
     widths at once, from the half-plane transforms (see the module's notes)."""
@@ -137,10 +153,12 @@ class _FourierFit:
         fs = fft.rfft2(image - image.mean())
         fr = fft.rfft2(ref - ref.mean())
         col = rfft_weights(nx)  # a stored column stands for its mirror too
-        self.power = (fs.real**2 + fs.imag**2) * col
-        self.cross = (fs.real * fr.real + fs.imag * fr.imag) * col
+        # the transfer functions are even in each frequency: rows +fy and -fy fold into one
+        # (half the rows for the products with every width's response)
+        self.power = _fold_rows((fs.real**2 + fs.imag**2) * col)
+        self.cross = _fold_rows((fs.real * fr.real + fs.imag * fr.imag) * col)
         self.ref_power = float(((fr.real**2 + fr.imag**2) * col).sum())
-        self.fy = fft.fftfreq(ny)
+        self.fy = fft.fftfreq(ny)[: ny // 2 + 1]
         self.fx = fft.rfftfreq(nx)
 
     def residual(self, sigmas: np.ndarray) -> np.ndarray:
