@@ -1,0 +1,166 @@
+"""Benchmark: the fixed cost of the command line (issue 16), against ``python -c pass``.
+
+    .venv/bin/python bench/startup.py                    # median of 5 of each command
+    .venv/bin/python bench/startup.py --repeat 9 --root /path/to/other/checkout
+
+A tiny movie (64 frames of 32 x 32 uint16, ~130 kB) makes every run's data-proportional work
+negligible, so what a run costs is the fixed cost: interpreter, imports, numba kernel loading,
+scheduler set-up, figure machinery. After one warm-up run (ingests the TIFF and fills numba's
+cache), each repeat runs, in a fresh process each and interleaved: ``python -c pass`` (the
+floor), ``sofi-dask --help``, ``sofi-dask run`` with and without figures (ingested store
+reused), and a first run of the TIFF (``--cache-dir`` empty: ingestion included). Medians of
+wall, user and system seconds (``getrusage`` of the children) and of run.json's
+``timings.phases_s``; then ``-X importtime``'s largest imports of one run.
+
+``--root`` measures another source tree (e.g. ``git archive`` of an older commit) with the same
+interpreter: its ``sofi_dask`` comes first on ``PYTHONPATH``. The children may write bytecode
+(``PYTHONDONTWRITEBYTECODE`` removed, as for an installed package, whose ``.pyc`` files pip
+writes); ``--no-bytecode`` keeps it set: every run then compiles sofi_dask's ~80 modules from
+source (~0.25 s), as on a development machine that sets it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CLI = [sys.executable, "-m", "sofi_dask.cli"]
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return {
+        "wall": wall,
+        "user": after.ru_utime - before.ru_utime,
+        "sys": after.ru_stime - before.ru_stime,
+    }
+
+
+def _phases(out: Path) -> dict[str, float]:
+    return json.loads((out / "run.json").read_text())["timings"]["phases_s"]
+
+
+def _median(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = {k for r in rows for k in r}
+    return {k: statistics.median(r.get(k, 0.0) for r in rows) for k in sorted(keys)}
+
+
+def _importtime(env: dict[str, str], cwd: Path, args: list[str], top: int) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *CLI[1:], *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m and len(m.group(3)) <= 3:  # imported by sofi_dask itself or one level below
+            rows.append((int(m.group(2)), int(m.group(1)), m.group(4)))
+    rows.sort(reverse=True)
+    return [
+        f"{cum / 1e6:6.3f} s cumulative {own / 1e6:6.3f} s own  {name}"
+        for cum, own, name in rows[:top]
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--top", type=int, default=12, help="importtime entries shown")
+    parser.add_argument("--json", type=Path, default=None, help="write the medians here")
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="children compile sofi_dask from source"
+    )
+    args = parser.parse_args()
+
+    env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
+    if args.no_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    work = Path(tempfile.mkdtemp(prefix="sofi-startup-"))
+    try:
+        movie = work / "t.tif"
+        import tifffile
+
+        rng = np.random.default_rng(0)
+        tifffile.imwrite(movie, rng.poisson(100, size=(64, 32, 32)).astype(np.uint16))
+        warm = work / "warm"
+        _run([*CLI, "run", str(movie), "-o", str(warm), "--no-progress"], env, work)
+
+        cases = {
+            "python -c pass": lambda i: ([sys.executable, "-c", "pass"], None),
+            "sofi-dask --help": lambda i: ([*CLI, "--help"], None),
+            "sofi-dask run": lambda i: (
+                [*CLI, "run", str(movie), "-o", str(work / f"fig{i}"), "--no-progress"],
+                work / f"fig{i}",
+            ),
+            "sofi-dask run --no-figures": lambda i: (
+                [*CLI, "run", str(movie), "-o", str(work / f"nofig{i}"), "--no-progress"]
+                + ["--no-figures"],
+                work / f"nofig{i}",
+            ),
+            "sofi-dask run (first: ingests)": lambda i: (
+                [*CLI, "run", str(movie), "-o", str(work / f"first{i}"), "--no-progress"]
+                + ["--cache-dir", str(work / f"cache{i}")],
+                work / f"first{i}",
+            ),
+        }
+        times: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+        phases: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+        for i in range(args.repeat):
+            for name, make in cases.items():
+                cmd, out = make(i)
+                times[name].append(_run(cmd, env, work))
+                if out is not None:
+                    phases[name].append(_phases(out))
+                    shutil.rmtree(out)
+
+        print(
+            f"root: {args.root}  python: {sys.version.split()[0]}  repeats: {args.repeat}  "
+            f"bytecode: {'off' if args.no_bytecode else 'on'}"
+        )
+        print(f"load: {os.getloadavg()}")
+        print(f"\n{'command':34s} {'wall':>6s} {'user':>6s} {'sys':>6s}  run.json phases_s")
+        result = {}
+        for name in cases:
+            t = _median(times[name])
+            p = _median(phases[name]) if phases[name] else {}
+            result[name] = {"times": t, "phases_s": p}
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in p.items())
+            print(f"{name:34s} {t['wall']:6.2f} {t['user']:6.2f} {t['sys']:6.2f}  {shown}")
+        print("\n-X importtime of `sofi-dask run` (store reused), largest top-level imports:")
+        lines = _importtime(env, work, ["run", str(movie), "-o", str(work / "imp")], args.top)
+        print("\n".join(lines))
+        result["importtime"] = lines
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
