@@ -122,11 +122,34 @@ class ChunkFileWriter:
         """The file of chunk ``coords``."""
         return self.folder / str(self.arr.metadata.encode_chunk_key(coords))
 
-    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
-        sel = [k.indices(n) for k, n in zip(key, self.shape, strict=True)]
-        if any(step != 1 for _, _, step in sel) or value.shape != tuple(b - a for a, b, _ in sel):
+    def _selection(self, key: Any, value: Any) -> tuple[list, np.ndarray] | None:
+        """``key`` (ints and slices of step 1) as ``[(start, stop, 1), ...]`` per axis and
+        ``value`` broadcast to that box (an axis per int); None for other keys."""
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > len(self.shape):
+            return None
+        key = key + (slice(None),) * (len(self.shape) - len(key))
+        sel, squeezed = [], []
+        for k, n in zip(key, self.shape, strict=True):
+            if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and -n <= k < n:
+                sel.append((int(k) % n, int(k) % n + 1, 1))
+            elif isinstance(k, slice) and k.step in (None, 1):
+                sel.append(k.indices(n))
+                squeezed.append(sel[-1][1] - sel[-1][0])
+            else:
+                return None
+        try:
+            data = np.broadcast_to(np.asarray(value, dtype=self.arr.dtype), tuple(squeezed))
+        except ValueError:
+            return None
+        return sel, data.reshape(tuple(b - a for a, b, _ in sel))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        parsed = self._selection(key, value)
+        if parsed is None or any(b <= a for a, b, _ in parsed[0]):
             self.arr[key] = value
             return
+        sel, value = parsed
         ranges = [range(a // c, -(-b // c)) for (a, b, _), c in zip(sel, self.chunks, strict=True)]
         for coords in np.ndindex(*(len(r) for r in ranges)):
             chunk = tuple(r[k] for r, k in zip(ranges, coords, strict=True))
@@ -185,10 +208,10 @@ class ChunkFileWriter:
 
     def _padded(self, chunk: np.ndarray) -> np.ndarray:
         """``chunk`` in this thread's reused chunk-shaped array, the rest the fill value."""
-        pad = getattr(_pads, "arr", None)
-        if pad is None or pad.shape != self.chunks or pad.dtype != self.dtype:
-            pad = np.empty(self.chunks, self.dtype)
-            _pads.arr = pad
+        pads = _pads.__dict__.setdefault("arrays", {})
+        pad = pads.get((self.chunks, self.dtype))
+        if pad is None:
+            pad = pads[(self.chunks, self.dtype)] = np.empty(self.chunks, self.dtype)
         pad[...] = self.fill_value
         pad[tuple(slice(0, n) for n in chunk.shape)] = chunk
         return pad

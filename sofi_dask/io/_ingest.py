@@ -303,19 +303,19 @@ def default_workers(plan: IngestPlan, itemsize: int, bands: int = 1) -> int:
 
 
 def open_arrays(group: zarr.Group) -> dict[str, Any]:
-    """The arrays the tasks write, opened once and shared by the threads (zarr's sync API is
-    thread-safe). ``write_empty_chunks=True``: tasks write whole chunks anyway, and zarr's
-    scan for fill-value chunks costs about twice the Blosc encoding itself. The movie's whole
-    chunks are written by :class:`~sofi_dask.io._chunk_write.ChunkFileWriter` (the same bytes,
-    from reused buffers) when the store's layout is the one the ingest creates."""
-    movie = group[MOVIE].with_config({"write_empty_chunks": True})
-    arrays = {
-        MOVIE: ChunkFileWriter.for_array(movie) or movie,
-        f"{INGEST}/band_stats": group[f"{INGEST}/band_stats"],
-        f"{INGEST}/done": group[f"{INGEST}/done"],
-    }
+    """The arrays the tasks write, opened once and shared by the threads. Each is written by
+    a :class:`~sofi_dask.io._chunk_write.ChunkFileWriter` (the same bytes as zarr, from
+    reused buffers, without a trip through zarr's event loop: tasks write whole chunks of
+    every array) when the store's layout is the one the ingest creates, else by zarr (its
+    sync API is thread-safe). ``write_empty_chunks=True``: tasks write whole chunks anyway,
+    and zarr's scan for fill-value chunks costs about twice the Blosc encoding itself."""
+    names = [MOVIE, f"{INGEST}/band_stats", f"{INGEST}/done"]
     if DIGESTS in group:  # a frame sequence's fingerprints, recorded as the files are read
-        arrays[DIGESTS] = group[DIGESTS]
+        names.append(DIGESTS)
+    arrays = {}
+    for name in names:
+        arr = group[name].with_config({"write_empty_chunks": True})
+        arrays[name] = ChunkFileWriter.for_array(arr) or arr
     return arrays
 
 

@@ -129,3 +129,18 @@ def test_ingest_writes_through_it_and_damage_is_still_found(tmp_path):
     f.write_bytes(bytes(raw))
     report = verify_store(dest)
     assert [d.key for d in report.damaged] == ["c/3/2/0"]
+
+
+def test_int_and_scalar_selections_as_the_ingest_writes_its_records(tmp_path):
+    from sofi_dask.io._store import checksum_codecs
+
+    kw = dict(shape=(5, 3), chunks=(1, 1), dtype="uint8", fill_value=0)
+    ref = zarr.create_array(str(tmp_path / "ref"), compressors=checksum_codecs(), **kw)
+    ours = zarr.create_array(str(tmp_path / "ours"), compressors=checksum_codecs(), **kw)
+    writer = ChunkFileWriter.for_array(ours)
+    for arr in (ref.with_config({"write_empty_chunks": True}), writer):
+        arr[2, 0:2] = 1
+        arr[4, 1:3] = np.array([3, 4])
+        arr[0:1] = 9  # fewer keys than axes
+    assert _files(tmp_path / "ours") == _files(tmp_path / "ref")
+    np.testing.assert_array_equal(ours[...], ref[...])
