@@ -67,16 +67,18 @@ def content_digest(lay: TiffLayout, samples: Sequence[bytes] | None = None) -> s
     >>> content_digest(inspect_tiff(path)[0]).startswith("blake2b:")
     True
     """
-    structure = (lay.series_shape, lay.series_axes, lay.file_dtype, lay.offset)
     if not samples:
         fd = os.open(lay.path, os.O_RDONLY)  # one open, five reads (10^5 files of a sequence)
         try:
             samples = [os.pread(fd, SAMPLE_BYTES, at) for at in sample_places(lay.size)]
         finally:
             os.close(fd)
+    structure = (lay.series_shape, lay.series_axes, lay.file_dtype, lay.offset)
     text = repr((*structure, lay.planes_per_page, lay.series_index)).encode()
-    digest = hashlib.blake2b(b"".join([text, *samples]), digest_size=16).hexdigest()
-    return f"{DIGEST_PREFIX}{digest}"
+    h = hashlib.blake2b(text, digest_size=16)
+    for sample in samples:  # as one input, without joining them
+        h.update(sample)
+    return f"{DIGEST_PREFIX}{h.hexdigest()}"
 
 
 def natural_key(text: str) -> list[Any]:
@@ -84,8 +86,9 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
-    """Turn a TIFF path, a folder, a glob pattern or a list of paths into an ordered file list.
+def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[str]:
+    """Turn a TIFF path, a folder, a glob pattern or a list of paths into an ordered list of
+    file paths (strings: no ``Path`` object per file of a 10^5-file folder).
 
     Folders and glob patterns are sorted in natural order (``Block2`` before ``Block10``);
     an explicit list keeps the order it was given in.
@@ -106,13 +109,14 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
                     f"{path}: folder contains no TIFF files (*.tif, *.tiff) and is not a Zarr "
                     "store (no zarr.json)"
                 )
-            return [path / n for n in sorted(names, key=natural_key)]
+            folder = str(path)
+            return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
         if glob.has_magic(text) and not path.exists():
             files = [Path(p) for p in glob.glob(os.path.expanduser(text))]
             files = [p for p in files if p.is_file()]
             if not files:
                 raise FileNotFoundError(f"{text}: pattern matches no files")
-            return sorted(files, key=lambda p: natural_key(str(p)))
+            return sorted((str(p) for p in files), key=natural_key)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file")
         if not path.is_file():
@@ -120,7 +124,7 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
                 f"{path}: not a regular file (a device, pipe or socket); expected a TIFF file "
                 "or a Zarr store"
             )
-        return [path]
+        return [str(path)]
     paths = [Path(os.fspath(p)).expanduser() for p in source]
     if not paths:
         raise InputError(
@@ -129,7 +133,7 @@ def resolve_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such file")
-    return paths
+    return [str(p) for p in paths]
 
 
 # --------------------------------------------------------------------------- source
@@ -291,14 +295,14 @@ def open_tiff_source(
         like.update(offset=None, like=first.path, frame_offset=first.offset)
         others = []
         for p in paths[1:]:
-            folder, name = os.path.split(os.fspath(p))
+            folder, name = os.path.split(p)
             if folder not in folders:
                 folders[folder] = str(Path(folder).resolve())
             others.append(_like(like, os.path.join(folders[folder], name)))
         return TiffSource((first, *others), pixel_size, frame_files=True)
     layouts = [first]
     for p in paths[1:]:
-        if str(p.resolve()) in first.parts:
+        if str(Path(p).resolve()) in first.parts:
             continue
         lay, _ = inspect_tiff(p, channel=channel, single_frame=True, axes=axes)
         if lay.frame_shape != first.frame_shape or lay.dtype != first.dtype:

@@ -245,12 +245,14 @@ def _read_whole(
         reg = _Regions([], size, fd)
         pixels = None
     else:
-        head, tail = bytearray(off), bytearray(size - off - nbytes)
+        # one byte more than the listed size: a file longer than when listed reads it
+        head, tail = bytearray(off), bytearray(size - off - nbytes + 1)
         pixels = memoryview(frame.reshape(-1).view(np.uint8))
         got = os.preadv(fd, [head, pixels, tail], 0)
-        if got != size or os.pread(fd, 1, size):  # shorter or longer than when listed
+        if got != size:  # shorter or longer than when listed
             return False
-        parts = [(0, memoryview(head)), (off, pixels), (off + nbytes, memoryview(tail))]
+        rest = memoryview(tail)[:-1]
+        parts = [(0, memoryview(head)), (off, pixels), (off + nbytes, rest)]
         reg = _Regions(parts, size, fd)
     tags = _entries(reg)
     start = None if tags is None else _data_offset(tags, lay, nbytes)
