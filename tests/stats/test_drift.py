@@ -196,3 +196,22 @@ def test_batched_registration_is_the_direct_formula(shape):
     np.testing.assert_allclose(got, shifts, atol=0.3)  # the registration itself
     near = refine_near(specs[0], specs[1:], shape)
     np.testing.assert_allclose(near, got, atol=1e-9)  # within 2 px, or the fallback (4.6, -3.2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_segment_means_are_numpy_means(dtype):
+    """The estimate's one-pass segment means (a task per chunk summing its pieces of segments,
+    integer sums for 16-bit frames) against numpy's mean of each segment's crop; segments cross
+    chunk edges, the last one longer (a short tail joined)."""
+    from sofi_dask.stats._drift import _segment_means
+
+    rng = np.random.default_rng(2)
+    movie = (rng.random((230, 40, 36)) * 3000 - (1000 if dtype == np.int16 else 0)).astype(dtype)
+    bounds = [(0, 50), (50, 100), (100, 150), (150, 230)]
+    ys, xs = slice(4, 36), slice(2, 34)
+    expected = np.stack([movie[a:b, ys, xs].mean(axis=0, dtype=np.float64) for a, b in bounds])
+    lazy = da.from_array(movie, chunks=(37, 16, 20))
+    for arr, is_lazy in ((lazy, True), (movie, False)):
+        got = _segment_means(arr, bounds, ys, xs, is_lazy)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
