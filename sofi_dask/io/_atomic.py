@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -224,10 +225,17 @@ def fsync_tree(path: PathLike) -> None:
         _fsync(folder, directory=True)
 
 
-def _in_partial_folder(path: Path) -> bool:
-    """True inside a folder that :class:`AtomicOutputDir` is writing (its commit flushes every
-    file and folder in it, so a file written there needs no flush of its own)."""
-    return any(PARTIAL_TAG in part for part in path.parent.parts)
+# the temporary folders of the AtomicOutputDir objects open in this process, each declared on
+# entry and withdrawn on exit: their commit flushes every file in them (seen by every thread:
+# a run writes its files on a pool of threads)
+_OPEN_FOLDERS: list[Path] = []
+_OPEN_LOCK = threading.Lock()
+
+
+def _flushed_by_open_folder(path: Path) -> bool:
+    with _OPEN_LOCK:
+        folders = list(_OPEN_FOLDERS)
+    return bool(folders) and any(_real(path.parent).is_relative_to(d) for d in folders)
 
 
 @contextlib.contextmanager
@@ -240,7 +248,8 @@ def atomic_output(
     (writers that choose the format from the suffix keep working). On success the file is
     flushed (``fsync``), renamed into place and the folder flushed; on error it is removed
     and ``path`` is untouched. Inside a folder that :class:`AtomicOutputDir` is writing the
-    two flushes are left to its commit, which flushes the whole folder once (a run's files).
+    two flushes are left to its commit, which flushes the whole folder once (a run's files):
+    the folder declares itself on entry (any thread of this process sees it).
     Without ``overwrite`` the final step is a hard link, so a file created under the final
     name by someone else in the meantime is not clobbered either.
 
@@ -269,7 +278,7 @@ def atomic_output(
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"writer produced no file for {str(out)!r}")
-        durable = not _in_partial_folder(out)  # else the folder's commit flushes it
+        durable = not _flushed_by_open_folder(out)  # else the folder's commit flushes it
         if durable:
             _fsync(tmp)
         if overwrite:
@@ -396,10 +405,19 @@ class AtomicOutputDir:
             tag = f"{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}"
             self.tmp = self.final.parent / f".{self.final.name}{tag}"
             self.tmp.mkdir()
+            # files written in it by atomic_output leave their flush to the commit
+            with _OPEN_LOCK:
+                _OPEN_FOLDERS.append(real := _real(self.tmp))
+            self._lock.callback(self._withdraw, real)
         except BaseException:
             self._lock.close()
             raise
         return self.tmp
+
+    @staticmethod
+    def _withdraw(folder: Path) -> None:
+        with _OPEN_LOCK:
+            _OPEN_FOLDERS.remove(folder)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self.tmp is not None

@@ -109,3 +109,55 @@ def test_files_in_an_output_folder_are_flushed_once_by_its_commit(tmp_path, monk
     with _atomic.atomic_output(tmp_path / "alone.bin") as part:
         part.write_bytes(b"y")
     assert flushed[0].startswith(".alone.partial-") and flushed[1] == tmp_path.name
+
+
+def test_a_folder_named_like_a_partial_one_is_not_taken_for_one(tmp_path, monkeypatch):
+    """Only an AtomicOutputDir open in this context spares its files their own flush, not a
+    folder that merely carries its name tag (e.g. one left by a killed writer)."""
+    from sofi_dask.io import _atomic
+
+    flushed: list[str] = []
+    real = _atomic._fsync
+    monkeypatch.setattr(
+        _atomic,
+        "_fsync",
+        lambda p, *, directory=False: (flushed.append(Path(p).name), real(p, directory=directory)),
+    )
+    lookalike = tmp_path / f".out{_atomic.PARTIAL_TAG}1-abcd"
+    lookalike.mkdir()
+    with _atomic.atomic_output(lookalike / "a.bin") as part:
+        part.write_bytes(b"x")
+    assert flushed[0].startswith(".a.partial-") and flushed[1] == lookalike.name
+    flushed.clear()
+    with _atomic.AtomicOutputDir(tmp_path / "out") as tmp:
+        with _atomic.atomic_output(tmp / "b.bin") as part:
+            part.write_bytes(b"y")
+        assert flushed == []
+    with _atomic.atomic_output(tmp_path / "c.bin") as part:  # the folder is closed: flushed
+        part.write_bytes(b"z")
+    assert flushed[-2].startswith(".c.partial-") and flushed[-1] == tmp_path.name
+
+
+def test_files_written_on_threads_inside_an_output_folder_are_flushed_once(tmp_path, monkeypatch):
+    """A run writes its files on a pool of threads: they too leave the flush to the commit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sofi_dask.io import _atomic
+
+    flushed: list[str] = []
+    real = _atomic._fsync
+    monkeypatch.setattr(
+        _atomic,
+        "_fsync",
+        lambda p, *, directory=False: (flushed.append(Path(p).name), real(p, directory=directory)),
+    )
+
+    def write(path):
+        with _atomic.atomic_output(path) as part:
+            part.write_bytes(b"x")
+
+    with _atomic.AtomicOutputDir(tmp_path / "out") as tmp:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(write, [tmp / "a.bin", tmp / "b.bin"]))
+        assert flushed == []
+    assert sorted(flushed[:2]) == ["a.bin", "b.bin"] and len(flushed) == 4  # + 2 folders
