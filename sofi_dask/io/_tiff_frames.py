@@ -20,10 +20,12 @@ import struct
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
 
-from sofi_dask.io._fileio import pread_full
+from sofi_dask.errors import InputError
+from sofi_dask.io._tiff_contiguous import read_contiguous
 from sofi_dask.io._tiff_layout import TiffLayout
 
 SAMPLE_BYTES = 4096
@@ -219,17 +221,16 @@ def read_frame_file(
     (True, 12)
     """
     ny, nx = lay.frame_shape
-    dtype = np.dtype(lay.dtype)
-    if np.dtype(lay.file_dtype) != dtype:
+    if np.dtype(lay.file_dtype) != np.dtype(lay.dtype):
         return False  # another byte order: tifffile's path swaps it
+    if (rows, cols) != ((0, ny), (0, nx)) or not out[0].flags.c_contiguous:
+        return _read_band(lay, rows, cols, out)
     try:
         fd = os.open(lay.path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        if (rows, cols) == ((0, ny), (0, nx)) and out[0].flags.c_contiguous:
-            return _read_whole(fd, lay, out[0], samples)
-        return _read_band(fd, lay, rows, cols, out)
+        return _read_whole(fd, lay, out[0], samples)
     finally:
         os.close(fd)
 
@@ -274,30 +275,29 @@ def _read_whole(
     return True
 
 
-def _read_band(fd: int, lay: TiffLayout, rows, cols, out: np.ndarray) -> bool:
+def _read_band(lay: TiffLayout, rows, cols, out: np.ndarray) -> bool:
     """Rows ``rows`` (columns ``cols``) of the file's frame: the IFD checked once per process,
-    then one read of the rows."""
-    ny, nx = lay.frame_shape
-    dtype = np.dtype(lay.dtype)
-    nbytes = ny * nx * dtype.itemsize
+    then the rows read by the contiguous reader."""
     key = (lay.path, lay.size, lay.mtime_ns)
     start = _CHECKED.get(key)
     if start is None:
-        if os.fstat(fd).st_size != lay.size:
+        nbytes = int(np.prod(lay.frame_shape)) * np.dtype(lay.dtype).itemsize
+        try:
+            fd = os.open(lay.path, os.O_RDONLY)
+        except OSError:
             return False
-        tags = _entries(_Regions([], lay.size, fd))
+        try:
+            if os.fstat(fd).st_size != lay.size:
+                return False
+            tags = _entries(_Regions([], lay.size, fd))
+        finally:
+            os.close(fd)
         start = None if tags is None else _data_offset(tags, lay, nbytes)
         if start is None or start + nbytes > lay.size:
             return False
         _CHECKED.put(key, start)
-    y0, y1 = rows
-    x0, x1 = cols
-    full = (x0, x1) == (0, nx) and out[0].flags.c_contiguous
-    band = out[0] if full else np.empty((y1 - y0, nx), dtype)
-    row_bytes = nx * dtype.itemsize
-    view = memoryview(band.reshape(-1).view(np.uint8))
-    if pread_full(fd, view, start + y0 * row_bytes) < len(view):
+    try:
+        read_contiguous(replace(lay, offset=start, like=None), 0, 1, rows, cols, out)
+    except (InputError, OSError):  # shorter since it was listed, or gone: tifffile names it
         return False
-    if not full:
-        out[0] = band[:, x0:x1]
     return True

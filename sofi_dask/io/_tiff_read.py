@@ -28,7 +28,7 @@ import tifffile
 
 from sofi_dask._cpus import task_threads
 from sofi_dask.errors import InputError
-from sofi_dask.io._fileio import pread_full
+from sofi_dask.io._tiff_contiguous import read_contiguous
 from sofi_dask.io._tiff_decode import decode_page_rows, decode_pages, page_strips
 from sofi_dask.io._tiff_frames import read_frame_file
 from sofi_dask.io._tiff_layout import TiffLayout
@@ -49,50 +49,10 @@ def read_layout(
     if lay.like is not None:
         _read_single_frame(lay, rows, cols, out, samples)
     elif lay.contiguous:
-        _read_contiguous(lay, start, stop, rows, cols, out)
+        read_contiguous(lay, start, stop, rows, cols, out)
     else:
         _read_pages(lay, start, stop, rows, cols, out)
     return out
-
-
-def _pread_into(fd: int, buf: np.ndarray, offset: int) -> None:
-    view = memoryview(buf.reshape(-1).view(np.uint8))
-    got = pread_full(fd, view, offset)
-    if got < len(view):
-        raise InputError(f"unexpected end of file at byte {offset + got}")
-
-
-def _read_contiguous(lay, start, stop, rows, cols, out) -> None:
-    fdtype = np.dtype(lay.file_dtype)
-    plane_shape = lay.plane_shape
-    ny, nx = lay.frame_shape
-    samples = plane_shape[2] if len(plane_shape) == 3 else 1
-    row_bytes = nx * samples * fdtype.itemsize
-    plane_bytes = ny * row_bytes
-    y0, y1 = rows
-    x0, x1 = cols
-    planes = lay.planes(start, stop)
-    n = stop - start
-    simple = samples == 1 and x0 == 0 and x1 == nx and fdtype == out.dtype
-    fd = os.open(lay.path, os.O_RDONLY)
-    try:
-        if simple and n > 0 and (y0, y1) == (0, ny) and planes[-1] - planes[0] == n - 1:
-            # one block: frames are consecutive planes
-            _pread_into(fd, out, lay.offset + int(planes[0]) * plane_bytes)
-            return
-        if simple and out.flags.c_contiguous:  # a band of rows: each frame's rows in place
-            for k, p in enumerate(planes):
-                _pread_into(fd, out[k], lay.offset + int(p) * plane_bytes + y0 * row_bytes)
-            return
-        band = np.empty((y1 - y0, nx, samples) if samples > 1 else (y1 - y0, nx), dtype=fdtype)
-        for k, p in enumerate(planes):
-            _pread_into(fd, band, lay.offset + int(p) * plane_bytes + y0 * row_bytes)
-            block = band[..., x0:x1] if samples == 1 else band[:, x0:x1, lay.channel or 0]
-            out[k] = block
-    except InputError as exc:  # shorter than its layout says: truncated since it was opened
-        raise InputError(f"{lay.path}: {exc} (truncated?)") from exc
-    finally:
-        os.close(fd)
 
 
 def _read_single_frame(lay: TiffLayout, rows, cols, out, samples=None) -> None:
@@ -128,7 +88,7 @@ def _read_single_frame(lay: TiffLayout, rows, cols, out, samples=None) -> None:
         offset = page.dataoffsets[0] if page.is_contiguous and page.dataoffsets else None
         if offset is not None and np.dtype(tif.byteorder + dtype.char) == lay.file_dtype:
             # uncompressed in one block, like the first file: straight into ``out``
-            _read_contiguous(replace(lay, offset=int(offset), like=None), 0, 1, rows, cols, out)
+            read_contiguous(replace(lay, offset=int(offset), like=None), 0, 1, rows, cols, out)
             return
         strips = page_strips(page)
         sample = lay.channel if samples else None
