@@ -18,13 +18,12 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
 
 from sofi_dask.errors import InputError
+from sofi_dask.io._lru import LruCache
 from sofi_dask.io._tiff_contiguous import read_contiguous
 from sofi_dask.io._tiff_layout import TiffLayout
 
@@ -161,31 +160,9 @@ def _data_offset(tags: dict[int, tuple[int, ...]], lay: TiffLayout, nbytes: int)
     return int(offsets[0])
 
 
-class _CheckedFiles:
-    """Per-process record of the files already checked: ``(path, size, mtime_ns)`` -> where
-    the pixels start, so that the row bands of one big frame (one task each) parse the file's
-    IFD once. Bounded (least recently used out)."""
-
-    def __init__(self, maxsize: int = 8192) -> None:
-        self.maxsize = maxsize
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int, int], int] = OrderedDict()
-
-    def get(self, key: tuple[str, int, int]) -> int | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, int, int], value: int) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-
-
-_CHECKED = _CheckedFiles()
+_CHECKED: LruCache[int] = LruCache(8192)
+"""Per process: ``(path, size, mtime_ns)`` of a file already checked -> where its pixels
+start, so that the row bands of one big frame (one task each) parse the file's IFD once."""
 
 
 def read_frame_file(
@@ -201,7 +178,7 @@ def read_frame_file(
 
     A whole frame: one ``preadv`` of the whole file, the output frame as its middle buffer.
     A band of rows (big frames, one task per band): the file's IFD is parsed once per process
-    (:class:`_CheckedFiles`), and each band reads just its rows. ``samples``: a whole frame
+    (:data:`_CHECKED`), and each band reads just its rows. ``samples``: a whole frame
     read in one read appends the fingerprint's samples (:func:`sample_places`) of the bytes
     read, so that the file's content fingerprint needs no other read.
 

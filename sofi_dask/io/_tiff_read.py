@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,6 +27,7 @@ import tifffile
 
 from sofi_dask._cpus import task_threads
 from sofi_dask.errors import InputError
+from sofi_dask.io._lru import LruCache
 from sofi_dask.io._tiff_contiguous import read_contiguous
 from sofi_dask.io._tiff_decode import decode_page_rows, decode_pages, page_strips
 from sofi_dask.io._tiff_frames import read_frame_file
@@ -104,38 +104,26 @@ def _read_single_frame(lay: TiffLayout, rows, cols, out, samples=None) -> None:
             os.close(fd)
 
 
-class _TiffCache:
-    """Per-process cache of open ``TiffFile`` objects (page-mode reads), one lock per file."""
-
-    def __init__(self, maxsize: int = 32) -> None:
-        self.maxsize = maxsize
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int], tuple[tifffile.TiffFile, threading.Lock]] = (
-            OrderedDict()
-        )
-
-    @contextmanager
-    def open(self, path: str, mtime_ns: int) -> Iterator[tifffile.TiffFile]:
-        key = (path, mtime_ns)
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                tif = tifffile.TiffFile(path)
-                item = (tif, threading.Lock())
-                self._items[key] = item
-                while len(self._items) > self.maxsize:
-                    _, (old, old_lock) = self._items.popitem(last=False)
-                    with old_lock:
-                        old.close()
-            self._items.move_to_end(key)
-        tif, lock = item
-        with lock:
-            if tif.filehandle.closed:
-                tif.filehandle.open()
-            yield tif
+def _close(item: tuple[tifffile.TiffFile, threading.Lock]) -> None:
+    tif, lock = item
+    with lock:
+        tif.close()
 
 
-_CACHE = _TiffCache()
+_CACHE: LruCache[tuple[tifffile.TiffFile, threading.Lock]] = LruCache(32, on_evict=_close)
+"""Per process: open ``TiffFile`` objects of page-mode reads, one lock per file."""
+
+
+@contextmanager
+def _open_tiff(path: str, mtime_ns: int) -> Iterator[tifffile.TiffFile]:
+    """The cached ``TiffFile`` of ``path`` (opened again when it was closed), its lock held."""
+    tif, lock = _CACHE.get_or_add(
+        (path, mtime_ns), lambda: (tifffile.TiffFile(path), threading.Lock())
+    )
+    with lock:
+        if tif.filehandle.closed:
+            tif.filehandle.open()
+        yield tif
 
 
 def _page_objects(tif: tifffile.TiffFile, lay: TiffLayout, pages: np.ndarray) -> list[Any]:
@@ -155,7 +143,7 @@ def _read_pages(lay, start, stop, rows, cols, out, threads: int = 0) -> None:
     pages = planes // ppp
     jobs = None
     if ppp == 1:
-        with _CACHE.open(lay.path, lay.mtime_ns) as tif:
+        with _open_tiff(lay.path, lay.mtime_ns) as tif:
             try:
                 described = [page_strips(p) for p in _page_objects(tif, lay, pages)]
             except (IndexError, KeyError, TypeError):
@@ -179,7 +167,7 @@ def _read_whole_pages(lay, planes, rows, cols, out) -> None:
     # decode at most ~64 MB of pages at a time
     page_bytes = max(1, ppp * int(np.prod(lay.plane_shape)) * np.dtype(lay.dtype).itemsize)
     step = max(1, (64 << 20) // page_bytes)
-    with _CACHE.open(lay.path, lay.mtime_ns) as tif:
+    with _open_tiff(lay.path, lay.mtime_ns) as tif:
         for s in range(0, len(pages), step):
             key = pages[s : s + step]
             uniq, inverse = np.unique(key, return_inverse=True)
