@@ -8,15 +8,17 @@ negligible, so what a run costs is the fixed cost: interpreter, imports, numba k
 scheduler set-up, figure machinery. After one warm-up run (ingests the TIFF and fills numba's
 cache), each repeat runs, in a fresh process each and interleaved: ``python -c pass`` (the
 floor), ``sofi-dask --help``, ``sofi-dask run`` with and without figures (ingested store
-reused), and a first run of the TIFF (``--cache-dir`` empty: ingestion included). Medians of
+reused), and a first run of the TIFF (``--cache-dir`` empty: ingestion included); the bound is
+one process importing the libraries a run uses and calling one numba kernel from numba's cache
+(with matplotlib's figure machinery for runs with figures). Medians of
 wall, user and system seconds (``getrusage`` of the children) and of run.json's
 ``timings.phases_s``; then ``-X importtime``'s largest imports of one run.
 
 ``--root`` measures another source tree (e.g. ``git archive`` of an older commit) with the same
 interpreter: its ``sofi_dask`` comes first on ``PYTHONPATH``. The children may write bytecode
 (``PYTHONDONTWRITEBYTECODE`` removed, as for an installed package, whose ``.pyc`` files pip
-writes); ``--no-bytecode`` keeps it set: every run then compiles sofi_dask's ~80 modules from
-source (~0.25 s), as on a development machine that sets it.
+writes); ``--no-bytecode`` runs a copy of the tree without ``__pycache__`` and keeps it set:
+every run then compiles sofi_dask's ~80 modules from source, as on a machine that sets it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,23 @@ from pathlib import Path
 import numpy as np
 
 CLI = [sys.executable, "-m", "sofi_dask.cli"]
+FLOOR_KERNEL = """
+import numba
+
+
+@numba.njit(cache=True, nogil=True)
+def total(a):
+    s = 0.0
+    for v in a.ravel():
+        s += v
+    return s
+"""
+FLOOR = (
+    "import numpy as np, dask.array, zarr, tifffile, pydantic, matplotlib; "
+    "matplotlib.colormaps['pink']; import floor_kernel; "
+    "floor_kernel.total(np.ones((4, 4, 4), np.uint16))"
+)
+AGG = "matplotlib.backends.backend_agg"
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
@@ -95,12 +114,17 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    work = Path(tempfile.mkdtemp(prefix="sofi-startup-"))
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
-    if args.no_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if args.no_bytecode:  # a copy without the tree's __pycache__, none written
+        shutil.copytree(
+            args.root / "sofi_dask",
+            work / "src" / "sofi_dask",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        env.update(PYTHONPATH=str(work / "src"), PYTHONDONTWRITEBYTECODE="1")
     else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-    work = Path(tempfile.mkdtemp(prefix="sofi-startup-"))
     try:
         movie = work / "t.tif"
         import tifffile
@@ -110,8 +134,16 @@ def main() -> int:
         warm = work / "warm"
         _run([*CLI, "run", str(movie), "-o", str(warm), "--no-progress"], env, work)
 
+        # the bound: what any run must load, in one process: the libraries it uses and one
+        # numba kernel from numba's cache (numba builds its target context on the first call)
+        (work / "floor_kernel.py").write_text(FLOOR_KERNEL)
+        floor = [sys.executable, "-c", FLOOR]
+        floor_fig = [sys.executable, "-c", FLOOR + "; import matplotlib.figure, " + AGG]
+        _run(floor, env, work)  # fills the kernel's cache
         cases = {
             "python -c pass": lambda i: ([sys.executable, "-c", "pass"], None),
+            "floor: libraries + 1 cached kernel": lambda i: (floor, None),
+            "floor + matplotlib.figure": lambda i: (floor_fig, None),
             "sofi-dask --help": lambda i: ([*CLI, "--help"], None),
             "sofi-dask run": lambda i: (
                 [*CLI, "run", str(movie), "-o", str(work / f"fig{i}"), "--no-progress"],
@@ -151,6 +183,14 @@ def main() -> int:
             result[name] = {"times": t, "phases_s": p}
             shown = ", ".join(f"{k} {v:.2f}" for k, v in p.items())
             print(f"{name:34s} {t['wall']:6.2f} {t['user']:6.2f} {t['sys']:6.2f}  {shown}")
+        bound = result["floor: libraries + 1 cached kernel"]["times"]["wall"]
+        bound_fig = result["floor + matplotlib.figure"]["times"]["wall"]
+        run_nofig = result["sofi-dask run --no-figures"]["times"]["wall"]
+        run_fig = result["sofi-dask run"]["times"]["wall"]
+        print(
+            f"\nrun --no-figures / floor: {run_nofig / bound:.2f}x   "
+            f"run / (floor + matplotlib.figure): {run_fig / bound_fig:.2f}x"
+        )
         print("\n-X importtime of `sofi-dask run` (store reused), largest top-level imports:")
         lines = _importtime(env, work, ["run", str(movie), "-o", str(work / "imp")], args.top)
         print("\n".join(lines))
