@@ -20,17 +20,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "ClusterClient",
-    "LOCAL_SCHEDULERS",
-    "LocalScheduler",
-    "SCHEDULERS",
-    "dashboard_link",
-    "make_client",
-    "make_jobqueue_cluster",
-    "parse_scheduler",
-    "progress",
-    "progress_context",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

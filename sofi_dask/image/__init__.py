@@ -36,25 +36,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "corelucy",
-    "deconvsk",
-    "filter1d_same",
-    "fourier_interp",
-    "fourier_interp_array",
-    "fourier_interp_movie_to_tiff",
-    "fourier_interp_movie_to_zarr",
-    "gauss1d_mask",
-    "gauss2d_mask",
-    "interpolate_movie",
-    "ldrc",
-    "moments_with_finterp",
-    "noise_filter1d",
-    "otf2psf",
-    "psf2otf",
-    "resample_mask",
-    "richardson_lucy",
-    "zero_pad",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

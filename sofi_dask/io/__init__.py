@@ -19,14 +19,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "movie_info",
-    "FrameStats",
-    "Movie",
-    "MovieWriter",
-    "create_movie",
-    "ingest",
-    "open_movie",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

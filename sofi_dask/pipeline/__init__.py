@@ -19,14 +19,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "ConfigError",
-    "PipelineConfig",
-    "PipelineResult",
-    "apply_overrides",
-    "default_config_toml",
-    "load_config",
-    "run_pipeline",
-]
+__all__ = ["ConfigError", *sorted(name for names in _EXPORTS.values() for name in names)]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

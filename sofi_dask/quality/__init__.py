@@ -41,22 +41,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "ConvergenceResult",
-    "DecorrelationResult",
-    "ErrorMapResult",
-    "FRCResult",
-    "QualityReport",
-    "SplitStacks",
-    "convergence",
-    "convergence_from_stacks",
-    "decorrelation_resolution",
-    "error_map",
-    "frc",
-    "frc_threshold",
-    "movie_quality",
-    "quality_report",
-    "split_moment_stacks",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

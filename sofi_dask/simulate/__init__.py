@@ -20,17 +20,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "GroundTruth",
-    "SimulatedMovie",
-    "SimulationConfig",
-    "emitter_states",
-    "ground_truth",
-    "iter_simulated_batches",
-    "read_ground_truth",
-    "simulate_movie",
-    "write_simulated_tiff",
-    "write_simulated_zarr",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

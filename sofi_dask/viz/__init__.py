@@ -27,20 +27,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-__all__ = [
-    "apply_colormap",
-    "before_after",
-    "image_montage",
-    "order_montage",
-    "plot_convergence",
-    "plot_drift_trace",
-    "plot_frc_curves",
-    "plot_total_signal",
-    "plot_video_frames",
-    "save_figure",
-    "save_png",
-    "save_tiff",
-    "save_video",
-]
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
