@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask.array as da
@@ -232,27 +233,27 @@ def estimate_drift(
         bounds.pop()
     stack = _segment_means(arr, bounds, ys, xs, lazy)
     shape = stack.shape[1:]
-    workers = task_threads()
-    specs = spectra(stack, workers=workers)  # each segment's transform, made once
+    threads = task_threads()
+    specs = spectra(stack, workers=threads)  # each segment's transform, made once
     powers = power(specs)
-    pairs, shifts, peaks = [], [], []
-    with one_blas_thread():  # small matrix products: more BLAS threads only spin
-        for i in range(len(specs)):
-            js = np.arange(i + 1, min(i + max_dist, len(specs) - 1) + 1)
-            if js.size == 0:
-                continue
-            # segment i against its next max_dist segments, in one batch of transforms
-            first, peak = register_many(
-                specs[i], specs[js], shape, powers=(powers[i], powers[js]), workers=workers
-            )
-            # refine once on the segments moved back by the first estimate: the apodising window
-            # then sees the same content in both images, which removes its pull towards 0; what is
-            # left is within a pixel, so the correlation is needed only near zero
-            back = shift_frames(stack[js], first, np.dtype(np.float64))
-            rest = refine_near(specs[i], spectra(back, workers=workers), shape, workers=workers)
-            pairs.extend((i, int(j)) for j in js)
-            shifts.extend(first + rest)
-            peaks.extend(peak)
+
+    def batch(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segment i against its next max_dist segments, in one batch of transforms."""
+        js = np.arange(i + 1, min(i + max_dist, len(specs) - 1) + 1)
+        first, peak = register_many(specs[i], specs[js], shape, powers=(powers[i], powers[js]))
+        # refine once on the segments moved back by the first estimate: the apodising window
+        # then sees the same content in both images, which removes its pull towards 0; what is
+        # left is within a pixel, so the correlation is needed only near zero
+        back = shift_frames(stack[js], first, np.dtype(np.float64))
+        return js, first + refine_near(specs[i], spectra(back), shape), peak
+
+    # the batches on parallel threads (transforms, shifts and products release the GIL), each
+    # matrix product on one BLAS thread (more only spin); results in segment order
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+        done = list(pool.map(batch, range(len(specs) - 1)))
+    pairs = [(i, int(j)) for i, (js, _, _) in enumerate(done) for j in js]
+    shifts = [s for _, rows, _ in done for s in rows]
+    peaks = [p for _, _, ps in done for p in ps]
     pair_arr = np.array(pairs, dtype=np.int64)
     shift_arr = np.array(shifts, dtype=np.float64)
     # a segment that correlates with nothing (out of focus, blank, shutter closed) is left out
