@@ -52,14 +52,16 @@ VARIANTS = {
 def _run(store: Path, out: Path, variant: str) -> dict[str, float]:
     cfg = apply_overrides(PipelineConfig(), {**VARIANTS[variant], "compute.progress": False})
     shutil.rmtree(out, ignore_errors=True)
-    c0, t0 = _cpu(), time.perf_counter()
+    c0, t0, times0 = _cpu(), time.perf_counter(), os.times()
     result = run_pipeline(store, out, cfg)
-    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    wall, cpu, times1 = time.perf_counter() - t0, _cpu() - c0, os.times()
     phases = result.record["timings"]["phases_s"]
     stages = result.record["timings"]["stages"]
     return {
         "wall": wall,
         "cpu": cpu,
+        "user": times1.user - times0.user,
+        "sys": times1.system - times0.system,
         "compute": phases["compute"],
         **{f"phase_{k}": v for k, v in phases.items()},
         **{f"task_s_{k}": v["task_seconds"] for k, v in stages.items()},
@@ -132,7 +134,13 @@ def main() -> None:
     for v in chosen[1:] if off is not None else ():
         on = best[v]
         print(f"quality.outputs = {v!r} against quality off:")
-        for key in ("wall", "cpu", *(k for k in keys if k.startswith(("phase_", "task_s_")))):
+        for key in (
+            "wall",
+            "cpu",
+            "user",
+            "sys",
+            *(k for k in keys if k.startswith(("phase_", "task_s_"))),
+        ):
             ratio = on[key] / off[key] if off[key] > 0 else float("nan")
             print(f"  {key:>20}: off {off[key]:7.2f} s  on {on[key]:7.2f} s  ratio {ratio:.3f}")
     if off is not None:
