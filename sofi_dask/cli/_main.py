@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofi-dask`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.program = argv is None  # the program itself, not main([...]) called from Python
     if argv is None:  # the program itself (console script, python -m), not a call from Python
         # at exit, the interpreter's last garbage collections walk every object of ~1500 modules
         # (0.3-0.5 s after a run); frozen objects are skipped. Outputs are complete and synced

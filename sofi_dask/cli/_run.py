@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import sys
 from typing import Any
 
@@ -281,6 +282,10 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as local:
             if client is None:  # dask.config.set applies when made: only then
                 local.enter_context(dask.config.set(scheduler=dask.threaded.get))
+            if getattr(args, "program", False):
+                # the ~10^6 objects of the imported libraries live to the end: frozen, the full
+                # collections a run's allocations trigger skip them (0.15-0.2 s each, measured)
+                gc.freeze()
             result = run_pipeline(
                 source,
                 args.output,
