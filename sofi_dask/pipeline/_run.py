@@ -314,13 +314,14 @@ def run_pipeline(
         for name, arr in graph.arrays.items():
             target = create_image_array(root, graph.specs[name], arr.shape, np.float64)
             targets.append((arr.astype(np.float64), target))
+        extras = lazy_arrays(graph.quality) if graph.quality is not None else []
+        graph.claim("quality", *extras)  # the halves' layers the images do not use
         times = StageTimes(graph.stage_of_layer)
         if cfg.compute.performance_report and active is not None:
             from distributed import performance_report
 
             report = performance_report(filename=str(cfg.compute.performance_report))
         local = None if active is not None else cfg.compute.scheduler
-        extras = lazy_arrays(graph.quality) if graph.quality is not None else []
         with timer("compute"), report, task_timer(times, active):
             computed = _compute(
                 targets, client=active, progress=progress, scheduler=local, extras=extras

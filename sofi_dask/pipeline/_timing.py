@@ -44,7 +44,11 @@ class StageTimes:
                 if layer in name:
                     stage = st
                     break
-        return stage or "write"
+        if stage is not None:
+            return stage
+        # da.store's tasks write the results; any other task the optimiser made from parts of
+        # several layers under a new name is not guessed at
+        return "write" if name.startswith("store") else "unattributed"
 
     def add(self, key: Any, seconds: float) -> None:
         stage = self.stage(key)
