@@ -302,8 +302,9 @@ class OutputsConfig(ConfigModel):
         expected="a matplotlib colormap name such as 'pink', 'gray', 'magma'",
     )
     percentiles: tuple[Float, Float] = setting(
-        (0.0, 100.0),
-        "display range of RGB outputs, percentiles",
+        (0.0, 99.9),
+        "display range of RGB outputs and figures, percentiles (the top 0.1 % saturates: "
+        "[0, 100] is pysofi's min-max)",
         expected="[low, high] with 0 <= low < high <= 100",
     )
     keep_stages: tuple[Literal[STAGES], ...] = setting(  # type: ignore[valid-type]

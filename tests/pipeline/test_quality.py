@@ -96,8 +96,7 @@ def test_quality_section_from_the_same_pass(tmp_path, movie_tif):
     assert "quality" in rec["timings"]["phases_s"]
     # the halves' tasks are the quality stage's, not "write" (every unclaimed task was)
     stages = rec["timings"]["stages"]
-    assert stages["quality"]["tasks"] > 0
-    assert stages["write"]["task_seconds"] < stages["statistic"]["task_seconds"]
+    assert stages["quality"]["tasks"] > stages.get("unattributed", {"tasks": 0})["tasks"]
 
 
 def test_bleaching_blocks_keep_their_numbers_and_get_halves(tmp_path, movie_tif):
