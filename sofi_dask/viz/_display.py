@@ -199,8 +199,8 @@ def signed_display(
     A cumulant of order >= 3 is signed (for blinking emitters, order 4 is negative where the
     on-ratio is between ~0.21 and ~0.79): on a sequential map such as 'pink', 0 would be a
     mid-tone and the sign invisible. A signed image gets ``signed_cmap`` and the symmetric
-    range ``(-v, v)``, ``v`` = the largest magnitude of its (percentile) limits, so 0 is the
-    map's centre.
+    range ``(-v, v)``, so 0 is the map's centre: ``v`` is the largest magnitude, or with
+    ``percentiles`` the high percentile of the magnitudes (extremes of either sign saturate).
 
     Parameters
     ----------
@@ -228,6 +228,9 @@ def signed_display(
     ('berlin', -3.0, 3.0, True)
     >>> signed_display(np.array([[-1e-9, 1.0]]))[3]
     False
+    >>> _, low, high, _ = signed_display(np.linspace(-1.0, 1.0, 201), percentiles=(0, 90))
+    >>> round(low, 6), round(high, 6)  # 90 % of the magnitudes are <= 0.9
+    (-0.9, 0.9)
     """
     plain, diverging = get_colormap(cmap), get_colormap(signed_cmap)
     low, high = display_limits(image, percentiles=percentiles)
@@ -236,6 +239,10 @@ def signed_display(
     if not signed:
         return plain, low, high, False
     v = max(abs(low), abs(high))
+    if percentiles is not None and float(percentiles[1]) < 100.0:
+        # the magnitudes' high percentile: a few extreme pixels of either sign saturate
+        # instead of setting the range for all (the low percentile is the most negative)
+        v = display_limits(np.abs(image), percentiles=(0.0, float(percentiles[1])))[1] or v
     return diverging, -v, v, True
 
 
