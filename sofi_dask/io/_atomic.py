@@ -18,11 +18,11 @@ error the temporary is removed and the target is untouched.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import secrets
 import shutil
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -225,16 +225,16 @@ def fsync_tree(path: PathLike) -> None:
         _fsync(folder, directory=True)
 
 
-# the temporary folders of the AtomicOutputDir objects open in this process, each declared on
-# entry and withdrawn on exit: their commit flushes every file in them (seen by every thread:
-# a run writes its files on a pool of threads)
-_OPEN_FOLDERS: list[Path] = []
-_OPEN_LOCK = threading.Lock()
+# the temporary folders of the AtomicOutputDir objects open in this context: their commit
+# flushes every file in them. A context variable, not process state: another thread or task
+# sees them only when given this context (contextvars.copy_context, as a run's writers are).
+_OPEN_FOLDERS: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar(
+    "sofi_dask_open_output_folders", default=()
+)
 
 
 def _flushed_by_open_folder(path: Path) -> bool:
-    with _OPEN_LOCK:
-        folders = list(_OPEN_FOLDERS)
+    folders = _OPEN_FOLDERS.get()
     return bool(folders) and any(_real(path.parent).is_relative_to(d) for d in folders)
 
 
@@ -406,18 +406,12 @@ class AtomicOutputDir:
             self.tmp = self.final.parent / f".{self.final.name}{tag}"
             self.tmp.mkdir()
             # files written in it by atomic_output leave their flush to the commit
-            with _OPEN_LOCK:
-                _OPEN_FOLDERS.append(real := _real(self.tmp))
-            self._lock.callback(self._withdraw, real)
+            token = _OPEN_FOLDERS.set((*_OPEN_FOLDERS.get(), _real(self.tmp)))
+            self._lock.callback(_OPEN_FOLDERS.reset, token)
         except BaseException:
             self._lock.close()
             raise
         return self.tmp
-
-    @staticmethod
-    def _withdraw(folder: Path) -> None:
-        with _OPEN_LOCK:
-            _OPEN_FOLDERS.remove(folder)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self.tmp is not None

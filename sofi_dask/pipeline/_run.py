@@ -8,6 +8,7 @@ noise filter 1 (video) -> shrinking-kernel deconvolution -> noise filter 2 (vide
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import logging
 import os
@@ -369,8 +370,10 @@ def run_pipeline(
             timer("write_files"),
             dask.config.set(inner if n_pool < cpu_count() else {"scheduler": dask.local.get_sync}),
         ):
-            with ThreadPoolExecutor(max_workers=n_pool) as pool:
-                files.update(zip(graph.specs, pool.map(write, graph.specs), strict=True))
+            with ThreadPoolExecutor(max_workers=n_pool) as pool:  # in this context: the
+                # output folder's commit flushes the files (io._atomic's context variable)
+                jobs = [pool.submit(contextvars.copy_context().run, write, s) for s in graph.specs]
+                files.update(zip(graph.specs, (j.result() for j in jobs), strict=True))
         if wanted.figures:
             with timer("figures"):
                 figs, fig_files = make_figures(tmp, graph, cfg, movie)

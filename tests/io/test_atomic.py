@@ -139,7 +139,9 @@ def test_a_folder_named_like_a_partial_one_is_not_taken_for_one(tmp_path, monkey
 
 
 def test_files_written_on_threads_inside_an_output_folder_are_flushed_once(tmp_path, monkeypatch):
-    """A run writes its files on a pool of threads: they too leave the flush to the commit."""
+    """A run writes its files on a pool of threads given its context: they too leave the flush
+    to the commit. A thread without the context flushes its file itself (never less durable)."""
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
     from sofi_dask.io import _atomic
@@ -158,6 +160,15 @@ def test_files_written_on_threads_inside_an_output_folder_are_flushed_once(tmp_p
 
     with _atomic.AtomicOutputDir(tmp_path / "out") as tmp:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(write, [tmp / "a.bin", tmp / "b.bin"]))
+            jobs = [
+                pool.submit(contextvars.copy_context().run, write, tmp / name)
+                for name in ("a.bin", "b.bin")
+            ]
+            [job.result() for job in jobs]
         assert flushed == []
     assert sorted(flushed[:2]) == ["a.bin", "b.bin"] and len(flushed) == 4  # + 2 folders
+    flushed.clear()
+    with _atomic.AtomicOutputDir(tmp_path / "out2") as tmp:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(write, tmp / "c.bin").result()  # no context given: flushed by itself
+        assert flushed[0].startswith(".c.partial-")
