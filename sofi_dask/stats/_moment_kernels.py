@@ -116,6 +116,18 @@ def _numba_kernel(n_sums: int):
     return _make_numba_kernel(n_sums)
 
 
+def _kernel_input(block: np.ndarray) -> np.ndarray:
+    """A (t, y, x) block as the kernels take it: bool/float16 as float32, native byte order,
+    at least one frame."""
+    if block.dtype == np.bool_ or block.dtype == np.float16:
+        block = block.astype(np.float32)
+    if not block.dtype.isnative:
+        block = block.astype(block.dtype.newbyteorder("="))
+    if block.shape[0] == 0:
+        raise ValueError("block must hold at least one frame")
+    return block
+
+
 def central_sums(block: np.ndarray, max_order: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and central sums of orders 2..``max_order`` along axis 0 (fused numba kernel).
 
@@ -135,13 +147,8 @@ def central_sums(block: np.ndarray, max_order: int) -> tuple[np.ndarray, np.ndar
         space = block.shape[1:]
         mean, sums = central_sums(block.reshape(block.shape[0], 1, -1), max_order)
         return mean.reshape(space), sums.reshape((sums.shape[0], *space))
-    if block.dtype == np.bool_ or block.dtype == np.float16:
-        block = block.astype(np.float32)
-    if not block.dtype.isnative:
-        block = block.astype(block.dtype.newbyteorder("="))
+    block = _kernel_input(block)
     t, ny, nx = block.shape
-    if t == 0:
-        raise ValueError("block must hold at least one frame")
     mean = np.empty((ny, nx), dtype=np.float64)
     sums = np.empty((max(max_order - 1, 0), ny, nx), dtype=np.float64)
     _numba_kernel(max(int(max_order) - 1, 0))(block, mean, sums)
@@ -161,13 +168,8 @@ def chunk_stack(block: np.ndarray, max_order: int) -> np.ndarray:
     block = np.asarray(block)
     if block.ndim != 3:
         raise ValueError(f"chunk_stack takes a (t, y, x) block, got shape {block.shape}")
-    if block.dtype == np.bool_ or block.dtype == np.float16:
-        block = block.astype(np.float32)
-    if not block.dtype.isnative:
-        block = block.astype(block.dtype.newbyteorder("="))
+    block = _kernel_input(block)
     t, ny, nx = block.shape
-    if t == 0:
-        raise ValueError("block must hold at least one frame")
     n_sums = max(int(max_order) - 1, 0)
     out = np.empty((n_sums + 2, ny, nx), dtype=np.float64)
     _numba_kernel(n_sums)(block, out[0], out[2:])
