@@ -181,3 +181,27 @@ def ldrc(
         meta=np.empty((0,) * image.ndim, dtype=np.float64),
         window=window,
     )
+
+
+def _floored(mask: np.ndarray, percentile: float) -> np.ndarray:
+    mask = np.asarray(mask, dtype=np.float64)
+    return np.clip(mask - np.percentile(mask, percentile), 0.0, None)
+
+
+def floor_mask(mask: Any, percentile: float | None) -> Any:
+    """The LDRC mask less its ``percentile`` (clipped at 0): its background floor removed
+    (``None``: the mask as is). Lazy for a dask mask (one task: a percentile needs the whole
+    image).
+
+    Examples
+    --------
+    >>> floor_mask(np.array([[10.0, 11.0], [12.0, 30.0]]), 0.0).tolist()
+    [[0.0, 1.0], [2.0, 20.0]]
+    """
+    if percentile is None:
+        return mask
+    if is_dask_array(mask):
+        return mask.rechunk(-1).map_blocks(
+            _floored, float(percentile), dtype=np.float64, meta=np.empty((0, 0))
+        )
+    return _floored(mask, float(percentile))

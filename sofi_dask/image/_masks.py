@@ -95,3 +95,17 @@ def gauss1d_mask(size: int | Sequence[int] = 3, sigma: float = 0.5) -> np.ndarra
     else:
         n = size
     return gauss2d_mask((1, check_positive_int(n, "size")), sigma)[0]
+
+
+def order_psf(psf: np.ndarray, order: int) -> np.ndarray:
+    """The PSF of an order-``order`` SOFI image: ``psf ** order`` (negatives clipped at 0),
+    normalised to unit sum; a Gaussian of sigma ``s`` gives one of sigma ``s / sqrt(order)``.
+
+    Examples
+    --------
+    >>> p = order_psf(gauss2d_mask((21, 21), 2.0), 4)
+    >>> bool(np.allclose(p, gauss2d_mask((21, 21), 1.0), atol=1e-12))
+    True
+    """
+    out = np.clip(np.asarray(psf, dtype=np.float64), 0.0, None) ** int(order)
+    return out / out.sum()

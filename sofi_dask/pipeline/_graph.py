@@ -18,8 +18,6 @@ from sofi_dask.pipeline._methods_graph import (
     bleaching_method,
     block_average_tree,
     bsofi_maps,
-    floor_mask,
-    order_psf,
     xc_spec,
     xc_statistic,
 )
@@ -322,6 +320,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         stage("noise_filter_1", lambda a, _k: noise_filter1d(a, k1, axis=0))
     if d.enabled:
         from sofi_dask.image._deconv import deconvsk
+        from sofi_dask.image._masks import order_psf
 
         side = max(int(s) for s in next(iter(current.values())).shape[-2:])
         limit = max(2 * side + 1, 129)  # a larger PSF only pads the image (and the FFTs)
@@ -351,7 +350,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         k2 = masks.gauss1d_mask(nf2.kernel_size, nf2.sigma)
         stage("noise_filter_2", lambda a, _k: noise_filter1d(a, k2, axis=0))
     if config.ldrc.enabled:
-        from sofi_dask.image._ldrc import ldrc
+        from sofi_dask.image._ldrc import floor_mask, ldrc
 
         image = tuple(int(s) for s in next(iter(current.values())).shape[-2:])
         win = tuple(int(w) for w in config.ldrc.window_size)

@@ -16,8 +16,9 @@ import tifffile
 from scipy import ndimage
 
 from sofi_dask.image import deconvsk, gauss2d_mask, ldrc
+from sofi_dask.image._ldrc import floor_mask
+from sofi_dask.image._masks import order_psf
 from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
-from sofi_dask.pipeline._methods_graph import floor_mask, order_psf
 from sofi_dask.simulate import simulate_movie
 from sofi_dask.stats import cumulants
 
