@@ -53,12 +53,15 @@ def _as_image(name: str, image: Any) -> np.ndarray:
     return array
 
 
-def _panel_image(fig: Figure, array: np.ndarray, panel_size: float) -> np.ndarray:
-    """``array`` as block means of at most twice the panel's pixels a side: a screen shows no
-    more, and nearest-neighbour drawing of a 2048-px image into a ~300-px panel showed one
-    pixel in ~50 (single-pixel SOFI peaks dropped, the dark gaps between them kept). The rest
-    of the way matplotlib's antialiasing filter draws it."""
-    return downsample(array, max(1, int(2 * panel_size * fig.dpi)))
+def _panel_image(fig: Figure, array: np.ndarray, panel_size: float) -> tuple[np.ndarray, str]:
+    """``array`` as block means of at most twice the panel's pixels a side, and how to draw
+    it: a screen shows no more, and nearest-neighbour drawing of a 2048-px image into a ~300-px
+    panel showed one pixel in ~50 (single-pixel SOFI peaks dropped, the dark gaps between them
+    kept), so an image larger than the panel is drawn through matplotlib's antialiasing
+    filter; a smaller one keeps its crisp pixels (nearest)."""
+    side = panel_size * fig.dpi
+    shown = downsample(array, max(1, int(2 * side)))
+    return shown, "antialiased" if max(shown.shape) > side else "nearest"
 
 
 # Panels on a fixed grid (inches): the constrained layout measured every colour bar's tick labels
@@ -152,8 +155,8 @@ def image_montage(
         cm, low, high, is_signed = signed_display(
             array, cmap, percentiles, signed=signed, signed_cmap=signed_cmap
         )
-        shown = _panel_image(fig, array, panel_size)
-        artist = ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation="antialiased")
+        shown, how = _panel_image(fig, array, panel_size)
+        artist = ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation=how)
         ax.set_title(f"{name} (signed)" if is_signed else name)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -338,8 +341,8 @@ def plot_video_frames(
     for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         cm, low, high, is_signed = common or signed_display(frame, cmap, percentiles, signed=signed)
-        shown = _panel_image(fig, frame, panel_size)
-        ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation="antialiased")
+        shown, how = _panel_image(fig, frame, panel_size)
+        ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation=how)
         label = frame_labels[i] if frame_labels is not None else f"frame {index}"
         ax.set_title(f"{label} (signed)" if is_signed else label)
         ax.set_xticks([])

@@ -220,3 +220,12 @@ def test_big_images_are_drawn_as_a_screen_sees_them(side):
         panel = _panel_pixels(fig, next(ax for ax in fig.axes if ax.images))
         assert abs(panel.mean() - 127.5) < 20, panel.mean()
         assert panel.std() < 15, panel.std()
+
+
+def test_small_images_keep_their_pixels_big_ones_are_filtered():
+    """An image smaller than its panel is drawn with nearest pixels (a SOFI user counts them);
+    one larger than the panel through the antialiasing filter."""
+    fig = image_montage({"small": np.eye(16), "big": np.eye(2048)}, colorbar=False)
+    small, big = (ax.images[0] for ax in _image_axes(fig))
+    assert small.get_interpolation() == "nearest" and small.get_array().shape == (16, 16)
+    assert big.get_interpolation() == "antialiased" and max(big.get_array().shape) < 2048
