@@ -84,3 +84,15 @@ def test_dask_bind_still_shares_the_reads_under_a_slice():
     bound = bind(x, x.sum())
     consumers = _consumers(bound + x)
     assert any(str(k).startswith("('movie-src") and len(c) > 1 for k, c in consumers.items())
+
+
+def test_the_clone_runs_on_a_distributed_cluster(dask_client):
+    """The cloned task-spec nodes travel to real workers: the same numbers as threads."""
+    movie = _movie()
+    x = da.from_array(movie, chunks=(4, 3, 5))[3:27]
+    blocks = [(0, 12), (12, 24)]
+    corrected, average = _bleaching.corrected_and_average(x, blocks)
+    expected = dask.compute(corrected, average, scheduler="threads")
+    got = dask_client.compute([corrected, average], sync=True)
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a, b)
