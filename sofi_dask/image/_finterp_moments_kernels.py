@@ -20,7 +20,8 @@ no more, so bands (for big frames) add no arithmetic.
 A task's buffers (batch, cast frames, reference, float64 power sums) are carved from one work
 area that each thread keeps between tasks (:func:`_work_area`; a cache of scratch space, every
 task writes what it reads): as fresh allocations they were ``mmap``-ed and page-faulted in, 16
-MB per task of 256 frames of 256 x 256 (4100 minor faults; now 1000: the returned stack, the operators' copies).
+MB per task of 256 frames of 256 x 256 (4100 minor faults; now 1000: the returned stack, the
+operators' copies).
 
 The reference of the power sums is the interpolated mean frame (float64, same operator): the
 mean of the interpolated frames by linearity, up to rounding, which the first power sum
