@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig
+from sofi_dask.pipeline._quality_blocks import _block_means, _packed_means, convergence_norms
 from sofi_dask.pipeline._quality_files import HALVES_FILE, save_halves
 
 logger = logging.getLogger(__name__)
@@ -119,57 +120,6 @@ def _windows(
     return cut(np.arange(0, max(b for _, b in blocks) + 1, dtype=np.int64))
 
 
-def _pack_full(full: np.ndarray, *, count: int) -> np.ndarray:
-    """One block's ``[statistic, count * mean image]``."""
-    return np.concatenate([full, count * full[:1]])
-
-
-def _pack_halves(*halves: np.ndarray, has: tuple[bool, bool]) -> np.ndarray:
-    """One block's ``[half A, half B]`` (zeros for a missing half)."""
-    parts = iter(halves)
-    return np.concatenate([next(parts) if h else np.zeros_like(halves[0]) for h in has])
-
-
-def _block_means(
-    full: list[Any], half_a: list[Any], half_b: list[Any], sizes: list[int]
-) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
-    """Mean over the bleaching blocks of their statistic and of their two halves (over the blocks
-    that have the half), the frame-weighted average image and the means of the first 1, 2, 4...
-    blocks, from two sum trees (:func:`sofi_dask.stats._stack_tree.sum_tree`) of packed stacks
-    (``[statistic, frames * mean]`` with the prefixes, ``[half A, half B]`` without): each
-    block's stacks have one consumer, so they do not pile up until the end, and the prefixes
-    kept for the convergence hold no halves."""
-    from sofi_dask.stats._stack_tree import sum_tree
-
-    k = int(full[0].shape[0])
-    meta = np.empty((0, 0, 0), dtype=np.float64)
-    packs, half_packs = [], []
-    for f, a, b, c in zip(full, half_a, half_b, sizes, strict=True):
-        packs.append(
-            da.map_blocks(
-                _pack_full, f, count=int(c), dtype=np.float64,
-                chunks=((k + 1,), *f.chunks[1:]), meta=meta,
-            )
-        )  # fmt: skip
-        halves = [h for h in (a, b) if h is not None]
-        if halves:
-            half_packs.append(
-                da.map_blocks(
-                    _pack_halves, *halves, has=(a is not None, b is not None),
-                    dtype=np.float64, chunks=((2 * k,), *f.chunks[1:]), meta=meta,
-                )
-            )  # fmt: skip
-    total, prefixes = sum_tree(packs, prefixes=True)
-    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
-    halves_sum = sum_tree(half_packs)[0] if half_packs else None
-    means = (
-        halves_sum[:k] / n_a if n_a else None,
-        halves_sum[k:] / n_b if n_b else None,
-    )
-    pref = tuple((n, p[:k] / n) for n, p in prefixes)
-    return total[:k] / len(full), means, total[k] / sum(sizes), pref
-
-
 def split_statistic(
     work: Any,
     config: PipelineConfig,
@@ -206,8 +156,7 @@ def split_statistic(
 
     # one tree per block: each sub-window's stack has one consumer (see stats._stack_tree)
     whole_movie = len(per_block) == 1 and len(flat) >= 2
-    full, half_a, half_b, sizes = [], [], [], []
-    trees = []
+    sizes, trees, has = [], [], []
     i = 0
     for subs in per_block:
         idx = list(range(i, i + len(subs)))
@@ -219,19 +168,33 @@ def split_statistic(
             prefixes=whole_movie,
         )
         trees.append(tree)
-        full.append(layers(tree.full))
         sizes.append(tree.counts[0])
-        for half, stack, count in ((half_a, tree.half_a, tree.counts[1]),
-                                   (half_b, tree.half_b, tree.counts[2])):  # fmt: skip
-            half.append(layers(stack) if stack is not None and count >= max_order else None)
+        pair = (tree.half_a, tree.half_b)
+        has.append(
+            tuple(
+                s is not None and c >= max_order for s, c in zip(pair, tree.counts[1:], strict=True)
+            )
+        )
 
-    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
+    n_a, n_b = (sum(h[i] for h in has) for i in (0, 1))
+    block_prefixes: tuple[tuple[int, Any], ...] = ()
     if len(per_block) == 1:
-        full_stat = full[0]
-        half_means = (half_a[0], half_b[0])
-        average = full[0][0]
-        block_prefixes: tuple[tuple[int, Any], ...] = ()
+        full_stat = layers(trees[0].full)
+        half_means = tuple(
+            layers(s) if h else None
+            for s, h in zip((trees[0].half_a, trees[0].half_b), has[0], strict=True)
+        )
+        average = full_stat[0]
+    elif all(any(h) for h in has):  # one packing task per block and tile, one sum tree
+        full_stat, half_means, average, block_prefixes = _packed_means(
+            trees, sizes, has, stat == "cumulants"
+        )
     else:  # one sum tree over the blocks (a Python sum would hold every block to the end)
+        full = [layers(t.full) for t in trees]
+        half_a, half_b = (
+            [layers(s) if h[i] else None for s, h in zip(ss, has, strict=True)]
+            for i, ss in enumerate(([t.half_a for t in trees], [t.half_b for t in trees]))
+        )
         full_stat, half_means, average, block_prefixes = _block_means(full, half_a, half_b, sizes)
     per_order = {k: full_stat[k] for k in range(1, max_order + 1)}
     q = QualityGraph(
@@ -259,13 +222,8 @@ def split_statistic(
         q.frames.append(sum(sizes))
         images.append(full_stat)
         q.orders = sorted({1, *config.statistic.orders})
-        # two reductions for every prefix and order (not one norm per pair: graph size)
-        stacked = da.stack([da.stack([im[k] for k in q.orders]) for im in images])
-        diff = stacked[1:] - stacked[:-1]
-        q.changes = (
-            da.sqrt((diff * diff).sum(axis=(-2, -1))),
-            da.sqrt((stacked[1:] * stacked[1:]).sum(axis=(-2, -1))),
-        )
+        # one task per tile for every prefix and order, one sum over the tiles (graph size)
+        q.changes = convergence_norms(images, q.orders)
     q.average = average
     return per_order, q
 

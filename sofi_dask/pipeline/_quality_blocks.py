@@ -1,0 +1,150 @@
+"""The quality section's bleaching-block means: the mean over the blocks of their statistic and
+of their two interleaved halves, the frame-weighted average image and the block prefixes, from
+sum trees of packed per-block stacks (graph pieces of :func:`sofi_dask.pipeline._quality.
+split_statistic`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+
+def _pack_full(full: np.ndarray, *, count: int) -> np.ndarray:
+    """One block's ``[statistic, count * mean image]``."""
+    return np.concatenate([full, count * full[:1]])
+
+
+def _pack_halves(*halves: np.ndarray, has: tuple[bool, bool]) -> np.ndarray:
+    """One block's ``[half A, half B]`` (zeros for a missing half)."""
+    parts = iter(halves)
+    return np.concatenate([next(parts) if h else np.zeros_like(halves[0]) for h in has])
+
+
+def _pack_block(
+    *stacks: np.ndarray, counts: tuple[int, int], has: tuple[bool, bool], cumulants: bool
+) -> np.ndarray:
+    """One block's ``[statistic, frames * mean image, half A, half B]`` from the moment stacks
+    of its halves (``counts``: frames of A and B, 0 for a half the block lacks: ``stacks`` holds
+    the others), in one task: the whole is their exact merge (as
+    :func:`sofi_dask.stats._stack_tree.interleaved_stacks`' ``full``), every stack converted to
+    cumulants when asked; a half not kept (``has``) is zeros."""
+    from sofi_dask.stats._cumulants import _cumulant_block
+    from sofi_dask.stats._moment_state import merge_stacks
+
+    present = [c for c in counts if c > 0]
+    full = merge_stacks(list(stacks), present) if len(stacks) == 2 else stacks[0]
+    layers = _cumulant_block if cumulants else (lambda x: x)
+    stat = layers(full)
+    parts = [stat, sum(present) * stat[:1]]
+    found = iter(stacks)
+    for count, keep in zip(counts, has, strict=True):
+        stack = next(found) if count > 0 else None
+        parts.append(layers(stack) if keep and stack is not None else np.zeros_like(stat))
+    return np.concatenate(parts)
+
+
+def _block_means(
+    full: list[Any], half_a: list[Any], half_b: list[Any], sizes: list[int]
+) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
+    """Mean over the bleaching blocks of their statistic and of their two halves (over the blocks
+    that have the half), the frame-weighted average image and the means of the first 1, 2, 4...
+    blocks, from two sum trees (:func:`sofi_dask.stats._stack_tree.sum_tree`) of packed stacks
+    (``[statistic, frames * mean]`` with the prefixes, ``[half A, half B]`` without): each
+    block's stacks have one consumer, so they do not pile up until the end, and the prefixes
+    kept for the convergence hold no halves."""
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    k = int(full[0].shape[0])
+    meta = np.empty((0, 0, 0), dtype=np.float64)
+    packs, half_packs = [], []
+    for f, a, b, c in zip(full, half_a, half_b, sizes, strict=True):
+        packs.append(
+            da.map_blocks(
+                _pack_full, f, count=int(c), dtype=np.float64,
+                chunks=((k + 1,), *f.chunks[1:]), meta=meta,
+            )
+        )  # fmt: skip
+        halves = [h for h in (a, b) if h is not None]
+        if halves:
+            half_packs.append(
+                da.map_blocks(
+                    _pack_halves, *halves, has=(a is not None, b is not None),
+                    dtype=np.float64, chunks=((2 * k,), *f.chunks[1:]), meta=meta,
+                )
+            )  # fmt: skip
+    total, prefixes = sum_tree(packs, prefixes=True)
+    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
+    halves_sum = sum_tree(half_packs)[0] if half_packs else None
+    means = (
+        halves_sum[:k] / n_a if n_a else None,
+        halves_sum[k:] / n_b if n_b else None,
+    )
+    pref = tuple((n, p[:k] / n) for n, p in prefixes)
+    return total[:k] / len(full), means, total[k] / sum(sizes), pref
+
+
+def _packed_means(
+    trees: list[Any], sizes: list[int], has: list[tuple[bool, bool]], cumulants: bool
+) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
+    """What :func:`_block_means` returns, from ONE packed stack per block (:func:`_pack_block`:
+    the merge of the halves, the cumulant conversions and the packing in one task) and ONE sum
+    tree; the same additions in the same order as the two trees of :func:`_block_means` (every
+    block has a half, so both trees had one leaf per block): bitwise the same images."""
+    from sofi_dask.stats._stack_tree import sum_tree
+
+    tree0 = trees[0]
+    k = int(tree0.full.shape[0])
+    meta = np.empty((0, 0, 0), dtype=np.float64)
+    packs = []
+    for tree, hs in zip(trees, has, strict=True):
+        pair = (tree.half_a, tree.half_b)
+        counts = tuple(
+            c if h is not None else 0 for h, c in zip(pair, tree.counts[1:], strict=True)
+        )
+        packs.append(
+            da.map_blocks(
+                _pack_block, *(h for h in pair if h is not None), counts=counts, has=hs,
+                cumulants=cumulants, dtype=np.float64,
+                chunks=((3 * k + 1,), *tree.full.chunks[1:]), meta=meta,
+            )
+        )  # fmt: skip
+    total, prefixes = sum_tree(packs, prefixes=True)
+    n_a, n_b = (sum(h[i] for h in has) for i in (0, 1))
+    means = (
+        total[k + 1 : 2 * k + 1] / n_a if n_a else None,
+        total[2 * k + 1 :] / n_b if n_b else None,
+    )
+    pref = tuple((n, p[:k] / n) for n, p in prefixes)
+    return total[:k] / len(trees), means, total[k] / sum(sizes), pref
+
+
+def _square_sums(*images: np.ndarray, orders: tuple[int, ...]) -> np.ndarray:
+    """One tile's sums of squares ``[||I_i - I_{i-1}||^2 ..., ||I_i||^2 ...]`` (i >= 1, every
+    order), each summed over a ``(1, 1, y, x)`` array as dask's ``sum`` of a chunk of the
+    ``(prefix, order)`` stack: the same floating-point operations."""
+    d, c = [], []
+    for prev, cur in zip(images[:-1], images[1:], strict=True):
+        for k in orders:
+            diff = (cur[k] - prev[k])[None, None]
+            d.append(np.sum(diff * diff, axis=(2, 3)))
+            c.append(np.sum(cur[k][None, None] * cur[k][None, None], axis=(2, 3)))
+    return np.concatenate(d + c, axis=None)[:, None, None]
+
+
+def convergence_norms(images: list[Any], orders: list[int]) -> tuple[Any, Any]:
+    """Lazy ``(d, c)``, arrays ``(len(images) - 1, len(orders))`` of ``||I_i - I_{i-1}||`` and
+    ``||I_i||`` over lazy image stacks ``(k, y, x)`` of one tiling (order ``k`` at ``[k]``): one
+    task per tile for every prefix and order, then one sum over the tiles (the reduction of
+    ``da.stack`` of the images, with a few tasks instead of several per prefix and order)."""
+    images = [im if im.numblocks[0] == 1 else im.rechunk({0: -1}) for im in images]
+    m = (len(images) - 1) * len(orders)
+    sq = da.map_blocks(
+        _square_sums, *images, orders=tuple(orders), dtype=np.float64,
+        chunks=((2 * m,), *((1,) * len(c) for c in images[0].chunks[1:])),
+        meta=np.empty((0, 0, 0), dtype=np.float64),
+    )  # fmt: skip
+    total = sq.sum(axis=(-2, -1))
+    shape = (len(images) - 1, len(orders))
+    return da.sqrt(total[:m].reshape(shape)), da.sqrt(total[m:].reshape(shape))
