@@ -81,10 +81,8 @@ def test_folder_refuses_the_input(tmp_path, where):
         AtomicOutputDir(out, protected=[data], overwrite=True)
 
 
-def test_files_in_an_output_folder_are_flushed_once_by_its_commit(tmp_path, monkeypatch):
-    """A file written by atomic_output inside an AtomicOutputDir is not flushed on its own;
-    the folder's commit flushes it (and every folder) once. Alone, a file and its folder are
-    flushed at once. The real fsync runs; the calls are recorded."""
+def _record_flushes(monkeypatch) -> list[str]:
+    """The names io._atomic flushes, in order; the real fsync still runs."""
     from sofi_dask.io import _atomic
 
     flushed: list[str] = []
@@ -95,6 +93,16 @@ def test_files_in_an_output_folder_are_flushed_once_by_its_commit(tmp_path, monk
         real(path, directory=directory)
 
     monkeypatch.setattr(_atomic, "_fsync", recording)
+    return flushed
+
+
+def test_files_in_an_output_folder_are_flushed_once_by_its_commit(tmp_path, monkeypatch):
+    """A file written by atomic_output inside an AtomicOutputDir is not flushed on its own;
+    the folder's commit flushes it (and every folder) once. Alone, a file and its folder are
+    flushed at once. The real fsync runs; the calls are recorded."""
+    from sofi_dask.io import _atomic
+
+    flushed = _record_flushes(monkeypatch)
     final = tmp_path / "out"
     with _atomic.AtomicOutputDir(final) as tmp:
         (tmp / "sub").mkdir()
@@ -116,13 +124,7 @@ def test_a_folder_named_like_a_partial_one_is_not_taken_for_one(tmp_path, monkey
     folder that merely carries its name tag (e.g. one left by a killed writer)."""
     from sofi_dask.io import _atomic
 
-    flushed: list[str] = []
-    real = _atomic._fsync
-    monkeypatch.setattr(
-        _atomic,
-        "_fsync",
-        lambda p, *, directory=False: (flushed.append(Path(p).name), real(p, directory=directory)),
-    )
+    flushed = _record_flushes(monkeypatch)
     lookalike = tmp_path / f".out{_atomic.PARTIAL_TAG}1-abcd"
     lookalike.mkdir()
     with _atomic.atomic_output(lookalike / "a.bin") as part:
@@ -146,13 +148,7 @@ def test_files_written_on_threads_inside_an_output_folder_are_flushed_once(tmp_p
 
     from sofi_dask.io import _atomic
 
-    flushed: list[str] = []
-    real = _atomic._fsync
-    monkeypatch.setattr(
-        _atomic,
-        "_fsync",
-        lambda p, *, directory=False: (flushed.append(Path(p).name), real(p, directory=directory)),
-    )
+    flushed = _record_flushes(monkeypatch)
 
     def write(path):
         with _atomic.atomic_output(path) as part:
