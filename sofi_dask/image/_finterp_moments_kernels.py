@@ -30,11 +30,11 @@ corrects exactly (:func:`sofi_dask.stats._moment_fused_kernels.stack_from_power_
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
+from sofi_dask._scratch import carve, carve_bytes, thread_buffer
 from sofi_dask.stats._moment_fused_kernels import accumulate_powers, stack_from_power_sums
 
 __all__ = ["band_moment_stack", "band_plan"]
@@ -44,29 +44,14 @@ BATCH_BYTES = 4 * 2**20
 #: largest work area (bytes) a thread keeps between tasks; bigger ones are allocated per call
 SCRATCH_BYTES = 128 * 2**20
 
-_SCRATCH = threading.local()
-
 
 def _work_area(shapes: dict[str, tuple[tuple[int, ...], np.dtype]]) -> dict[str, np.ndarray]:
-    """Uninitialised arrays of the given shapes and dtypes, carved from one byte buffer that
-    the calling thread keeps between tasks (a cache of scratch space: every task writes each
-    array before it reads it). A task's buffers were otherwise fresh memory each time, which
-    the kernel zeroes and page-faults in (large allocations are ``mmap``-ed)."""
-    sizes = {k: int(np.prod(s)) * np.dtype(d).itemsize for k, (s, d) in shapes.items()}
-    aligned = {k: -(-n // 64) * 64 for k, n in sizes.items()}
-    total = sum(aligned.values())
-    if total > SCRATCH_BYTES:
-        raw = np.empty(total, dtype=np.uint8)
-    else:
-        raw = getattr(_SCRATCH, "buffer", None)
-        if raw is None or raw.size < total:
-            raw = _SCRATCH.buffer = None  # drop the old one first
-            raw = _SCRATCH.buffer = np.empty(total, dtype=np.uint8)
-    out, at = {}, 0
-    for k, (shape, dt) in shapes.items():
-        out[k] = raw[at : at + sizes[k]].view(dt).reshape(shape)
-        at += aligned[k]
-    return out
+    """Uninitialised arrays of the given shapes and dtypes in this thread's reused scratch
+    buffer (:mod:`sofi_dask._scratch`; a fresh one above ``SCRATCH_BYTES``): every task writes
+    each array before it reads it. A task's buffers were otherwise fresh memory each time,
+    which the kernel zeroes and page-faults in (large allocations are ``mmap``-ed)."""
+    raw = thread_buffer("finterp-moments", carve_bytes(shapes), limit=SCRATCH_BYTES)
+    return carve(raw, shapes)
 
 
 def band_plan(lx: np.ndarray, ly: np.ndarray, rows: tuple[int, int]) -> dict[str, Any]:

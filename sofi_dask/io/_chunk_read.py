@@ -22,12 +22,12 @@ or decode raises :class:`ChunkDecodeError`; the caller names the chunk.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sofi_dask._scratch import thread_buffer
 from sofi_dask.io._fileio import pread_full
 
 __all__ = ["ChunkDecodeError", "ChunkFileReader", "chunk_layout"]
@@ -39,16 +39,9 @@ class ChunkDecodeError(ValueError):
     """A chunk file that is missing, truncated, fails its checksum or cannot be decoded."""
 
 
-_buffers = threading.local()
-
-
 def _buffer(size: int) -> memoryview:
-    """This thread's reusable byte buffer, at least ``size`` bytes (grown, never shrunk)."""
-    buf = getattr(_buffers, "buf", None)
-    if buf is None or len(buf) < size:
-        buf = bytearray(size)
-        _buffers.buf = buf
-    return memoryview(buf)[:size]
+    """This thread's reusable byte buffer for chunk files (:mod:`sofi_dask._scratch`)."""
+    return memoryview(thread_buffer("chunk-file", size))
 
 
 def _read_into(path: Path, views: list[memoryview]) -> None:

@@ -29,12 +29,12 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sofi_dask._scratch import thread_buffer
 from sofi_dask.io._chunk_read import _TAIL, _buffer, chunk_layout
 from sofi_dask.io._fileio import write_full
 
@@ -42,7 +42,6 @@ __all__ = ["ChunkFileWriter"]
 
 _BLOSC_MAX_OVERHEAD = 16
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
-_pads = threading.local()
 
 
 def _blosc_compress_ctx() -> Any:
@@ -208,10 +207,8 @@ class ChunkFileWriter:
 
     def _padded(self, chunk: np.ndarray) -> np.ndarray:
         """``chunk`` in this thread's reused chunk-shaped array, the rest the fill value."""
-        pads = _pads.__dict__.setdefault("arrays", {})
-        pad = pads.get((self.chunks, self.dtype))
-        if pad is None:
-            pad = pads[(self.chunks, self.dtype)] = np.empty(self.chunks, self.dtype)
+        raw = thread_buffer("chunk-pad", self.nbytes)  # not the file buffer: both in use
+        pad = raw.view(self.dtype).reshape(self.chunks)
         pad[...] = self.fill_value
         pad[tuple(slice(0, n) for n in chunk.shape)] = chunk
         return pad
