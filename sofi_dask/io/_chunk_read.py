@@ -30,7 +30,7 @@ import numpy as np
 from sofi_dask._scratch import thread_buffer
 from sofi_dask.io._fileio import pread_full
 
-__all__ = ["ChunkDecodeError", "ChunkFileReader", "chunk_layout"]
+__all__ = ["ChunkDecodeError", "ChunkFileReader", "ChunkFiles", "chunk_layout"]
 
 _TAIL = 4  # bytes of the crc32c checksum at the end of every chunk file
 
@@ -90,26 +90,35 @@ def chunk_layout(arr: Any) -> tuple[Path, Any] | None:
     return folder, (middle[0] if middle else None)
 
 
-class ChunkFileReader:
-    """Reads whole chunks of one array of a local Zarr v3 store (see the module docstring)."""
+class ChunkFiles:
+    """The chunk files of one array of a local Zarr v3 store (the layout :func:`chunk_layout`
+    accepts): their folder, chunk shape, little-endian dtype, bytes per chunk and paths. The
+    base of :class:`ChunkFileReader` and :class:`~sofi_dask.io._chunk_write.ChunkFileWriter`."""
 
-    def __init__(self, folder: Path, arr: Any, blosc: bool) -> None:
+    def __init__(self, folder: Path, arr: Any) -> None:
         self.folder = Path(folder)
         self.arr = arr
-        self.blosc = blosc
         self.chunks = tuple(int(c) for c in arr.chunks)
         self.dtype = np.dtype(arr.dtype).newbyteorder("<")
         self.nbytes = int(np.prod(self.chunks)) * self.dtype.itemsize
+
+    def path(self, coords: tuple[int, ...]) -> Path:
+        """The file of chunk ``coords``."""
+        return self.folder / str(self.arr.metadata.encode_chunk_key(coords))
+
+
+class ChunkFileReader(ChunkFiles):
+    """Reads whole chunks of one array of a local Zarr v3 store (see the module docstring)."""
+
+    def __init__(self, folder: Path, arr: Any, blosc: bool) -> None:
+        super().__init__(folder, arr)
+        self.blosc = blosc
 
     @classmethod
     def for_array(cls, arr: Any) -> ChunkFileReader | None:
         """A reader for ``arr`` (a ``zarr.Array``), or None when its layout is not one it reads."""
         layout = chunk_layout(arr)
         return None if layout is None else cls(layout[0], arr, blosc=layout[1] is not None)
-
-    def path(self, coords: tuple[int, ...]) -> Path:
-        """The file of chunk ``coords``."""
-        return self.folder / str(self.arr.metadata.encode_chunk_key(coords))
 
     def read(self, coords: tuple[int, ...]) -> np.ndarray:
         """Chunk ``coords`` as a new array of the full chunk shape (edge chunks padded, as

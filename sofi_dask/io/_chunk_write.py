@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from sofi_dask._scratch import thread_buffer
-from sofi_dask.io._chunk_read import _TAIL, _buffer, chunk_layout
+from sofi_dask.io._chunk_read import _TAIL, ChunkFiles, _buffer, chunk_layout
 from sofi_dask.io._fileio import write_full
 
 __all__ = ["ChunkFileWriter"]
@@ -68,7 +68,7 @@ def _blosc_compress_ctx() -> Any:
     return fn
 
 
-class ChunkFileWriter:
+class ChunkFileWriter(ChunkFiles):
     """Writes whole chunks of one array of a local Zarr v3 store (see the module docstring);
     ``writer[selection] = block`` writes like ``arr[selection] = block`` (slices of step 1).
 
@@ -85,12 +85,8 @@ class ChunkFileWriter:
     """
 
     def __init__(self, folder: Path, arr: Any, blosc: Any, compress: Any) -> None:
-        self.folder = Path(folder)
-        self.arr = arr
-        self.chunks = tuple(int(c) for c in arr.chunks)
+        super().__init__(folder, arr)
         self.shape = tuple(int(s) for s in arr.shape)
-        self.dtype = np.dtype(arr.dtype).newbyteorder("<")
-        self.nbytes = int(np.prod(self.chunks)) * self.dtype.itemsize
         self._compress = compress
         self._blosc = None
         if blosc is not None:
@@ -116,10 +112,6 @@ class ChunkFileWriter:
             if compress is None:
                 return None
         return cls(layout[0], arr, layout[1], compress)
-
-    def path(self, coords: tuple[int, ...]) -> Path:
-        """The file of chunk ``coords``."""
-        return self.folder / str(self.arr.metadata.encode_chunk_key(coords))
 
     def _selection(self, key: Any, value: Any) -> tuple[list, np.ndarray] | None:
         """``key`` (ints and slices of step 1) as ``[(start, stop, 1), ...]`` per axis and
