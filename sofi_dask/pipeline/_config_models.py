@@ -307,6 +307,9 @@ class OutputsConfig(ConfigModel):
         "[0, 100] is pysofi's min-max)",
         expected="[low, high] with 0 <= low < high <= 100",
     )
+    signed_stretch: Literal["asinh", "linear"] = setting(
+        "asinh", "stretch of signed images (order >= 3): asinh (log beyond median |x|), linear"
+    )
     keep_stages: tuple[Literal[STAGES], ...] = setting(  # type: ignore[valid-type]
         STAGES,
         "stages written (if run)",

@@ -88,6 +88,7 @@ def make_figures(
     stat = config.statistic.kind
     cmap = config.outputs.cmap
     pct = config.outputs.percentiles
+    display = {"cmap": cmap, "percentiles": pct, "stretch": config.outputs.signed_stretch}
     # a SOFI video is shown as the mean over its windows (the video figure shows frames)
     over = " (mean over video windows)" if config.video.enabled else ""
     stat_images = {k: f"{stat}_order{k}" for k in config.statistic.orders}
@@ -95,16 +96,14 @@ def make_figures(
         figs["orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
             title=f"{stat} images by order{over}",
-            cmap=cmap,
-            percentiles=pct,
+            **display,
         )
     finals = {k: n for k, n in graph.finals.items() if n in names}
     if finals and finals != stat_images:
         figs["final_orders"] = F.order_montage(
             {k: _as_image(_load(folder, n)) for k, n in finals.items()},
             title=f"final images by order{over}",
-            cmap=cmap,
-            percentiles=pct,
+            **display,
         )
 
     top = config.max_order
@@ -115,8 +114,7 @@ def make_figures(
             _as_image(_load(folder, f"{after}_order{top}")),
             titles=(before, after),
             title=f"order {top}: {before} -> {after}{over}",
-            cmap=cmap,
-            percentiles=pct,
+            **display,
         )
     if config.video.enabled and top in finals:
         stack = _load(folder, finals[top])
@@ -131,8 +129,7 @@ def make_figures(
             stack,
             frames=shown,
             frame_labels=labels,
-            cmap=cmap,
-            percentiles=pct,
+            **display,
             title=f"SOFI video, order {top} ({finals[top]}; window {window}, step {step})",
         )
 

@@ -247,11 +247,6 @@ def _limits(low_high: tuple[float, float]) -> dict[str, float] | None:
     return {"vmin": low, "vmax": high} if high > low else None
 
 
-def _frame_range(percentiles: Sequence[float] | None) -> dict[str, Any]:
-    """The PNG of a video shows its first window on that window's own range."""
-    return {"vmin": None, "vmax": None, "percentiles": percentiles}
-
-
 def write_image_files(
     array: Any,
     spec: ImageSpec,
@@ -260,6 +255,7 @@ def write_image_files(
     colormap: str = "pink",
     percentiles: Sequence[float] | None = None,
     contrast: float = 1.0,
+    stretch: str = "asinh",
     tiff: bool = True,
     rgb: bool = True,
     png: bool = True,
@@ -286,7 +282,10 @@ def write_image_files(
     colormap : str
         Colormap of the RGB TIFF, PNG and video (pysofi's ``"pink"`` by default).
     percentiles : (low, high), optional
-        Display range of the colour-mapped outputs as percentiles of the values.
+        Display range of the colour-mapped outputs as percentiles of the values (a signed
+        image: ``±`` the high percentile of ``|x|``, on a diverging colormap centred on 0).
+    stretch : {"asinh", "linear"}
+        Stretch of a signed image's colours (as the figures: ``sofi_dask.viz._signed``).
     contrast : float
         Display contrast (values above ``min + (max - min) / contrast`` saturate).
     tiff, rgb, png : bool
@@ -302,6 +301,7 @@ def write_image_files(
         Kind (``"tiff"``, ``"rgb_tiff"``, ``"png"``, ``"video"``) -> written path.
     """
     from sofi_dask.viz import _visualization as visualization
+    from sofi_dask.viz._signed import signed_display
 
     video = len(spec.axes) == 3
     pixel = float(spec.scale[-1]) if spec.unit == "micrometer" else None
@@ -310,12 +310,12 @@ def write_image_files(
     common = {"pixel_size": pixel, "axes": axes, "protected": protected}
     if int(np.prod(array.shape)) * 8 <= IN_MEMORY_BYTES:  # read once, not once per file
         array = np.asarray(array)
-    # each display range computed once (a stack would be reduced once per file)
-    whole = percentiles is None or tuple(percentiles) == (0.0, 100.0)
-    # the float TIFF's range (min, max): a pass of its own only when something uses it
-    full = _limits(visualization.display_limits(array)) if tiff or whole else None
-    pct = full if whole else _limits(visualization.display_limits(array, percentiles=percentiles))
-    display = {"cmap": colormap, "contrast": contrast, **(pct or {"percentiles": percentiles})}
+    # each display computed once (a stack would be reduced once per file), the figures' one:
+    # a signed image on a diverging map centred on 0 with the ``stretch``
+    full = _limits(visualization.display_limits(array)) if tiff else None
+    colours = rgb or png or (video and video_format)
+    shown_as = signed_display(array, colormap, percentiles, stretch=stretch) if colours else None
+    display = {"display": shown_as, "contrast": contrast}
     if tiff:
         (folder / "tiff").mkdir(exist_ok=True)
         tif = folder / "tiff" / f"{spec.name}.tif"
@@ -331,10 +331,16 @@ def write_image_files(
     if png:
         (folder / "png").mkdir(exist_ok=True)
         first = array[0] if video else array
+        first_display = (
+            signed_display(np.asarray(first), colormap, percentiles, stretch=stretch)
+            if video
+            else None
+        )
         out["png"] = visualization.save_png(
             np.asarray(first),
             folder / "png" / f"{spec.name}.png",
-            **(display if not video else {**display, **_frame_range(percentiles)}),
+            # a video's PNG: its first window on that window's own display
+            **(display if not video else {**display, "display": first_display}),
             protected=protected,
             max_side=PREVIEW_SIDE,
         )

@@ -353,6 +353,7 @@ def run_pipeline(
                 tmp,
                 colormap=wanted.cmap,
                 percentiles=wanted.percentiles,
+                stretch=wanted.signed_stretch,
                 tiff=wanted.tiff_float32,
                 rgb=wanted.tiff_rgb,
                 png=wanted.png,

@@ -179,73 +179,6 @@ def display_limits(
     return (low, max(low, high))
 
 
-#: Diverging colormap for signed images (odd-order and high-order cumulants): dark at 0 like
-#: the background of 'pink', blue below 0, orange above.
-SIGNED_CMAP = "berlin"
-#: An image counts as signed when its most negative value reaches this fraction of its largest.
-SIGNED_FRACTION = 0.01
-
-
-def signed_display(
-    image: ArrayLike,
-    cmap: str | Colormap = "pink",
-    percentiles: Sequence[float] | None = None,
-    *,
-    signed: bool | None = None,
-    signed_cmap: str | Colormap = SIGNED_CMAP,
-) -> tuple[Colormap, float, float, bool]:
-    """Colormap and range to show ``image``, centred on 0 when its values have both signs.
-
-    A cumulant of order >= 3 is signed (for blinking emitters, order 4 is negative where the
-    on-ratio is between ~0.21 and ~0.79): on a sequential map such as 'pink', 0 would be a
-    mid-tone and the sign invisible. A signed image gets ``signed_cmap`` and the symmetric
-    range ``(-v, v)``, so 0 is the map's centre: ``v`` is the largest magnitude, or with
-    ``percentiles`` the high percentile of the magnitudes (extremes of either sign saturate).
-
-    Parameters
-    ----------
-    image : array_like
-        The image (or stack shown with one range).
-    cmap : str or Colormap
-        Colormap of unsigned images.
-    percentiles : (float, float), optional
-        Percentile limits (default min-max), see :func:`display_limits`.
-    signed : bool, optional
-        Force the signed (True) or the plain (False) display; None (default): signed when the
-        most negative value reaches ``SIGNED_FRACTION`` of the largest value.
-    signed_cmap : str or Colormap
-        Diverging colormap of signed images.
-
-    Returns
-    -------
-    (Colormap, float, float, bool)
-        The colormap, the low and high limits, and whether the signed display was chosen.
-
-    Examples
-    --------
-    >>> cm, low, high, is_signed = signed_display(np.array([[-3.0, 1.0], [0.0, 2.0]]))
-    >>> (cm.name, low, high, is_signed)
-    ('berlin', -3.0, 3.0, True)
-    >>> signed_display(np.array([[-1e-9, 1.0]]))[3]
-    False
-    >>> _, low, high, _ = signed_display(np.linspace(-1.0, 1.0, 201), percentiles=(0, 90))
-    >>> round(low, 6), round(high, 6)  # 90 % of the magnitudes are <= 0.9
-    (-0.9, 0.9)
-    """
-    plain, diverging = get_colormap(cmap), get_colormap(signed_cmap)
-    low, high = display_limits(image, percentiles=percentiles)
-    if signed is None:
-        signed = low < 0 and -low >= SIGNED_FRACTION * max(high, 0.0)
-    if not signed:
-        return plain, low, high, False
-    v = max(abs(low), abs(high))
-    if percentiles is not None and float(percentiles[1]) < 100.0:
-        # the magnitudes' high percentile: a few extreme pixels of either sign saturate
-        # instead of setting the range for all (the low percentile is the most negative)
-        v = display_limits(np.abs(image), percentiles=(0.0, float(percentiles[1])))[1] or v
-    return diverging, -v, v, True
-
-
 def to_display_range(
     image: ArrayLike,
     vmin: float | None = None,
@@ -360,3 +293,27 @@ def iter_frames(stack: ArrayLike) -> Iterator[np.ndarray]:
             yield from block
     else:
         yield from np.asarray(stack)
+
+
+def downsample(image: ArrayLike, max_side: int) -> np.ndarray:
+    """Block means of an (y, x) image so that neither side exceeds ``max_side`` (a screen shows
+    no more): an integer factor, the ragged last rows/columns averaged over what they have.
+
+    Examples
+    --------
+    >>> downsample(np.arange(16.0).reshape(4, 4), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    a = np.asarray(image, dtype=np.float64)
+    f = -(-max(a.shape[:2]) // max(1, int(max_side)))
+    if f <= 1:
+        return a
+    h, w = a.shape[:2]
+    ph, pw = -h % f, -w % f
+    if ph or pw:  # pad with NaN, averaged out below
+        a = np.pad(a, ((0, ph), (0, pw)), constant_values=np.nan)
+    blocks = a.reshape(a.shape[0] // f, f, a.shape[1] // f, f)
+    if ph or pw:
+        return np.nanmean(blocks, axis=(1, 3))
+    return blocks.mean(axis=(1, 3))

@@ -33,8 +33,8 @@ from matplotlib.figure import Figure
 
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
-from sofi_dask.viz._display import SIGNED_CMAP, signed_display
 from sofi_dask.viz._figure import new_figure
+from sofi_dask.viz._signed import SIGNED_CMAP, signed_display
 from sofi_dask.viz._writers import PNG_LEVEL, downsample
 
 __all__ = [
@@ -67,6 +67,7 @@ def _panel_image(fig: Figure, array: np.ndarray, panel_size: float) -> tuple[np.
 # Panels on a fixed grid (inches): the constrained layout measured every colour bar's tick labels
 # on two extra draws, 60 % of a montage's save and ~0.1 s a figure however small the images.
 _COLORBAR_IN = 0.7  # right of a panel: its colour bar's tick labels (up to "−300000")
+_LABEL_IN = 0.2  # and a signed panel's colour-bar label (its stretch and range)
 _TITLE_IN = 0.3  # above a panel: its title
 
 
@@ -98,11 +99,14 @@ def image_montage(
     panel_size: float = 3.0,
     signed: bool | None = None,
     signed_cmap: str | Colormap = SIGNED_CMAP,
+    stretch: str = "asinh",
 ) -> Figure:
     """Show named 2-D images side by side, each with its own display range.
 
     A panel whose values have both signs (cumulants of order >= 3) is drawn with the diverging
-    ``signed_cmap``, centred on 0 (symmetric range), and titled ``<name> (signed)``.
+    ``signed_cmap``, centred on 0 (symmetric range), by default on an arcsinh stretch, titled
+    ``<name> (signed, asinh)``, its colour bar labelled with the stretch and the range
+    (``sofi_dask.viz._signed``).
 
     Parameters
     ----------
@@ -125,12 +129,15 @@ def image_montage(
         largest (``sofi_dask.viz._display.signed_display``); True/False: every panel signed/plain.
     signed_cmap : str or Colormap
         Diverging colormap of signed panels (default ``'berlin'``: dark at 0).
+    stretch : {'asinh', 'linear'}
+        Stretch of signed panels: ``asinh(x / w)``, ``w`` the median ``|x|`` (default), or
+        linear.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One image axes per entry, titled by its key (plus `` (signed)``), in the mapping's
-        order.
+        One image axes per entry, titled by its key (plus `` (signed, asinh)``), in the
+        mapping's order.
 
     Examples
     --------
@@ -148,20 +155,34 @@ def image_montage(
         raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig = new_figure(figsize=(panel_size * ncols + 0.6, panel_size * nrows + 0.5))
-    _fixed_grid(fig, nrows, ncols, gap=_COLORBAR_IN if colorbar else 0.15, title=bool(title))
-    for i, (name, array) in enumerate(arrays.items()):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        cm, low, high, is_signed = signed_display(
-            array, cmap, percentiles, signed=signed, signed_cmap=signed_cmap
+    shown_as_all = [
+        signed_display(
+            a, cmap, percentiles, signed=signed, signed_cmap=signed_cmap, stretch=stretch
         )
+        for a in arrays.values()
+    ]
+    # a signed panel's colour bar carries a label (stretch and range): room for it
+    label = _LABEL_IN if colorbar and any(d.signed for d in shown_as_all) else 0.0
+    fig = new_figure(figsize=((panel_size + label) * ncols + 0.6, panel_size * nrows + 0.5))
+    gap = _COLORBAR_IN + label if colorbar else 0.15
+    _fixed_grid(fig, nrows, ncols, gap=gap, title=bool(title))
+    for i, ((name, array), shown_as) in enumerate(zip(arrays.items(), shown_as_all, strict=True)):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
         shown, how = _panel_image(fig, array, panel_size)
-        artist = ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation=how)
-        ax.set_title(f"{name} (signed)" if is_signed else name)
+        artist = ax.imshow(shown, cmap=shown_as.cmap, norm=shown_as.norm(), interpolation=how)
+        ax.set_title(shown_as.title(name))
         ax.set_xticks([])
         ax.set_yticks([])
         if colorbar:
-            fig.colorbar(artist, ax=ax, shrink=0.8, fraction=0.07, pad=0.03, use_gridspec=False)
+            bar = fig.colorbar(
+                artist, ax=ax, shrink=0.8, fraction=0.07, pad=0.03, use_gridspec=False
+            )
+            if shown_as.signed:
+                bar.set_label(shown_as.label(), fontsize="x-small")
+                ticks, labels = shown_as.ticks()
+                if ticks:
+                    bar.set_ticks(ticks, labels=labels)
+                bar.ax.tick_params(labelsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -176,6 +197,7 @@ def order_montage(
     ncols: int | None = None,
     colorbar: bool = True,
     signed: bool | None = None,
+    stretch: str = "asinh",
 ) -> Figure:
     """Montage of the SOFI images of every order (ascending), each titled ``order k``.
 
@@ -183,7 +205,7 @@ def order_montage(
     ----------
     images : mapping of int to array_like
         Order -> 2-D image (``central_moments``/``cumulants`` output, or a later stage).
-    title, cmap, percentiles, ncols, colorbar, signed
+    title, cmap, percentiles, ncols, colorbar, signed, stretch
         See :func:`image_montage` (signed orders get a diverging map centred on 0).
 
     Returns
@@ -210,6 +232,7 @@ def order_montage(
         ncols=ncols,
         colorbar=colorbar,
         signed=signed,
+        stretch=stretch,
     )
 
 
@@ -223,6 +246,7 @@ def before_after(
     percentiles: Sequence[float] | None = None,
     colorbar: bool = True,
     signed: bool | None = None,
+    stretch: str = "asinh",
 ) -> Figure:
     """One stage's input and output side by side (e.g. before/after deconvolution).
 
@@ -234,7 +258,7 @@ def before_after(
         Panel titles.
     title : str, optional
         Figure title (e.g. the stage name).
-    cmap, percentiles, colorbar, signed
+    cmap, percentiles, colorbar, signed, stretch
         See :func:`image_montage`.
 
     Returns
@@ -257,6 +281,7 @@ def before_after(
         ncols=2,
         colorbar=colorbar,
         signed=signed,
+        stretch=stretch,
     )
 
 
@@ -273,6 +298,7 @@ def plot_video_frames(
     frame_labels: Sequence[str] | None = None,
     panel_size: float = 2.5,
     signed: bool | None = None,
+    stretch: str = "asinh",
 ) -> Figure:
     """Show selected frames of a SOFI video (n, y, x).
 
@@ -300,6 +326,8 @@ def plot_video_frames(
     signed : bool, optional
         Diverging colormap centred on 0 (see :func:`image_montage`); None: when the shown
         frames have both signs (decided on their common range, or per frame).
+    stretch : {'asinh', 'linear'}
+        Stretch of signed frames (see :func:`image_montage`).
 
     Returns
     -------
@@ -331,7 +359,11 @@ def plot_video_frames(
             f"{len(frame_labels)}"
         )
     selected = np.asarray(stack[frames])
-    common = signed_display(selected, cmap, percentiles, signed=signed) if common_range else None
+    common = (
+        signed_display(selected, cmap, percentiles, signed=signed, stretch=stretch)
+        if common_range
+        else None
+    )
     if not (isinstance(ncols, int) and ncols >= 1):
         raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, len(frames))
@@ -340,11 +372,13 @@ def plot_video_frames(
     _fixed_grid(fig, nrows, ncols, gap=0.15, title=bool(title))
     for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        cm, low, high, is_signed = common or signed_display(frame, cmap, percentiles, signed=signed)
+        shown_as = common or signed_display(
+            frame, cmap, percentiles, signed=signed, stretch=stretch
+        )
         shown, how = _panel_image(fig, frame, panel_size)
-        ax.imshow(shown, cmap=cm, vmin=low, vmax=high, interpolation=how)
+        ax.imshow(shown, cmap=shown_as.cmap, norm=shown_as.norm(), interpolation=how)
         label = frame_labels[i] if frame_labels is not None else f"frame {index}"
-        ax.set_title(f"{label} (signed)" if is_signed else label)
+        ax.set_title(shown_as.title(label))
         ax.set_xticks([])
         ax.set_yticks([])
     if title:

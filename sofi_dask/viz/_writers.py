@@ -21,15 +21,14 @@ from matplotlib.colors import Colormap
 
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
-from sofi_dask.viz._colormap_kernels import lut_indices
 from sofi_dask.viz._display import (
     ArrayLike,
-    apply_colormap,
     colormap_lut,
     display_limits,
-    get_colormap,
+    downsample,
     iter_frames,
 )
+from sofi_dask.viz._signed import Display, resolve_display
 
 logger = logging.getLogger(__name__)
 
@@ -44,30 +43,6 @@ def _is_rgb(image: Any) -> bool:
     return image.ndim == 3 and image.shape[-1] in (3, 4) and np.dtype(image.dtype) == np.uint8
 
 
-def downsample(image: ArrayLike, max_side: int) -> np.ndarray:
-    """Block means of an (y, x) image so that neither side exceeds ``max_side`` (a screen shows
-    no more): an integer factor, the ragged last rows/columns averaged over what they have.
-
-    Examples
-    --------
-    >>> downsample(np.arange(16.0).reshape(4, 4), 2)
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]])
-    """
-    a = np.asarray(image, dtype=np.float64)
-    f = -(-max(a.shape[:2]) // max(1, int(max_side)))
-    if f <= 1:
-        return a
-    h, w = a.shape[:2]
-    ph, pw = -h % f, -w % f
-    if ph or pw:  # pad with NaN, averaged out below
-        a = np.pad(a, ((0, ph), (0, pw)), constant_values=np.nan)
-    blocks = a.reshape(a.shape[0] // f, f, a.shape[1] // f, f)
-    if ph or pw:
-        return np.nanmean(blocks, axis=(1, 3))
-    return blocks.mean(axis=(1, 3))
-
-
 def save_png(
     image: ArrayLike,
     path: PathLike,
@@ -80,6 +55,7 @@ def save_png(
     overwrite: bool = False,
     protected: Iterable[PathLike] = (),
     max_side: int | None = None,
+    display: Display | None = None,
 ) -> Path:
     """Save a 2-D image as a colour-mapped 8-bit RGB PNG (pysofi's ``save_png``).
 
@@ -99,11 +75,15 @@ def save_png(
     max_side : int, optional
         A preview: a scalar image larger than this is shown as block means (:func:`downsample`),
         its display range still taken from the full image.
+    display : sofi_dask.viz._signed.Display, optional
+        The whole display (colormap, range, stretch; e.g. a signed cumulant's diverging map
+        on an asinh stretch, as the figures show it), instead of cmap/vmin/vmax/percentiles.
 
     Returns
     -------
     pathlib.Path
-        The written file. The PNG carries text chunks ``sofi_dask:cmap``/``vmin``/``vmax``.
+        The written file. The PNG carries text chunks ``sofi_dask:cmap``/``vmin``/``vmax``
+        and ``sofi_dask:stretch`` (plus ``sofi_dask:linear_width`` under asinh).
 
     Raises
     ------
@@ -123,13 +103,16 @@ def save_png(
     if image.ndim == 3 and _is_rgb(image):
         rgb = np.ascontiguousarray(np.asarray(image))
     elif image.ndim == 2:
-        limits = display_limits(image, vmin, vmax, percentiles)
+        shown_as = resolve_display(image, cmap, vmin, vmax, percentiles, display)
         if max_side is not None:
             image = downsample(image, max_side)
-        rgb = apply_colormap(image, cmap, contrast=contrast, limits=limits)
-        info.add_text("sofi_dask:cmap", get_colormap(cmap).name)
-        info.add_text("sofi_dask:vmin", repr(limits[0]))
-        info.add_text("sofi_dask:vmax", repr(limits[1]))
+        rgb = shown_as.rgb(image, contrast)
+        info.add_text("sofi_dask:cmap", shown_as.cmap.name)
+        info.add_text("sofi_dask:vmin", repr(shown_as.low))
+        info.add_text("sofi_dask:vmax", repr(shown_as.high))
+        info.add_text("sofi_dask:stretch", shown_as.stretch)
+        if shown_as.linear_width is not None:
+            info.add_text("sofi_dask:linear_width", repr(shown_as.linear_width))
     else:
         raise InputError(
             f"parameter 'image': expected a 2-D image or a (y, x, 3) uint8 RGB image, got shape "
@@ -178,6 +161,7 @@ def save_tiff(
     frame_interval: float | None = None,
     overwrite: bool = False,
     protected: Iterable[PathLike] = (),
+    display: Display | None = None,
 ) -> Path:
     """Save an image or stack as an ImageJ hyperstack TIFF that Fiji and napari open.
 
@@ -207,6 +191,9 @@ def save_tiff(
         Seconds between frames (ImageJ ``finterval``).
     overwrite, protected
         See :func:`save_png`.
+    display : sofi_dask.viz._signed.Display, optional
+        Colour-mapped RGB with this display (see :func:`save_png`), instead of
+        cmap/vmin/vmax/percentiles.
 
     Returns
     -------
@@ -220,12 +207,14 @@ def save_tiff(
     >>> tifffile.imread(p).dtype.name
     'float32'
     """
-    rgb = cmap is not None
+    rgb = cmap is not None or display is not None
     shape = tuple(image_or_stack.shape)
     core_axes = _check_axes(axes, len(shape), rgb=False)
-    limits = display_limits(image_or_stack, vmin, vmax, percentiles)
+    if rgb:
+        shown_as = resolve_display(image_or_stack, cmap, vmin, vmax, percentiles, display)
+    limits = display_limits(image_or_stack, vmin, vmax, percentiles) if not rgb else None
     metadata: dict[str, Any] = {"axes": core_axes + ("S" if rgb else "")}
-    if not rgb:
+    if limits is not None:
         metadata["min"], metadata["max"] = limits
     if frame_interval is not None:
         if not frame_interval > 0:
@@ -240,14 +229,12 @@ def save_tiff(
         kwargs["resolution"] = (1.0 / pixel_size, 1.0 / pixel_size)
         metadata["unit"] = unit
     if rgb:
-        cm = get_colormap(cmap)
         out_shape = shape + (3,)
         dtype = np.uint8
         kwargs["photometric"] = "rgb"
-        frames = (
-            apply_colormap(frame, cm, contrast=contrast, limits=limits)
-            for frame in _iter_planes(image_or_stack)
-        )
+        if shown_as.signed:  # what the colours mean (ImageJ's Info field)
+            metadata["Info"] = f"sofi_dask display: {shown_as.cmap.name}, {shown_as.label()}"
+        frames = (shown_as.rgb(frame, contrast) for frame in _iter_planes(image_or_stack))
     else:
         out_shape, dtype = shape, np.float32
         kwargs["photometric"] = "minisblack"
@@ -266,12 +253,10 @@ def _iter_planes(data: ArrayLike):
     yield from iter_frames(flat)
 
 
-def _indexed_frames(stack: ArrayLike, cm: Colormap, limits, contrast: float):
-    """Each frame's LUT indices (uint8, ``cm.N <= 256``) in one numba pass per frame."""
-    low, high = limits
-    high = low + (high - low) / float(contrast)
+def _indexed_frames(stack: ArrayLike, shown_as: Display, contrast: float):
+    """Each frame's LUT indices (uint8, ``cmap.N <= 256``) in one numba pass per frame."""
     for frame in iter_frames(stack):
-        yield lut_indices(np.asarray(frame), low, high, cm.N)
+        yield shown_as.indices(np.asarray(frame), contrast)
 
 
 def save_video(
@@ -288,6 +273,7 @@ def save_video(
     ffmpeg: str | None = None,
     overwrite: bool = False,
     protected: Iterable[PathLike] = (),
+    display: Display | None = None,
 ) -> Path:
     """Export a SOFI video (n, y, x) as colour-mapped frames (pysofi's ``save_avi``).
 
@@ -314,6 +300,9 @@ def save_video(
         ffmpeg executable for ``.mp4`` (default: found on ``PATH``).
     overwrite, protected
         See :func:`save_png`.
+    display : sofi_dask.viz._signed.Display, optional
+        One display for all frames (see :func:`save_png`), instead of
+        cmap/vmin/vmax/percentiles.
 
     Returns
     -------
@@ -360,24 +349,26 @@ def save_video(
             frame_interval=1.0 / fps,
             overwrite=overwrite,
             protected=protected,
+            display=display,
         )
-    cm = get_colormap(cmap)
-    limits = display_limits(stack, vmin, vmax, percentiles)
+    shown_as = resolve_display(stack, cmap, vmin, vmax, percentiles, display)
     if kind == "gif":
-        _write_gif(stack, path, cm, limits, contrast, fps, overwrite, protected)
+        _write_gif(stack, path, shown_as, contrast, fps, overwrite, protected)
     else:
-        _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protected)
+        _write_mp4(stack, path, shown_as, contrast, fps, ffmpeg, overwrite, protected)
     return Path(os.path.abspath(path))
 
 
-def _write_gif(stack, path, cm, limits, contrast, fps, overwrite, protected) -> None:
+def _write_gif(stack, path, shown_as, contrast, fps, overwrite, protected) -> None:
+    from dataclasses import replace
+
     from PIL import Image
 
-    if cm.N > 256:
-        cm = cm.resampled(256)
-    palette = colormap_lut(cm).reshape(-1).tolist()
+    if shown_as.cmap.N > 256:
+        shown_as = replace(shown_as, cmap=shown_as.cmap.resampled(256))
+    palette = colormap_lut(shown_as.cmap).reshape(-1).tolist()
     frames = []
-    for indices in _indexed_frames(stack, cm, limits, contrast):
+    for indices in _indexed_frames(stack, shown_as, contrast):
         frame = Image.fromarray(indices)  # mode "L"; putpalette turns it into "P" as it is
         frame.putpalette(palette)
         frames.append(frame)
@@ -393,7 +384,7 @@ def _write_gif(stack, path, cm, limits, contrast, fps, overwrite, protected) -> 
         )
 
 
-def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protected) -> None:
+def _write_mp4(stack, path, shown_as, contrast, fps, ffmpeg, overwrite, protected) -> None:
     exe = ffmpeg or shutil.which("ffmpeg")
     if exe is None:
         raise RuntimeError(
@@ -431,7 +422,7 @@ def _write_mp4(stack, path, cm, limits, contrast, fps, ffmpeg, overwrite, protec
         assert proc.stdin is not None
         try:
             for frame in iter_frames(stack):
-                rgb = apply_colormap(np.asarray(frame), cm, contrast=contrast, limits=limits)
+                rgb = shown_as.rgb(np.asarray(frame), contrast)
                 proc.stdin.write(rgb.tobytes())
         except BrokenPipeError:
             pass

@@ -153,6 +153,7 @@ def test_schema_agrees_with_the_models():
         {"deconvolution": {"lam": 1}},
         {"bleaching": {"smooth_kernel": 250}},
         {"outputs": {"video_format": "avi"}},
+        {"outputs": {"signed_stretch": "log"}},
         {"compute": {"n_workers": 0}},
     ):
         assert not validator.is_valid(bad), bad

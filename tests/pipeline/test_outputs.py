@@ -181,6 +181,43 @@ def test_image_files_open_in_tifffile(tmp_path, video):
         assert files["video"].suffix == ".gif" and files["video"].stat().st_size > 100
 
 
+@pytest.mark.parametrize("video", [False, True])
+def test_signed_image_files_show_what_the_figures_show(tmp_path, video):
+    """A signed cumulant's PNG, RGB TIFF and GIF: the figures' diverging map centred on 0 on
+    the asinh stretch (``outputs.signed_stretch``), range ±p99.9 |x|; float32 TIFF: values."""
+    from PIL import Image
+
+    from sofi_dask.viz._signed import signed_display
+
+    rng = np.random.default_rng(5)
+    shape = (3, 40, 50) if video else (40, 50)
+    values = rng.normal(0.0, 2.0, size=shape)
+    values[..., 10, :] += 30.0  # a weak filament
+    tails = values.reshape(-1)[:: values.size // 8]
+    values.reshape(-1)[:: values.size // 8] = 3000.0 * (-1.0) ** np.arange(tails.size)  # heavy
+    spec = _spec("cumulants_order3", ("t", "y", "x") if video else ("y", "x"), (1.0,) * len(shape))
+    for stretch in ("asinh", "linear"):
+        out = tmp_path / stretch
+        out.mkdir()
+        pct = (0.0, 99.9)
+        files = write_image_files(values, spec, out, percentiles=pct, stretch=stretch)
+        shown = signed_display(values, "pink", pct, stretch=stretch)
+        assert shown.cmap.name == "berlin" and shown.stretch == stretch
+        first = values[0] if video else values
+        png_shown = signed_display(first, "pink", pct, stretch=stretch) if video else shown
+        png = Image.open(files["png"])
+        assert png.text["sofi_dask:cmap"] == "berlin" and png.text["sofi_dask:stretch"] == stretch
+        assert float(png.text["sofi_dask:vmax"]) == png_shown.high == -png_shown.low
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB")), png_shown.rgb(first))
+        with tifffile.TiffFile(files["rgb_tiff"]) as tif:
+            np.testing.assert_array_equal(tif.asarray(), shown.rgb(values))
+            assert "linear within ±" in tif.imagej_metadata["Info"] or stretch == "linear"
+        np.testing.assert_array_equal(tifffile.imread(files["tiff"]), values.astype(np.float32))
+        if video:
+            with Image.open(files["video"]) as gif:
+                np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), shown.rgb(first))
+
+
 # ---------------------------------------------------------------- run record
 def test_run_record_roundtrip(tmp_path):
     movie = tmp_path / "m.tif"

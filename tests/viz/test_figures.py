@@ -171,7 +171,7 @@ def test_signed_images_get_a_diverging_map_centred_on_zero():
     noisy[0, 0] = -1e-4 * positive.max()  # rounding below 0: not a signed image
     fig = order_montage({2: positive, 3: noisy, 4: signed})
     axes = _image_axes(fig)
-    assert [ax.get_title() for ax in axes] == ["order 2", "order 3", "order 4 (signed)"]
+    assert [ax.get_title() for ax in axes] == ["order 2", "order 3", "order 4 (signed, asinh)"]
     plain, _, diverging = (ax.images[0] for ax in axes)
     assert plain.get_cmap().name == "pink"
     assert plain.get_clim() == pytest.approx((positive.min(), positive.max()))
@@ -187,13 +187,13 @@ def test_signed_images_get_a_diverging_map_centred_on_zero():
     fig = image_montage({"a": signed, "b": -positive}, signed=False, colorbar=False)
     assert [ax.images[0].get_cmap().name for ax in fig.axes] == ["pink", "pink"]
     fig = image_montage({"a": positive, "b": -positive}, colorbar=False)
-    assert [ax.get_title() for ax in fig.axes] == ["a", "b (signed)"]
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b (signed, asinh)"]
     # a video: one symmetric range over the shown frames
     stack = np.stack([signed * (i + 1) for i in range(3)])
     fig = plot_video_frames(stack)
     for ax in _image_axes(fig):
         assert ax.images[0].get_clim() == pytest.approx((-21.0, 21.0))
-        assert ax.get_title().endswith("(signed)")
+        assert ax.get_title().endswith("(signed, asinh)")
 
 
 def _panel_pixels(fig: Figure, ax) -> np.ndarray:
