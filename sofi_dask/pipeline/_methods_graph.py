@@ -94,11 +94,17 @@ def bsofi_maps(
 
 
 def _stat_pack(stack: np.ndarray, *, frames: int, cumulants: bool) -> np.ndarray:
-    """One block's ``[statistic stack, frames * mean image]``."""
+    """One block's ``[statistic stack, frames * mean image]``, written in place."""
     from sofi_dask.stats._cumulants import _cumulant_block
 
-    stat = _cumulant_block(stack) if cumulants else stack
-    return np.concatenate([stat, frames * stack[:1]])
+    k = int(stack.shape[0])
+    out = np.empty((k + 1, *stack.shape[1:]), dtype=np.float64)
+    if cumulants:
+        _cumulant_block(stack, out[:k])
+    else:
+        out[:k] = stack
+    np.multiply(frames, stack[0], out=out[k])
+    return out
 
 
 def block_average_tree(

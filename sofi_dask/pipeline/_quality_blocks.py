@@ -29,20 +29,33 @@ def _pack_block(
     of its halves (``counts``: frames of A and B, 0 for a half the block lacks: ``stacks`` holds
     the others), in one task: the whole is their exact merge (as
     :func:`sofi_dask.stats._stack_tree.interleaved_stacks`' ``full``), every stack converted to
-    cumulants when asked; a half not kept (``has``) is zeros."""
+    cumulants when asked, straight into its part of the packed stack; a half not kept
+    (``has``) is zeros."""
     from sofi_dask.stats._cumulants import _cumulant_block
     from sofi_dask.stats._moment_state import merge_stacks
 
     present = [c for c in counts if c > 0]
     full = merge_stacks(list(stacks), present) if len(stacks) == 2 else stacks[0]
-    layers = _cumulant_block if cumulants else (lambda x: x)
-    stat = layers(full)
-    parts = [stat, sum(present) * stat[:1]]
+    k = int(full.shape[0])
+    out = np.empty((3 * k + 1, *full.shape[1:]), dtype=np.float64)
+
+    def put(stack: np.ndarray, at: int) -> None:
+        if cumulants:
+            _cumulant_block(stack, out[at : at + k])
+        else:
+            out[at : at + k] = stack
+
+    put(full, 0)
+    np.multiply(sum(present), out[0], out=out[k])  # layer 0 of either stack: the mean image
     found = iter(stacks)
-    for count, keep in zip(counts, has, strict=True):
+    for part, (count, keep) in enumerate(zip(counts, has, strict=True)):
         stack = next(found) if count > 0 else None
-        parts.append(layers(stack) if keep and stack is not None else np.zeros_like(stat))
-    return np.concatenate(parts)
+        at = k + 1 + part * k
+        if keep and stack is not None:
+            put(stack, at)
+        else:
+            out[at : at + k] = 0.0
+    return out
 
 
 def _block_means(

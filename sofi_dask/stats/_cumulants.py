@@ -18,6 +18,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask._validation import check_positive_int, fail, shown
+from sofi_dask.stats._cumulant_kernels import cumulant_layers
 from sofi_dask.stats._moments import moment_stack
 
 __all__ = ["cumulant_stack", "cumulants", "cumulants_from_moments"]
@@ -68,29 +69,14 @@ def cumulants_from_moments(moments: dict[int, Any], *, mean: Any = None) -> dict
     return k
 
 
-def _cumulant_block(stack: np.ndarray) -> np.ndarray:
+def _cumulant_block(stack: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Moment stack ``[mean, m_1, ..., m_N]`` -> cumulant stack ``[mean, k_1=mean, k_2..k_N]``.
 
     The recursion of :func:`cumulants_from_moments`, the same operations in the same order, in
-    place in the output with one image of scratch (its temporaries were ~N^2 / 2 images each,
-    fresh memory for every window of a run).
+    one numba pass (:func:`sofi_dask.stats._cumulant_kernels.cumulant_layers`), into ``out``
+    when given (e.g. a slice of a packed stack).
     """
-    stack = np.asarray(stack, dtype=np.float64)
-    n_orders = stack.shape[0] - 1
-    out = np.empty_like(stack)
-    tmp = np.empty_like(stack[0])
-    for n in range(1, n_orders + 1):
-        acc = out[n]
-        acc[...] = stack[n]
-        for i in range(1, n):
-            # acc - comb(n - 1, i) * k[n - i] * m[i], with k[1] = m[1] during the recursion
-            np.multiply(comb(n - 1, i), stack[1] if n - i == 1 else out[n - i], out=tmp)
-            np.multiply(tmp, stack[i], out=tmp)
-            np.subtract(acc, tmp, out=acc)
-    out[0] = stack[0]
-    if n_orders >= 1:
-        out[1] = stack[0]
-    return out
+    return cumulant_layers(stack, out)
 
 
 def cumulant_stack(stack: Any) -> Any:
