@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,12 @@ def _as_image(arr: np.ndarray) -> np.ndarray:
 
 
 def make_figures(
-    folder: Path, graph: StageGraph, config: PipelineConfig, movie: Any
+    folder: Path,
+    graph: StageGraph,
+    config: PipelineConfig,
+    movie: Any,
+    *,
+    before_quality: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[Path]]]:
     """Draw and save (``figures/*.png``) every figure a run supports.
 
@@ -49,6 +55,9 @@ def make_figures(
     ``orders`` (montage of the moment/cumulant images), ``final_orders`` (montage of the last
     stage), ``<stage>_before_after`` for every image stage (highest order), and for a SOFI
     video ``video`` (frames of the final video of the highest order).
+
+    ``before_quality`` is called before the quality figures (FRC, convergence, drift) are
+    drawn: the pipeline waits there for its quality section, which runs beside the others.
 
     Returns
     -------
@@ -135,6 +144,8 @@ def make_figures(
 
     from sofi_dask.pipeline._quality import quality_figures
 
+    if before_quality is not None:
+        before_quality()
     figs.update(quality_figures(graph.quality, graph.drift, movie.pixel_size))
     files: dict[str, list[Path]] = {}
     for name, fig in figs.items():

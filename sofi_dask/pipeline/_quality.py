@@ -11,6 +11,9 @@ final images after the compute.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import contextvars
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -296,6 +299,32 @@ def quality_section(
         save_halves(folder / HALVES_FILE, halves)
         section["halves_file"] = HALVES_FILE
     return section
+
+
+def start_quality_section(
+    stack: contextlib.ExitStack,
+    timer: Any,
+    graph: Any,
+    computed: Sequence[np.ndarray],
+    folder: Path,
+    config: PipelineConfig,
+    pixel_size: float | None,
+) -> concurrent.futures.Future:
+    """:func:`quality_section` of a run's ``StageGraph`` on a side thread, timed as the
+    ``quality`` phase.
+
+    Its measures are FFTs and numpy (they release the GIL): they run beside the writing of the
+    files and the other figures (encoders, matplotlib). The thread keeps the caller's context
+    (the open output folder of :mod:`sofi_dask.io._atomic`); ``stack`` waits for it on exit.
+    """
+    args = (graph.quality, computed, folder, list(graph.specs), graph.finals, config)
+
+    def measure() -> dict[str, Any]:
+        with timer("quality"):
+            return quality_section(*args, pixel_size, config.finterp_factor)
+
+    side = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    return side.submit(contextvars.copy_context().run, measure)
 
 
 def drift_record(result: Any, pixel_size: float | None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from sofi_dask.pipeline._outputs import (
     write_image_files,
     write_run_record,
 )
-from sofi_dask.pipeline._quality import drift_record, lazy_arrays, quality_section
+from sofi_dask.pipeline._quality import drift_record, lazy_arrays, start_quality_section
 from sofi_dask.pipeline._record import base_record, input_identity
 from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
 
@@ -305,7 +305,12 @@ def run_pipeline(
         lambda: f"{human_bytes(images)} for the images in Zarr alone",
         resumes=False,
     )
-    with atomic as tmp, client_for(cfg, client) as active, full:
+    with (
+        atomic as tmp,
+        client_for(cfg, client) as active,
+        full,
+        contextlib.ExitStack() as local_stack,
+    ):
         import zarr
 
         root = zarr.open_group(tmp / RESULTS_ZARR, mode="w-", zarr_format=3)
@@ -328,18 +333,17 @@ def run_pipeline(
                 targets, client=active, progress=progress, scheduler=local, extras=extras
             )
         root.attrs["sofi_dask"] = {**info, "complete": True}
+        # beside the files and the other figures; joined before the quality figures
+        quality_job = None
         if graph.quality is not None:
-            with timer("quality"):
-                record["quality"] = quality_section(
-                    graph.quality,
-                    computed,
-                    tmp,
-                    list(graph.specs),
-                    graph.finals,
-                    cfg,
-                    movie.pixel_size,
-                    cfg.finterp_factor,
-                )
+            quality_job = start_quality_section(
+                local_stack, timer, graph, computed, tmp, cfg, movie.pixel_size
+            )
+
+        def quality_done() -> None:
+            if quality_job is not None and "quality" not in record:
+                record["quality"] = quality_job.result()
+
         if graph.drift is not None:
             record["drift"] = drift_record(graph.drift, movie.pixel_size)
 
@@ -377,8 +381,9 @@ def run_pipeline(
                 files.update(zip(graph.specs, (j.result() for j in jobs), strict=True))
         if wanted.figures:
             with timer("figures"):
-                figs, fig_files = make_figures(tmp, graph, cfg, movie)
+                figs, fig_files = make_figures(tmp, graph, cfg, movie, before_quality=quality_done)
                 files.update({k: [p.relative_to(tmp) for p in v] for k, v in fig_files.items()})
+        quality_done()
         if not wanted.zarr:
             shutil.rmtree(tmp / RESULTS_ZARR)
         scheduler = "distributed" if active is not None else cfg.compute.scheduler

@@ -195,3 +195,34 @@ def test_halves_round_trip_and_older_runs_npz(tmp_path):
         for name, (a, b) in halves.items():
             np.testing.assert_array_equal(loaded[name][0], a)
             np.testing.assert_array_equal(loaded[name][1], b)
+
+
+def test_a_failing_quality_section_fails_the_run_and_leaves_no_output(
+    tmp_path, movie_tif, monkeypatch
+):
+    """The section runs on a side thread beside the files and figures: its error still ends
+    the run, and the output folder is never committed (no half-written result)."""
+    import sofi_dask.pipeline._quality as Q
+
+    seen = []
+
+    def broken(*args):
+        seen.append(len(args))
+        raise RuntimeError("quality measure broke")
+
+    monkeypatch.setattr(Q, "quality_section", broken)
+    out = tmp_path / "q"
+    with pytest.raises(RuntimeError, match="quality measure broke"):
+        run_pipeline(movie_tif, out, _cfg(**{"bleaching.enabled": False}))
+    assert seen and not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if "q" in p.name] == []  # no partial folder left
+
+
+def test_quality_section_with_figures_off(tmp_path, movie_tif):
+    """Without figures nothing waits for the side thread before the end: still recorded."""
+    result = run_pipeline(
+        movie_tif, tmp_path / "q", _cfg(**{"bleaching.enabled": False, "outputs.figures": False})
+    )
+    rec = json.loads((result.output / "run.json").read_text())
+    assert rec["quality"]["images"]["cumulants_order2"]["frc_resolution"] > 0
+    assert (result.output / rec["quality"]["halves_file"]).exists()
