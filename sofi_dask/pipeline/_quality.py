@@ -24,7 +24,7 @@ import dask.array as da
 import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig
-from sofi_dask.pipeline._quality_blocks import _block_means, _packed_means, convergence_norms
+from sofi_dask.pipeline._quality_blocks import _packed_means, convergence_norms
 from sofi_dask.pipeline._quality_files import HALVES_FILE, save_halves
 
 logger = logging.getLogger(__name__)
@@ -188,17 +188,10 @@ def split_statistic(
             for s, h in zip((trees[0].half_a, trees[0].half_b), has[0], strict=True)
         )
         average = full_stat[0]
-    elif all(any(h) for h in has):  # one packing task per block and tile, one sum tree
+    else:  # one packing task per block and tile, one sum tree
         full_stat, half_means, average, block_prefixes = _packed_means(
             trees, sizes, has, stat == "cumulants"
         )
-    else:  # one sum tree over the blocks (a Python sum would hold every block to the end)
-        full = [layers(t.full) for t in trees]
-        half_a, half_b = (
-            [layers(s) if h[i] else None for s, h in zip(ss, has, strict=True)]
-            for i, ss in enumerate(([t.half_a for t in trees], [t.half_b for t in trees]))
-        )
-        full_stat, half_means, average, block_prefixes = _block_means(full, half_a, half_b, sizes)
     per_order = {k: full_stat[k] for k in range(1, max_order + 1)}
     q = QualityGraph(
         {},

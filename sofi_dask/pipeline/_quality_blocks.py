@@ -1,6 +1,6 @@
 """The quality section's bleaching-block means: the mean over the blocks of their statistic and
 of their two interleaved halves, the frame-weighted average image and the block prefixes, from
-sum trees of packed per-block stacks (graph pieces of :func:`sofi_dask.pipeline._quality.
+one sum tree of packed per-block stacks (graph pieces of :func:`sofi_dask.pipeline._quality.
 split_statistic`)."""
 
 from __future__ import annotations
@@ -9,17 +9,6 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-
-
-def _pack_full(full: np.ndarray, *, count: int) -> np.ndarray:
-    """One block's ``[statistic, count * mean image]``."""
-    return np.concatenate([full, count * full[:1]])
-
-
-def _pack_halves(*halves: np.ndarray, has: tuple[bool, bool]) -> np.ndarray:
-    """One block's ``[half A, half B]`` (zeros for a missing half)."""
-    parts = iter(halves)
-    return np.concatenate([next(parts) if h else np.zeros_like(halves[0]) for h in has])
 
 
 def _pack_block(
@@ -58,53 +47,16 @@ def _pack_block(
     return out
 
 
-def _block_means(
-    full: list[Any], half_a: list[Any], half_b: list[Any], sizes: list[int]
-) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
-    """Mean over the bleaching blocks of their statistic and of their two halves (over the blocks
-    that have the half), the frame-weighted average image and the means of the first 1, 2, 4...
-    blocks, from two sum trees (:func:`sofi_dask.stats._stack_tree.sum_tree`) of packed stacks
-    (``[statistic, frames * mean]`` with the prefixes, ``[half A, half B]`` without): each
-    block's stacks have one consumer, so they do not pile up until the end, and the prefixes
-    kept for the convergence hold no halves."""
-    from sofi_dask.stats._stack_tree import sum_tree
-
-    k = int(full[0].shape[0])
-    meta = np.empty((0, 0, 0), dtype=np.float64)
-    packs, half_packs = [], []
-    for f, a, b, c in zip(full, half_a, half_b, sizes, strict=True):
-        packs.append(
-            da.map_blocks(
-                _pack_full, f, count=int(c), dtype=np.float64,
-                chunks=((k + 1,), *f.chunks[1:]), meta=meta,
-            )
-        )  # fmt: skip
-        halves = [h for h in (a, b) if h is not None]
-        if halves:
-            half_packs.append(
-                da.map_blocks(
-                    _pack_halves, *halves, has=(a is not None, b is not None),
-                    dtype=np.float64, chunks=((2 * k,), *f.chunks[1:]), meta=meta,
-                )
-            )  # fmt: skip
-    total, prefixes = sum_tree(packs, prefixes=True)
-    n_a, n_b = (sum(x is not None for x in h) for h in (half_a, half_b))
-    halves_sum = sum_tree(half_packs)[0] if half_packs else None
-    means = (
-        halves_sum[:k] / n_a if n_a else None,
-        halves_sum[k:] / n_b if n_b else None,
-    )
-    pref = tuple((n, p[:k] / n) for n, p in prefixes)
-    return total[:k] / len(full), means, total[k] / sum(sizes), pref
-
-
 def _packed_means(
     trees: list[Any], sizes: list[int], has: list[tuple[bool, bool]], cumulants: bool
 ) -> tuple[Any, tuple[Any, Any], Any, tuple[tuple[int, Any], ...]]:
-    """What :func:`_block_means` returns, from ONE packed stack per block (:func:`_pack_block`:
-    the merge of the halves, the cumulant conversions and the packing in one task) and ONE sum
-    tree; the same additions in the same order as the two trees of :func:`_block_means` (every
-    block has a half, so both trees had one leaf per block): bitwise the same images."""
+    """Mean over the bleaching blocks of their statistic and of their two halves (over the
+    blocks that keep the half: ``has``), the frame-weighted average image and the means of the
+    first 1, 2, 4... blocks, from ONE packed stack per block (:func:`_pack_block`: the merge of
+    the halves, the cumulant conversions and the packing in one task; a half a block does not
+    keep is zeros) and ONE sum tree (:func:`sofi_dask.stats._stack_tree.sum_tree`): each
+    block's stack has one consumer, so the blocks do not pile up until the end, and the sum of
+    the halves costs no tree of its own."""
     from sofi_dask.stats._stack_tree import sum_tree
 
     tree0 = trees[0]
