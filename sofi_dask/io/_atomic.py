@@ -195,11 +195,14 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def fsync_tree(path: PathLike) -> None:
+def fsync_tree(path: PathLike, *, recursive: bool = True) -> None:
     """Flush a file, or every file and folder under a folder, to disk (``fsync``).
 
-    The files of a folder are flushed on up to 8 threads (the disk gets their writes queued
-    together instead of one file's at a time), then the folders, deepest first.
+    The files and folders are flushed together on up to 8 threads: the disk gets their writes
+    queued at once (the file system commits them in a few journal transactions, not one per
+    call), and the order does not matter since nothing is renamed into place before every
+    flush has returned. ``recursive=False`` flushes a folder's own entries (names) only, e.g.
+    after a rename inside an already flushed folder.
 
     Examples
     --------
@@ -207,22 +210,23 @@ def fsync_tree(path: PathLike) -> None:
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_text("x")
     >>> fsync_tree(folder)
+    >>> fsync_tree(folder, recursive=False)
     """
     root = Path(os.fspath(path))
     if not root.is_dir():
         _fsync(root)
         return
-    files, folders = [], []
-    for parent, _dirs, names in os.walk(root, topdown=False):
-        files.extend(p for f in names if not (p := Path(parent, f)).is_symlink())
-        folders.append(Path(parent))
-    if len(files) > 1:
-        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-            list(pool.map(_fsync, files))
-    elif files:
-        _fsync(files[0])
-    for folder in folders:  # deepest first: a folder's entries after its subfolders'
-        _fsync(folder, directory=True)
+    if not recursive:
+        _fsync(root, directory=True)
+        return
+    items: list[tuple[Path, bool]] = []
+    for parent, _dirs, names in os.walk(root):
+        items.append((Path(parent), True))
+        items.extend((p, False) for f in names if not (p := Path(parent, f)).is_symlink())
+    # 106 fsyncs of a tiny run's folder: 63 ms with the 44 folders one after the other after
+    # the files, 13 ms all together (ext4, 2 Dec 2026)
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        list(pool.map(lambda item: _fsync(item[0], directory=item[1]), items))
 
 
 # the temporary folders of the AtomicOutputDir objects open in this context: their commit

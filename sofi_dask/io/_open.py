@@ -15,16 +15,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
 import zarr
 
 from sofi_dask.errors import DamagedStoreError, IncompleteStoreError, InputError, OutputExistsError
-from sofi_dask.io import _source_digests as digests_
 from sofi_dask.io import _store
-from sofi_dask.io._ingest import IngestPlan, compressed_depth, write_movie
 from sofi_dask.io._integrity import (
     check_chunks_present,
     looks_like_store,
@@ -32,9 +30,14 @@ from sofi_dask.io._integrity import (
     store_dask_array,
 )
 from sofi_dask.io._lock import write_lock
-from sofi_dask.io._movie_writer import MovieWriter, create_movie
 from sofi_dask.io._space import explain_disk_full, human_bytes
-from sofi_dask.io._tiff import TiffSource, check_dest_outside, open_tiff_source, tiff_to_dask
+
+if TYPE_CHECKING:
+    from sofi_dask.io._tiff import TiffSource
+
+# TIFF reading and the ingest (tifffile, the TIFF layouts, the ingest tasks and their numba
+# kernels, the source fingerprints) are imported where a TIFF is read: opening a store needs
+# none of them (~15-20 ms of imports of a run on a store)
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +47,6 @@ Source = PathLike | Sequence[PathLike]
 __all__ = [
     "FrameStats",
     "Movie",
-    "MovieWriter",
-    "create_movie",
     "ingest",
     "open_movie",
 ]
@@ -236,6 +237,10 @@ def ingest(
     >>> ingest("movie.tif", "movie.zarr")  # doctest: +SKIP
     PosixPath('movie.zarr')
     """
+    from sofi_dask.io import _source_digests as digests_
+    from sofi_dask.io._ingest import compressed_depth
+    from sofi_dask.io._tiff import check_dest_outside, open_tiff_source
+
     dest = Path(dest).expanduser()
     src = open_tiff_source(source, channel=channel, axes=axes)
     check_dest_outside(dest, src)
@@ -277,6 +282,9 @@ def _write_store(
     workers: int | None,
     digests: bool = False,
 ) -> None:
+    from sofi_dask.io import _source_digests as digests_
+    from sofi_dask.io._ingest import IngestPlan, write_movie
+
     shape, dtype = src.shape, src.dtype
     group = None
     if dest.exists() or dest.is_symlink():
@@ -435,6 +443,8 @@ def open_movie(
             check_chunks_present(p, arr, info)
         stats = _frame_stats(p, group) if group is not None else None
         return Movie(store_dask_array(p, arr, info), p, attrs, stats)
+    from sofi_dask.io._tiff import open_tiff_source, tiff_to_dask
+
     src = open_tiff_source(path, channel=channel, axes=axes)
     first = Path(path) if isinstance(path, (str, os.PathLike)) else Path(src.layouts[0].path)
     return Movie(tiff_to_dask(src, chunks), first, _tiff_attrs(src), None)

@@ -121,6 +121,70 @@ def test_local_run_imports_no_cluster_and_reports_startup(tmp_path, tiny, figure
     assert f"(start-up {phases['startup']:.2f} s)" in got["stdout"]
 
 
+@pytest.fixture(scope="module")
+def tiny_store(tiny):
+    from sofi_dask.io import ingest
+
+    return ingest(tiny, tiny.with_suffix(".zarr"))
+
+
+def test_a_store_needs_no_tiff_reader_nor_ingest(tmp_path, tiny_store):
+    """Opening an ingested store, and a whole run on one, import neither the TIFF reader nor
+    the ingest (its tasks, numba kernels and source fingerprints): a store's movie is read
+    through Zarr. tifffile itself comes with the TIFF outputs of a run, not before."""
+    got = _loaded_after(
+        f"""
+        from sofi_dask.io import open_movie
+        assert int(open_movie({str(tiny_store)!r}).data.sum().compute()) > 0
+        """,
+        tmp_path,
+    )
+    assert not {"tifffile", "numba"} & set(got["loaded"])
+    out = tmp_path / "out"
+    got = _loaded_after(
+        f"""
+        from sofi_dask.cli._main import main
+        assert main(["run", {str(tiny_store)!r}, "-o", {str(out)!r}, "--no-progress",
+                     "--no-figures"]) == 0
+        """,
+        tmp_path,
+    )
+    reader = {"sofi_dask.io._tiff", "sofi_dask.io._ingest", "sofi_dask.io._source_digests"}
+    assert not reader & got["modules"]
+    assert (out / "run.json").is_file()
+
+
+def test_the_program_collects_garbage_again_once_the_libraries_are_frozen(tmp_path, tiny):
+    """The program runs its imports without cyclic garbage collection, then freezes what they
+    made and collects again for the run itself (a long run's cycles are freed)."""
+    out = tmp_path / "out"
+    script = textwrap.dedent(
+        f"""
+        import gc, sys
+        from sofi_dask.cli._main import main
+        import sofi_dask.pipeline._run as run_module
+
+        seen = []
+        real = run_module.run_pipeline
+
+        def run_pipeline(*args, **kwargs):
+            seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
+            return real(*args, **kwargs)
+
+        run_module.run_pipeline = run_pipeline
+        sys.argv = ["sofi-dask", "run", {str(tiny)!r}, "-o", {str(out)!r}, "--no-progress",
+                    "--no-figures"]
+        assert main() == 0
+        print("SEEN", seen, gc.isenabled())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SEEN [(True, True)] True" in proc.stdout
+
+
 def test_startup_is_checked(tmp_path, tiny):
     from sofi_dask.errors import InputError
     from sofi_dask.pipeline import run_pipeline

@@ -96,6 +96,34 @@ def test_atomic_dir_overwrite_replaces_previous_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def test_run_folder_is_flushed_once_with_its_record(tmp_path, monkeypatch):
+    """The commit flushes every file and folder of a run once; publishing run.json then flushes
+    only the folder's entries (its rename), not the whole tree a second time. The real fsync
+    runs; the calls are recorded."""
+    from sofi_dask.io import _atomic
+    from sofi_dask.pipeline._outputs import RUN_RECORD_PENDING
+
+    flushed: list[tuple[str, bool]] = []
+    real = _atomic._fsync
+
+    def recording(path, *, directory=False):
+        flushed.append((os.fspath(path), directory))
+        real(path, directory=directory)
+
+    monkeypatch.setattr(_atomic, "_fsync", recording)
+    out = tmp_path / "out"
+    with run_output_dir(out) as tmp:
+        (tmp / "sub").mkdir()
+        for name in ("a.bin", "b.bin"):
+            (tmp / "sub" / name).write_bytes(b"x")
+        (tmp / RUN_RECORD_PENDING).write_text("{}")
+    names = [os.path.basename(path) for path, _ in flushed]
+    assert sorted(names[:5]) == sorted(["a.bin", "b.bin", "sub", RUN_RECORD_PENDING, tmp.name])
+    # the rename into place, then run.json's rename: two folder flushes, nothing else
+    assert flushed[5:] == [(os.fspath(tmp_path), True), (os.fspath(out), True)]
+    assert json.loads((out / RUN_RECORD_NAME).read_text()) == {}
+
+
 def test_atomic_dir_cleans_leftovers_of_a_killed_run(tmp_path):
     out = tmp_path / "out"
     code = (
