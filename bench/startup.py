@@ -6,13 +6,18 @@
 A tiny movie (64 frames of 32 x 32 uint16, ~130 kB) makes every run's data-proportional work
 negligible, so what a run costs is the fixed cost: interpreter, imports, numba kernel loading,
 scheduler set-up, figure machinery. After one warm-up run (ingests the TIFF and fills numba's
-cache), each repeat runs, in a fresh process each and interleaved: ``python -c pass`` (the
-floor), ``sofi-dask --help``, ``sofi-dask run`` with and without figures (ingested store
-reused), and a first run of the TIFF (``--cache-dir`` empty: ingestion included); the bound is
-one process importing the libraries a run uses and calling one numba kernel from numba's cache
-(with matplotlib's figure machinery for runs with figures). Medians of
-wall, user and system seconds (``getrusage`` of the children) and of run.json's
-``timings.phases_s``; then ``-X importtime``'s largest imports of one run.
+cache), each repeat runs, in a fresh process each and interleaved: ``python -c pass``, the
+floor, ``sofi-dask --help``, ``sofi-dask run`` of the TIFF with and without figures (its
+ingested store reused), ``sofi-dask run`` of the ingested store itself without figures, and a
+first run of the TIFF (``--cache-dir`` empty: ingestion included). The floor is one process
+loading what a default run loads, the way the command does (no cyclic garbage collection
+while the libraries load, frozen at exit): numpy, dask.array, zarr, numba, pydantic's
+BaseModel, matplotlib's colormaps, tifffile, scipy.ndimage, PIL's PNG plugin, and one numba
+kernel called from numba's cache (numba builds its target context on the first call); plus
+matplotlib's figure machinery for runs with figures. The same steps are also timed one by one
+in one process (the floor's breakdown). Medians of wall, user and system seconds
+(``getrusage`` of the children) and of run.json's ``timings.phases_s``; then
+``-X importtime``'s largest imports of one run.
 
 ``--root`` measures another source tree (e.g. ``git archive`` of an older commit) with the same
 interpreter: its ``sofi_dask`` comes first on ``PYTHONPATH``. The children may write bytecode
@@ -50,10 +55,35 @@ def total(a):
         s += v
     return s
 """
-FLOOR = (
-    "import numpy as np, dask.array, zarr, tifffile, pydantic, matplotlib; "
-    "matplotlib.colormaps['pink']; import floor_kernel; "
-    "floor_kernel.total(np.ones((4, 4, 4), np.uint16))"
+# the libraries a default run uses, as the command loads them: no cyclic garbage collection
+# while they load, frozen at exit (sofi_dask.cli); pydantic's BaseModel (``import pydantic``
+# alone loads little), scipy.ndimage (the bleaching blocks' median filter), PIL's PNG plugin
+FLOOR_STEPS = (
+    ("numpy", "import numpy as np"),
+    ("dask", "import dask"),
+    ("dask.array (scipy.sparse, scipy.fft)", "import dask.array"),
+    ("zarr", "import zarr"),
+    ("numba", "import numba"),
+    ("pydantic.BaseModel", "from pydantic import BaseModel"),
+    ("matplotlib colormaps", "import matplotlib; matplotlib.colormaps['pink']"),
+    ("tifffile", "import tifffile"),
+    ("scipy.ndimage", "import scipy.ndimage"),
+    ("PIL PNG", "import PIL.PngImagePlugin"),
+    (
+        "numba target context + 1 cached kernel",
+        "import floor_kernel; floor_kernel.total(np.ones((4, 4, 4), np.uint16))",
+    ),
+)
+FLOOR = "import atexit, gc; gc.disable(); atexit.register(gc.freeze); " + "; ".join(
+    code for _, code in FLOOR_STEPS
+)
+# the same steps timed one by one in one process (wall and CPU seconds of each)
+BREAKDOWN = (
+    "import atexit, gc, json, time; gc.disable(); atexit.register(gc.freeze); out = []\n"
+    f"for name, code in {FLOOR_STEPS!r}:\n"
+    "    t, c = time.perf_counter(), time.process_time(); exec(code)\n"
+    "    out.append((name, time.perf_counter() - t, time.process_time() - c))\n"
+    "print(json.dumps(out))"
 )
 AGG = "matplotlib.backends.backend_agg"
 
@@ -133,6 +163,7 @@ def main() -> int:
         tifffile.imwrite(movie, rng.poisson(100, size=(64, 32, 32)).astype(np.uint16))
         warm = work / "warm"
         _run([*CLI, "run", str(movie), "-o", str(warm), "--no-progress"], env, work)
+        store = work / "t.tif.zarr"  # the ingested store, beside the TIFF
 
         # the bound: what any run must load, in one process: the libraries it uses and one
         # numba kernel from numba's cache (numba builds its target context on the first call)
@@ -154,6 +185,11 @@ def main() -> int:
                 + ["--no-figures"],
                 work / f"nofig{i}",
             ),
+            "sofi-dask run STORE --no-figures": lambda i: (
+                [*CLI, "run", str(store), "-o", str(work / f"store{i}"), "--no-progress"]
+                + ["--no-figures"],
+                work / f"store{i}",
+            ),
             "sofi-dask run (first: ingests)": lambda i: (
                 [*CLI, "run", str(movie), "-o", str(work / f"first{i}"), "--no-progress"]
                 + ["--cache-dir", str(work / f"cache{i}")],
@@ -162,7 +198,17 @@ def main() -> int:
         }
         times: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
         phases: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+        steps: list[list[tuple[str, float, float]]] = []
         for i in range(args.repeat):
+            proc = subprocess.run(
+                [sys.executable, "-c", BREAKDOWN],
+                env=env,
+                cwd=work,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            steps.append(json.loads(proc.stdout))
             for name, make in cases.items():
                 cmd, out = make(i)
                 times[name].append(_run(cmd, env, work))
@@ -183,12 +229,21 @@ def main() -> int:
             result[name] = {"times": t, "phases_s": p}
             shown = ", ".join(f"{k} {v:.2f}" for k, v in p.items())
             print(f"{name:34s} {t['wall']:6.2f} {t['user']:6.2f} {t['sys']:6.2f}  {shown}")
+        print("\nthe floor step by step (one process, medians; wall and CPU seconds):")
+        result["floor steps"] = {}
+        for k, (name, _, _) in enumerate(steps[0]):
+            wall = statistics.median(row[k][1] for row in steps)
+            cpu = statistics.median(row[k][2] for row in steps)
+            result["floor steps"][name] = {"wall": wall, "cpu": cpu}
+            print(f"  {name:40s} {wall:6.3f} {cpu:6.3f}")
+        total = [sum(r[1] for r in row) for row in steps]
+        print(f"  {'sum':40s} {statistics.median(total):6.3f}")
         bound = result["floor: libraries + 1 cached kernel"]["times"]["wall"]
         bound_fig = result["floor + matplotlib.figure"]["times"]["wall"]
-        run_nofig = result["sofi-dask run --no-figures"]["times"]["wall"]
+        run_nofig = result["sofi-dask run STORE --no-figures"]["times"]["wall"]
         run_fig = result["sofi-dask run"]["times"]["wall"]
         print(
-            f"\nrun --no-figures / floor: {run_nofig / bound:.2f}x   "
+            f"\nrun STORE --no-figures / floor: {run_nofig / bound:.2f}x   "
             f"run / (floor + matplotlib.figure): {run_fig / bound_fig:.2f}x"
         )
         print("\n-X importtime of `sofi-dask run` (store reused), largest top-level imports:")
