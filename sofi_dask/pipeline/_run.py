@@ -231,6 +231,8 @@ def run_pipeline(
     startup_s : float, optional
         Seconds the calling process took to get here (interpreter, imports, cluster set-up),
         recorded as ``timings.phases_s.startup`` in ``run.json``; the command line passes it.
+        Libraries first imported by the pipeline (zarr, numba) and numba's kernel loading
+        count in the phase that first needs them.
 
     Returns
     -------
