@@ -306,8 +306,8 @@ def start_quality_section(
     """:func:`quality_section` of a run's ``StageGraph`` on a side thread, timed as the
     ``quality`` phase.
 
-    Its measures are FFTs and numpy (they release the GIL): they run beside the writing of the
-    files and the other figures (encoders, matplotlib). The thread keeps the caller's context
+    Its measures are FFTs and numpy (they release the GIL): they run beside the drawing of the
+    other figures (matplotlib holds one core). The thread keeps the caller's context
     (the open output folder of :mod:`sofi_dask.io._atomic`); ``stack`` waits for it on exit.
     """
     args = (graph.quality, computed, folder, list(graph.specs), graph.finals, config)

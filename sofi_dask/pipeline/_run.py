@@ -335,16 +335,6 @@ def run_pipeline(
                 targets, client=active, progress=progress, scheduler=local, extras=extras
             )
         root.attrs["sofi_dask"] = {**info, "complete": True}
-        # beside the files and the other figures; joined before the quality figures
-        quality_job = None
-        if graph.quality is not None:
-            quality_job = start_quality_section(
-                local_stack, timer, graph, computed, tmp, cfg, movie.pixel_size
-            )
-
-        def quality_done() -> None:
-            if quality_job is not None and "quality" not in record:
-                record["quality"] = quality_job.result()
 
         if graph.drift is not None:
             record["drift"] = drift_record(graph.drift, movie.pixel_size)
@@ -381,6 +371,17 @@ def run_pipeline(
                 # output folder's commit flushes the files (io._atomic's context variable)
                 jobs = [pool.submit(contextvars.copy_context().run, write, s) for s in graph.specs]
                 files.update(zip(graph.specs, (j.result() for j in jobs), strict=True))
+        # beside the other figures (matplotlib holds one core); joined before the quality figures
+        quality_job = None
+        if graph.quality is not None:
+            quality_job = start_quality_section(
+                local_stack, timer, graph, computed, tmp, cfg, movie.pixel_size
+            )
+
+        def quality_done() -> None:
+            if quality_job is not None and "quality" not in record:
+                record["quality"] = quality_job.result()
+
         if wanted.figures:
             with timer("figures"):
                 figs, fig_files = make_figures(tmp, graph, cfg, movie, before_quality=quality_done)
