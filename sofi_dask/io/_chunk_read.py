@@ -120,14 +120,18 @@ class ChunkFileReader(ChunkFiles):
         layout = chunk_layout(arr)
         return None if layout is None else cls(layout[0], arr, blosc=layout[1] is not None)
 
-    def read(self, coords: tuple[int, ...]) -> np.ndarray:
-        """Chunk ``coords`` as a new array of the full chunk shape (edge chunks padded, as
-        stored); raises :class:`ChunkDecodeError` (or ``OSError`` for an unreadable file)."""
+    def read(self, coords: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
+        """Chunk ``coords`` as an array of the full chunk shape (edge chunks padded, as
+        stored): a new one, or ``out`` (C-contiguous, of the chunk's shape and dtype) filled;
+        raises :class:`ChunkDecodeError` (or ``OSError`` for an unreadable file)."""
         import google_crc32c
 
         path = self.path(coords)
         size = os.stat(path).st_size
-        out = np.empty(self.chunks, dtype=self.dtype)
+        if out is None:
+            out = np.empty(self.chunks, dtype=self.dtype)
+        elif out.shape != self.chunks or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out: expected a C-contiguous {self.dtype} array {self.chunks}")
         if size < _TAIL:
             raise ChunkDecodeError(f"the file has {size} bytes, no checksum")
         if self.blosc:

@@ -22,10 +22,13 @@ import numpy as np
 import zarr
 from dask.base import tokenize
 
+from sofi_dask._scratch import thread_buffer
 from sofi_dask.errors import DamagedStoreError
 from sofi_dask.io._chunk_read import ChunkDecodeError, ChunkFileReader
+from sofi_dask.io._chunk_refs import chunk_refs_array
 from sofi_dask.io._store import MOVIE
 
+SCRATCH_LIMIT = 64 * 2**20  # bytes: larger chunks are not kept in a thread's scratch buffer
 REPAIR_HINT = (
     "run `sofi-dask verify {store}` for every damaged chunk, and "
     "`sofi-dask ingest SOURCE {store} --repair` to rewrite them from the source TIFF"
@@ -208,27 +211,55 @@ class CheckedChunks:
                 + REPAIR_HINT.format(store=self.store)
             ) from exc
 
-    def _read_whole(self, coords: tuple[int, ...], key: tuple[slice, ...]) -> np.ndarray | None:
-        """Chunk ``coords`` read by the file reader when ``key`` selects it whole (the
-        tasks of :func:`store_dask_array` do), else None (zarr reads it)."""
+    def _read_whole(
+        self,
+        coords: tuple[int, ...],
+        key: tuple[slice, ...],
+        out: np.ndarray | None = None,
+        part: bool = False,
+    ) -> np.ndarray | None:
+        """Chunk ``coords`` read by the file reader (into ``out`` when given) when ``key``
+        selects it whole (the tasks of :func:`store_dask_array` do; with ``part``, any
+        contiguous part of it), else None (zarr reads it). The result is C-contiguous."""
         sel = []
         for c, sl, size, ch in zip(coords, key, self.shape, self.arr.chunks, strict=True):
             start, stop, step = sl.indices(size)
             first = c * int(ch)
-            if step != 1 or start != first or stop != min(size, first + int(ch)):
+            whole = start == first and stop == min(size, first + int(ch))
+            if step != 1 or not (whole or part):
                 return None
-            sel.append(slice(0, stop - start))
+            sel.append(slice(start - first, stop - first))
         try:
-            out = self.reader.read(coords)  # type: ignore[union-attr]
+            out = self.reader.read(coords, out)  # type: ignore[union-attr]
         except FileNotFoundError:
             if self.check_files:
                 raise self._damaged(coords, "the chunk file is missing") from None
             return None  # never written (a store without the record): zarr's fill value
         except (ChunkDecodeError, OSError) as exc:
             raise self._damaged(coords, f"it cannot be decoded ({exc})") from exc
-        if out.shape != tuple(s.stop for s in sel):  # an edge chunk: its stored padding off
-            out = np.ascontiguousarray(out[tuple(sel)])
+        if out.shape != tuple(s.stop - s.start for s in sel):  # an edge chunk or a part
+            view = out[tuple(sel)]
+            out = view if view.flags.c_contiguous else np.ascontiguousarray(view)
         return out
+
+    def read_scratch(self, key: Any) -> np.ndarray:
+        """``self[key]`` for a selection inside one chunk, the chunk read into this thread's
+        scratch buffer (:mod:`sofi_dask._scratch`): the result is valid only until this
+        thread's next ``read_scratch`` and must never leave the caller's task (no fresh
+        pages per chunk). Other selections, layouts and chunks over ``SCRATCH_LIMIT`` bytes
+        are read as ``self[key]``."""
+        key = key if isinstance(key, tuple) else (key,)
+        slices = all(isinstance(k, slice) for k in key) and len(key) == self.ndim
+        covered = _covered(self.arr, key) if slices else []
+        reader = self.reader
+        if reader is None or len(covered) != 1 or reader.nbytes > SCRATCH_LIMIT:
+            return self[key]
+        coords = covered[0]
+        if self.check_files and not (self.store / MOVIE / chunk_key(self.arr, coords)).is_file():
+            raise self._damaged(coords, "the chunk file is missing")
+        buf = thread_buffer("movie-chunk", reader.nbytes).view(reader.dtype).reshape(reader.chunks)
+        got = self._read_whole(coords, key, out=buf, part=True)
+        return self[key] if got is None else got
 
 
 def _reopen(store: str, check_files: bool) -> CheckedChunks:
@@ -236,18 +267,31 @@ def _reopen(store: str, check_files: bool) -> CheckedChunks:
     return CheckedChunks(Path(store), arr, check_files)
 
 
+def _token(path: Path, arr: zarr.Array, info: dict[str, Any] | None) -> str:
+    meta = path / MOVIE / "zarr.json"
+    written = meta.stat().st_mtime_ns if meta.exists() else None  # a re-ingest: new keys
+    return tokenize(str(path.resolve()), (info or {}).get("created"), written, arr.chunks)
+
+
 def store_dask_array(path: Path, arr: zarr.Array, info: dict[str, Any] | None) -> da.Array:
     """The lazy ``movie`` of a store, one task per stored chunk, read through
     :class:`~sofi_dask.io._integrity.CheckedChunks` (damage raises, naming the chunk)."""
     checked = CheckedChunks(path, arr, records_chunks(info))
-    meta = path / MOVIE / "zarr.json"
-    written = meta.stat().st_mtime_ns if meta.exists() else None  # a re-ingest: new keys
-    token = tokenize(str(path.resolve()), (info or {}).get("created"), written, arr.chunks)
     return da.from_array(
         checked,
         chunks=arr.chunks,
-        name=f"read-zarr-{token}",
+        name=f"read-zarr-{_token(path, arr, info)}",
         meta=np.empty((0,) * arr.ndim, dtype=arr.dtype),
         asarray=False,
         fancy=False,
     )
+
+
+def store_chunk_refs(path: Path, arr: zarr.Array, info: dict[str, Any] | None) -> da.Array | None:
+    """The same movie as :func:`store_dask_array` with :class:`~sofi_dask.io._chunk_refs.
+    ChunkRef` blocks (read by their consumer into a scratch buffer), or None when the chunk
+    file reader does not read this store's layout (nothing to gain)."""
+    checked = CheckedChunks(path, arr, records_chunks(info))
+    if checked.reader is None:
+        return None
+    return chunk_refs_array(checked, arr.chunks, f"chunk-refs-{_token(path, arr, info)}")

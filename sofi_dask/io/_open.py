@@ -27,6 +27,7 @@ from sofi_dask.io._integrity import (
     check_chunks_present,
     looks_like_store,
     open_store_group,
+    store_chunk_refs,
     store_dask_array,
 )
 from sofi_dask.io._lock import write_lock
@@ -44,12 +45,7 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 Source = PathLike | Sequence[PathLike]
 
-__all__ = [
-    "FrameStats",
-    "Movie",
-    "ingest",
-    "open_movie",
-]
+__all__ = ["FrameStats", "Movie", "ingest", "open_movie"]
 
 
 # --------------------------------------------------------------------------- data classes
@@ -101,12 +97,15 @@ class Movie:
         Store / source attributes (``sofi_dask`` provenance, OME-NGFF ``ome``).
     frame_stats : FrameStats or None
         Per-frame statistics recorded at ingestion (None when read from a TIFF).
+    chunk_refs : dask.array.Array or None
+        ``data`` with chunk references as blocks (:mod:`sofi_dask.io._chunk_refs`); TIFF: None.
     """
 
     data: da.Array
     path: Path
     attrs: dict[str, Any] = field(default_factory=dict)
     frame_stats: FrameStats | None = None
+    chunk_refs: da.Array | None = field(default=None, repr=False)
 
     @property
     def n_frames(self) -> int:
@@ -442,7 +441,8 @@ def open_movie(
         if info is not None:
             check_chunks_present(p, arr, info)
         stats = _frame_stats(p, group) if group is not None else None
-        return Movie(store_dask_array(p, arr, info), p, attrs, stats)
+        refs = store_chunk_refs(p, arr, info)
+        return Movie(store_dask_array(p, arr, info), p, attrs, stats, refs)
     from sofi_dask.io._tiff import open_tiff_source, tiff_to_dask
 
     src = open_tiff_source(path, channel=channel, axes=axes)

@@ -228,7 +228,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         g.claim("bleaching", work)
     # the moment stacks of the statistic: with --finterp, the interpolation fused into the
     # reduction (no interpolated chunk; `stat_input` is then the movie before interpolation)
-    stat_input, stacks_of = work, partial(moments.moment_stacks, work)
+    refs = getattr(movie, "chunk_refs", None) if work is data else None  # chunks read in
+    if refs is not None and frames is not None:  # the moment tasks (io._chunk_refs)
+        refs = refs[frames[0] : frames[1]]
+    stat_input, stacks_of = work, partial(moments.moment_stacks, work, refs=refs)
     if factor > 1:
         from sofi_dask.image._finterp import interpolate_movie
         from sofi_dask.image._finterp_moments import finterp_moment_stacks

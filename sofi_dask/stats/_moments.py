@@ -23,6 +23,7 @@ import numpy as np
 
 from sofi_dask._cpus import threaded_compute
 from sofi_dask._validation import as_movie_array, check_frames, check_positive_int, fail, shown
+from sofi_dask.io._chunk_refs import apply_to_block
 from sofi_dask.stats._moment_kernels import chunk_stack
 from sofi_dask.stats._moment_state import (
     aggregate_states,
@@ -49,13 +50,48 @@ def _check_enough_frames(n: int, max_order: int, name: str = "frames") -> None:
 
 
 # --------------------------------------------------------------------------- engine
+def _block_stack(block: Any, max_order: int) -> np.ndarray:
+    """:func:`chunk_stack` of a block or of a chunk reference (read into scratch for it)."""
+    return apply_to_block(block, chunk_stack, max_order)
+
+
+def _block_state(block: Any, axis: Any = None, keepdims: bool = True, *, max_order: int) -> dict:
+    """:func:`chunk_state` of a block or of a chunk reference (read into scratch for it)."""
+    return apply_to_block(block, chunk_state, max_order=max_order)
+
+
+def _chunk_refs(data: Any, arr: Any, refs: Any) -> da.Array | None:
+    """The chunk references to read aligned windows from: ``refs``, else a ``Movie``'s
+    ``chunk_refs``; None for numpy input. They must match ``arr`` block for block."""
+    if refs is None and not isinstance(data, (da.Array, np.ndarray)):
+        refs = getattr(data, "chunk_refs", None)
+    if refs is None or not isinstance(arr, da.Array):
+        return None
+    if not isinstance(refs, da.Array) or refs.shape != arr.shape or refs.chunks != arr.chunks:
+        got = f"{type(refs).__name__} {getattr(refs, 'shape', '')} {getattr(refs, 'chunks', '')}"
+        raise fail("refs", f"chunk references of the movie's shape {arr.shape} and chunks", got)
+    return refs
+
+
+def _window(arr: Any, refs: da.Array | None, start: int, end: int) -> Any:
+    """Frames ``start..end-1`` of ``arr``; from ``refs`` when both ends are chunk edges (each
+    chunk then read in the task that reduces it; a chunk cut between windows is read once,
+    from ``arr``)."""
+    src = arr
+    if refs is not None:
+        edges = np.cumsum((0, *arr.chunks[0]))
+        if start in edges and end in edges:
+            src = refs
+    return src if (start, end) == (0, src.shape[0]) else src[start:end]
+
+
 def _reduce_stack(arr: da.Array, max_order: int, split_every: int | None) -> da.Array:
     stack_meta = np.empty((0, 0, 0), dtype=np.float64)
     if arr.ndim == 3 and arr.numblocks[0] == 1:
         # one chunk along time per tile: its stack in one task (what the reduction's chunk and
         # aggregate steps give, to the bit, without the state in between)
         return arr.map_blocks(
-            chunk_stack,
+            _block_stack,
             max_order,
             chunks=((max_order + 1,), *arr.chunks[1:]),
             dtype=np.float64,
@@ -64,7 +100,7 @@ def _reduce_stack(arr: da.Array, max_order: int, split_every: int | None) -> da.
         )
     return da.reduction(
         arr,
-        chunk=partial(chunk_state, max_order=max_order),
+        chunk=partial(_block_state, max_order=max_order),
         combine=combine_states,
         aggregate=partial(aggregate_states, max_order=max_order),
         axis=0,
@@ -84,6 +120,7 @@ def moment_stack(
     *,
     frames: tuple[int, int] | None = None,
     split_every: int | None = None,
+    refs: da.Array | None = None,
 ) -> da.Array | np.ndarray:
     """The moment stack ``(max_order + 1, y, x)`` of a frame window, from one pass.
 
@@ -101,6 +138,10 @@ def moment_stack(
         Frames ``start..end-1``; default all.
     split_every : int, optional
         Fan-in of the merge tree (dask's ``split_every``); 2 forces a deep tree.
+    refs : dask.array.Array, optional
+        Chunk references of ``data`` (``Movie.chunk_refs``, the default for a ``Movie``): a
+        window from chunk edge to chunk edge reads each chunk in the task that reduces it,
+        into a per-thread scratch buffer (the same numbers; no fresh memory per chunk).
 
     Returns
     -------
@@ -123,10 +164,11 @@ def moment_stack(
     arr, lazy = as_movie_array(data)
     start, end = check_frames(frames, arr.shape[0])
     _check_enough_frames(end - start, max_order)
+    if lazy:
+        window = _window(arr, _chunk_refs(data, arr, refs), start, end)
+        return _reduce_stack(window, max_order, split_every)
     if (start, end) != (0, arr.shape[0]):
         arr = arr[start:end]
-    if lazy:
-        return _reduce_stack(arr, max_order, split_every)
     darr = da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
     return threaded_compute(_reduce_stack(darr, max_order, split_every))[0]
 
@@ -138,6 +180,7 @@ def moment_stacks(
     *,
     split_every: int | None = None,
     check_length: bool = True,
+    refs: da.Array | None = None,
 ) -> list[da.Array | np.ndarray]:
     """Moment stacks of several frame windows from one pass over the movie.
 
@@ -158,6 +201,9 @@ def moment_stacks(
     check_length : bool
         Require at least ``max_order`` frames per window (default); ``False`` accepts any
         non-empty window (segments that are merged later).
+    refs : dask.array.Array, optional
+        Chunk references of ``data`` (as :func:`moment_stack`): windows from chunk edge to
+        chunk edge read each chunk in the task that reduces it.
 
     Returns
     -------
@@ -186,9 +232,9 @@ def moment_stacks(
     if not bounds:
         raise fail("windows", "at least one (start, end) window", shown("none"))
     darr = arr if lazy else da.from_array(arr, chunks=(max(1, min(arr.shape[0], 256)), -1, -1))
+    chunk_refs = _chunk_refs(data, arr, refs)
     stacks = [
-        _reduce_stack(darr if (a, b) == (0, darr.shape[0]) else darr[a:b], max_order, split_every)
-        for a, b in bounds
+        _reduce_stack(_window(darr, chunk_refs, a, b), max_order, split_every) for a, b in bounds
     ]
     if lazy:
         return stacks
