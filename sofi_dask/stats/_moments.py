@@ -74,15 +74,22 @@ def _chunk_refs(data: Any, arr: Any, refs: Any) -> da.Array | None:
 
 
 def _window(arr: Any, refs: da.Array | None, start: int, end: int) -> Any:
-    """Frames ``start..end-1`` of ``arr``; from ``refs`` when both ends are chunk edges (each
-    chunk then read in the task that reduces it; a chunk cut between windows is read once,
-    from ``arr``)."""
-    src = arr
-    if refs is not None:
-        edges = np.cumsum((0, *arr.chunks[0]))
-        if start in edges and end in edges:
-            src = refs
-    return src if (start, end) == (0, src.shape[0]) else src[start:end]
+    """Frames ``start..end-1`` of ``arr``, its whole chunks from ``refs`` (each then read in
+    the task that reduces it) and the parts of chunks it cuts from ``arr`` (a chunk cut
+    between two windows is read once); the same blocks either way."""
+    whole = arr if (start, end) == (0, arr.shape[0]) else arr[start:end]
+    if refs is None:
+        return whole
+    edges = np.cumsum((0, *arr.chunks[0]))
+    inner = edges[(edges >= start) & (edges <= end)]
+    if len(inner) < 2:  # no whole chunk inside
+        return whole
+    lo, hi = int(inner[0]), int(inner[-1])
+    parts = [arr[start:lo]] if start < lo else []
+    parts.append(refs if (lo, hi) == (0, arr.shape[0]) else refs[lo:hi])
+    if hi < end:
+        parts.append(arr[hi:end])
+    return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
 
 
 def _reduce_stack(arr: da.Array, max_order: int, split_every: int | None) -> da.Array:
