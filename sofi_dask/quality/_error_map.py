@@ -42,6 +42,7 @@ from scipy import fft, ndimage
 
 from sofi_dask._validation import check_real, fail, shown
 from sofi_dask.quality._common import as_image, rfft_weights
+from sofi_dask.quality._spectra_kernels import folded_spectra
 
 __all__ = ["ErrorMapResult", "error_map"]
 
@@ -89,15 +90,28 @@ class ErrorMapResult:
         }
 
 
-def _fit(sigma: float, ref: np.ndarray, image: np.ndarray) -> tuple[float, float, np.ndarray]:
-    blurred = ndimage.gaussian_filter(image, sigma, mode="nearest") if sigma > 0 else image
-    x = blurred.ravel()
-    y = ref.ravel()
-    xm, ym = x.mean(), y.mean()
-    var = float(((x - xm) ** 2).sum())
-    alpha = float(((x - xm) * (y - ym)).sum() / var) if var > 0 else 0.0
-    beta = float(ym - alpha * xm)
-    return alpha, beta, alpha * blurred + beta
+def _scores(width: float, ref: np.ndarray, ref_c: np.ndarray, image: np.ndarray) -> ErrorMapResult:
+    """The map and scores for a width: ``alpha, beta`` the least-squares fit of the blurred image
+    to the reference (``ref_c``: the reference less its mean), ``RSE``, ``RSP`` and ``|R - I_RS|``.
+
+    Four image-sized buffers in all (the blur and its scratch, the centred blur, which becomes the
+    map): the sums are dot products, ``I_RS`` is formed in the blur's own buffer, and the Pearson
+    coefficient of ``I_RS = alpha B + beta`` with ``R`` is ``sign(alpha) cov / sqrt(var var_R)``.
+    """
+    blurred = ndimage.gaussian_filter(image, width, mode="nearest") if width > 0 else image.copy()
+    xm, ym = float(blurred.mean()), float(ref.mean())
+    xc = np.subtract(blurred, xm)
+    x, y = xc.reshape(-1), ref_c.reshape(-1)
+    var, cov, ref_var = float(x @ x), float(x @ y), float(y @ y)
+    alpha = cov / var if var > 0 else 0.0
+    beta = ym - alpha * xm
+    np.multiply(blurred, alpha, out=blurred)
+    blurred += beta  # I_RS
+    diff = np.subtract(ref, blurred, out=xc)
+    rse = float(np.sqrt((x @ x) / x.size))
+    denom = np.sqrt(var * ref_var)
+    rsp = float(np.sign(alpha) * cov / denom) if alpha != 0 and denom > 0 else 0.0
+    return ErrorMapResult(np.abs(diff, out=diff), rse, rsp, width, alpha, beta)
 
 
 def _kernel_response(sigmas: np.ndarray, freqs: np.ndarray) -> np.ndarray:
@@ -128,36 +142,18 @@ def _response(sigmas_bytes: bytes, freqs_bytes: bytes) -> np.ndarray:
     return out
 
 
-def _fold_rows(m: np.ndarray) -> np.ndarray:
-    """Rows of ``m`` (frequencies in ``fftfreq`` order) summed onto the frequencies ``0 ..
-    n // 2``: row ``-f`` added to row ``f`` (the zero and, for even ``n``, the Nyquist row alone).
-
-    Examples
-    --------
-    >>> _fold_rows(np.arange(5.0)[:, None]).ravel().tolist()  # 0, 1, 2, -2, -1
-    [0.0, 5.0, 5.0]
-    """
-    n = m.shape[0]
-    half = n // 2
-    out = m[: half + 1].copy()
-    out[1 : (n + 1) // 2] += m[n - 1 : half : -1]
-    return out
-
-
 class _FourierFit:
     """The least-squares residual of ``alpha * blur_sigma(S) + beta`` against ``R`` for many
     widths at once, from the half-plane transforms (see the module's notes)."""
 
-    def __init__(self, ref: np.ndarray, image: np.ndarray) -> None:
+    def __init__(self, ref_c: np.ndarray, image: np.ndarray) -> None:
         ny, nx = image.shape
         fs = fft.rfft2(image - image.mean())
-        fr = fft.rfft2(ref - ref.mean())
-        col = rfft_weights(nx)  # a stored column stands for its mirror too
-        # the transfer functions are even in each frequency: rows +fy and -fy fold into one
-        # (half the rows for the products with every width's response)
-        self.power = _fold_rows((fs.real**2 + fs.imag**2) * col)
-        self.cross = _fold_rows((fs.real * fr.real + fs.imag * fr.imag) * col)
-        self.ref_power = float(((fr.real**2 + fr.imag**2) * col).sum())
+        fr = fft.rfft2(ref_c)
+        # a stored column stands for its mirror too; the transfer functions are even in each
+        # frequency: rows +fy and -fy fold into one (half the rows for the products with every
+        # width's response); one pass over both transforms
+        self.power, self.cross, self.ref_power = folded_spectra(fs, fr, rfft_weights(nx))
         self.fy = fft.fftfreq(ny)[: ny // 2 + 1]
         self.fx = fft.rfftfreq(nx)
 
@@ -231,14 +227,9 @@ def error_map(
     if m > 1:
         ref = ndimage.zoom(ref, m, order=3, mode="nearest", grid_mode=True)
     upper = 5.0 * m if max_sigma is None else check_real(max_sigma, "max_sigma", minimum=0)
+    ref_c = ref - ref.mean()
     if sigma is None:
-        width = _FourierFit(ref, img).best(upper)
+        width = _FourierFit(ref_c, img).best(upper)
     else:
         width = check_real(sigma, "sigma", minimum=0)
-    alpha, beta, scaled = _fit(width, ref, img)
-    diff = ref - scaled
-    rse = float(np.sqrt(np.mean(diff**2)))
-    rs, rr = scaled - scaled.mean(), ref - ref.mean()
-    denom = float(np.sqrt((rs**2).sum() * (rr**2).sum()))
-    rsp = float((rs * rr).sum() / denom) if denom > 0 else 0.0
-    return ErrorMapResult(np.abs(diff), rse, rsp, width, alpha, beta)
+    return _scores(width, ref, ref_c, img)

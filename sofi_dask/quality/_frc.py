@@ -36,6 +36,7 @@ from sofi_dask.quality._common import (
     savgol_smooth,
     tukey_window,
 )
+from sofi_dask.quality._spectra_kernels import ring_sums
 
 __all__ = ["FRCResult", "frc", "frc_threshold"]
 
@@ -143,18 +144,11 @@ def _ring_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     same radius and conjugate values, so each stored pixel with a mirror counts twice.
     """
     keep, ring, weight, counts = _rings(a.shape)
-    fa = fft.rfft2(a).ravel()[keep]
-    fb = fft.rfft2(b).ravel()[keep]
     n_rings = counts.size
-    length = n_rings + 1
-    cross = weight * (fa.real * fb.real + fa.imag * fb.imag)
-    pa = weight * (fa.real**2 + fa.imag**2)
-    pb = weight * (fb.real**2 + fb.imag**2)
-    num = np.bincount(ring, weights=cross, minlength=length)[1:]
-    den = np.sqrt(
-        np.bincount(ring, weights=pa, minlength=length)[1:]
-        * np.bincount(ring, weights=pb, minlength=length)[1:]
-    )
+    # one pass over both transforms (no gathered copies, no per-product temporaries)
+    num, pa, pb = ring_sums(fft.rfft2(a), fft.rfft2(b), keep, ring, weight, n_rings + 1)
+    num = num[1:]
+    den = np.sqrt(pa[1:] * pb[1:])
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
     freqs = np.arange(1, n_rings + 1, dtype=np.float64) / min(a.shape)
@@ -237,7 +231,12 @@ def frc(
     if threshold not in _THRESHOLDS:
         raise fail("threshold", f"one of {list(_THRESHOLDS)}", threshold)
     window = tukey_window(a.shape)
-    freqs, raw, counts = _ring_sums((a - a.mean()) * window, (b - b.mean()) * window)
+    prepared = []
+    for x in (a, b):  # (x - mean) * window, in one buffer
+        p = x - x.mean()
+        p *= window
+        prepared.append(p)
+    freqs, raw, counts = _ring_sums(*prepared)
     curve = _smooth(raw) if smooth else raw.copy()
     thresh = frc_threshold(threshold, counts)
     q_c = _first_crossing(freqs, curve, thresh)

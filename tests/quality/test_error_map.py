@@ -75,9 +75,28 @@ def test_fourier_side_residual_is_the_periodic_blur_fit():
         ref = gaussian_filter(rng.random(shape), 2.0)
         img = rng.random(shape)
         sigmas = np.array([0.0, 0.1, 0.37, 1.0, 2.3, 5.0])
-        fast = _FourierFit(ref, img).residual(sigmas) / ref.size**2
+        fast = _FourierFit(ref - ref.mean(), img).residual(sigmas) / ref.size**2
         for s, value in zip(sigmas, fast, strict=True):
             blurred = gaussian_filter(img, s, mode="wrap") if s > 0 else img
             alpha, beta = np.polyfit(blurred.ravel(), ref.ravel(), 1)
             direct = np.mean((alpha * blurred + beta - ref) ** 2)
             assert value == pytest.approx(direct, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_scores_for_a_fixed_width_equal_the_direct_fit_either_sign(sign):
+    """RSE, RSP, alpha, beta and the map from the fit by definition (polyfit, corrcoef), also
+    for an image anti-correlated with the reference (alpha < 0)."""
+    rng = np.random.default_rng(11)
+    ref = gaussian_filter(rng.random((48, 40)), 2.0) + 0.2
+    img = sign * gaussian_filter(ref, 0.5) + 0.05 * rng.random(ref.shape)
+    result = error_map(ref, img, sigma=1.3)
+    blurred = gaussian_filter(img, 1.3, mode="nearest")
+    alpha, beta = np.polyfit(blurred.ravel(), ref.ravel(), 1)
+    scaled = alpha * blurred + beta
+    assert np.sign(result.alpha) == sign
+    assert result.alpha == pytest.approx(alpha, rel=1e-10)
+    assert result.beta == pytest.approx(beta, rel=1e-10, abs=1e-12)
+    assert result.rse == pytest.approx(np.sqrt(np.mean((ref - scaled) ** 2)), rel=1e-10)
+    assert result.rsp == pytest.approx(np.corrcoef(ref.ravel(), scaled.ravel())[0, 1], rel=1e-10)
+    np.testing.assert_allclose(result.error_map, np.abs(ref - scaled), rtol=1e-9, atol=1e-12)
