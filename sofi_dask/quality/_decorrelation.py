@@ -37,6 +37,7 @@ from scipy import fft
 
 from sofi_dask._validation import check_int
 from sofi_dask.quality._common import as_image, check_pixel_size, rfft_weights
+from sofi_dask.quality._spectra_kernels import filtered_sums
 
 __all__ = ["DecorrelationResult", "decorrelation_resolution"]
 
@@ -164,9 +165,10 @@ class _Spectrum:
         """``d(r)`` at ``radii`` of the image high-pass filtered by ``1 - exp(-2 g^2 k^2)``
         (``g = 0``: unfiltered)."""
         first, power = self._binned(radii)
-        amp = self.mag if g == 0 else self.mag * -np.expm1(-2.0 * g * g * self.radius2)
-        c = math.sqrt(float(np.dot(self.weight, amp * amp)))
-        num = np.cumsum(np.bincount(first, self.weight * amp, minlength=radii.size + 1))
+        # one pass: sum w |I_g|^2 and the binned sums of w |I_g| (no image-sized temporaries)
+        total, bins = filtered_sums(self.mag, self.radius2, self.weight, first, g, radii.size + 1)
+        c = math.sqrt(total)
+        num = np.cumsum(bins)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = num[: radii.size] / (c * np.sqrt(power))
         out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
