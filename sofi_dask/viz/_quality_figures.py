@@ -160,9 +160,19 @@ def plot_convergence(
     ax = fig.add_subplot()
     for name, values in changes.items():
         ax.plot(frames[1:], np.asarray(values, dtype=np.float64), "o-", label=name)
-    if frames.size > 1:
+    if frames.size > 2:  # a trend needs two changes; one point would draw an empty legend line
         ref = frames[1:]
         ax.plot(ref, 0.5 * np.sqrt(ref[0] / ref), "k:", label="∝ 1/√frames")
+    elif frames.size == 2:
+        ax.text(  # bottom right: the legend is bottom left, the points above
+            0.98,
+            0.04,
+            f"one doubling only ({int(frames[0])} -> {int(frames[1])} frames): no trend yet",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="small",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     values = [v for v in (np.asarray(c, dtype=np.float64) for c in changes.values()) if v.size]
