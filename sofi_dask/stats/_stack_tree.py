@@ -19,6 +19,12 @@ children's (explicit tasks, nothing fused). So
 - half A and half B are the root's two stacks, the whole is their merge;
 - the first ``2^j`` windows are segment ``[0, 2^j)``: a prefix costs one merge of its two stacks.
 
+Without prefixes (the bleaching blocks' halves: their convergence is over whole blocks) each
+half's windows are merged instead in a tree of fan-in 4 (k-way merges in one numba pass): every
+window still has one consumer and a task holds at most 4 stacks, but a half of ``n`` windows
+makes about ``n / 3`` merged stacks instead of ``n - 1``, fresh memory of the tile's size each
+(on 2048 x 2048 frames the binary trees' ~3 GB of merge outputs cost seconds of page faults).
+
 Merges are exact (:func:`sofi_dask.stats._moment_state.merge_stacks`); only the order of the
 floating-point operations differs from other trees (relative differences ~1e-15).
 """
@@ -80,10 +86,40 @@ def _join(x: _Half, y: _Half, key: str) -> _Half:
     return _call(_merge, key, a, b, counts=(na, nb)), na + nb
 
 
+_FAN_IN = 4  # windows per k-way merge when no prefix is needed
+
+
+def _half_tree(leaves: list[_Half], key: str) -> _Half:
+    """The merge of one half's windows (in order) in a tree of fan-in ``_FAN_IN``: each window
+    has one consumer, a task holds at most ``_FAN_IN`` stacks, and there are about ``n / 3``
+    merge outputs instead of the ``n - 1`` of a binary tree (each a fresh stack of the tile)."""
+    if not leaves:
+        return None, 0
+    level, depth = leaves, 0
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), _FAN_IN):
+            group = level[i : i + _FAN_IN]
+            if len(group) == 1:
+                nxt.append(group[0])
+                continue
+            tasks, ns = zip(*group, strict=True)
+            nxt.append((_call(_merge, f"{key}-{depth}-{i}", *tasks, counts=ns), sum(ns)))
+        level, depth = nxt, depth + 1
+    return level[0]
+
+
 def _tile_tree(
     leaves: Sequence[Any], counts: Sequence[int], first_parity: int, prefixes: bool, key: str
 ) -> tuple[_Half, _Half, list[tuple[int, Any]]]:
-    """Halves (A, B) of all leaves of one tile and the prefix tasks ``(frames, task)``."""
+    """Halves (A, B) of all leaves of one tile and the prefix tasks ``(frames, task)``: the
+    binary tree of aligned segments when the prefixes are asked for, else one tree of fan-in
+    ``_FAN_IN`` per half."""
+    if not prefixes:
+        halves: tuple[list[_Half], list[_Half]] = ([], [])
+        for w, (leaf, c) in enumerate(zip(leaves, counts, strict=True)):
+            halves[(first_parity + w) % 2].append((leaf, c))
+        return _half_tree(halves[0], f"{key}-a"), _half_tree(halves[1], f"{key}-b"), []
     level: list[tuple[_Half, _Half]] = [
         ((leaf, c), (None, 0)) if (first_parity + w) % 2 == 0 else ((None, 0), (leaf, c))
         for w, (leaf, c) in enumerate(zip(leaves, counts, strict=True))

@@ -16,9 +16,10 @@ def _direct(movie: np.ndarray, windows: list[tuple[int, int]], order: int) -> np
     return moment_stack(np.concatenate([movie[a:b] for a, b in windows]), order)
 
 
-@pytest.mark.parametrize("n_windows", [1, 2, 5, 8, 11])
+@pytest.mark.parametrize("n_windows", [1, 2, 5, 8, 11, 37])
 @pytest.mark.parametrize("first_parity", [0, 1])
-def test_whole_halves_and_prefixes_equal_direct_stacks(n_windows, first_parity):
+@pytest.mark.parametrize("prefixes", [True, False])  # False: k-way trees of fan-in 4
+def test_whole_halves_and_prefixes_equal_direct_stacks(n_windows, first_parity, prefixes):
     rng = np.random.default_rng(n_windows)
     sizes = rng.integers(7, 15, n_windows)
     edges = np.concatenate([[0], np.cumsum(sizes)])
@@ -26,7 +27,7 @@ def test_whole_halves_and_prefixes_equal_direct_stacks(n_windows, first_parity):
     movie = (rng.poisson(30.0, (int(edges[-1]), 10, 12)) + 1000.0).astype(np.uint16)
     lazy = da.from_array(movie, chunks=(9, 5, 7))  # time chunks cut across windows; 2 x 2 tiles
     stacks = moment_stacks(lazy, 4, windows, check_length=False)
-    tree = interleaved_stacks(stacks, sizes, first_parity=first_parity, prefixes=True)
+    tree = interleaved_stacks(stacks, sizes, first_parity=first_parity, prefixes=prefixes)
     full, a, b, *pref = dask.compute(
         tree.full, tree.half_a, tree.half_b, *(s for _, s in tree.prefixes), scheduler="sync"
     )
@@ -41,6 +42,8 @@ def test_whole_halves_and_prefixes_equal_direct_stacks(n_windows, first_parity):
         np.testing.assert_allclose(got, _direct(movie, part, 4), rtol=1e-12, atol=1e-9)
     assert tree.counts[0] == movie.shape[0]
     sizes_of_prefixes = [1 << j for j in range(n_windows.bit_length()) if 1 << j < n_windows]
+    if not prefixes:
+        sizes_of_prefixes = []
     assert [n for n, _ in tree.prefixes] == [int(edges[s]) for s in sizes_of_prefixes]
     for got, s in zip(pref, sizes_of_prefixes, strict=True):
         np.testing.assert_allclose(got, _direct(movie, windows[:s], 4), rtol=1e-12, atol=1e-9)
@@ -50,7 +53,10 @@ def test_whole_halves_and_prefixes_equal_direct_stacks(n_windows, first_parity):
 def test_each_window_stack_has_one_consumer(prefixes):
     """The property that keeps memory flat on a cluster: no window's stack waits for a second
     consumer (whole, half, prefixes; only the first two windows are also the first prefixes)
-    and no merge takes more than two inputs."""
+    and no merge takes more than two inputs (binary tree, with prefixes) or more than
+    ``_FAN_IN`` (without: one k-way tree per half, far fewer merged stacks)."""
+    from sofi_dask.stats._stack_tree import _FAN_IN
+
     movie = da.random.default_rng(0).poisson(20.0, (640, 8, 8), chunks=(20, 4, 8))
     windows = [(a, a + 20) for a in range(0, 640, 20)]
     stacks = moment_stacks(movie, 3, windows)
@@ -68,7 +74,11 @@ def test_each_window_stack_has_one_consumer(prefixes):
     consumers = [len(dependents.get(k, ())) for k in window_keys if k[0] not in first]
     assert consumers and set(consumers) == {1}
     merges = [k for k in graph if isinstance(k, str) and k.startswith("stack-tree-")]
-    assert merges and all(len(graph[k].dependencies) <= 2 for k in merges)
+    limit = 2 if prefixes else _FAN_IN
+    assert merges and all(len(graph[k].dependencies) <= limit for k in merges)
+    if not prefixes:  # per tile and half: 16 windows -> 4 merges of 4 -> 1 (binary: 15)
+        halves = [k for k in merges if "-a-" in k or "-b-" in k]
+        assert len(halves) == 2 * (5 + 5)
 
 
 def test_bad_arguments_are_refused_with_the_parameter_named():
