@@ -93,16 +93,25 @@ def bsofi_maps(
     return out
 
 
-def _stat_pack(stack: np.ndarray, *, frames: int, cumulants: bool) -> np.ndarray:
-    """One block's ``[statistic stack, frames * mean image]``, written in place."""
+def _put_statistic(stack: np.ndarray, out: np.ndarray, *, cumulants: bool) -> None:
+    """A moment stack's statistic layers (cumulants when asked) written into ``out``."""
     from sofi_dask.stats._cumulants import _cumulant_block
 
-    k = int(stack.shape[0])
-    out = np.empty((k + 1, *stack.shape[1:]), dtype=np.float64)
     if cumulants:
-        _cumulant_block(stack, out[:k])
+        _cumulant_block(stack, out)
     else:
-        out[:k] = stack
+        out[...] = stack
+
+
+def _stat_pack(
+    stack: np.ndarray, *, frames: int, cumulants: bool, out: np.ndarray | None = None
+) -> np.ndarray:
+    """One block's ``[statistic stack, frames * mean image]``, written in place (into the
+    first ``k + 1`` layers of ``out`` when given)."""
+    k = int(stack.shape[0])
+    if out is None:
+        out = np.empty((k + 1, *stack.shape[1:]), dtype=np.float64)
+    _put_statistic(stack, out[:k], cumulants=cumulants)
     np.multiply(frames, stack[0], out=out[k])
     return out
 

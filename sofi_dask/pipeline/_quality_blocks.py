@@ -20,30 +20,22 @@ def _pack_block(
     :func:`sofi_dask.stats._stack_tree.interleaved_stacks`' ``full``), every stack converted to
     cumulants when asked, straight into its part of the packed stack; a half not kept
     (``has``) is zeros."""
-    from sofi_dask.stats._cumulants import _cumulant_block
+    from sofi_dask.pipeline._methods_graph import _put_statistic, _stat_pack
     from sofi_dask.stats._moment_state import merge_stacks
 
     present = [c for c in counts if c > 0]
     full = merge_stacks(list(stacks), present) if len(stacks) == 2 else stacks[0]
     k = int(full.shape[0])
     out = np.empty((3 * k + 1, *full.shape[1:]), dtype=np.float64)
-
-    def put(stack: np.ndarray, at: int) -> None:
-        if cumulants:
-            _cumulant_block(stack, out[at : at + k])
-        else:
-            out[at : at + k] = stack
-
-    put(full, 0)
-    np.multiply(sum(present), out[0], out=out[k])  # layer 0 of either stack: the mean image
+    _stat_pack(full, frames=sum(present), cumulants=cumulants, out=out)
     found = iter(stacks)
     for part, (count, keep) in enumerate(zip(counts, has, strict=True)):
         stack = next(found) if count > 0 else None
-        at = k + 1 + part * k
+        half = out[k + 1 + part * k : k + 1 + (part + 1) * k]
         if keep and stack is not None:
-            put(stack, at)
+            _put_statistic(stack, half, cumulants=cumulants)
         else:
-            out[at : at + k] = 0.0
+            half[...] = 0.0
     return out
 
 

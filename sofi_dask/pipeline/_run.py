@@ -335,7 +335,6 @@ def run_pipeline(
                 targets, client=active, progress=progress, scheduler=local, extras=extras
             )
         root.attrs["sofi_dask"] = {**info, "complete": True}
-
         if graph.drift is not None:
             record["drift"] = drift_record(graph.drift, movie.pixel_size)
 

@@ -25,6 +25,7 @@ from sofi_dask.errors import InputError
 from sofi_dask.viz._colormap_kernels import lut_indices, lut_rgb
 from sofi_dask.viz._display import (
     ArrayLike,
+    _finite_sample,
     colormap_lut,
     display_limits,
     get_colormap,
@@ -180,8 +181,6 @@ def _number(x: float) -> str:
 
 
 def _magnitudes(image: ArrayLike) -> np.ndarray:
-    from sofi_dask.viz._display import _finite_sample
-
     return np.abs(_finite_sample(image))
 
 
