@@ -60,23 +60,31 @@ VARIANTS = {
 }
 
 
+def _ratio(a: float, b: float) -> str:
+    """``a / b`` to 2 decimals, or ``n/a`` when ``b`` is below the clock's resolution."""
+    return f"{a / b:.2f}" if b > 0 else "n/a"
+
+
+def _row(wall: float, user: float, system: float, timings: dict) -> dict[str, float]:
+    """One run's figures: wall, CPU, and run.json's phases and stage task-seconds."""
+    return {
+        "wall": wall,
+        "cpu": user + system,
+        "user": user,
+        "sys": system,
+        **{f"phase_{k}": v for k, v in timings["phases_s"].items()},
+        **{f"task_s_{k}": v["task_seconds"] for k, v in timings["stages"].items()},
+    }
+
+
 def _run(store: Path, out: Path, variant: str) -> dict[str, float]:
     cfg = apply_overrides(PipelineConfig(), {**VARIANTS[variant], "compute.progress": False})
     shutil.rmtree(out, ignore_errors=True)
-    c0, t0, times0 = _cpu(), time.perf_counter(), os.times()
+    t0, times0 = time.perf_counter(), os.times()
     result = run_pipeline(store, out, cfg)
-    wall, cpu, times1 = time.perf_counter() - t0, _cpu() - c0, os.times()
-    phases = result.record["timings"]["phases_s"]
-    stages = result.record["timings"]["stages"]
-    return {
-        "wall": wall,
-        "cpu": cpu,
-        "user": times1.user - times0.user,
-        "sys": times1.system - times0.system,
-        "compute": phases["compute"],
-        **{f"phase_{k}": v for k, v in phases.items()},
-        **{f"task_s_{k}": v["task_seconds"] for k, v in stages.items()},
-    }
+    wall, times1 = time.perf_counter() - t0, os.times()
+    user, system = times1.user - times0.user, times1.system - times0.system
+    return _row(wall, user, system, result.record["timings"])
 
 
 CLI_FLAGS = {
@@ -94,16 +102,8 @@ def _run_cli(store: Path, out: Path, variant: str) -> dict[str, float]:
     r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([*cmd, "--no-progress", *CLI_FLAGS[variant]], check=True, capture_output=True)
     wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
-    record = json.loads((out / "run.json").read_text())["timings"]
-    user, system = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
-    return {
-        "wall": wall,
-        "cpu": user + system,
-        "user": user,
-        "sys": system,
-        **{f"phase_{k}": v for k, v in record["phases_s"].items()},
-        **{f"task_s_{k}": v["task_seconds"] for k, v in record["stages"].items()},
-    }
+    timings = json.loads((out / "run.json").read_text())["timings"]
+    return _row(wall, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime, timings)
 
 
 def main() -> None:
@@ -197,7 +197,7 @@ def main() -> None:
         print(f"one read of the store: {read:.2f} s; run off / read = {off['wall'] / read:.1f}")
     print(
         f"drift estimate (segments of 100 frames, best of {args.drift_repeats}): wall {drift:.2f} s"
-        f" = {drift / read:.2f} reads, CPU {drift_cpu:.2f} s = {drift_cpu / read_cpu:.2f} reads"
+        f" = {drift / read:.2f} reads, CPU {drift_cpu:.2f} s = {_ratio(drift_cpu, read_cpu)} reads"
         f" (one read: {read:.2f} s wall, {read_cpu:.2f} s CPU)"
     )
     print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f}")
