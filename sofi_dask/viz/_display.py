@@ -179,6 +179,22 @@ def display_limits(
     return (low, max(low, high))
 
 
+def check_contrast(contrast: Any) -> float:
+    """``contrast`` if it is a finite number > 0, else :class:`InputError` naming it."""
+    if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
+        raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
+    return float(contrast)
+
+
+def mappable(image: ArrayLike) -> np.ndarray:
+    """``image`` as an array the colour kernels take (integers and floats as they are, booleans
+    and other kinds as float64)."""
+    data = np.asarray(image)
+    if data.dtype == np.bool_ or data.dtype.kind not in "fiu":
+        data = data.astype(np.float64)
+    return data
+
+
 def to_display_range(
     image: ArrayLike,
     vmin: float | None = None,
@@ -218,8 +234,7 @@ def to_display_range(
     >>> to_display_range(np.array([1.0, 2.0, 3.0]), vmax=2.0).tolist()
     [0.0, 1.0, 1.0]
     """
-    if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
-        raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
+    check_contrast(contrast)
     low, high = limits if limits is not None else display_limits(image, vmin, vmax, percentiles)
     high = low + (high - low) / float(contrast)
     data = np.asarray(image, dtype=np.float64)
@@ -272,13 +287,10 @@ def apply_colormap(
     ((1, 2, 3), 'uint8', [255, 255, 255])
     """
     cm = get_colormap(cmap)
-    if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
-        raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
+    check_contrast(contrast)
     low, high = limits if limits is not None else display_limits(image, vmin, vmax, percentiles)
     high = low + (high - low) / float(contrast)
-    data = np.asarray(image)
-    if data.dtype == np.bool_ or data.dtype.kind not in "fiu":
-        data = data.astype(np.float64)
+    data = mappable(image)
     # one fused pass, the same float64 operations as to_display_range + colormap_indices
     return lut_rgb(data, low, high, colormap_lut(cm))
 

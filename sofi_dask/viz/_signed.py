@@ -26,9 +26,11 @@ from sofi_dask.viz._colormap_kernels import lut_indices, lut_rgb
 from sofi_dask.viz._display import (
     ArrayLike,
     _finite_sample,
+    check_contrast,
     colormap_lut,
     display_limits,
     get_colormap,
+    mappable,
 )
 
 __all__ = [
@@ -135,16 +137,13 @@ class Display:
         ``contrast`` > 1 narrows the range: a signed range to ``±v / contrast``, a plain one
         to ``low + (high - low) / contrast``.
         """
-        if not (isinstance(contrast, int | float) and np.isfinite(contrast) and contrast > 0):
-            raise InputError(f"parameter 'contrast': expected a number > 0, got {contrast!r}")
+        check_contrast(contrast)
         low, high = self.low, self.high
         if self.signed:
             low, high = low / contrast, high / contrast
         else:
             high = low + (high - low) / contrast
-        data = np.asarray(image)
-        if data.dtype == np.bool_ or data.dtype.kind not in "fiu":
-            data = data.astype(np.float64)
+        data = mappable(image)
         if self.linear_width is not None:
             w = self.linear_width
             data = np.arcsinh(np.asarray(data, dtype=np.float64) / w)
