@@ -167,7 +167,7 @@ def plot_convergence(
         ax.text(  # bottom right: the legend is bottom left, the points above
             0.98,
             0.04,
-            f"one doubling only ({int(frames[0])} -> {int(frames[1])} frames): no trend yet",
+            f"one step only ({int(frames[0])} -> {int(frames[1])} frames): no trend yet",
             transform=ax.transAxes,
             ha="right",
             va="bottom",

@@ -3,7 +3,7 @@
 from sofi_dask.viz import plot_convergence
 
 
-def test_one_doubling_says_so_and_draws_no_reference_line():
+def test_one_step_says_so_and_draws_no_reference_line():
     fig = plot_convergence([100, 200], {"order 2": [0.1], "order 3": [0.3]})
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.lines]
@@ -11,7 +11,7 @@ def test_one_doubling_says_so_and_draws_no_reference_line():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "∝ 1/√frames" not in legend
     texts = [t.get_text() for t in ax.texts]
-    assert texts == ["one doubling only (100 -> 200 frames): no trend yet"]
+    assert texts == ["one step only (100 -> 200 frames): no trend yet"]
 
 
 def test_several_doublings_get_the_reference_slope():
