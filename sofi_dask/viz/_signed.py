@@ -251,17 +251,19 @@ def signed_display(
         return Display(plain, low, high)
     v = max(abs(low), abs(high))
     note = "max |x|"
+    magnitudes = None  # |x| of the finite values, taken once for the percentile and the width
     if vmin is not None and vmax is not None:
         note = "given"
     elif percentiles is not None and float(percentiles[1]) < 100.0:
         # the magnitudes' high percentile: a few extreme pixels of either sign saturate
         # instead of setting the range for all (the low percentile is the most negative)
         p = float(percentiles[1])
-        v = display_limits(np.abs(image), percentiles=(0.0, p))[1] or v
+        magnitudes = _magnitudes(image)
+        v = (float(np.percentile(magnitudes, p)) if magnitudes.size else 0.0) or v
         note = f"p{p:g} of |x|"
     width = None
     if stretch == "asinh" and v > 0:
-        magnitudes = _magnitudes(image)
+        magnitudes = _magnitudes(image) if magnitudes is None else magnitudes
         median = float(np.median(magnitudes)) if magnitudes.size else 0.0
         width = max(median, _MIN_WIDTH * v)
     return Display(diverging, -v, v, True, width, note)
