@@ -16,17 +16,36 @@ from __future__ import annotations
 from typing import Any
 
 import dask.array as da
-from dask._task_spec import GraphNode, Task, TaskRef, convert_legacy_graph, cull
 from dask.base import clone_key, tokenize
-from dask.core import flatten
+from dask.core import flatten, istask
 from dask.graph_manipulation import checkpoint
 from dask.highlevelgraph import HighLevelGraph
+from dask.optimization import cull
+from dask.task_spec import DataNode, GraphNode, Task, TaskRef
 
 __all__ = ["reread_after"]
 
 
 def _first(value: Any, _after: Any) -> Any:
     return value
+
+
+def _is_key_of(value: Any, graph: dict[Any, Any]) -> bool:
+    try:
+        return value in graph  # a legacy alias: the value is another task's key
+    except TypeError:  # unhashable (an array)
+        return False
+
+
+def _task_spec_graph(graph: dict[Any, Any]) -> dict[Any, GraphNode]:
+    """``graph`` with every value a task-spec node: plain values (a chunk source such as the
+    store's checked array) become data nodes; legacy tuple tasks and aliases, which dask's
+    own arrays no longer make, go through dask's converter."""
+    if any(istask(v) or _is_key_of(v, graph) for v in graph.values()):
+        from dask._task_spec import convert_legacy_graph  # only for legacy graphs
+
+        return convert_legacy_graph(graph)
+    return {k: v if isinstance(v, GraphNode) else DataNode(k, v) for k, v in graph.items()}
 
 
 def reread_after(x: da.Array, after: Any) -> da.Array:
@@ -55,8 +74,7 @@ def reread_after(x: da.Array, after: Any) -> da.Array:
     """
     blocker = checkpoint(after)
     keys = list(flatten(x.__dask_keys__()))
-    graph = convert_legacy_graph(dict(x.__dask_graph__()))
-    graph = cull(graph, keys)
+    graph = _task_spec_graph(cull(dict(x.__dask_graph__()), keys)[0])
     seed = tokenize(x.name, blocker.key)
     subs = {k: clone_key(k, seed) for k in graph}
     wait = TaskRef(blocker.key)

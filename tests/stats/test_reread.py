@@ -96,3 +96,28 @@ def test_the_clone_runs_on_a_distributed_cluster(dask_client):
     got = dask_client.compute([corrected, average], sync=True)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_reread_of_a_legacy_graph():
+    """An array whose graph is old-style (tuple tasks, a key alias, a plain data value) is
+    cloned too: the values equal the input's, with none of its keys."""
+    from dask.highlevelgraph import HighLevelGraph
+
+    data = _movie()
+    name = "legacy-movie"
+    dsk = {
+        ("legacy-src", 0): data[:16],  # plain data
+        ("legacy-src", 1): data[16:],
+        (name, 0, 0, 0): (np.add, ("legacy-src", 0), 0),  # tuple tasks
+        ("legacy-mid", 1): (np.multiply, ("legacy-src", 1), 1),
+        (name, 1, 0, 0): ("legacy-mid", 1),  # an alias
+    }
+    x = da.Array(
+        HighLevelGraph.from_collections(name, dsk),
+        name,
+        chunks=((16, 14), (6,), (5,)),
+        dtype=data.dtype,
+    )
+    y = reread_after(x, x.sum())
+    np.testing.assert_array_equal(y.compute(), data)
+    assert not set(y.dask.layers[y.name]) & set(dsk)
