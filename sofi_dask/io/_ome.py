@@ -10,16 +10,21 @@ one dataset whose ``scale`` transformation gives the spacing along each axis. Re
 v3 stores (ome-zarr-py, napari-ome-zarr, ome-zarr-models, yaozarrs) read only the ``ome``
 block, so no copy of ``multiscales`` is written at the top level (NGFF 0.4's place, in Zarr
 v2's ``.zattrs``).
+
+A run's images also carry the transitional ``omero`` block (:func:`omero_window`): the display
+window the run's PNG and RGB TIFF use, so napari (napari-ome-zarr) and Fiji open them with the
+same contrast.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from sofi_dask._validation import fail
 
-__all__ = ["NGFF_VERSION", "ngff_attrs"]
+__all__ = ["NGFF_VERSION", "ngff_attrs", "omero_window"]
 
 NGFF_VERSION = "0.5"
 
@@ -75,3 +80,39 @@ def ngff_attrs(
         "datasets": [{"path": path, "coordinateTransformations": [transform]}],
     }
     return {"ome": {"version": NGFF_VERSION, "multiscales": [multiscale]}}
+
+
+def omero_window(
+    label: str, start: float, end: float, data_min: float, data_max: float
+) -> dict[str, Any]:
+    """The ``omero`` block (inside ``ome``) of a one-channel image: its display window.
+
+    Parameters
+    ----------
+    label : str
+        Channel label (the image's name).
+    start, end : float
+        Values shown as the lowest and the highest grey level.
+    data_min, data_max : float
+        Smallest and largest value of the image.
+
+    Returns
+    -------
+    dict
+        ``{"channels": [{"label", "color", "active", "window"}], "rdefs": {...}}``.
+
+    Examples
+    --------
+    >>> omero_window("m2", 0.0, 8.5, -0.1, 10.0)["channels"][0]["window"]
+    {'start': 0.0, 'end': 8.5, 'min': -0.1, 'max': 10.0}
+    """
+    values = {"start": start, "end": end, "data_min": data_min, "data_max": data_max}
+    for key, value in values.items():
+        if not math.isfinite(float(value)):
+            raise fail(key, "a finite number", value)
+    if not float(start) <= float(end):
+        raise fail("end", f"a value >= start={start!r}", end)
+    window = {"start": float(start), "end": float(end), "min": float(data_min)}
+    window["max"] = float(data_max)
+    channel = {"label": str(label), "color": "FFFFFF", "active": True, "window": window}
+    return {"channels": [channel], "rdefs": {"model": "greyscale"}}

@@ -29,7 +29,7 @@ import numpy as np
 
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import AtomicOutputDir, check_output_dir, fsync_tree
-from sofi_dask.io._ome import ngff_attrs
+from sofi_dask.io._ome import ngff_attrs, omero_window
 from sofi_dask.pipeline._record import (
     RUN_RECORD_NAME,
     input_identity,
@@ -45,7 +45,9 @@ __all__ = [
     "create_image_array",
     "input_identity",
     "package_versions",
+    "record_display",
     "run_output_dir",
+    "stored_display",
     "write_image_files",
     "write_run_record",
 ]
@@ -248,6 +250,66 @@ def _limits(low_high: tuple[float, float]) -> dict[str, float] | None:
     return {"vmin": low, "vmax": high} if high > low else None
 
 
+def record_display(
+    group: Any, name: str, data_range: tuple[float, float], display: Any = None
+) -> None:
+    """Record how an image is shown in its ``results.zarr`` group's attributes.
+
+    ``ome.omero``: the OME-NGFF display window (napari-ome-zarr sets its contrast limits from
+    it), the ``display``'s range or else the data's; ``sofi_dask.display``: the ``display``
+    itself (colormap name, range, signed, asinh width, note), which :func:`stored_display`
+    reads back for the figures.
+
+    Parameters
+    ----------
+    group : zarr.Group
+        The image's group (writable).
+    name : str
+        The image's name (the channel label).
+    data_range : (float, float)
+        Smallest and largest finite value.
+    display : sofi_dask.viz._signed.Display, optional
+        The colour-mapped files' display.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> from sofi_dask.viz._signed import signed_display
+    >>> g = zarr.create_group(zarr.storage.MemoryStore())
+    >>> record_display(g, "m3", (-2.0, 4.0), signed_display(np.array([-2.0, 4.0]), "pink"))
+    >>> g.attrs["ome"]["omero"]["channels"][0]["window"]
+    {'start': -4.0, 'end': 4.0, 'min': -2.0, 'max': 4.0}
+    >>> stored_display(g).signed, stored_display(g).cmap.name
+    (True, 'berlin')
+    """
+    low, high = (display.low, display.high) if display is not None else data_range
+    attrs = group.attrs.asdict()
+    ome = {**attrs.get("ome", {}), "omero": omero_window(name, low, high, *data_range)}
+    ours = dict(attrs.get("sofi_dask", {}))
+    if display is not None:
+        ours["display"] = {
+            "cmap": display.cmap.name,
+            "low": float(display.low),
+            "high": float(display.high),
+            "signed": bool(display.signed),
+            "linear_width": None if display.linear_width is None else float(display.linear_width),
+            "range_note": display.range_note,
+        }
+    group.update_attributes({"ome": ome, "sofi_dask": ours})
+
+
+def stored_display(group: Any) -> Any:
+    """The display :func:`record_display` recorded in ``group``'s attributes, or None."""
+    from sofi_dask.viz._display import get_colormap
+    from sofi_dask.viz._signed import Display
+
+    shown = group.attrs.get("sofi_dask", {}).get("display")
+    if not shown:
+        return None
+    fields = {k: shown[k] for k in ("low", "high", "signed", "linear_width", "range_note")}
+    return Display(get_colormap(shown["cmap"]), **fields)
+
+
 def write_image_files(
     array: Any,
     spec: ImageSpec,
@@ -262,6 +324,7 @@ def write_image_files(
     png: bool = True,
     video_format: str | None = "gif",
     protected: Iterable[str | os.PathLike[str]] = (),
+    group: Any = None,
 ) -> dict[str, Path]:
     """Write the Fiji/napari-friendly files of one result image.
 
@@ -295,6 +358,9 @@ def write_image_files(
         Format of the video export of a SOFI video (None: no video file; mp4 needs ffmpeg).
     protected : iterable of paths
         Inputs that must never be written over.
+    group : zarr.Group, optional
+        The image's group in ``results.zarr``: its attributes get the display the files use
+        (:func:`record_display`), so napari, Fiji and the run's figures show the same range.
 
     Returns
     -------
@@ -313,9 +379,12 @@ def write_image_files(
         array = np.asarray(array)
     # each display computed once (a stack would be reduced once per file), the figures' one:
     # a signed image on a diverging map centred on 0 with the ``stretch``
-    full = _limits(visualization.display_limits(array)) if tiff else None
+    data_range = visualization.display_limits(array) if tiff or group is not None else None
+    full = _limits(data_range) if tiff and data_range is not None else None
     colours = rgb or png or (video and video_format)
     shown_as = signed_display(array, colormap, percentiles, stretch=stretch) if colours else None
+    if group is not None and data_range is not None:
+        record_display(group, spec.name, data_range, shown_as)
     display = {"display": shown_as, "contrast": contrast}
     if tiff:
         (folder / "tiff").mkdir(exist_ok=True)

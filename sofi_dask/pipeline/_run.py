@@ -341,7 +341,8 @@ def run_pipeline(
         # the files are written by this process from the finished store: read it with local
         # threads (a distributed round trip per frame or display range costs ~0.1 s each)
         def write(name: str) -> list[Path]:
-            arr = da.from_zarr(zarr.open_array(tmp / RESULTS_ZARR / name / "0", mode="r"))
+            group = zarr.open_group(tmp / RESULTS_ZARR / name, mode="r+")
+            arr = da.from_zarr(group["0"])
             written = write_image_files(
                 arr,
                 graph.specs[name],
@@ -354,6 +355,7 @@ def run_pipeline(
                 png=wanted.png,
                 video_format=wanted.video_format,
                 protected=protected,
+                group=group,
             )
             return [p.relative_to(tmp) for p in written.values()]
 

@@ -246,6 +246,41 @@ def test_signed_image_files_show_what_the_figures_show(tmp_path, video):
                 np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), shown.rgb(first))
 
 
+@pytest.mark.parametrize("signed", [False, True])
+def test_the_results_group_records_the_files_display(tmp_path, signed):
+    """The image's results.zarr group gets the OME-NGFF ``omero`` window of the PNG's display
+    (napari sets its contrast limits from it) and the display itself, read back equal."""
+    from sofi_dask.pipeline._outputs import stored_display
+    from sofi_dask.viz._signed import signed_display
+
+    rng = np.random.default_rng(11)
+    values = rng.gamma(2.0, 3.0, size=(40, 50)) - (6.0 if signed else 0.0)
+    values[3, 4] = np.nan
+    spec = _spec("cumulants_order3")
+    root = zarr.open_group(tmp_path / "results.zarr", mode="w")
+    arr = create_image_array(root, spec, values.shape, np.float64)
+    arr[...] = values
+    group = root[spec.name]
+    pct = (0.1, 99.9)
+    write_image_files(da.from_zarr(arr), spec, tmp_path, percentiles=pct, group=group)
+    shown = signed_display(values, "pink", pct)
+    assert shown.signed == signed
+    reopened = zarr.open_group(tmp_path / "results.zarr" / spec.name, mode="r")
+    (channel,) = reopened.attrs["ome"]["omero"]["channels"]
+    assert channel["window"] == {
+        "start": shown.low,
+        "end": shown.high,
+        "min": float(np.nanmin(values)),
+        "max": float(np.nanmax(values)),
+    }
+    assert channel["label"] == spec.name and channel["color"] == "FFFFFF"
+    assert reopened.attrs["ome"]["multiscales"][0]["name"] == spec.name  # kept
+    assert reopened.attrs["sofi_dask"]["stage"] == "ldrc"  # kept
+    assert stored_display(reopened) == shown
+    png = __import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "png" / f"{spec.name}.png")
+    assert float(png.text["sofi_dask:vmax"]) == channel["window"]["end"]
+
+
 # ---------------------------------------------------------------- run record
 def test_run_record_roundtrip(tmp_path):
     movie = tmp_path / "m.tif"
