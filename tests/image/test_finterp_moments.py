@@ -16,7 +16,12 @@ from sofi_dask.errors import InputError
 from sofi_dask.image._finterp_kernels import interp_operator
 from sofi_dask.image._finterp_moments import finterp_moment_stacks
 from sofi_dask.image._finterp_moments_kernels import band_moment_stack
-from sofi_dask.stats._moment_fused_kernels import accumulate_powers, state_from_power_sums
+from sofi_dask.stats._moment_fused_kernels import (
+    accumulate_powers,
+    accumulate_powers_split,
+    stack_from_power_sums,
+    state_from_power_sums,
+)
 
 
 def cosine_interp_matrix(n, f):
@@ -148,6 +153,60 @@ def test_a_threads_reused_work_area_leaves_no_trace_between_tasks(rng):
         movies[0], interp_operator(6, 2), interp_operator(7, 2), (0, 11), 4, batch_bytes=600
     )
     np.testing.assert_array_equal(again, got[0])
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("rows", [(0, 13), (0, 5), (4, 11), (5, 6), (12, 13)])
+def test_batches_of_the_row_major_layout_equal_the_direct_formula(rng, dt, rows):
+    """Batches of 1, 3 (10 frames: a short last batch) and all frames, whole frames and bands
+    starting and ending on coarse and new rows, against the direct formula."""
+    movie = rng.poisson(50.0, (10, 7, 6)).astype(np.uint16)
+    lx, ly = interp_operator(7, 2), interp_operator(6, 2)
+    expected = direct_stack(movie, 2, 5)[:, rows[0] : rows[1]]
+    frame_bytes = (7 + 6) * 6 * np.dtype(dt).itemsize + (rows[1] - rows[0]) * 5 * 8
+    got = [
+        band_moment_stack(movie, lx, ly, rows, 5, dtype=dt, batch_bytes=n * frame_bytes)
+        for n in (1, 3, 10)
+    ]
+    for stack in got:
+        assert_stack_close(stack, expected, 1e-5 if dt is np.float32 else 1e-9)
+    if dt is np.float32:  # float32 products of a row are the same whatever the batch
+        np.testing.assert_array_equal(got[0], got[2])
+
+
+def test_split_layout_power_sums_equal_the_plain_ones(rng):
+    """accumulate_powers_split on the row-major layout adds, per pixel, the same terms in the
+    same order as accumulate_powers on the frames (bit-equal), and both equal numpy's sums."""
+    frames = rng.normal(5.0, 2.0, (6, 4, 7))  # (t, y, W + Wr), W = 3
+    src = np.array([2, 0, 3, 1])  # the left block's rows out of order, one spare row
+    left = np.zeros((5, 6, 3))
+    left[src] = frames[:, :, :3].transpose(1, 0, 2)
+    right = np.ascontiguousarray(frames[:, :, 3:].transpose(1, 0, 2))
+    ref = rng.normal(5.0, 0.1, (4, 7))
+    split, plain = np.zeros((4, 4, 7)), np.zeros((4, 4, 7))
+    accumulate_powers_split(left[:, :4], src, right[:, :4], ref, split)
+    accumulate_powers_split(left[:, 4:], src, right[:, 4:], ref, split)
+    accumulate_powers(frames, ref, plain)
+    np.testing.assert_array_equal(split, plain)
+    for p in range(1, 5):
+        np.testing.assert_allclose(split[p - 1], ((frames - ref) ** p).sum(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("max_order", [1, 2, 3, 6])
+def test_stack_from_power_sums_places_the_moments(rng, max_order):
+    x = rng.normal(3.0, 2.0, (15, 2, 3))
+    ref = np.full((2, 3), 2.5)
+    sums = np.array([((x - ref) ** p).sum(axis=0) for p in range(1, max_order + 1)])
+    rows, cols = np.array([1, 0]), np.array([2, 0, 1])
+    out = np.full((max_order + 1, 2, 3), np.nan)
+    stack_from_power_sums(15, ref, sums, rows, cols, out)
+    mean = x.mean(axis=0)
+    expected = [mean, np.zeros_like(mean)][: max_order + 1]
+    expected += [((x - mean) ** p).mean(axis=0) for p in range(2, max_order + 1)]
+    for p in range(max_order + 1):
+        placed = np.empty((2, 3))
+        placed[np.ix_(rows, cols)] = expected[p]
+        np.testing.assert_allclose(out[p], placed, rtol=1e-12, atol=1e-12)
 
 
 def test_power_sums_shift_to_the_central_sums(rng):
