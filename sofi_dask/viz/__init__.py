@@ -10,7 +10,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "before_after",
         "image_montage",
         "order_montage",
-        "plot_video_frames",
         "save_figure",
     ),
     "_quality_figures": (
@@ -19,6 +18,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "plot_frc_curves",
     ),
     "_signal_figure": ("plot_total_signal",),
+    "_video_figure": ("plot_video_frames",),
     "_visualization": (
         "apply_colormap",
         "save_png",

@@ -10,7 +10,7 @@ The CLI saves them with :func:`save_figure`.
 - :func:`order_montage`: the SOFI images of every order side by side;
 - :func:`image_montage`: any named images side by side (e.g. every stage of the chain);
 - :func:`before_after`: one stage's input and output;
-- :func:`plot_video_frames`: selected frames of a SOFI video.
+- :func:`plot_video_frames` (``_video_figure``): selected frames of a SOFI video.
 
 Examples
 --------
@@ -34,14 +34,13 @@ from matplotlib.figure import Figure
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._figure import new_figure
-from sofi_dask.viz._signed import SIGNED_CMAP, signed_display
+from sofi_dask.viz._signed import SIGNED_CMAP, Display, resolve_display, signed_display
 from sofi_dask.viz._writers import PNG_LEVEL, downsample
 
 __all__ = [
     "before_after",
     "image_montage",
     "order_montage",
-    "plot_video_frames",
     "save_figure",
 ]
 
@@ -100,6 +99,7 @@ def image_montage(
     signed: bool | None = None,
     signed_cmap: str | Colormap = SIGNED_CMAP,
     stretch: str = "asinh",
+    displays: Mapping[str, Display] | None = None,
 ) -> Figure:
     """Show named 2-D images side by side, each with its own display range.
 
@@ -132,6 +132,9 @@ def image_montage(
     stretch : {'asinh', 'linear'}
         Stretch of signed panels: ``asinh(x / w)``, ``w`` the median ``|x|`` (default), or
         linear.
+    displays : mapping of str to Display, optional
+        Panel title -> display made elsewhere (e.g. from the full-size image, whose panel is a
+        preview: the same colours as that image's PNG); the other panels' are computed.
 
     Returns
     -------
@@ -155,11 +158,21 @@ def image_montage(
         raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
+    given = {
+        str(k): resolve_display(None, cmap, None, None, None, d)
+        for k, d in (displays or {}).items()
+    }
+    if set(given) - set(arrays):
+        raise InputError(
+            f"parameter 'displays': expected panel titles among {sorted(arrays)}, got "
+            f"{sorted(given)}"
+        )
     shown_as_all = [
-        signed_display(
+        given.get(k)
+        or signed_display(
             a, cmap, percentiles, signed=signed, signed_cmap=signed_cmap, stretch=stretch
         )
-        for a in arrays.values()
+        for k, a in arrays.items()
     ]
     # a signed panel's colour bar carries a label (stretch and range): room for it
     label = _LABEL_IN if colorbar and any(d.signed for d in shown_as_all) else 0.0
@@ -198,6 +211,7 @@ def order_montage(
     colorbar: bool = True,
     signed: bool | None = None,
     stretch: str = "asinh",
+    displays: Mapping[int, Display] | None = None,
 ) -> Figure:
     """Montage of the SOFI images of every order (ascending), each titled ``order k``.
 
@@ -207,6 +221,8 @@ def order_montage(
         Order -> 2-D image (``central_moments``/``cumulants`` output, or a later stage).
     title, cmap, percentiles, ncols, colorbar, signed, stretch
         See :func:`image_montage` (signed orders get a diverging map centred on 0).
+    displays : mapping of int to Display, optional
+        Order -> display made elsewhere (see :func:`image_montage`).
 
     Returns
     -------
@@ -233,6 +249,7 @@ def order_montage(
         colorbar=colorbar,
         signed=signed,
         stretch=stretch,
+        displays={f"order {int(k)}": d for k, d in (displays or {}).items()},
     )
 
 
@@ -247,6 +264,7 @@ def before_after(
     colorbar: bool = True,
     signed: bool | None = None,
     stretch: str = "asinh",
+    displays: tuple[Display | None, Display | None] | None = None,
 ) -> Figure:
     """One stage's input and output side by side (e.g. before/after deconvolution).
 
@@ -260,6 +278,8 @@ def before_after(
         Figure title (e.g. the stage name).
     cmap, percentiles, colorbar, signed, stretch
         See :func:`image_montage`.
+    displays : (Display or None, Display or None), optional
+        Displays made elsewhere for ``before`` and ``after`` (see :func:`image_montage`).
 
     Returns
     -------
@@ -282,108 +302,8 @@ def before_after(
         colorbar=colorbar,
         signed=signed,
         stretch=stretch,
+        displays={t: d for t, d in zip(titles, displays or (None, None), strict=True) if d},
     )
-
-
-def plot_video_frames(
-    stack: Any,
-    *,
-    frames: Sequence[int] | None = None,
-    max_frames: int = 8,
-    ncols: int = 4,
-    cmap: str | Colormap = "pink",
-    percentiles: Sequence[float] | None = None,
-    common_range: bool = True,
-    title: str | None = "SOFI video",
-    frame_labels: Sequence[str] | None = None,
-    panel_size: float = 2.5,
-    signed: bool | None = None,
-    stretch: str = "asinh",
-) -> Figure:
-    """Show selected frames of a SOFI video (n, y, x).
-
-    Parameters
-    ----------
-    stack : array_like
-        The video; with a dask array only the selected frames are computed.
-    frames : sequence of int, optional
-        Frame indices to show (default: ``max_frames`` evenly spaced, first and last included).
-    max_frames : int
-        Frames shown when ``frames`` is not given.
-    ncols : int
-        Panels per row.
-    cmap, percentiles
-        Display settings.
-    common_range : bool
-        One display range for all shown frames (brightness comparable over time); otherwise
-        one per frame.
-    title : str, optional
-        Figure title.
-    frame_labels : sequence of str, optional
-        Panel titles (default ``frame i``; e.g. the window's frame range).
-    panel_size : float
-        Inches per panel.
-    signed : bool, optional
-        Diverging colormap centred on 0 (see :func:`image_montage`); None: when the shown
-        frames have both signs (decided on their common range, or per frame).
-    stretch : {'asinh', 'linear'}
-        Stretch of signed frames (see :func:`image_montage`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One image axes per shown frame.
-
-    Examples
-    --------
-    >>> fig = plot_video_frames(np.random.rand(20, 8, 8), max_frames=3)
-    >>> [ax.get_title() for ax in fig.axes if ax.images]
-    ['frame 0', 'frame 10', 'frame 19']
-    """
-    if stack.ndim != 3 or stack.shape[0] == 0:
-        raise InputError(
-            f"parameter 'stack': expected (n, y, x) frames, got shape {tuple(stack.shape)}"
-        )
-    n = stack.shape[0]
-    if frames is None:
-        if not (isinstance(max_frames, int) and max_frames >= 1):
-            raise InputError(f"parameter 'max_frames': expected an int >= 1, got {max_frames!r}")
-        frames = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(n, max_frames))})
-    frames = [int(f) for f in frames]
-    if not frames or any(not -n <= f < n for f in frames):
-        raise InputError(f"parameter 'frames': expected indices in [0, {n}), got {frames!r}")
-    frames = [f % n for f in frames]
-    if frame_labels is not None and len(frame_labels) != len(frames):
-        raise InputError(
-            f"parameter 'frame_labels': expected {len(frames)} labels (one per frame), got "
-            f"{len(frame_labels)}"
-        )
-    selected = np.asarray(stack[frames])
-    common = (
-        signed_display(selected, cmap, percentiles, signed=signed, stretch=stretch)
-        if common_range
-        else None
-    )
-    if not (isinstance(ncols, int) and ncols >= 1):
-        raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
-    ncols = min(ncols, len(frames))
-    nrows = -(-len(frames) // ncols)
-    fig = new_figure(figsize=(panel_size * ncols, panel_size * nrows + 0.5))
-    _fixed_grid(fig, nrows, ncols, gap=0.15, title=bool(title))
-    for i, (index, frame) in enumerate(zip(frames, selected, strict=True)):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        shown_as = common or signed_display(
-            frame, cmap, percentiles, signed=signed, stretch=stretch
-        )
-        shown, how = _panel_image(fig, frame, panel_size)
-        ax.imshow(shown, cmap=shown_as.cmap, norm=shown_as.norm(), interpolation=how)
-        label = frame_labels[i] if frame_labels is not None else f"frame {index}"
-        ax.set_title(shown_as.title(label))
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    return fig
 
 
 def save_figure(

@@ -229,3 +229,29 @@ def test_small_images_keep_their_pixels_big_ones_are_filtered():
     small, big = (ax.images[0] for ax in _image_axes(fig))
     assert small.get_interpolation() == "nearest" and small.get_array().shape == (16, 16)
     assert big.get_interpolation() == "antialiased" and max(big.get_array().shape) < 2048
+
+
+def test_montages_take_displays_made_elsewhere():
+    """A panel given a display (e.g. the full-size image's, its panel being a preview) is drawn
+    with it, range and colour bar label included; the others get their own; titles checked."""
+    from sofi_dask.errors import InputError
+    from sofi_dask.viz._signed import signed_display
+
+    rng = np.random.default_rng(3)
+    full = rng.normal(0.0, 1.0, (64, 64))
+    given = signed_display(full, "pink", (0.0, 99.0))
+    preview = full[::2, ::2]
+    fig = order_montage({3: preview, 2: np.abs(preview)}, displays={3: given})
+    norms = {ax.get_title(): ax.images[0].norm for ax in fig.axes if ax.images}
+    assert (norms["order 3 (signed, asinh)"].vmin, norms["order 3 (signed, asinh)"].vmax) == (
+        given.low,
+        given.high,
+    )
+    own = signed_display(np.abs(preview), "pink")
+    assert (norms["order 2"].vmin, norms["order 2"].vmax) == (own.low, own.high)
+    fig = before_after(preview, np.abs(preview), displays=(None, own))
+    assert [ax.images[0].norm.vmax for ax in fig.axes if ax.images][1] == own.high
+    with pytest.raises(InputError, match="parameter 'displays'"):
+        image_montage({"a": preview}, displays={"b": given})
+    with pytest.raises(InputError, match="parameter 'display'"):
+        image_montage({"a": preview}, displays={"a": (0.0, 1.0)})
