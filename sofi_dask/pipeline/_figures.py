@@ -11,6 +11,7 @@ import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig
 from sofi_dask.pipeline._graph import StageGraph
+from sofi_dask.pipeline._result_images import ResultImages
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +25,6 @@ _STAGE_ORDER = (
 )
 
 
-def _load(folder: Path, name: str) -> np.ndarray:
-    import zarr
-
-    return np.asarray(zarr.open_array(folder / "results.zarr" / name / "0", mode="r")[...])
-
-
 def _as_image(arr: np.ndarray) -> np.ndarray:
     """A 2-D view of a result for a figure panel: the image itself, or the mean over a SOFI
     video's windows, as block means of at most ``PREVIEW_SIDE`` pixels a side (a panel shows
@@ -41,14 +36,14 @@ def _as_image(arr: np.ndarray) -> np.ndarray:
 
 
 def make_figures(
-    folder: Path,
+    images: ResultImages,
     graph: StageGraph,
     config: PipelineConfig,
     movie: Any,
-    *,
     before_quality: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[Path]]]:
-    """Draw and save (``figures/*.png``) every figure a run supports.
+    """Draw and save (``figures/*.png``, in the folder of the results group ``images.store``)
+    every figure a run supports.
 
     Figures: ``total_signal`` (total signal per frame, smoothed signal and bleaching blocks;
     when the bleaching correction ran or the ingested store holds per-frame statistics),
@@ -66,7 +61,8 @@ def make_figures(
     """
     from sofi_dask import viz as F
 
-    out_dir = folder / "figures"
+    out_dir = images.store.parent / "figures"
+    load = images.load
     out_dir.mkdir(exist_ok=True)
     figs: dict[str, Any] = {}
 
@@ -103,14 +99,14 @@ def make_figures(
     stat_images = {k: f"{stat}_order{k}" for k in config.statistic.orders}
     if all(n in names for n in stat_images.values()):
         figs["orders"] = F.order_montage(
-            {k: _as_image(_load(folder, n)) for k, n in stat_images.items()},
+            {k: _as_image(load(n)) for k, n in stat_images.items()},
             title=f"{stat} images by order{over}",
             **display,
         )
     finals = {k: n for k, n in graph.finals.items() if n in names}
     if finals and finals != stat_images:
         figs["final_orders"] = F.order_montage(
-            {k: _as_image(_load(folder, n)) for k, n in finals.items()},
+            {k: _as_image(load(n)) for k, n in finals.items()},
             title=f"final images by order{over}",
             **display,
         )
@@ -119,14 +115,14 @@ def make_figures(
     chain = [s for s in _STAGE_ORDER if f"{s}_order{top}" in names]
     for before, after in zip(chain, chain[1:], strict=False):
         figs[f"{after}_before_after"] = F.before_after(
-            _as_image(_load(folder, f"{before}_order{top}")),
-            _as_image(_load(folder, f"{after}_order{top}")),
+            _as_image(load(f"{before}_order{top}")),
+            _as_image(load(f"{after}_order{top}")),
             titles=(before, after),
             title=f"order {top}: {before} -> {after}{over}",
             **display,
         )
     if config.video.enabled and top in finals:
-        stack = _load(folder, finals[top])
+        stack = load(finals[top])
         shown = sorted({int(round(v)) for v in np.linspace(0, len(stack) - 1, min(len(stack), 8))})
         step, window = config.video_step, config.video.window
         frames = config.statistic.frames

@@ -17,7 +17,6 @@ import contextvars
 import dataclasses
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -25,7 +24,8 @@ import numpy as np
 
 from sofi_dask.pipeline._config_models import PipelineConfig
 from sofi_dask.pipeline._quality_blocks import _packed_means, convergence_norms
-from sofi_dask.pipeline._quality_files import HALVES_FILE, save_halves
+from sofi_dask.pipeline._quality_files import HALVES_FILE, magnitude, save_halves
+from sofi_dask.pipeline._result_images import ResultImages
 
 logger = logging.getLogger(__name__)
 
@@ -233,16 +233,15 @@ def lazy_arrays(q: QualityGraph) -> list[Any]:
 def quality_section(
     q: QualityGraph,
     computed: Sequence[np.ndarray],
-    folder: Path,
+    images: ResultImages,
     stored: Sequence[str],
     finals: dict[int, str],
     config: PipelineConfig,
     pixel_size: float | None,
     factor: int,
 ) -> dict[str, Any]:
-    """The ``quality`` section of run.json from the computed halves, prefixes and stored images."""
-    import zarr
-
+    """The ``quality`` section of run.json from the computed halves, prefixes and stored images
+    (``images``: the run's, already read for its files; the halves' file beside them)."""
     from sofi_dask.quality._convergence import ConvergenceResult
     from sofi_dask.quality._report import quality_report
 
@@ -253,21 +252,16 @@ def quality_section(
         d, c = np.asarray(next(values)), np.asarray(next(values))
         norms = {k: list(zip(d[:, i], c[:, i], strict=True)) for i, k in enumerate(q.orders)}
 
-    def load(name: str) -> np.ndarray:
-        arr = np.asarray(zarr.open_array(folder / "results.zarr" / name / "0", mode="r")[...])
-        return arr
-
     if "average" in stored:
-        average = load("average")
+        average = images.load("average")
     elif "average" in halves:
         average = 0.5 * (halves["average"][0] + halves["average"][1])
     else:
         return {"skipped": "no average image"}
-    images = {"average": average}
-    mag = np.abs if config.statistic.absolute else np.asarray
+    measured = {"average": average}
     for _, name in sorted(finals.items()):
         if name in stored:
-            images[name] = mag(load(name))
+            measured[name] = magnitude(images.load(name), config.statistic.absolute)
     conv = None
     if norms:
         change = {k: np.array([d / c if c > 0 else 0.0 for d, c in v]) for k, v in norms.items()}
@@ -276,7 +270,7 @@ def quality_section(
     # images on the Fourier-interpolated grid have (H - 1) f + 1 pixels: pixel size / f
     report = quality_report(
         average,
-        images,
+        measured,
         halves=halves,
         pixel_size=pixel_size,
         threshold=qc.threshold,
@@ -289,7 +283,7 @@ def quality_section(
     section["block_frames"] = qc.block_frames
     section["frc_from"] = "two interleaved halves of blocks of block_frames frames"
     if halves:  # kept so that `sofi-dask quality` can recompute FRC (e.g. another threshold)
-        save_halves(folder / HALVES_FILE, halves)
+        save_halves(images.store.parent / HALVES_FILE, halves)
         section["halves_file"] = HALVES_FILE
     return section
 
@@ -299,7 +293,7 @@ def start_quality_section(
     timer: Any,
     graph: Any,
     computed: Sequence[np.ndarray],
-    folder: Path,
+    images: ResultImages,
     config: PipelineConfig,
     pixel_size: float | None,
 ) -> concurrent.futures.Future:
@@ -310,7 +304,7 @@ def start_quality_section(
     other figures (matplotlib holds one core). The thread keeps the caller's context
     (the open output folder of :mod:`sofi_dask.io._atomic`); ``stack`` waits for it on exit.
     """
-    args = (graph.quality, computed, folder, list(graph.specs), graph.finals, config)
+    args = (graph.quality, computed, images, list(graph.specs), graph.finals, config)
 
     def measure() -> dict[str, Any]:
         with timer("quality"):

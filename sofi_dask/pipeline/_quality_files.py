@@ -8,12 +8,28 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HALVES_FILE", "load_halves", "recompute_quality", "save_halves"]
+__all__ = ["HALVES_FILE", "load_halves", "magnitude", "recompute_quality", "save_halves"]
 
 HALVES_FILE = "quality_halves.zarr"
 _OLD_HALVES_FILE = "quality_halves.npz"  # runs before Dec 2026: read by recompute_quality
 _HALF_SEP = "__half_"
 _HALVES_TILE = 1024  # chunk side of the stored halves (tiles are compressed in parallel)
+
+
+def magnitude(image: np.ndarray, absolute: bool = True) -> np.ndarray:
+    """What the quality measures see of a stored image: ``|image|`` when ``absolute`` (SOFI
+    images are magnitudes), the image itself when it has no negative value (no copy: a 2048^2
+    image is 32 MB).
+
+    Examples
+    --------
+    >>> x = np.array([1.0, -2.0])
+    >>> magnitude(x).tolist(), magnitude(x, absolute=False) is x, magnitude(abs(x)) is not x
+    ([1.0, 2.0], True, True)
+    """
+    if not absolute or image.size == 0 or image.min() >= 0:
+        return image
+    return np.abs(image)
 
 
 def save_halves(path: Path, halves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -101,9 +117,8 @@ def recompute_quality(
     """
     import json
 
-    import zarr
-
     from sofi_dask._validation import fail, shown
+    from sofi_dask.pipeline._result_images import read_image
     from sofi_dask.quality._convergence import ConvergenceResult
     from sofi_dask.quality._report import quality_report
 
@@ -123,8 +138,8 @@ def recompute_quality(
         finals = list((record.get("final_images") or {}).values())
         for name in ["average", *finals]:
             if (store / name / "0").is_dir():
-                arr = np.asarray(zarr.open_array(store / name / "0", mode="r")[...])
-                images[name] = arr if name == "average" or not absolute else np.abs(arr)
+                arr = read_image(store, name)
+                images[name] = arr if name == "average" else magnitude(arr, absolute)
     if "average" in images:
         average = images["average"]
     elif "average" in halves:

@@ -43,6 +43,7 @@ from sofi_dask.pipeline._outputs import (
 )
 from sofi_dask.pipeline._quality import drift_record, lazy_arrays, start_quality_section
 from sofi_dask.pipeline._record import base_record, input_identity
+from sofi_dask.pipeline._result_images import ResultImages, read_image
 from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
 
 __all__ = ["PipelineResult", "run_pipeline"]
@@ -86,11 +87,9 @@ class PipelineResult:
 
     def load(self, name: str) -> np.ndarray:
         """Read one stored result (e.g. ``"ldrc_order4"``) as a float64 numpy array."""
-        import zarr
-
         if name not in self.images:
             raise KeyError(f"name: expected one of {sorted(self.images)}, got {name!r}")
-        return np.asarray(zarr.open_array(self.zarr_path / name / "0", mode="r")[...])
+        return read_image(self.zarr_path, name)
 
     def final_images(self) -> dict[int, str]:
         """Order -> name of the last stage's image of that order."""
@@ -339,12 +338,14 @@ def run_pipeline(
             record["drift"] = drift_record(graph.drift, movie.pixel_size)
 
         # the files are written by this process from the finished store: read it with local
-        # threads (a distributed round trip per frame or display range costs ~0.1 s each)
+        # threads (a distributed round trip per frame or display range costs ~0.1 s each); each
+        # image read once for the files, the figures and the quality section
+        images = ResultImages(tmp / RESULTS_ZARR)
+
         def write(name: str) -> list[Path]:
             group = zarr.open_group(tmp / RESULTS_ZARR / name, mode="r+")
-            arr = da.from_zarr(group["0"])
             written = write_image_files(
-                arr,
+                images.for_files(name),
                 graph.specs[name],
                 tmp,
                 colormap=wanted.cmap,
@@ -376,7 +377,7 @@ def run_pipeline(
         quality_job = None
         if graph.quality is not None:
             quality_job = start_quality_section(
-                local_stack, timer, graph, computed, tmp, cfg, movie.pixel_size
+                local_stack, timer, graph, computed, images, cfg, movie.pixel_size
             )
 
         def quality_done() -> None:
@@ -385,7 +386,7 @@ def run_pipeline(
 
         if wanted.figures:
             with timer("figures"):
-                figs, fig_files = make_figures(tmp, graph, cfg, movie, before_quality=quality_done)
+                figs, fig_files = make_figures(images, graph, cfg, movie, quality_done)
                 files.update({k: [p.relative_to(tmp) for p in v] for k, v in fig_files.items()})
         quality_done()
         if not wanted.zarr:

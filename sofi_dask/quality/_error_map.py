@@ -35,16 +35,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from typing import Any
 
 import numpy as np
 from scipy import fft, ndimage
 
 from sofi_dask._validation import check_real, fail, shown
-from sofi_dask.quality._common import as_image, rfft_weights
+from sofi_dask.quality._common import Scratch, as_image, rfft2_into, rfft_weights
 from sofi_dask.quality._spectra_kernels import folded_spectra
 
-__all__ = ["ErrorMapResult", "error_map"]
+__all__ = ["ErrorMapResult", "Reference", "error_map", "measure_error_map"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,15 +91,29 @@ class ErrorMapResult:
         }
 
 
-def _scores(width: float, ref: np.ndarray, ref_c: np.ndarray, image: np.ndarray) -> ErrorMapResult:
+def _scores(
+    width: float,
+    ref: np.ndarray,
+    ref_c: np.ndarray,
+    image: np.ndarray,
+    scratch: Scratch | None = None,
+) -> ErrorMapResult:
     """The map and scores for a width: ``alpha, beta`` the least-squares fit of the blurred image
     to the reference (``ref_c``: the reference less its mean), ``RSE``, ``RSP`` and ``|R - I_RS|``.
 
-    Four image-sized buffers in all (the blur and its scratch, the centred blur, which becomes the
-    map): the sums are dot products, ``I_RS`` is formed in the blur's own buffer, and the Pearson
-    coefficient of ``I_RS = alpha B + beta`` with ``R`` is ``sign(alpha) cov / sqrt(var var_R)``.
+    Two image-sized buffers (the blur, in ``scratch``'s when given; the centred blur, which
+    becomes the map): the sums are dot products, ``I_RS`` is formed in the blur's own buffer, and
+    the Pearson coefficient of ``I_RS = alpha B + beta`` with ``R`` is
+    ``sign(alpha) cov / sqrt(var var_R)``.
     """
-    blurred = ndimage.gaussian_filter(image, width, mode="nearest") if width > 0 else image.copy()
+    out = None if scratch is None else scratch.take(1, image.shape)
+    if width > 0:
+        blurred = ndimage.gaussian_filter(image, width, mode="nearest", output=out)
+    elif out is None:
+        blurred = image.copy()
+    else:
+        blurred = out
+        np.copyto(blurred, image)
     xm, ym = float(blurred.mean()), float(ref.mean())
     xc = np.subtract(blurred, xm)
     x, y = xc.reshape(-1), ref_c.reshape(-1)
@@ -142,14 +157,59 @@ def _response(sigmas_bytes: bytes, freqs_bytes: bytes) -> np.ndarray:
     return out
 
 
+class Reference:
+    """A diffraction-limited reference prepared once for the error maps of several images: per
+    grid (integer factor ``m`` of the images), the resampled reference, it less its mean and its
+    half-plane transform (made when first asked for; thread-safe).
+
+    Examples
+    --------
+    >>> ref = Reference(np.arange(64.0).reshape(8, 8))
+    >>> ref.at(1)[1].mean() == 0, ref.at(2)[0].shape, ref.transform(1) is ref.transform(1)
+    (np.True_, (16, 16), True)
+    """
+
+    def __init__(self, reference: Any) -> None:
+        self.image = as_image(reference, "reference")
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._transforms: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def at(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The reference on the grid of factor ``m`` (cubic spline) and it less its mean."""
+        with self._lock:
+            if m not in self._grids:
+                ref = self.image
+                if m > 1:
+                    ref = ndimage.zoom(ref, m, order=3, mode="nearest", grid_mode=True)
+                self._grids[m] = (ref, ref - ref.mean())
+            return self._grids[m]
+
+    def transform(self, m: int) -> np.ndarray:
+        """The half-plane transform of the centred reference on the grid of factor ``m``."""
+        ref_c = self.at(m)[1]
+        with self._lock:
+            if m not in self._transforms:
+                self._transforms[m] = rfft2_into(ref_c, None, 0)
+            return self._transforms[m]
+
+
 class _FourierFit:
     """The least-squares residual of ``alpha * blur_sigma(S) + beta`` against ``R`` for many
     widths at once, from the half-plane transforms (see the module's notes)."""
 
-    def __init__(self, ref_c: np.ndarray, image: np.ndarray) -> None:
+    def __init__(
+        self,
+        ref_c: np.ndarray,
+        image: np.ndarray,
+        fr: np.ndarray | None = None,
+        scratch: Scratch | None = None,
+    ) -> None:
+        """``ref_c``: the reference less its mean; ``fr``: its transform when already made."""
         ny, nx = image.shape
-        fs = fft.rfft2(image - image.mean())
-        fr = fft.rfft2(ref_c)
+        out = None if scratch is None else scratch.take(0, image.shape)
+        fs = rfft2_into(np.subtract(image, image.mean(), out=out), scratch, 0)
+        fr = rfft2_into(ref_c, None, 0) if fr is None else fr
         # a stored column stands for its mirror too; the transfer functions are even in each
         # frequency: rows +fy and -fy fold into one (half the rows for the products with every
         # width's response); one pass over both transforms
@@ -214,7 +274,19 @@ def error_map(
     >>> round(result.sigma, 1), round(result.alpha, 1), round(result.rsp, 3)
     (1.7, 3.0, 1.0)
     """
-    ref = as_image(reference, "reference")
+    return measure_error_map(Reference(reference), image, sigma, max_sigma)
+
+
+def measure_error_map(
+    reference: Reference,
+    image: Any,
+    sigma: float | None = None,
+    max_sigma: float | None = None,
+    scratch: Scratch | None = None,
+) -> ErrorMapResult:
+    """:func:`error_map` against a prepared reference (the quality report's images share one),
+    the image-sized work arrays in ``scratch``'s buffers when given."""
+    ref = reference.image
     img = as_image(image, "image")
     factor = img.shape[0] / ref.shape[0]
     if factor < 1 or factor != int(factor) or img.shape[1] != ref.shape[1] * int(factor):
@@ -224,12 +296,10 @@ def error_map(
             shown(f"shape {img.shape}"),
         )
     m = int(factor)
-    if m > 1:
-        ref = ndimage.zoom(ref, m, order=3, mode="nearest", grid_mode=True)
     upper = 5.0 * m if max_sigma is None else check_real(max_sigma, "max_sigma", minimum=0)
-    ref_c = ref - ref.mean()
-    if sigma is None:
-        width = _FourierFit(ref_c, img).best(upper)
-    else:
+    if sigma is not None:
         width = check_real(sigma, "sigma", minimum=0)
-    return _scores(width, ref, ref_c, img)
+    ref, ref_c = reference.at(m)
+    if sigma is None:
+        width = _FourierFit(ref_c, img, reference.transform(m), scratch).best(upper)
+    return _scores(width, ref, ref_c, img, scratch)

@@ -30,15 +30,17 @@ from scipy import fft
 
 from sofi_dask._validation import fail, shown
 from sofi_dask.quality._common import (
+    Scratch,
     as_image,
     check_pixel_size,
+    rfft2_into,
     rfft_weights,
     savgol_smooth,
     tukey_window,
 )
 from sofi_dask.quality._spectra_kernels import ring_sums
 
-__all__ = ["FRCResult", "frc", "frc_threshold"]
+__all__ = ["FRCResult", "frc", "frc_threshold", "measure_frc"]
 
 _THRESHOLDS = ("1/7", "half-bit")
 
@@ -137,7 +139,9 @@ def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return keep, ring, weight, np.rint(counts).astype(np.int64)
 
 
-def _ring_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ring_sums(
+    a: np.ndarray, b: np.ndarray, scratch: Scratch | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Correlation per ring and ring pixel counts of two prepared images (rings 1 .. L//2).
 
     The sums over the full plane from the half plane: a pixel and its mirror ``-k`` have the
@@ -145,8 +149,9 @@ def _ring_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     """
     keep, ring, weight, counts = _rings(a.shape)
     n_rings = counts.size
+    fa, fb = rfft2_into(a, scratch, 0), rfft2_into(b, scratch, 1)
     # one pass over both transforms (no gathered copies, no per-product temporaries)
-    num, pa, pb = ring_sums(fft.rfft2(a), fft.rfft2(b), keep, ring, weight, n_rings + 1)
+    num, pa, pb = ring_sums(fa, fb, keep, ring, weight, n_rings + 1)
     num = num[1:]
     den = np.sqrt(pa[1:] * pb[1:])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -223,6 +228,19 @@ def frc(
     >>> bool(result.curve[0] > 0.99), result.resolution is not None
     (True, True)
     """
+    return measure_frc(image_a, image_b, pixel_size, threshold, smooth)
+
+
+def measure_frc(
+    image_a: Any,
+    image_b: Any,
+    pixel_size: float | None = None,
+    threshold: str = "1/7",
+    smooth: bool = True,
+    scratch: Scratch | None = None,
+) -> FRCResult:
+    """:func:`frc`, its image-sized work arrays in ``scratch``'s buffers when given (the
+    quality report's threads reuse them from pair to pair)."""
     a = as_image(image_a, "image_a")
     b = as_image(image_b, "image_b")
     if a.shape != b.shape:
@@ -232,11 +250,11 @@ def frc(
         raise fail("threshold", f"one of {list(_THRESHOLDS)}", threshold)
     window = tukey_window(a.shape)
     prepared = []
-    for x in (a, b):  # (x - mean) * window, in one buffer
-        p = x - x.mean()
+    for i, x in enumerate((a, b)):  # (x - mean) * window, in one buffer
+        p = np.subtract(x, x.mean(), out=None if scratch is None else scratch.take(i, x.shape))
         p *= window
         prepared.append(p)
-    freqs, raw, counts = _ring_sums(*prepared)
+    freqs, raw, counts = _ring_sums(*prepared, scratch)
     curve = _smooth(raw) if smooth else raw.copy()
     thresh = frc_threshold(threshold, counts)
     q_c = _first_crossing(freqs, curve, thresh)

@@ -8,6 +8,7 @@ the same per-block moment states, :func:`sofi_dask.split_moment_stacks`).
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -17,11 +18,11 @@ import numpy as np
 
 from sofi_dask._cpus import one_blas_thread, task_threads
 from sofi_dask._validation import check_int, fail
-from sofi_dask.quality._common import check_pixel_size
+from sofi_dask.quality._common import Scratch, check_pixel_size
 from sofi_dask.quality._convergence import ConvergenceResult, convergence_from_stacks
 from sofi_dask.quality._decorrelation import DecorrelationResult, decorrelation_resolution
-from sofi_dask.quality._error_map import ErrorMapResult, error_map
-from sofi_dask.quality._frc import FRCResult, frc
+from sofi_dask.quality._error_map import ErrorMapResult, Reference, measure_error_map
+from sofi_dask.quality._frc import FRCResult, measure_frc
 from sofi_dask.quality._split import split_moment_stacks
 from sofi_dask.stats._cumulants import cumulant_stack
 
@@ -137,18 +138,30 @@ def quality_report(
     for name, (a, b) in (halves or {}).items():
         a = np.asarray(a, dtype=np.float64)
         scale = None if pixel is None else pixel * ref.shape[0] / a.shape[0]
-        jobs.append((frcs, name, partial(frc, a, b, pixel_size=scale, threshold=threshold)))
+        jobs.append((frcs, name, partial(measure_frc, a, b, scale, threshold)))
+    reference = None  # prepared once (centred, transformed) for every error map
     for name, image in images.items():
         img = np.asarray(image, dtype=np.float64)
         scale = None if pixel is None else pixel * ref.shape[0] / img.shape[0]
         if decorrelation and min(img.shape) >= 16:
             jobs.append((decs, name, partial(decorrelation_resolution, img, pixel_size=scale)))
         if error_maps and name != "average":
-            jobs.append((errs, name, partial(error_map, ref, img)))
+            reference = reference or Reference(ref)
+            jobs.append((errs, name, partial(measure_error_map, reference, img)))
     # FFTs and filters release the GIL: the images are measured in parallel threads, each with
-    # one BLAS thread (the error maps' matrix products; more would oversubscribe the CPUs)
+    # one BLAS thread (the error maps' matrix products; more would oversubscribe the CPUs) and
+    # its own work buffers, reused from image to image (see quality._common.Scratch)
+    local = threading.local()
+
+    def measure(fn: Any) -> Any:
+        if not hasattr(local, "scratch"):
+            local.scratch = Scratch()
+        if fn.func is decorrelation_resolution:
+            return fn()
+        return fn(scratch=local.scratch)
+
     with one_blas_thread(), ThreadPoolExecutor(max_workers=task_threads(len(jobs))) as pool:
-        futures = [(out, name, pool.submit(fn)) for out, name, fn in jobs]
+        futures = [(out, name, pool.submit(measure, fn)) for out, name, fn in jobs]
         for out, name, future in futures:
             out[name] = future.result()
     return QualityReport(frcs, decs, errs, convergence, pixel)
