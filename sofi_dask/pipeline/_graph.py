@@ -242,6 +242,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         work = interpolate_movie(work, factor, dtype=config.finterp.precision)  # video, xc
         g.claim("finterp", work)
 
+    # the input grid's samples of a mean image of the statistic's stacks: with --finterp the
+    # interpolation keeps the input samples, so the average image is the stacks' mean there
+    on_input = (slice(None, None, factor),) * 2
+
     # moments / cumulants, whole movie or SOFI video
     stat = config.statistic.kind
     ndim, step, xc = 2, 1, None
@@ -265,8 +269,8 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         per_order, g.quality = split_statistic(
             stat_input, config, g.blocks if block_stats else None, stacks_of=stacks_of
         )
-        if work is data and (not block_stats or _covers(g.blocks, data.shape[0])):
-            average = g.quality.average  # from the same states (one pass)
+        if stat_input is data and (not block_stats or _covers(g.blocks, data.shape[0])):
+            average = g.quality.average[on_input]  # from the same states (one pass)
     else:
         # one pass: the moment stacks (per bleaching block or of the whole movie) hold each
         # window's mean image, so the average image comes from the same reduction
@@ -274,14 +278,14 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
         windows = g.blocks if block_stats else [(0, work.shape[0])]
         stacks = stacks_of(config.max_order, windows)
-        with_average = work is data and _covers(windows, data.shape[0])
+        with_average = stat_input is data and _covers(windows, data.shape[0])
         if len(stacks) > 1:  # the block average (and the average image) from one sum tree
             per_order, total = block_average_tree(stacks, windows, stat != "moments")
             if with_average:
-                average = total / data.shape[0]
+                average = total[on_input] / data.shape[0]
         else:
             if with_average:
-                average = (windows[0][1] - windows[0][0]) * stacks[0][0] / data.shape[0]
+                average = (windows[0][1] - windows[0][0]) * stacks[0][0][on_input] / data.shape[0]
             stack = cumulant_stack(stacks[0]) if stat != "moments" else stacks[0]
             per_order = {p: stack[p] for p in range(1, config.max_order + 1)}
     current: dict[int, da.Array] = {}

@@ -167,6 +167,38 @@ def test_finterp_ldrc_with_the_average_mask_resampled(tmp_path, movie_tif):
     np.testing.assert_allclose(result.load("ldrc_order2"), expected, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("quality", [True, False])
+@pytest.mark.parametrize("bleaching", [True, False])
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_finterp_average_image_from_the_statistics_pass(
+    tmp_path, movie_tif, quality, bleaching, precision
+):
+    """With --finterp the average image is the input-grid samples of the fused stacks' mean
+    (no reduction of its own): the movie's mean to rounding, in float32 arithmetic too."""
+    cfg = _cfg(
+        **{
+            "finterp.enabled": True,
+            "finterp.precision": precision,
+            "quality.enabled": quality,
+            "quality.block_frames": 40,
+            "bleaching.enabled": bleaching,
+            "bleaching.min_block_frames": 60,
+            "deconvolution.enabled": False,
+            "ldrc.enabled": False,
+            "outputs.keep_stages": ["average", "statistic"],
+        }
+    )
+    from sofi_dask.io import open_movie
+    from sofi_dask.pipeline._graph import build_graph
+
+    g = build_graph(open_movie(movie_tif), cfg)
+    own = [name for name, stage in g.stage_of_layer.items() if stage == "average"]
+    assert not any(name.startswith("mean") for name in own), own  # no reduction of its own
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    avg = tifffile.imread(movie_tif).astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
+
+
 def test_finterp_in_float32_within_its_documented_error(tmp_path, movie_tif):
     cfg = _cfg(
         **{
