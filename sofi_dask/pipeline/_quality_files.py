@@ -13,7 +13,6 @@ __all__ = ["HALVES_FILE", "load_halves", "magnitude", "recompute_quality", "save
 HALVES_FILE = "quality_halves.zarr"
 _OLD_HALVES_FILE = "quality_halves.npz"  # runs before Dec 2026: read by recompute_quality
 _HALF_SEP = "__half_"
-_HALVES_TILE = 1024  # chunk side of the stored halves (tiles are compressed in parallel)
 
 
 def magnitude(image: np.ndarray, absolute: bool = True) -> np.ndarray:
@@ -34,29 +33,29 @@ def magnitude(image: np.ndarray, absolute: bool = True) -> np.ndarray:
 
 def save_halves(path: Path, halves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """The half images as a Zarr group: one float64 array ``(names, 2, y, x)`` per image shape
-    (attribute ``names``), in tiles, Blosc LZ4 level 1 with bit shuffle: for eight 2048^2
-    halves (268 MB) 0.44 s of CPU and 0.80 of the raw size, where zstd level 1 took 0.86 s for
-    0.65 and no compression 0.26 s (256^2 halves: 0.84 against zstd's 0.92);
-    ``np.savez_compressed`` took ~20 s. One array, not one per image (~10 ms of metadata each)."""
+    (attribute ``names``), one uncompressed chunk per half image, written half by half. For
+    eight 2048^2 halves (268 MB) ~0.25 s of CPU and 4k page faults, where Blosc LZ4 with bit
+    shuffle in 1024^2 tiles (0.80 of the raw size: the halves are noisy float64) took ~0.6 s
+    and 80k faults (zarr's per-tile buffers, a stacked copy per image), zstd 1 more, and
+    ``np.savez_compressed`` ~20 s. One array, not one per image (~10 ms of metadata each)."""
     import zarr
-    from zarr.codecs import BloscCodec
 
     group = zarr.open_group(path, mode="w-", zarr_format=3)
     shapes: dict[tuple[int, ...], list[str]] = {}
     for name, (a, _) in halves.items():
         shapes.setdefault(tuple(np.shape(a)), []).append(name)
     for shape, names in shapes.items():
-        tiles = (1, 1, *(min(n, _HALVES_TILE) for n in shape))
         arr = group.create_array(
             "halves_" + "x".join(map(str, shape)),
             shape=(len(names), 2, *shape),
             dtype=np.float64,
-            chunks=tiles,
-            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"),
+            chunks=(1, 1, *shape),
+            compressors=None,
             attributes={"names": names},
         )
-        for i, n in enumerate(names):  # image by image: no copy of them all at once
-            arr[i] = np.stack([np.asarray(h, dtype=np.float64) for h in halves[n]])
+        for i, n in enumerate(names):  # half by half: no copy of them all, nor of a pair
+            for j, half in enumerate(halves[n]):
+                arr[i, j] = np.asarray(half, dtype=np.float64)
 
 
 def load_halves(folder: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:

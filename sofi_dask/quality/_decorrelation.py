@@ -29,6 +29,7 @@ cut-offs is one entry short, so the second pass overwrites the first pass's last
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -36,10 +37,16 @@ import numpy as np
 from scipy import fft
 
 from sofi_dask._validation import check_int
-from sofi_dask.quality._common import as_image, check_pixel_size, rfft_weights
+from sofi_dask.quality._common import (
+    Scratch,
+    as_image,
+    check_pixel_size,
+    rfft2_into,
+    rfft_weights,
+)
 from sofi_dask.quality._spectra_kernels import filtered_sums
 
-__all__ = ["DecorrelationResult", "decorrelation_resolution"]
+__all__ = ["DecorrelationResult", "decorrelation_resolution", "measure_decorrelation"]
 
 _MIN_AMPLITUDE = 0.05  # a peak must reach this correlation to count (getDcorr.m)
 _PEAK_SIGNIFICANCE = 0.0005  # getDcorrLocalMax.m's numerical-noise margin
@@ -93,11 +100,9 @@ class DecorrelationResult:
         }
 
 
-def _apodize(image: np.ndarray, width: int) -> np.ndarray:
-    """Cosine edge taper over ``width`` pixels towards the image mean (``apodImRect``)."""
-    if width <= 0:
-        return image
-    mean = image.mean()
+@functools.lru_cache(maxsize=8)
+def _taper_mask(shape: tuple[int, int], width: int) -> np.ndarray:
+    """``apodImRect``'s mask: a cosine ramp over ``width`` pixels at each edge (read-only)."""
 
     def taper(n: int) -> np.ndarray:
         w = min(width, n // 2)
@@ -108,8 +113,50 @@ def _apodize(image: np.ndarray, width: int) -> np.ndarray:
             m[n - w :] = ramp[::-1]
         return m
 
-    mask = np.outer(taper(image.shape[0]), taper(image.shape[1]))
-    return (image - mean) * mask + mean
+    mask = np.outer(taper(shape[0]), taper(shape[1]))
+    mask.setflags(write=False)
+    return mask
+
+
+def _apodize(image: np.ndarray, width: int, scratch: Scratch | None = None) -> np.ndarray:
+    """Cosine edge taper over ``width`` pixels towards the image mean (``apodImRect``):
+    ``(image - mean) * mask + mean``, in ``scratch``'s buffer when given."""
+    if width <= 0:
+        return image
+    mean = image.mean()
+    out = None if scratch is None else scratch.take(0, image.shape)
+    out = np.subtract(image, mean, out=out)
+    out *= _taper_mask(image.shape, int(width))
+    out += mean
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _disc(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the half-plane transform of an odd-sized image of ``shape``: the flat indices of the
+    Fourier pixels inside the unit disc (DC excluded), their ``|k|^2`` and weight (2 for a
+    column whose mirror is not stored, else 1); read-only, made once per shape."""
+    ny, nx = shape  # both odd: no Nyquist row or column
+    ky = fft.fftfreq(ny) * ny / ((ny - 1) / 2.0)
+    kx = fft.rfftfreq(nx) * nx / ((nx - 1) / 2.0)
+    radius2 = ky[:, None] ** 2 + kx[None, :] ** 2
+    inside = radius2 < 1.0
+    inside[0, 0] = False  # the DC term
+    flat = np.flatnonzero(inside)
+    weight = np.broadcast_to(rfft_weights(nx), radius2.shape)[inside]
+    out = (flat, radius2.reshape(-1)[flat], weight)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _first_radius(shape: tuple[int, int], radii_bytes: bytes) -> np.ndarray:
+    """Per pixel of :func:`_disc` the first radius sample it counts for (``|k|^2 < r^2``)."""
+    radii = np.frombuffer(radii_bytes, dtype=np.float64)
+    first = np.searchsorted(radii**2, _disc(shape)[1], side="right")
+    first.setflags(write=False)
+    return first
 
 
 def _local_max(d: np.ndarray) -> tuple[int, float]:
@@ -136,19 +183,14 @@ class _Spectrum:
     inside the unit disc (half plane, DC excluded), ``|k|^2``, ``|I(k)|`` and its weight (2 for
     a column whose mirror is not stored, else 1)."""
 
-    def __init__(self, image: np.ndarray) -> None:
-        ny, nx = image.shape  # both odd: no Nyquist row or column
-        ky = fft.fftfreq(ny) * ny / ((ny - 1) / 2.0)
-        kx = fft.rfftfreq(nx) * nx / ((nx - 1) / 2.0)
-        radius2 = ky[:, None] ** 2 + kx[None, :] ** 2
-        inside = radius2 < 1.0
-        inside[0, 0] = False  # the DC term
-        mag = np.abs(fft.rfft2(image))[inside]
-        weight = np.broadcast_to(rfft_weights(nx), radius2.shape)[inside]
-        self.radius2 = radius2[inside]
-        self.mag = mag
-        self.weight = weight
-        self.phase_weight = np.where(mag > 0, weight, 0.0)  # |In|^2: 1 where I != 0
+    def __init__(self, image: np.ndarray, scratch: Scratch | None = None) -> None:
+        self.shape = image.shape
+        flat, self.radius2, self.weight = _disc(image.shape)
+        transform = rfft2_into(image, scratch, 0)
+        size = transform.shape
+        mag = np.abs(transform, out=None if scratch is None else scratch.take(1, size))
+        self.mag = mag.reshape(-1)[flat]
+        self.phase_weight = np.where(self.mag > 0, self.weight, 0.0)  # |In|^2: 1 where I != 0
         self._bins: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def _binned(self, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +198,7 @@ class _Spectrum:
         power inside each radius."""
         key = radii.tobytes()
         if key not in self._bins:
-            first = np.searchsorted(radii**2, self.radius2, side="right")
+            first = _first_radius(self.shape, key)
             power = np.cumsum(np.bincount(first, self.phase_weight, minlength=radii.size + 1))
             self._bins[key] = (first, power[: radii.size])
         return self._bins[key]
@@ -226,6 +268,20 @@ def decorrelation_resolution(
     >>> bool(r1 < r2)
     True
     """
+    return measure_decorrelation(image, pixel_size, n_radii, n_filters, apodization, max_size)
+
+
+def measure_decorrelation(
+    image: Any,
+    pixel_size: float | None = None,
+    n_radii: int = 50,
+    n_filters: int = 10,
+    apodization: int = 20,
+    max_size: int | None = 1024,
+    scratch: Scratch | None = None,
+) -> DecorrelationResult:
+    """:func:`decorrelation_resolution`, its image-sized work arrays in ``scratch``'s buffers
+    when given (the quality report's threads reuse them from image to image)."""
     img = as_image(image, "image", min_size=16)
     pixel = check_pixel_size(pixel_size)
     if max_size is not None:  # a central crop
@@ -235,11 +291,13 @@ def decorrelation_resolution(
     n_radii = max(check_int(n_radii, "n_radii", minimum=2), 30)
     n_filters = max(check_int(n_filters, "n_filters", minimum=1), 10)
     apodization = check_int(apodization, "apodization", minimum=0)
-    img = _apodize(img, apodization)
+    img = _apodize(img, apodization, scratch)
     img = img[: img.shape[0] - (1 - img.shape[0] % 2), : img.shape[1] - (1 - img.shape[1] % 2)]
     std = img.std()
-    normalised = (img - img.mean()) / (std if std > 0 else 1.0)
-    spectrum = _Spectrum(normalised)
+    out = None if scratch is None else scratch.take(1, img.shape)
+    normalised = np.subtract(img, img.mean(), out=out)
+    normalised /= std if std > 0 else 1.0
+    spectrum = _Spectrum(normalised, scratch)
 
     r0 = np.linspace(0.0, 1.0, n_radii)
     d0 = spectrum.curve(0.0, r0)

@@ -20,7 +20,7 @@ from sofi_dask._cpus import one_blas_thread, task_threads
 from sofi_dask._validation import check_int, fail
 from sofi_dask.quality._common import Scratch, check_pixel_size
 from sofi_dask.quality._convergence import ConvergenceResult, convergence_from_stacks
-from sofi_dask.quality._decorrelation import DecorrelationResult, decorrelation_resolution
+from sofi_dask.quality._decorrelation import DecorrelationResult, measure_decorrelation
 from sofi_dask.quality._error_map import ErrorMapResult, Reference, measure_error_map
 from sofi_dask.quality._frc import FRCResult, measure_frc
 from sofi_dask.quality._split import split_moment_stacks
@@ -144,7 +144,7 @@ def quality_report(
         img = np.asarray(image, dtype=np.float64)
         scale = None if pixel is None else pixel * ref.shape[0] / img.shape[0]
         if decorrelation and min(img.shape) >= 16:
-            jobs.append((decs, name, partial(decorrelation_resolution, img, pixel_size=scale)))
+            jobs.append((decs, name, partial(measure_decorrelation, img, scale)))
         if error_maps and name != "average":
             reference = reference or Reference(ref)
             jobs.append((errs, name, partial(measure_error_map, reference, img)))
@@ -156,8 +156,6 @@ def quality_report(
     def measure(fn: Any) -> Any:
         if not hasattr(local, "scratch"):
             local.scratch = Scratch()
-        if fn.func is decorrelation_resolution:
-            return fn()
         return fn(scratch=local.scratch)
 
     with one_blas_thread(), ThreadPoolExecutor(max_workers=task_threads(len(jobs))) as pool:
