@@ -96,11 +96,19 @@ def make_figures(
     display = {"cmap": cmap, "percentiles": pct, "stretch": config.outputs.signed_stretch}
     # a SOFI video is shown as the mean over its windows (the video figure shows frames)
     over = " (mean over video windows)" if config.video.enabled else ""
+
+    def shown(name: str) -> Any:
+        # a panel is a preview of the image: drawn with the display of the image's own PNG
+        # (from the full-size image), not one of its own (block means narrow the range); a
+        # video's panels show the mean over windows, not what its files show
+        return None if config.video.enabled else images.display(name)
+
     stat_images = {k: f"{stat}_order{k}" for k in config.statistic.orders}
     if all(n in names for n in stat_images.values()):
         figs["orders"] = F.order_montage(
             {k: _as_image(load(n)) for k, n in stat_images.items()},
             title=f"{stat} images by order{over}",
+            displays={k: d for k, n in stat_images.items() if (d := shown(n))},
             **display,
         )
     finals = {k: n for k, n in graph.finals.items() if n in names}
@@ -108,6 +116,7 @@ def make_figures(
         figs["final_orders"] = F.order_montage(
             {k: _as_image(load(n)) for k, n in finals.items()},
             title=f"final images by order{over}",
+            displays={k: d for k, n in finals.items() if (d := shown(n))},
             **display,
         )
 
@@ -119,6 +128,7 @@ def make_figures(
             _as_image(load(f"{after}_order{top}")),
             titles=(before, after),
             title=f"order {top}: {before} -> {after}{over}",
+            displays=(shown(f"{before}_order{top}"), shown(f"{after}_order{top}")),
             **display,
         )
     if config.video.enabled and top in finals:

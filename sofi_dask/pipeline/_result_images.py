@@ -72,6 +72,15 @@ class ResultImages:
                 self._room -= arr.nbytes
         return arr
 
+    def display(self, name: str) -> Any:
+        """The display the image's PNG and RGB TIFF use, as its group records it
+        (:func:`~sofi_dask.pipeline._outputs.stored_display`), or None when none is recorded."""
+        import zarr
+
+        from sofi_dask.pipeline._outputs import stored_display
+
+        return stored_display(zarr.open_group(self.store / name, mode="r"))
+
     def for_files(self, name: str) -> Any:
         """:meth:`load` when the image fits in memory, else a lazy dask array of its chunks (a
         long SOFI video is written block by block)."""

@@ -496,3 +496,44 @@ def test_bleaching_blocks_are_summed_in_a_tree(tmp_path, quality):
                 if len(frames) >= 3:
                     parts.append(cumulants(frames, 2)[2])
             np.testing.assert_allclose(half, np.abs(np.mean(parts, axis=0)), rtol=1e-9, atol=1e-9)
+
+
+def test_figure_panels_show_the_colours_of_the_images_files(tmp_path, movie_tif, monkeypatch):
+    """Every result panel of the figures is drawn with the display range of that image's PNG
+    and RGB TIFF (recorded in results.zarr as the OME-NGFF window), signed or not, although
+    the panel shows a preview (block means narrow the range: previews here of at most 8 px a
+    side, as a 2048^2 image's are of 1024)."""
+    from PIL import Image
+
+    from sofi_dask.pipeline import _outputs
+    from sofi_dask.viz._signed import signed_display
+
+    monkeypatch.setattr(_outputs, "PREVIEW_SIDE", 8)
+
+    pct = (0.5, 99.5)
+    cfg = _cfg(
+        **{"outputs.figures": True, "outputs.percentiles": list(pct), "quality.enabled": False}
+    )
+    result = run_pipeline(movie_tif, tmp_path / "out", cfg)
+    panels = {
+        ax.get_title().split(" (")[0]: ax for ax in result.figures["orders"].axes if ax.images
+    }
+    assert set(panels) == {"order 2", "order 3"}
+    for order, ax in panels.items():
+        name = f"cumulants_order{order.split()[1]}"
+        image = result.load(name)
+        expected = signed_display(image, cfg.outputs.cmap, pct, stretch=cfg.outputs.signed_stretch)
+        norm = ax.images[0].norm
+        assert ax.images[0].get_array().shape[0] <= 8  # a preview
+        assert (norm.vmin, norm.vmax) == (expected.low, expected.high)
+        window = zarr.open_group(result.zarr_path / name, mode="r").attrs["ome"]["omero"]
+        assert window["channels"][0]["window"]["end"] == expected.high
+        png = Image.open(result.output / "png" / f"{name}.png")
+        assert float(png.text["sofi_dask:vmax"]) == expected.high
+    before, after = (ax for ax in result.figures["ldrc_before_after"].axes if ax.images)
+    assert (
+        after.images[0].norm.vmax
+        == signed_display(
+            result.load("ldrc_order3"), cfg.outputs.cmap, pct, stretch=cfg.outputs.signed_stretch
+        ).high
+    )
