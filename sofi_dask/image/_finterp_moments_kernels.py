@@ -190,20 +190,27 @@ def band_moment_stack(
         {
             "sums": ((max_order, ny, wn), f64),
             "ref": ((1, ny, wn), f64),
+            "ref_dt": ((1, ny, wn), dt),
             "mean": ((1, h, w), f64),
             "left": (((h + nn) * step * w,), dt),
             "right": ((ny * step * wr,), dt),
         }
     )
-    # the reference: the interpolated mean frame, float64
+    # the reference: the interpolated mean frame, in the interpolation's arithmetic (any value
+    # near the mean will do: the first power sum corrects the shift exactly), stored float64
+    lx_new = plan["lx_new"].astype(dt, copy=False)
+    ly_new_t = plan["ly_new_t"].astype(dt, copy=False)
     mean_raw = area["mean"]
     np.sum(frames, axis=0, dtype=np.float64, out=mean_raw[0])
     mean_raw /= t
     ref = area["ref"]
-    _interp_into(ref, mean_raw, plan, plan["lx_new"], plan["ly_new_t"])
+    if dt == f64:
+        _interp_into(ref, mean_raw, plan, lx_new, ly_new_t)
+    else:
+        ref_dt = area["ref_dt"]
+        _interp_into(ref_dt, mean_raw.astype(dt), plan, lx_new, ly_new_t)
+        ref[...] = ref_dt
     ref = ref[0]
-    lx_new = plan["lx_new"].astype(dt, copy=False)
-    ly_new_t = plan["ly_new_t"].astype(dt, copy=False)
     src = np.concatenate([np.arange(coarse.start, coarse.stop), h + np.arange(nn)])
     sums = area["sums"]
     sums.fill(0.0)
