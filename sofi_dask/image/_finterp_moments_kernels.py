@@ -186,8 +186,12 @@ def band_moment_stack(
     per_frame = ((h + nn) * w + ny * wr) * dt.itemsize
     step = max(1, min(t, int(batch_bytes) // max(1, per_frame)))
     f64 = np.dtype(np.float64)
+    shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    if frames.dtype.kind in "ui" and frames.dtype.itemsize <= 2 and t <= 2**15:
+        shapes["int_sum"] = ((h, w), np.dtype(np.uint32 if frames.dtype.kind == "u" else np.int32))
     area = _work_area(
         {
+            **shapes,
             "sums": ((max_order, ny, wn), f64),
             "ref": ((1, ny, wn), f64),
             "ref_dt": ((1, ny, wn), dt),
@@ -201,7 +205,11 @@ def band_moment_stack(
     lx_new = plan["lx_new"].astype(dt, copy=False)
     ly_new_t = plan["ly_new_t"].astype(dt, copy=False)
     mean_raw = area["mean"]
-    np.sum(frames, axis=0, dtype=np.float64, out=mean_raw[0])
+    if "int_sum" in area:  # exact integer sums (the float64 ones are exact too): 2x faster
+        np.sum(frames, axis=0, dtype=area["int_sum"].dtype, out=area["int_sum"])
+        mean_raw[0] = area["int_sum"]
+    else:
+        np.sum(frames, axis=0, dtype=np.float64, out=mean_raw[0])
     mean_raw /= t
     ref = area["ref"]
     if dt == f64:

@@ -174,6 +174,22 @@ def test_batches_of_the_row_major_layout_equal_the_direct_formula(rng, dt, rows)
         np.testing.assert_array_equal(got[0], got[2])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_integer_frames_give_the_stacks_of_their_float64_values(rng, dtype):
+    """Integer frames (the mean frame summed exactly in 32-bit integers) give bit for bit the
+    stacks of the same values as float64 frames (summed in float64), extremes of the range
+    included."""
+    info = np.iinfo(dtype)
+    low = info.min if info.min < 0 else info.max - 40  # the end of the range farthest from 0
+    movie = rng.integers(low, low + 40, (50, 6, 5), endpoint=True).astype(dtype)
+    lx, ly = interp_operator(6, 2), interp_operator(5, 2)
+    for dt in (np.float32, np.float64):
+        got = band_moment_stack(movie, lx, ly, (0, 11), 4, dtype=dt)
+        as_float = band_moment_stack(movie.astype(np.float64), lx, ly, (0, 11), 4, dtype=dt)
+        np.testing.assert_array_equal(got, as_float)
+    assert_stack_close(got, direct_stack(movie, 2, 4), 1e-9)  # float64
+
+
 def test_split_layout_power_sums_equal_the_plain_ones(rng):
     """accumulate_powers_split on the row-major layout adds, per pixel, the same terms in the
     same order as accumulate_powers on the frames (bit-equal), and both equal numpy's sums."""
