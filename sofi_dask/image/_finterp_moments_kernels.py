@@ -17,9 +17,9 @@ rows, one product ``(rows k, W) @ (W, Wn - W)``. The power sums read that layout
 (:func:`sofi_dask.stats._moment_fused_kernels.accumulate_powers_split`), in a permuted order of
 rows and columns (coarse, then new) that is put back in place once per task. Rows first, then
 columns: a band costs its share of the products and no more, so bands (for big frames) add no
-arithmetic. One core, 256 frames of 256 x 256, f = 2, order 4: 0.93 -> 0.82 ms per frame in
-float32, 1.75 -> 1.60 ms in float64 (with 16 MiB batches; the float32 stacks are
-bit-identical, float64 differs by ~1e-15 relative: the products' blocking).
+arithmetic. One core, 256 frames of 256 x 256, f = 2, order 4: 0.90-0.98 -> 0.80-0.82 ms per
+frame in float32, 1.74-1.79 -> 1.50-1.60 ms in float64 (with 16 MiB batches; float64 stacks
+differ by ~1e-15 relative from a product per frame: the products' blocking).
 
 A task's buffers (batch, cast frames, reference, float64 power sums) are carved from one work
 area that each thread keeps between tasks (:func:`_work_area`; a cache of scratch space, every
@@ -27,9 +27,11 @@ task writes what it reads): as fresh allocations they were ``mmap``-ed and page-
 MB per task of 256 frames of 256 x 256 (4100 minor faults; now 1000: the returned stack, the
 operators' copies).
 
-The reference of the power sums is the interpolated mean frame (float64, same operator): the
-mean of the interpolated frames by linearity, up to rounding, which the first power sum
-corrects exactly (:func:`sofi_dask.stats._moment_fused_kernels.stack_from_power_sums`).
+The reference of the power sums is the interpolated mean frame (same operator, in the
+interpolation's arithmetic, stored float64): the mean of the interpolated frames by linearity,
+up to rounding, which the first power sum corrects exactly
+(:func:`sofi_dask.stats._moment_fused_kernels.stack_from_power_sums`). The mean frame of 8- and
+16-bit input is summed in 32-bit integers: exact, as the float64 sums are, in half the time.
 """
 
 from __future__ import annotations
