@@ -80,13 +80,18 @@ def _packed_means(
 def _square_sums(*images: np.ndarray, orders: tuple[int, ...]) -> np.ndarray:
     """One tile's sums of squares ``[||I_i - I_{i-1}||^2 ..., ||I_i||^2 ...]`` (i >= 1, every
     order), each summed over a ``(1, 1, y, x)`` array as dask's ``sum`` of a chunk of the
-    ``(prefix, order)`` stack: the same floating-point operations."""
+    ``(prefix, order)`` stack: the same floating-point operations. The squares go through one
+    buffer of the tile (was: three fresh tiles per prefix and order)."""
     d, c = [], []
+    buf = np.empty(images[0].shape[1:], dtype=np.result_type(images[0].dtype, np.float64))
+    squares = buf[None, None]
     for prev, cur in zip(images[:-1], images[1:], strict=True):
         for k in orders:
-            diff = (cur[k] - prev[k])[None, None]
-            d.append(np.sum(diff * diff, axis=(2, 3)))
-            c.append(np.sum(cur[k][None, None] * cur[k][None, None], axis=(2, 3)))
+            np.subtract(cur[k], prev[k], out=buf)
+            np.multiply(buf, buf, out=buf)
+            d.append(np.sum(squares, axis=(2, 3)))
+            np.multiply(cur[k], cur[k], out=buf)
+            c.append(np.sum(squares, axis=(2, 3)))
     return np.concatenate(d + c, axis=None)[:, None, None]
 
 
