@@ -135,8 +135,10 @@ def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     n_rings = size // 2
     keep = np.flatnonzero((ring >= 1) & (ring <= n_rings))
     ring, weight = ring.ravel()[keep], weight.ravel()[keep]
-    counts = np.bincount(ring, weights=weight, minlength=n_rings + 1)[1:]
-    return keep, ring, weight, np.rint(counts).astype(np.int64)
+    counts = np.rint(np.bincount(ring, weights=weight, minlength=n_rings + 1)[1:]).astype(np.int64)
+    for a in (keep, ring, weight, counts):  # shared through the cache: nobody may change them
+        a.setflags(write=False)
+    return keep, ring, weight, counts
 
 
 def _ring_sums(
