@@ -28,30 +28,6 @@ __all__ = [
 ]
 
 
-def _make_kernel(n_pows: int):  # pragma: no cover - compiled
-    """Kernel adding the power sums of orders 1..n_pows (a compile-time constant: unrolled)."""
-
-    @numba.njit(nogil=True, cache=True, fastmath=False)
-    def kernel(batch, ref, sums):
-        t, ny, nx = batch.shape
-        for i in range(ny):  # one row at a time: the row's accumulators stay in L1 cache
-            for k in range(t):
-                for j in range(nx):
-                    d = batch[k, i, j] - ref[i, j]
-                    p = d
-                    sums[0, i, j] += p
-                    for o in range(1, n_pows):
-                        p *= d
-                        sums[o, i, j] += p
-
-    return kernel
-
-
-@functools.cache
-def _kernel(n_pows: int):
-    return _make_kernel(n_pows)
-
-
 def _make_split_kernel(n_pows: int):  # pragma: no cover - compiled
     """Kernel of :func:`accumulate_powers_split` for orders 1..n_pows (unrolled)."""
 
@@ -145,8 +121,11 @@ def accumulate_powers(batch: np.ndarray, ref: np.ndarray, sums: np.ndarray) -> N
     >>> sums[:, 0, 0].tolist()
     [0.0, 2.0]
     """
-    if batch.shape[0] and sums.shape[0]:
-        _kernel(int(sums.shape[0]))(batch, ref, sums)
+    # the split layout's kernel on a (y, t, x) view of the batch, with no right block
+    t, ny, nx = batch.shape
+    empty = np.empty((ny, t, 0), dtype=batch.dtype)
+    rows = np.arange(ny, dtype=np.int64)
+    accumulate_powers_split(batch.transpose(1, 0, 2), rows, empty, ref, sums)
 
 
 def state_from_power_sums(
