@@ -95,10 +95,10 @@ def bsofi_maps(
 
 def _put_statistic(stack: np.ndarray, out: np.ndarray, *, cumulants: bool) -> None:
     """A moment stack's statistic layers (cumulants when asked) written into ``out``."""
-    from sofi_dask.stats._cumulants import _cumulant_block
+    from sofi_dask.stats._cumulant_kernels import cumulant_layers
 
     if cumulants:
-        _cumulant_block(stack, out)
+        cumulant_layers(stack, out)
     else:
         out[...] = stack
 

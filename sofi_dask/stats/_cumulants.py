@@ -69,16 +69,6 @@ def cumulants_from_moments(moments: dict[int, Any], *, mean: Any = None) -> dict
     return k
 
 
-def _cumulant_block(stack: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Moment stack ``[mean, m_1, ..., m_N]`` -> cumulant stack ``[mean, k_1=mean, k_2..k_N]``.
-
-    The recursion of :func:`cumulants_from_moments`, the same operations in the same order, in
-    one numba pass (:func:`sofi_dask.stats._cumulant_kernels.cumulant_layers`), into ``out``
-    when given (e.g. a slice of a packed stack).
-    """
-    return cumulant_layers(stack, out)
-
-
 def cumulant_stack(stack: Any) -> Any:
     """Cumulant stack ``(N + 1, y, x)`` from a moment stack (layer 0 and 1 = mean image).
 
@@ -94,9 +84,9 @@ def cumulant_stack(stack: Any) -> Any:
         if stack.numblocks[0] != 1:
             stack = stack.rechunk({0: -1})
         return stack.map_blocks(
-            _cumulant_block, dtype=np.float64, meta=np.empty((0, 0, 0), dtype=np.float64)
+            cumulant_layers, dtype=np.float64, meta=np.empty((0, 0, 0), dtype=np.float64)
         )
-    return _cumulant_block(np.asarray(stack, dtype=np.float64))
+    return cumulant_layers(np.asarray(stack, dtype=np.float64))
 
 
 def cumulants(
