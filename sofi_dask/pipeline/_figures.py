@@ -97,7 +97,7 @@ def make_figures(
     # a SOFI video is shown as the mean over its windows (the video figure shows frames)
     over = " (mean over video windows)" if config.video.enabled else ""
 
-    def shown(name: str) -> Any:
+    def file_display(name: str) -> Any:
         # a panel is a preview of the image: drawn with the display of the image's own PNG
         # (from the full-size image), not one of its own (block means narrow the range); a
         # video's panels show the mean over windows, not what its files show
@@ -108,7 +108,7 @@ def make_figures(
         figs["orders"] = F.order_montage(
             {k: _as_image(load(n)) for k, n in stat_images.items()},
             title=f"{stat} images by order{over}",
-            displays={k: d for k, n in stat_images.items() if (d := shown(n))},
+            displays={k: d for k, n in stat_images.items() if (d := file_display(n))},
             **display,
         )
     finals = {k: n for k, n in graph.finals.items() if n in names}
@@ -116,7 +116,7 @@ def make_figures(
         figs["final_orders"] = F.order_montage(
             {k: _as_image(load(n)) for k, n in finals.items()},
             title=f"final images by order{over}",
-            displays={k: d for k, n in finals.items() if (d := shown(n))},
+            displays={k: d for k, n in finals.items() if (d := file_display(n))},
             **display,
         )
 
@@ -128,7 +128,7 @@ def make_figures(
             _as_image(load(f"{after}_order{top}")),
             titles=(before, after),
             title=f"order {top}: {before} -> {after}{over}",
-            displays=(shown(f"{before}_order{top}"), shown(f"{after}_order{top}")),
+            displays=(file_display(f"{before}_order{top}"), file_display(f"{after}_order{top}")),
             **display,
         )
     if config.video.enabled and top in finals:

@@ -230,8 +230,8 @@ def run_pipeline(
     startup_s : float, optional
         Seconds the calling process took to get here (interpreter, imports, cluster set-up),
         recorded as ``timings.phases_s.startup`` in ``run.json``; the command line passes it.
-        Libraries first imported by the pipeline (zarr, numba) and numba's kernel loading
-        count in the phase that first needs them.
+        The command line loads every library a run uses, and numba's target context, before
+        it calls this; from Python, what is first loaded here counts in the phase that needs it.
 
     Returns
     -------
