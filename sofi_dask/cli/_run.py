@@ -270,8 +270,8 @@ def _load_libraries(figures: bool) -> None:
 
     from sofi_dask.stats._cumulant_kernels import cumulant_layers
 
-    # numba builds its target context on the first call of a compiled kernel (~0.13 s); every
-    # run calls this one with this signature (float64 stacks), so it comes from numba's cache
+    # numba builds its target context on the first call of any compiled kernel (~0.13 s); a
+    # cumulants run calls this one with this signature (2-D float64), so it is in numba's cache
     cumulant_layers(np.zeros((2, 1, 1)))
     if figures:
         import matplotlib.backends.backend_agg  # noqa: F401
