@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from sofi_dask.errors import InputError
 from sofi_dask.io._atomic import PathLike, atomic_output
 from sofi_dask.viz._figure import new_figure
-from sofi_dask.viz._signed import SIGNED_CMAP, Display, resolve_display, signed_display
+from sofi_dask.viz._signed import SIGNED_CMAP, Display, check_display, signed_display
 from sofi_dask.viz._writers import PNG_LEVEL, downsample
 
 __all__ = [
@@ -158,10 +158,7 @@ def image_montage(
         raise InputError(f"parameter 'ncols': expected an int >= 1, got {ncols!r}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    given = {
-        str(k): resolve_display(None, cmap, None, None, None, d)
-        for k, d in (displays or {}).items()
-    }
+    given = {str(k): check_display(d, f"displays[{k!r}]") for k, d in (displays or {}).items()}
     if set(given) - set(arrays):
         raise InputError(
             f"parameter 'displays': expected panel titles among {sorted(arrays)}, got "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.colors import AsinhNorm, Colormap, Normalize
@@ -38,6 +38,7 @@ __all__ = [
     "SIGNED_FRACTION",
     "STRETCHES",
     "Display",
+    "check_display",
     "resolve_display",
     "signed_display",
 ]
@@ -269,6 +270,22 @@ def signed_display(
     return Display(diverging, -v, v, True, width, note)
 
 
+def check_display(display: Any, name: str = "display") -> Display:
+    """``display`` when it is a :class:`Display`; else an :class:`InputError` naming ``name``.
+
+    Examples
+    --------
+    >>> check_display(signed_display(np.eye(3))).signed
+    False
+    """
+    if not isinstance(display, Display):
+        raise InputError(
+            f"parameter '{name}': expected a sofi_dask.viz._signed.Display, got "
+            f"{type(display).__name__}"
+        )
+    return display
+
+
 def resolve_display(
     image: ArrayLike,
     cmap: str | Colormap,
@@ -279,10 +296,5 @@ def resolve_display(
 ) -> Display:
     """``display`` or the plain display from the colormap and limits."""
     if display is not None:
-        if not isinstance(display, Display):
-            raise InputError(
-                "parameter 'display': expected a sofi_dask.viz._signed.Display, got "
-                f"{type(display).__name__}"
-            )
-        return display
+        return check_display(display)
     return Display(get_colormap(cmap), *display_limits(image, vmin, vmax, percentiles))

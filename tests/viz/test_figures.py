@@ -253,5 +253,6 @@ def test_montages_take_displays_made_elsewhere():
     assert [ax.images[0].norm.vmax for ax in fig.axes if ax.images][1] == own.high
     with pytest.raises(InputError, match="parameter 'displays'"):
         image_montage({"a": preview}, displays={"b": given})
-    with pytest.raises(InputError, match="parameter 'display'"):
-        image_montage({"a": preview}, displays={"a": (0.0, 1.0)})
+    for bad, got in (((0.0, 1.0), "tuple"), (None, "NoneType")):
+        with pytest.raises(InputError, match=rf"parameter 'displays\['a'\]'.*got {got}$"):
+            image_montage({"a": preview}, displays={"a": bad})
