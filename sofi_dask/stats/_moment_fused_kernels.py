@@ -7,7 +7,7 @@ chunk's mean beforehand (interpolation is linear: the mean of the interpolated f
 interpolated mean frame) and feeds each batch once: :func:`accumulate_powers` adds
 ``sum (x - ref)^p`` for ``p = 1..max_order`` to float64 accumulators. ``ref`` may differ from
 the exact mean of the values by rounding (or by the float32 error of the frames); the first
-power sum records that offset and :func:`state_from_power_sums` removes it with the exact
+power sum records that offset and :func:`stack_from_power_sums` removes it with the exact
 binomial shift, so the state is the chunk's central sums (as :func:`central_sums` gives them)
 to rounding.
 """
@@ -24,7 +24,6 @@ __all__ = [
     "accumulate_powers",
     "accumulate_powers_split",
     "stack_from_power_sums",
-    "state_from_power_sums",
 ]
 
 
@@ -128,41 +127,24 @@ def accumulate_powers(batch: np.ndarray, ref: np.ndarray, sums: np.ndarray) -> N
     accumulate_powers_split(batch.transpose(1, 0, 2), rows, empty, ref, sums)
 
 
-def state_from_power_sums(
-    n: int, ref: np.ndarray, sums: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and central sums of orders 2..max_order from power sums about ``ref``.
-
-    With ``S_p = sum (x - ref)^p`` (``S_0 = n``) and ``delta = S_1 / n`` the mean is
-    ``ref + delta`` and ``M_p = sum_k C(p, k) S_k (-delta)^(p - k)`` (exact).
-
-    Returns
-    -------
-    mean : numpy.ndarray
-        (y, x) float64.
-    central : numpy.ndarray
-        (max_order - 1, y, x) float64, ``central[p - 2] = M_p``.
-
-    Examples
-    --------
-    >>> mean, m = state_from_power_sums(2, np.array([[0.0]]), np.array([[[4.0]], [[10.0]]]))
-    >>> float(mean[0, 0]), float(m[0, 0, 0])
-    (2.0, 2.0)
-    """
-    max_order = int(sums.shape[0])
-    ny, nx = ref.shape
-    out = np.empty((max_order + 1, ny, nx), dtype=np.float64)
-    rows, cols = np.arange(ny), np.arange(nx)
-    stack_from_power_sums(n, ref, sums, rows, cols, out)
-    return out[0], out[2:] * n
-
-
 def stack_from_power_sums(
     n: int, ref: np.ndarray, sums: np.ndarray, rows: np.ndarray, cols: np.ndarray, out: np.ndarray
 ) -> None:
     """Write the moment stack ``[mean, 0, M_2 / n, ..., M_max / n]`` of the power sums about
-    ``ref`` (see :func:`state_from_power_sums`) into ``out[:, rows[i], cols[j]]`` (pixel
-    ``(i, j)`` of ``ref`` goes to output pixel ``(rows[i], cols[j])``), with no temporaries."""
+    ``ref`` into ``out[:, rows[i], cols[j]]`` (pixel ``(i, j)`` of ``ref`` goes to output pixel
+    ``(rows[i], cols[j])``), with no temporaries.
+
+    With ``S_p = sum (x - ref)^p`` (``S_0 = n``) and ``delta = S_1 / n`` the mean is
+    ``ref + delta`` and ``M_p = sum_k C(p, k) S_k (-delta)^(p - k)`` (exact).
+
+    Examples
+    --------
+    >>> out = np.empty((3, 1, 1))
+    >>> sums = np.array([[[4.0]], [[10.0]]])  # x = 1, 3 about ref 0: S_1 = 4, S_2 = 10
+    >>> stack_from_power_sums(2, np.zeros((1, 1)), sums, np.arange(1), np.arange(1), out)
+    >>> out[:, 0, 0].tolist()
+    [2.0, 0.0, 1.0]
+    """
     max_order = int(sums.shape[0])
     binom = np.array(
         [[comb(p, k) for k in range(max_order + 1)] for p in range(max_order + 1)], dtype=np.float64
