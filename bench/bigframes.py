@@ -13,7 +13,10 @@ and system time, peak RSS, minor and major page faults):
 4. one dask read-and-sum of the store (``open_movie(store).data.sum().compute()``, threads):
    the read bound of the store;
 5. the default ``sofi-dask run`` on the store (figures included);
-6. the default ``sofi-dask run`` on the TIFF with an empty ``--cache-dir`` (ingest + run).
+6. the default ``sofi-dask run`` on the TIFF with an empty ``--cache-dir`` (ingest + run);
+7. the statistics alone on the store (``--deconvolution off --set ldrc.enabled=false
+   --quality off --no-figures``): the pass every run makes, the floor of step 5 on this
+   machine (``--skip-floor`` skips it).
 
 Ratios: run on store / read of store (target <= 1.5), run from TIFF / (ingest + 1.5 x read)
 (target <= 1), peak RSS (target < 2 GB), system time below user time. The load average
@@ -105,13 +108,14 @@ def main() -> int:
     ap.add_argument("--chunks", default=None, help="ingest chunk shape T,Y,X (default: auto)")
     ap.add_argument("--keep", action="store_true", help="keep (and reuse) the files")
     ap.add_argument("--skip-tiff-run", action="store_true", help="skip step 6")
+    ap.add_argument("--skip-floor", action="store_true", help="skip step 7")
     args = ap.parse_args()
 
     scratch = Path(args.dir)
     scratch.mkdir(parents=True, exist_ok=True)
     tif = scratch / f"bigframes_{args.gb:g}GB.tif"
     store = scratch / "bigframes.zarr"
-    outs = [scratch / "bigframes_run_store", scratch / "bigframes_run_tiff"]
+    outs = [scratch / f"bigframes_run_{k}" for k in ("store", "tiff", "stats")]
     cache = scratch / "bigframes_cache"
     log = scratch / "bigframes_logs"
     for p in (store, cache, log, *outs):
@@ -137,6 +141,13 @@ def main() -> int:
         if not args.skip_tiff_run:
             tiff_run = [*run, str(tif), "-o", str(outs[1]), "--cache-dir", str(cache)]
             results["run_tiff"] = timed("run_tiff", tiff_run, log)
+        if not args.skip_floor:
+            off = ["--deconvolution", "off", "--set", "ldrc.enabled=false", "--quality", "off"]
+            stats = [*run, str(store), "-o", str(outs[2]), *off, "--no-figures"]
+            results["run_store_stats_only"] = timed("stats_only", stats, log)
+            results["stats_only_phases"] = json.loads((outs[2] / "run.json").read_text())[
+                "timings"
+            ].get("phases_s", {})
         phases = json.loads((outs[0] / "run.json").read_text())["timings"]
         results["run_store_phases"] = phases.get("phases_s", {})
         print("run on the store, phases (s):", json.dumps(results["run_store_phases"]))
@@ -154,6 +165,13 @@ def main() -> int:
     read = results["read_sum"]["wall_s"]
     rs = results["run_store"]
     print(f"run on store / read of store: {rs['wall_s'] / read:.2f}   target <= 1.5")
+    if "run_store_stats_only" in results:
+        floor = results["run_store_stats_only"]["wall_s"]
+        compute = results["stats_only_phases"].get("compute", float("nan"))
+        print(
+            f"statistics alone / read of store: {floor / read:.2f} "
+            f"(its compute phase {compute / read:.2f})"
+        )
     if "run_tiff" in results:
         bound = results["ingest"]["wall_s"] + 1.5 * read
         print(f"run from TIFF / (ingest + 1.5 x read): {results['run_tiff']['wall_s'] / bound:.2f}")
