@@ -115,9 +115,13 @@ class SkPlan:
     def ext_shape(self) -> tuple[int, int]:
         return (2 * self.image_shape[0], 2 * self.image_shape[1])
 
-    def spectrum(self, i: int, workers: int = 1) -> np.ndarray:
+    def spectrum(self, i: int, workers: int = 1, out: np.ndarray | None = None) -> np.ndarray:
+        """Transfer function of kernel ``i``; ``out``: a (H, W) float64 buffer a DCT plan's
+        spectrum is written into when it is not precomputed (reused from step to step)."""
         if self.spectra is not None:
             return self.spectra[i]
+        if self.method == "dct":
+            return dct_spectrum(self.kernels[i], self.image_shape, out=out)
         return _spectrum(self.kernels[i], self.ext_shape, self.method, workers)
 
     @property
@@ -132,14 +136,17 @@ def _spectrum(kernel: np.ndarray, ext_shape: tuple[int, int], method: str, worke
     return dct_spectrum(kernel, (ext_shape[0] // 2, ext_shape[1] // 2))
 
 
-def dct_spectrum(kernel: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+def dct_spectrum(
+    kernel: np.ndarray, image_shape: tuple[int, int], out: np.ndarray | None = None
+) -> np.ndarray:
     """First (H, W) quadrant of the spectrum of an axis-even ``kernel`` on the (2H, 2W) grid.
 
     For a kernel even in each axis the spectrum is real and separable in its sums:
     ``S[u, v] = sum_ab k[a, b] cos(pi u oy_a / H) cos(pi v ox_b / W)`` (offsets ``o`` from
     the centre), i.e. two small matrix products, ``Cy @ k @ Cx.T``: (H x ph x pw) +
     (H x pw x W) multiply-adds instead of an FFT of the (2H, 2W) grid, and no (2H, 2W)
-    buffer. Equal to ``rfft2(psf_to_origin(k, (2H, 2W))).real[:H, :W]`` to rounding.
+    buffer. Equal to ``rfft2(psf_to_origin(k, (2H, 2W))).real[:H, :W]`` to rounding. ``out``:
+    an (H, W) float64 array to write it into (the same numbers; no fresh image-sized array).
 
     Examples
     --------
@@ -154,7 +161,7 @@ def dct_spectrum(kernel: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray
     ox = np.arange(pw) - pw // 2
     cy = np.cos(np.pi * np.outer(np.arange(h), oy) / h)
     cx = np.cos(np.pi * np.outer(np.arange(w), ox) / w)
-    return np.ascontiguousarray((cy @ np.asarray(kernel, dtype=np.float64)) @ cx.T)
+    return np.matmul(cy @ np.asarray(kernel, dtype=np.float64), cx.T, out=out)
 
 
 #: full-size float64 buffers one image's deconvolution holds at its peak (measured with
@@ -276,13 +283,17 @@ def deconvsk_stack(images: np.ndarray, plan: SkPlan, workers: int = 1) -> np.nda
     if plan.method == "fft":
         x = mirror_extend(x)
     spare = None
+    # one buffer for the kernels' spectra when they are made step by step (a fresh 32 MB
+    # array per step of a 2048 x 2048 image is fresh pages to fault in: system time)
+    lam = np.empty((h, w)) if plan.method == "dct" and plan.spectra is None else None
     for i in range(len(plan.kernels)):
         _floor_eps(x)
         if plan.method == "fft":
             x = _rl_step_fft(x, plan.spectrum(i, workers), float(plan.scale[i]), workers)
             continue
         # DCT steps ping-pong between two buffers (no fresh image-sized array per step)
-        out = _rl_step_dct(x, plan.spectrum(i, workers), float(plan.scale[i]), workers, spare)
+        spectrum = plan.spectrum(i, workers, out=lam)
+        out = _rl_step_dct(x, spectrum, float(plan.scale[i]), workers, spare)
         spare = x if out is not x else None
         x = out
     return _floor_eps(np.ascontiguousarray(x[..., :h, :w]))

@@ -380,6 +380,24 @@ def test_dct_spectrum_is_the_even_kernel_spectrum(rng, shape):
     grid = K.psf_to_origin(kernel, (2 * shape[0], 2 * shape[1]))
     ref = np.fft.rfft2(grid).real[: shape[0], : shape[1]]
     np.testing.assert_allclose(K.dct_spectrum(kernel, shape), ref, atol=1e-12 * ref.max())
+    buf = np.full(shape, np.nan)  # written whole, the same numbers as a fresh array
+    assert K.dct_spectrum(kernel, shape, out=buf) is buf
+    np.testing.assert_array_equal(buf, K.dct_spectrum(kernel, shape))
+
+
+def test_spectra_made_step_by_step_give_the_precomputed_plans_result(rng):
+    """A plan too large to precompute makes each step's spectrum into one reused buffer: the
+    deconvolution is the same to the bit as with the spectra precomputed."""
+    from sofi_dask.image import _deconv_kernels as K
+
+    y, x = np.mgrid[-4:5, -4:5]
+    kernels = K.shrinking_kernels(np.exp(-(x**2 + y**2) / 4.0), 1.5, 6)
+    images = rng.gamma(2.0, 10.0, (2, 24, 20))
+    stepwise = K.make_plan(kernels, (24, 20), precompute=False)
+    assert stepwise.method == "dct" and stepwise.spectra is None
+    np.testing.assert_array_equal(
+        K.deconvsk_stack(images, stepwise), K.deconvsk_stack(images, K.make_plan(kernels, (24, 20)))
+    )
 
 
 # ----------------------------------------------------------------- DCT/FFT plan choice
