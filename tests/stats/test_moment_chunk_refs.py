@@ -97,3 +97,19 @@ def test_no_scratch_buffer_leaves_a_task_on_a_distributed_cluster(store, dask_cl
     plain = dask.compute(*moment_stacks(m.data, 4, WINDOWS, split_every=2), scheduler="sync")
     for stack, expected in zip(mixed, plain, strict=True):
         np.testing.assert_array_equal(stack, expected)
+
+
+def test_a_movie_with_other_data_is_reduced_from_that_data(store):
+    """``dataclasses.replace(movie, data=...)`` with the same chunks (corrected or scaled
+    frames) drops the stored frames' chunk references: its statistics are of its own data."""
+    import dataclasses
+
+    dest, movie = store
+    m = open_movie(dest)
+    assert m.chunk_refs is not None and m.refs_for == m.data.name
+    doubled = dataclasses.replace(m, data=m.data * 2.0)
+    assert doubled.chunk_refs is None
+    got = moment_stack(doubled, 2).compute()
+    np.testing.assert_allclose(got, moment_stack(2.0 * movie.astype(np.float64), 2), rtol=1e-12)
+    same = dataclasses.replace(m, attrs={"other": 1})  # the same data: references kept
+    assert same.chunk_refs is m.chunk_refs
