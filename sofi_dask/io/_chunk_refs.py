@@ -56,14 +56,23 @@ class ChunkRef:
         for index in self.index:
             block = block[index]
         result = func(block, *args, **kwargs)
-        parts = result.values() if isinstance(result, dict) else (result,)
-        for part in parts:
-            if isinstance(part, np.ndarray) and np.may_share_memory(part, block):
-                raise ValueError(
-                    f"{getattr(func, '__name__', func)!r} returned (a view of) its input: a "
-                    "chunk read into a scratch buffer must not leave the task"
-                )
+        if any(np.may_share_memory(part, block) for part in _arrays_in(result)):
+            raise ValueError(
+                f"{getattr(func, '__name__', func)!r} returned (a view of) its input: a "
+                "chunk read into a scratch buffer must not leave the task"
+            )
         return result
+
+
+def _arrays_in(result: Any) -> list[np.ndarray]:
+    """The numpy arrays in ``result``: itself, or inside its dicts, lists and tuples."""
+    if isinstance(result, np.ndarray):
+        return [result]
+    if isinstance(result, dict):
+        result = list(result.values())
+    if isinstance(result, (list, tuple)):
+        return [a for part in result for a in _arrays_in(part)]
+    return []
 
 
 class _Refs:

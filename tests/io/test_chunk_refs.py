@@ -53,8 +53,15 @@ def test_a_block_in_scratch_never_leaves_the_call(tmp_path):
     np.testing.assert_equal(first, movie.data.blocks[1, 0, 0].compute().sum(dtype=np.float64))
     with pytest.raises(ValueError, match="must not leave the task"):
         ref.apply(lambda block: block)
-    with pytest.raises(ValueError, match="must not leave the task"):
-        ref.apply(lambda block: {"view": block[1:]})
+    for leaks in (
+        lambda block: {"view": block[1:]},
+        lambda block: (block.sum(), block[0]),  # a tuple, a list, nested
+        lambda block: [np.zeros(2), {"rows": [block[:, 1]]}],
+    ):
+        with pytest.raises(ValueError, match="must not leave the task"):
+            ref.apply(leaks)
+    total, (mean,) = ref.apply(lambda block: (block.sum(), [block.mean(axis=0)]))  # no view
+    np.testing.assert_allclose(mean, movie.data.blocks[1, 0, 0].compute().mean(axis=0))
     # the scratch buffer is reused: a second chunk read on this thread overwrites the first
     seen = []
     ref.apply(lambda block: seen.append(block) or 0)
