@@ -41,7 +41,9 @@ def _task_spec_graph(graph: dict[Any, Any]) -> dict[Any, GraphNode]:
     """``graph`` with every value a task-spec node: plain values (a chunk source such as the
     store's checked array) become data nodes; legacy tuple tasks and aliases, which dask's
     own arrays no longer make, go through dask's converter."""
-    if any(istask(v) or _is_key_of(v, graph) for v in graph.values()):
+    # dask's istask is true of task-spec Task nodes too: only the other values can be legacy
+    legacy = (v for v in graph.values() if not isinstance(v, GraphNode))
+    if any(istask(v) or _is_key_of(v, graph) for v in legacy):
         from dask._task_spec import convert_legacy_graph  # only for legacy graphs
 
         return convert_legacy_graph(graph)
