@@ -3,9 +3,11 @@
 The FRC's ring sums and the error map's folded spectra read the two transforms once, where the
 numpy expressions they replace made a gathered copy of each transform and one image-sized
 temporary per product (on 2048 x 2048 images, ~30 MB of fresh memory each: page faults that
-cost as much as the arithmetic). The operations per element, and their order of accumulation,
-are those of the numpy code (``np.bincount`` adds its weights in input order), so the results
-are the same to the bit.
+cost as much as the arithmetic). The operations per element, and their order of accumulation
+into bins, are those of the numpy code (``np.bincount`` adds its weights in input order): the
+ring sums and the folded spectra are the same to the bit. The scalar totals are sequential sums
+where numpy's are pairwise, and numba's ``expm1`` may differ from numpy's in the last bit: those
+are equal to rounding (the tests check both).
 """
 
 from __future__ import annotations

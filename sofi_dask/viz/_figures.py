@@ -126,7 +126,7 @@ def image_montage(
         Inches per panel.
     signed : bool, optional
         None (default): each panel signed when its most negative value reaches 1 % of its
-        largest (``sofi_dask.viz._display.signed_display``); True/False: every panel signed/plain.
+        largest (``sofi_dask.viz._signed.signed_display``); True/False: every panel signed/plain.
     signed_cmap : str or Colormap
         Diverging colormap of signed panels (default ``'berlin'``: dark at 0).
     stretch : {'asinh', 'linear'}

@@ -1,4 +1,5 @@
-"""The one-pass spectrum sums against the numpy expressions they replaced (bitwise)."""
+"""The one-pass spectrum sums against the numpy expressions they replaced (bitwise where the
+order of the additions is the same, to rounding for the sequential totals)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ from scipy import fft
 
 from sofi_dask.quality._common import rfft_weights
 from sofi_dask.quality._frc import _rings
-from sofi_dask.quality._spectra_kernels import folded_spectra, ring_sums
+from sofi_dask.quality._spectra_kernels import filtered_sums, folded_spectra, ring_sums
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (33, 20), (64, 97), (128, 128)])
@@ -47,3 +48,19 @@ def test_folded_spectra_equal_the_numpy_fold(shape):
     # Parseval: the weighted half plane holds the full plane's power
     full = np.abs(np.fft.fft2(np.fft.irfft2(fr, s=shape))) ** 2
     assert ref_power == pytest.approx(full.sum(), rel=1e-10)
+
+
+@pytest.mark.parametrize("g", [0.0, 0.3, 2.5])
+def test_filtered_sums_equal_the_numpy_filter(g):
+    """The high-pass filtered magnitudes' total power and per-bin sums, against numpy's
+    ``mag * -expm1(-2 g^2 r^2)``, ``sum(w a^2)`` and ``bincount``."""
+    rng = np.random.default_rng(7)
+    n, length = 5000, 40
+    mag, radius2, weight = rng.random(n) * 50.0, rng.random(n) * 0.25, rng.random(n) + 0.5
+    first = rng.integers(0, length, n)
+    total, bins = filtered_sums(mag, radius2, weight, first, g, length)
+    a = mag if g == 0.0 else mag * -np.expm1(-2.0 * g * g * radius2)
+    assert total == pytest.approx(float(np.sum(weight * a * a)), rel=1e-12)
+    np.testing.assert_allclose(
+        bins, np.bincount(first, weights=weight * a, minlength=length), rtol=1e-12
+    )
