@@ -4,7 +4,7 @@
 sums about it). A producer that makes its frames a few at a time (the Fourier interpolation
 fused into the moment reduction, :mod:`sofi_dask.image._finterp_moments_kernels`) knows the
 chunk's mean beforehand (interpolation is linear: the mean of the interpolated frames is the
-interpolated mean frame) and feeds each batch once: :func:`accumulate_powers` adds
+interpolated mean frame) and feeds each batch once: :func:`accumulate_powers_split` adds
 ``sum (x - ref)^p`` for ``p = 1..max_order`` to float64 accumulators. ``ref`` may differ from
 the exact mean of the values by rounding (or by the float32 error of the frames); the first
 power sum records that offset and :func:`stack_from_power_sums` removes it with the exact
@@ -21,7 +21,6 @@ import numba
 import numpy as np
 
 __all__ = [
-    "accumulate_powers",
     "accumulate_powers_split",
     "stack_from_power_sums",
 ]
@@ -65,15 +64,16 @@ def _split_kernel(n_pows: int):
 def accumulate_powers_split(
     left: np.ndarray, src: np.ndarray, right: np.ndarray, ref: np.ndarray, sums: np.ndarray
 ) -> None:
-    """:func:`accumulate_powers` of values laid out row-major across frames, in two blocks of
-    columns: pixel ``(i, j)`` of frame ``k`` is ``left[src[i], k, j]`` for ``j < W`` and
-    ``right[i, k, j - W]`` after (``W = left.shape[2]``).
+    """Add ``sum_k (x_k - ref) ** p`` to ``sums[p - 1]`` for ``p = 1..len(sums)``, in place, for
+    values laid out row-major across frames, in two blocks of columns: pixel ``(i, j)`` of
+    frame ``k`` is ``left[src[i], k, j]`` for ``j < W`` and ``right[i, k, j - W]`` after
+    (``W = left.shape[2]``).
 
     The layout of the fused Fourier interpolation
     (:mod:`sofi_dask.image._finterp_moments_kernels`): ``left`` holds a batch's input rows and
     new rows ``(rows, t, W)`` (one matrix product makes every frame's new rows), ``right`` the
     new columns of the band's rows ``(y, t, Wr)``. Per pixel the frames are added in order
-    ``k = 0, 1, ...``, as :func:`accumulate_powers` adds them.
+    ``k = 0, 1, ...``, each power the previous one times ``x_k - ref``.
 
     Parameters
     ----------
@@ -99,32 +99,6 @@ def accumulate_powers_split(
     """
     if left.shape[1] and sums.shape[0] and src.shape[0]:
         _split_kernel(int(sums.shape[0]))(left, src, right, ref, sums)
-
-
-def accumulate_powers(batch: np.ndarray, ref: np.ndarray, sums: np.ndarray) -> None:
-    """Add ``sum_t (batch[t] - ref) ** p`` to ``sums[p - 1]`` for ``p = 1..len(sums)``, in place.
-
-    Parameters
-    ----------
-    batch : numpy.ndarray
-        (t, y, x) float32 or float64 values (any strides).
-    ref : numpy.ndarray
-        (y, x) float64 reference (the chunk's mean, up to rounding).
-    sums : numpy.ndarray
-        (max_order, y, x) float64 accumulators, C-contiguous.
-
-    Examples
-    --------
-    >>> sums = np.zeros((2, 1, 1))
-    >>> accumulate_powers(np.array([[[1.0]], [[3.0]]]), np.array([[2.0]]), sums)
-    >>> sums[:, 0, 0].tolist()
-    [0.0, 2.0]
-    """
-    # the split layout's kernel on a (y, t, x) view of the batch, with no right block
-    t, ny, nx = batch.shape
-    empty = np.empty((ny, t, 0), dtype=batch.dtype)
-    rows = np.arange(ny, dtype=np.int64)
-    accumulate_powers_split(batch.transpose(1, 0, 2), rows, empty, ref, sums)
 
 
 def stack_from_power_sums(
