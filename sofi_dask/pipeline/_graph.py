@@ -211,6 +211,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
         work, g.drift = drift_stage(work, config)
         g.claim("drift", work)
+    avg_input = work  # the movie the average image is of: drift-corrected when asked
     block_stats = config.block_statistics
     # the average image on the input grid (LDRC mask, a kept output): its own reduction,
     # unless the bleaching correction's or the statistic's one pass gives it (below)
@@ -221,7 +222,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     elif bleach.enabled and not block_stats:
         # "correct" (or a SOFI video, whose windows each use their own mean): the lazily
         # corrected movie, pysofi's correct_bleaching; the average image from its statistics
-        if work is data:
+        if work is avg_input:
             work, average = bleaching.corrected_and_average(work, g.blocks)
         else:
             work = bleaching.correct_bleaching(work, g.blocks)
@@ -269,7 +270,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
         per_order, g.quality = split_statistic(
             stat_input, config, g.blocks if block_stats else None, stacks_of=stacks_of
         )
-        if stat_input is data and (not block_stats or _covers(g.blocks, data.shape[0])):
+        if stat_input is avg_input and (not block_stats or _covers(g.blocks, data.shape[0])):
             average = g.quality.average[on_input]  # from the same states (one pass)
     else:
         # one pass: the moment stacks (per bleaching block or of the whole movie) hold each
@@ -278,7 +279,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
 
         windows = g.blocks if block_stats else [(0, work.shape[0])]
         stacks = stacks_of(config.max_order, windows)
-        with_average = stat_input is data and _covers(windows, data.shape[0])
+        with_average = stat_input is avg_input and _covers(windows, data.shape[0])
         if len(stacks) > 1:  # the block average (and the average image) from one sum tree
             per_order, total = block_average_tree(stacks, windows, stat != "moments")
             if with_average:
@@ -300,7 +301,7 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
     if g.quality is not None and config.statistic.linearise:
         g.quality.through(stat, lambda a, _h, k: linearise(a, k), record=True)
     if average is None:
-        average = moments.average_image(data)
+        average = moments.average_image(avg_input)
     g.add(average, spec("average", None, 2), config.keeps("average"), "average")
     if config.statistic.bsofi:
         for arr, sp in bsofi_maps(per_order, xc, config, grid, unit):

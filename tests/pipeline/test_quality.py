@@ -171,6 +171,16 @@ def test_drift_stage_records_and_corrects(tmp_path):
     assert drift["max_drift"] == pytest.approx(drift["max_drift_pixels"] * sim.pixel_size)
     assert "figure:drift" in rec["figures"]
     assert rec["timings"]["stages"]["drift"]["tasks"] > 0
+    # the average image is of the drift-corrected movie, as the statistic images are
+    from sofi_dask.io import open_movie
+    from sofi_dask.stats import correct_drift, estimate_drift
+
+    movie = open_movie(path).data
+    corrected = correct_drift(movie, estimate_drift(movie, segment_frames=100))
+    corrected = corrected.astype(np.float64).mean(axis=0)
+    average = result.load("average")
+    np.testing.assert_allclose(average, corrected.compute(), rtol=1e-9, atol=1e-9)
+    assert np.abs(average - movie.mean(axis=0).compute()).max() > 0.1 * average.max()
 
 
 def test_halves_round_trip_and_older_runs_npz(tmp_path):
