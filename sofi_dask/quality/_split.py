@@ -140,7 +140,7 @@ def split_moment_stacks(
         chunks=((1,) * n_blocks, (k,), *darr.chunks[1:]),
         dtype=np.float64,
         meta=np.empty((0, 0, 0, 0), dtype=np.float64),
-        name=f"block-moment-stack-{max_order}",
+        token=f"block-moment-stack-{max_order}",
     )
     # one tree: each block's stack has one consumer, the prefixes are its left segments (a
     # tree per half and per prefix kept every block's stack in memory until the end)

@@ -100,3 +100,19 @@ def test_sofi_order_two_has_finer_frc_resolution_than_the_average():
     order2 = frc(a[2], b[2], pixel_size=cfg.pixel_size)
     assert average.resolution is not None and order2.resolution is not None
     assert order2.resolution < 0.85 * average.resolution
+
+
+def test_two_movies_split_in_one_graph_keep_their_own_numbers():
+    """Each call names its graph after its input: two movies (or two block lengths of one)
+    computed together give each its own stacks, not the first one's under shared keys."""
+    import dask
+
+    rng = np.random.default_rng(0)
+    a = da.from_array(rng.poisson(9.0, (40, 4, 4)).astype(float), chunks=10)
+    b = da.from_array(rng.poisson(100.0, (40, 4, 4)).astype(float), chunks=10)
+    sa, sb = (split_moment_stacks(m, 2, block_frames=10) for m in (a, b))
+    s20 = split_moment_stacks(a, 2, block_frames=20)
+    fa, fb, f20 = dask.compute(sa.full, sb.full, s20.full)
+    for got, movie in ((fa, a), (fb, b), (f20, a)):
+        np.testing.assert_allclose(got[0], movie.mean(axis=0).compute(), rtol=1e-12)
+        np.testing.assert_allclose(got[2], movie.var(axis=0).compute(), rtol=1e-12)
