@@ -105,7 +105,10 @@ def quality_report(
         The average image (reference of the error maps; on the input grid).
     images : mapping of str to array
         Name -> whole-movie image (e.g. ``"cumulants_order2"``); each may be on a grid finer than
-        ``average`` by an integer factor. Include ``"average"`` to measure it too.
+        ``average`` (H pixels a side) by an integer factor ``m``: ``m H`` pixels, or ``(H - 1) m
+        + 1`` (Fourier interpolation keeps the input samples), either way of pixel size
+        ``pixel_size / m``. Error maps are made for images on the average's grid or on an
+        ``m H`` grid (the others get none). Include ``"average"`` to measure it too.
     halves : mapping of str to (array, array), optional
         Name -> the image from half A and from half B (for FRC).
     pixel_size : float, optional
@@ -131,21 +134,24 @@ def quality_report(
     """
     pixel = check_pixel_size(pixel_size)
     ref = np.asarray(average, dtype=np.float64)
+
+    def scale_of(shape: tuple[int, ...]) -> float | None:
+        return None if pixel is None else pixel / _grid_factor(ref.shape, shape)
+
     frcs: dict[str, FRCResult] = {}
     decs: dict[str, DecorrelationResult] = {}
     errs: dict[str, ErrorMapResult] = {}
     jobs: list[tuple[dict[str, Any], str, Any]] = []
     for name, (a, b) in (halves or {}).items():
         a = np.asarray(a, dtype=np.float64)
-        scale = None if pixel is None else pixel * ref.shape[0] / a.shape[0]
-        jobs.append((frcs, name, partial(measure_frc, a, b, scale, threshold)))
+        jobs.append((frcs, name, partial(measure_frc, a, b, scale_of(a.shape), threshold)))
     reference = None  # prepared once (centred, transformed) for every error map
     for name, image in images.items():
         img = np.asarray(image, dtype=np.float64)
-        scale = None if pixel is None else pixel * ref.shape[0] / img.shape[0]
         if decorrelation and min(img.shape) >= 16:
-            jobs.append((decs, name, partial(measure_decorrelation, img, scale)))
-        if error_maps and name != "average":
+            jobs.append((decs, name, partial(measure_decorrelation, img, scale_of(img.shape))))
+        on_multiple = all(s % r == 0 for s, r in zip(img.shape, ref.shape, strict=False))
+        if error_maps and name != "average" and on_multiple:
             reference = reference or Reference(ref)
             jobs.append((errs, name, partial(measure_error_map, reference, img)))
     # FFTs and filters release the GIL: the images are measured in parallel threads, each with
@@ -163,6 +169,23 @@ def quality_report(
         for out, name, future in futures:
             out[name] = future.result()
     return QualityReport(frcs, decs, errs, convergence, pixel)
+
+
+def _grid_factor(ref_shape: tuple[int, ...], shape: tuple[int, ...]) -> float:
+    """How much finer a grid of ``shape`` is than one of ``ref_shape`` (first axis): ``m`` for
+    ``m H`` or ``(H - 1) m + 1`` pixels (integer ``m``), else the ratio of the sizes.
+
+    Examples
+    --------
+    >>> _grid_factor((32, 32), (64, 64)), _grid_factor((32, 32), (63, 63))
+    (2.0, 2.0)
+    """
+    h, n = int(ref_shape[0]), int(shape[0])
+    if n % h == 0:
+        return float(n // h)
+    if h > 1 and (n - 1) % (h - 1) == 0:
+        return float((n - 1) // (h - 1))
+    return n / h
 
 
 def movie_quality(

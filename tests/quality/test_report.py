@@ -55,6 +55,20 @@ def test_finer_grid_scales_the_pixel_size():
     assert report.frc["x"].pixel_size == pytest.approx(0.05)
     assert report.decorrelation["x"].pixel_size == pytest.approx(0.05)
     assert report.error_maps["x"].error_map.shape == (64, 64)
+    # the Fourier-interpolation grid, (H - 1) m + 1 pixels (the pipeline's), is m times finer too
+    from sofi_dask.image import fourier_interp
+
+    interp = fourier_interp(avg, 2)
+    assert interp.shape == (63, 63)
+    report = quality_report(
+        avg,
+        {"x": interp},
+        halves={"x": (interp, interp + 0.1 * rng.random((63, 63)))},
+        pixel_size=0.1,
+    )
+    assert report.frc["x"].pixel_size == pytest.approx(0.05)
+    assert report.decorrelation["x"].pixel_size == pytest.approx(0.05)
+    assert "x" not in report.error_maps  # an error map needs an m H grid
 
 
 def test_figures_take_plain_arrays(movie):
