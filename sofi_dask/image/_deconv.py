@@ -265,10 +265,13 @@ def deconvsk(
 ) -> Any:
     """Shrinking-kernel deconvolution (pysofi ``deconvsk``, Yi et al. 2019).
 
-    The PSF ``U`` normalised to its maximum factors as ``U = prod_i U**alpha_i`` with
-    ``alpha_i = lam**(i+1) / (lam - 1)``, i = 0..iterations-1; the image, mirror extended to
-    (2H, 2W), gets one Richardson-Lucy step with each normalised kernel ``U**alpha_i`` in turn,
-    then is cropped back to (H, W); values <= 0 become eps.
+    The PSF ``U`` normalised to its maximum is split into the kernels ``U**alpha_i`` with
+    ``alpha_i = lam**(i+1) / (lam - 1)``, i = 0..iterations-1: as ``sum_i 1 / alpha_i = 1 -
+    lam**-iterations`` tends to 1, their convolution approximates ``U`` (for a Gaussian PSF of
+    variance ``s**2`` the kernels' variances ``s**2 / alpha_i`` add up to ``s**2 (1 -
+    lam**-iterations)``). The image, mirror extended to (2H, 2W), gets one Richardson-Lucy step
+    with each normalised kernel in turn, then is cropped back to (H, W); values <= 0 become
+    eps.
 
     Parameters
     ----------
