@@ -1,10 +1,11 @@
 """One TIFF file of a movie: its flavour, where its frames are and the checks on opening.
 
 :func:`inspect_tiff` opens a file once (classic multi-page, BigTIFF, ImageJ hyperstack,
-OME-TIFF, tifffile "shaped", or one single-page series per frame), rejects what is not a
+OME-TIFF, tifffile "shaped", or frames appended as several series), rejects what is not a
 movie (not a TIFF, truncated or corrupt, a single 2-D image, several channels without
-``channel=``) and returns a :class:`TiffLayout`: plain, picklable data (path, offsets, shapes)
-from which ``_tiff_read.py`` reads frames.
+``channel=``, several image series that are not one movie in page order) and returns a
+:class:`TiffLayout`: plain, picklable data (path, offsets, shapes) from which
+``_tiff_read.py`` reads frames.
 """
 
 from __future__ import annotations
@@ -141,14 +142,44 @@ def _pixel_size_um(tif: tifffile.TiffFile) -> float | None:
         return None
 
 
-def _uniform_2d(all_series: Sequence[Any]) -> bool:
-    first = all_series[0]
-    return all(
-        len(s.pages) == 1
-        and s.shape == first.shape
-        and s.dtype == first.dtype
-        and s.axes == first.axes
-        for s in all_series
+def _pages_are_frames(tif: tifffile.TiffFile, all_series: Sequence[Any]) -> bool:
+    """True when a file of several series is one movie in page order: a plain TIFF (not OME,
+    not ImageJ) whose series all hold 2-D pages of one frame shape and dtype, one frame per
+    page, no channel axis, in file order (frames appended with tifffile's ``append=True``,
+    or written page by page)."""
+    if tif.is_ome or tif.is_imagej:
+        return False
+    key = all_series[0].keyframe
+    first = 0
+    for s in all_series:
+        k = s.keyframe
+        frame = tuple(int(v) for v in s.shape[-2:])
+        if (
+            len(k.shape) != 2
+            or tuple(k.shape) != tuple(key.shape)
+            or frame != tuple(k.shape)
+            or k.dtype != key.dtype
+            or int(np.prod(s.shape[:-2], dtype=np.int64)) != len(s.pages)
+            or any(
+                a in _CHANNEL_AXES and n > 1 for a, n in zip(s.axes[:-2], s.shape[:-2], strict=True)
+            )
+            or s.pages[0].index != first
+        ):
+            return False
+        first += len(s.pages)
+    return first == len(tif.pages)
+
+
+def _several_series(path: Path, tif: tifffile.TiffFile, all_series: Sequence[Any]) -> InputError:
+    """The error for a file of several series that are not one movie in page order."""
+    listed = ", ".join(
+        f"{tuple(int(v) for v in s.shape)} {s.dtype} {s.axes!r}" for s in all_series[:6]
+    )
+    more = f", ... {len(all_series) - 6} more" if len(all_series) > 6 else ""
+    kind = " (OME-TIFF with several Images)" if tif.is_ome else ""
+    return InputError(
+        f"{path}: {len(all_series)} image series{kind} ({listed}{more}); sofi_dask reads one "
+        "movie per file: export one series per file"
     )
 
 
@@ -201,6 +232,11 @@ def inspect_tiff(
     ``single_frame=True`` takes a single 2-D image as a movie of one frame (a file of a
     one-file-per-frame sequence).
 
+    A file of several image series is read whole or refused, never cut down to its first
+    series: a plain TIFF whose series are 2-D frames of one shape and dtype (stacks or
+    frames appended with tifffile's ``append=True``) is one movie in page order; an OME-TIFF
+    of several Images, or series of other frame shapes, dtypes or with channels, is refused.
+
     Returns
     -------
     layout : TiffLayout
@@ -213,7 +249,8 @@ def inspect_tiff(
         The file does not exist.
     ValueError
         Not a TIFF, truncated or corrupt, a single 2-D image, zero frames, several channels
-        without ``channel=``, or a layout this reader does not handle.
+        without ``channel=``, several series that are not one movie, or a layout this reader
+        does not handle.
     """
     path = Path(path)
     if not path.is_file():
@@ -241,27 +278,32 @@ def inspect_tiff(
                 last = series.pages[-1] if n_pages else None
                 keyframe = series.keyframe
                 series_index = 0
-                if len(shape) == 2 and len(tif.series) > 1 and _uniform_2d(tif.series):
-                    # one single-page series per frame (e.g. written page by page): the
-                    # file's pages are the frames
+                several = len(tif.series) > 1
+                if several and _pages_are_frames(tif, tif.series):
+                    # frames appended as series (page by page, or stacks appended with
+                    # tifffile's append=True): the file's pages are the frames
                     series_index = -1
                     n_pages = len(tif.pages)
-                    shape = (n_pages, *shape)
-                    axes = "I" + axes
+                    shape = (n_pages, *shape[-2:])
+                    axes = "I" + axes[-2:]
                     last = tif.pages[-1]
+                    rows = {strip_rows(s.keyframe) for s in tif.series}
+                    keyframe = keyframe if len(rows) == 1 else None
             except Exception as exc:
                 raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
             if errors.messages:
                 raise InputError(
                     f"{path}: corrupt or truncated TIFF ({'; '.join(errors.messages[:3])})"
                 )
+            if several and series_index == 0:  # never read only the first series
+                raise _several_series(path, tif, tif.series)
             flavour = str(series.kind)
             dtype = np.dtype(series.dtype)
             offset = series.dataoffset if series_index == 0 else None
             byteorder = tif.byteorder
             pixel_size = _pixel_size_um(tif)
-            page_shape = tuple(int(s) for s in keyframe.shape)
-            rps = strip_rows(keyframe)
+            page_shape = tuple(int(s) for s in series.keyframe.shape)
+            rps = strip_rows(keyframe) if keyframe is not None else None  # None: whole pages
             end = None
             if last is not None and getattr(last, "dataoffsets", None):
                 end = max(o + c for o, c in zip(last.dataoffsets, last.databytecounts, strict=True))

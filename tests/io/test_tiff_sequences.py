@@ -141,6 +141,98 @@ def test_multi_file_ome_with_a_missing_file_is_refused(tmp_path):
         open_movie(files[0])
 
 
+# --------------------------------------------------------------------------- several series
+def _append(path, parts, **kwargs):
+    for k, part in enumerate(parts):
+        tifffile.imwrite(path, part, append=k > 0, photometric="minisblack", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("splits", "kwargs"),
+    [
+        ([3], {}),  # two contiguous stacks
+        ([1, 4], {"compression": "zlib"}),  # a single frame, then stacks
+        ([5], {"tile": (16, 16)}),  # tiled pages: whole pages through tifffile
+    ],
+)
+def test_stacks_appended_to_one_tiff_are_one_movie(tmp_path, splits, kwargs):
+    """Frames appended with tifffile's append=True (one series per write) are all read, in
+    page order, by open_movie and by ingest; the first series alone used to be the movie."""
+    a = _frames(9)
+    parts = np.split(a, splits)
+    _append(tmp_path / "a.tif", parts, **kwargs)
+    with tifffile.TiffFile(tmp_path / "a.tif") as tif:
+        assert [s.shape[0] if s.ndim == 3 else 1 for s in tif.series] == [len(p) for p in parts]
+    expected = np.concatenate(parts)
+    movie = open_movie(tmp_path / "a.tif")
+    assert movie.shape == (9, 24, 20)
+    np.testing.assert_array_equal(movie.data.compute(), expected)
+    dest = ingest(tmp_path / "a.tif", tmp_path / "m.zarr", chunks=(4, 8, 20))
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], expected)
+    np.testing.assert_array_equal(
+        open_movie(dest).frame_stats.total, expected.sum(axis=(1, 2), dtype=np.int64)
+    )
+
+
+def test_stacks_with_different_strips_appended_are_one_movie(tmp_path):
+    """Series whose pages are decoded in different row groups (uncompressed strips of 2
+    rows, then zlib strips of 3) read in bands of rows give the same pixels."""
+    a = _frames(7)
+    tifffile.imwrite(tmp_path / "a.tif", a[:3], photometric="minisblack", rowsperstrip=2)
+    tifffile.imwrite(
+        tmp_path / "a.tif", a[3:], append=True, photometric="minisblack",
+        compression="zlib", rowsperstrip=3,
+    )  # fmt: skip
+    np.testing.assert_array_equal(open_movie(tmp_path / "a.tif").data.compute(), a)
+    dest = ingest(tmp_path / "a.tif", tmp_path / "m.zarr", chunks=(2, 5, 20))
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
+
+
+def _ome_two_images(folder, a):
+    path = folder / "a.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as w:
+        w.write(a[:3], metadata={"axes": "TYX"})
+        w.write(a[3:], metadata={"axes": "TYX"})
+    return path
+
+
+def _two_frame_shapes(folder, a):
+    _append(folder / "a.tif", [a[:3], a[3:, :12]])
+    return folder / "a.tif"
+
+
+def _two_channel_stacks(folder, a):
+    path = folder / "a.tif"
+    for k, part in enumerate((a[:4], a[4:])):  # pages interleave channels: not frames
+        tifffile.imwrite(path, part.reshape(2, 2, 24, 20), append=k > 0, metadata={"axes": "TCYX"})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("write", "listed"),
+    [
+        (_ome_two_images, r"2 image series \(OME-TIFF with several Images\) "
+         r"\(\(3, 24, 20\) uint16 'TYX', \(3, 24, 20\) uint16 'TYX'\)"),
+        (_two_frame_shapes, r"2 image series \(\(3, 24, 20\) uint16 'QYX', "
+         r"\(3, 12, 20\) uint16 'QYX'\)"),
+        (_two_channel_stacks, r"2 image series \(\(2, 2, 24, 20\) uint16 'TCYX', "),
+    ],
+)  # fmt: skip
+def test_several_series_that_are_not_one_movie_are_refused(tmp_path, write, listed):
+    """An OME-TIFF of two Images, or series of other frame shapes or with channels, is
+    refused with the series listed; the first series alone used to be the movie."""
+    a = _frames(6) if write is not _two_channel_stacks else _frames(8)
+    path = write(tmp_path, a)
+    before = path.read_bytes()
+    with pytest.raises(InputError, match=r"a(\.ome)?\.tif: " + listed) as info:
+        open_movie(path)
+    assert "one movie per file: export one series per file" in str(info.value)
+    with pytest.raises(InputError, match=listed):
+        ingest(path, tmp_path / "m.zarr")
+    assert not (tmp_path / "m.zarr").exists()
+    assert path.read_bytes() == before
+
+
 # --------------------------------------------------------------------------- one open, one read
 def _source_layouts(folder):
     from sofi_dask.io._tiff import open_tiff_source
