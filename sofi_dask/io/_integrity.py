@@ -3,7 +3,8 @@
 * :func:`open_store_group` opens a store's group and ``movie`` array; a broken or deleted
   ``zarr.json`` is a :class:`~sofi_dask.errors.DamagedStoreError` naming the file and what it is.
 * :func:`missing_chunks` compares the chunk files on disk (one walk of ``movie/c``) with the
-  chunk grid a complete store records; :func:`check_chunks_present` refuses a store missing one.
+  chunk grid a complete store records; :func:`check_chunks_present` refuses a store missing one,
+  :func:`missing_stats_chunks` a missing chunk of the per-frame statistics (read as NaN).
 * :class:`CheckedChunks` is what the lazy ``Movie.data`` reads from: a chunk that fails to
   decode (checksum mismatch, truncated, emptied) or whose file vanished raises
   ``DamagedStoreError`` naming the array, the chunk key, the file and the frames it holds.
@@ -26,7 +27,7 @@ from sofi_dask._scratch import thread_buffer
 from sofi_dask.errors import DamagedStoreError
 from sofi_dask.io._chunk_read import ChunkDecodeError, ChunkFileReader
 from sofi_dask.io._chunk_refs import chunk_refs_array
-from sofi_dask.io._store import MOVIE
+from sofi_dask.io._store import MOVIE, STATS
 
 SCRATCH_LIMIT = 64 * 2**20  # bytes: larger chunks are not kept in a thread's scratch buffer
 REPAIR_HINT = (
@@ -91,20 +92,21 @@ def chunk_frames(arr: zarr.Array, coords: tuple[int, ...]) -> tuple[int, int]:
     return t0, min(int(arr.shape[0]), t0 + depth)
 
 
-def describe_chunk(store: Path, arr: zarr.Array, coords: tuple[int, ...]) -> str:
-    """``array 'movie', chunk c/3/0/0 (file ...), frames 768..1023``."""
+def describe_chunk(store: Path, arr: zarr.Array, coords: tuple[int, ...], name: str = MOVIE) -> str:
+    """``array 'movie', chunk c/3/0/0 (file ...), frames 768..1023`` (``name``: the array's
+    path in the store, e.g. ``frame_stats/total``)."""
     key = chunk_key(arr, coords)
     t0, t1 = chunk_frames(arr, coords)
-    return f"array {MOVIE!r}, chunk {key} (file {store / MOVIE / key}), frames {t0}..{t1 - 1}"
+    return f"array {name!r}, chunk {key} (file {store / name / key}), frames {t0}..{t1 - 1}"
 
 
 def all_chunk_coords(grid: tuple[int, ...]) -> list[tuple[int, ...]]:
     return list(itertools.product(*(range(int(n)) for n in grid)))
 
 
-def present_chunk_keys(store: Path) -> set[str]:
-    """Keys of the chunk files of ``movie`` on disk (one walk of ``movie/c``)."""
-    root = store / MOVIE
+def present_chunk_keys(store: Path, name: str = MOVIE) -> set[str]:
+    """Keys of the chunk files of array ``name`` on disk (one walk of ``<name>/c``)."""
+    root = store / name
     keys = set()
     for folder, _dirs, files in os.walk(root / "c"):
         rel = Path(folder).relative_to(root).as_posix()
@@ -112,10 +114,21 @@ def present_chunk_keys(store: Path) -> set[str]:
     return keys
 
 
-def missing_chunks(store: Path, arr: zarr.Array) -> list[tuple[int, ...]]:
-    """Chunk coordinates of ``movie`` whose file is not on disk."""
-    present = present_chunk_keys(store)
+def missing_chunks(store: Path, arr: zarr.Array, name: str = MOVIE) -> list[tuple[int, ...]]:
+    """Chunk coordinates of array ``name`` (default ``movie``) whose file is not on disk."""
+    present = present_chunk_keys(store, name)
     return [c for c in all_chunk_coords(arr.cdata_shape) if chunk_key(arr, c) not in present]
+
+
+def missing_chunk_error(
+    store: Path, arr: zarr.Array, missing: list[tuple[int, ...]], name: str = MOVIE
+) -> DamagedStoreError:
+    """The error for chunk files of array ``name`` missing from a complete store."""
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return DamagedStoreError(
+        f"{store}: missing chunk file: {describe_chunk(store, arr, missing[0], name)}{more}; "
+        + REPAIR_HINT.format(store=store)
+    )
 
 
 def records_chunks(info: dict[str, Any] | None) -> bool:
@@ -136,11 +149,18 @@ def check_chunks_present(store: Path, arr: zarr.Array, info: dict[str, Any] | No
         )
     missing = missing_chunks(store, arr)
     if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise DamagedStoreError(
-            f"{store}: missing chunk file: {describe_chunk(store, arr, missing[0])}{more}; "
-            + REPAIR_HINT.format(store=store)
-        )
+        raise missing_chunk_error(store, arr, missing)
+
+
+def missing_stats_chunks(store: Path, group: zarr.Group, name: str) -> list[tuple[int, ...]]:
+    """Chunk coordinates of ``frame_stats/<name>`` whose file is not on disk (zarr would
+    read a missing one as its fill value: NaN statistics, no error).
+
+    Every chunk of the statistics of a complete store is on disk: NaN pixels are refused
+    when a store is written, so no statistic is NaN and zarr skipped no chunk equal to the
+    NaN fill value (and :func:`~sofi_dask.io._store.write_frame_stats` writes such chunks
+    anyway). The files are checked, never the values."""
+    return missing_chunks(store, group[f"{STATS}/{name}"], f"{STATS}/{name}")
 
 
 # --------------------------------------------------------------------------- reading

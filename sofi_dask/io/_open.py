@@ -24,6 +24,8 @@ from sofi_dask.io import _store
 from sofi_dask.io._integrity import (
     check_chunks_present,
     looks_like_store,
+    missing_chunk_error,
+    missing_stats_chunks,
     open_store_group,
     store_chunk_refs,
     store_dask_array,
@@ -303,12 +305,16 @@ def _frame_stats(path: Path, group: zarr.Group) -> FrameStats | None:
     values = {}
     for k in _store.STAT_NAMES:
         try:
+            missing = missing_stats_chunks(path, group, k)
             values[k] = np.asarray(group[_store.STATS][k][...])
         except Exception as exc:  # noqa: BLE001 - missing, truncated or corrupted
             raise DamagedStoreError(
                 f"{path / _store.STATS / k}: the stored per-frame statistics "
                 f"({_store.STATS}/{k}) cannot be read ({exc}); the store is damaged"
             ) from exc
+        if missing:  # zarr reads a missing chunk as NaN
+            arr = group[f"{_store.STATS}/{k}"]
+            raise missing_chunk_error(path, arr, missing, f"{_store.STATS}/{k}")
     return FrameStats(**values)
 
 

@@ -294,20 +294,7 @@ def finalize(
         raise IncompleteStoreError(
             f"{group.store}: missing per-frame statistics; ingest incomplete"
         )
-    sg = group.require_group(STATS)
-    n = band.shape[0]
-    for name in STAT_NAMES:
-        arr = sg.create_array(
-            name,
-            shape=(n,),
-            chunks=(min(n, 1 << 20),),
-            dtype="float64",
-            fill_value=np.nan,
-            dimension_names=("t",),
-            compressors=checksum_codecs(),
-            overwrite=True,
-        )
-        arr[...] = stats[name]
+    write_frame_stats(group, stats)
     attrs = dict(group.attrs.asdict())
     info = dict(attrs["sofi_dask"])
     info["complete"] = True
@@ -319,6 +306,27 @@ def finalize(
     group.attrs.put(attrs)
     # the records are not needed any more; a kill here leaves a complete store with leftovers
     remove_member(group, INGEST)
+
+
+def write_frame_stats(group: zarr.Group, stats: dict[str, np.ndarray]) -> None:
+    """Write the per-frame statistics ``frame_stats/<name>`` (one (t,) float64 array each),
+    every chunk, also one equal to the NaN fill value (zarr skips those by default): a
+    missing chunk file is damage, never "all NaN" (checked by ``_integrity``)."""
+    sg = group.require_group(STATS)
+    for name in STAT_NAMES:
+        n = len(stats[name])
+        arr = sg.create_array(
+            name,
+            shape=(n,),
+            chunks=(min(n, 1 << 20),),
+            dtype="float64",
+            fill_value=np.nan,
+            dimension_names=("t",),
+            compressors=checksum_codecs(),
+            overwrite=True,
+            config={"write_empty_chunks": True},
+        )
+        arr[...] = stats[name]
 
 
 def remove_member(group: zarr.Group, name: str) -> None:

@@ -28,7 +28,9 @@ from sofi_dask.io._integrity import (
     all_chunk_coords,
     chunk_frames,
     chunk_key,
+    describe_chunk,
     looks_like_store,
+    missing_stats_chunks,
     open_store_group,
     present_chunk_keys,
 )
@@ -117,14 +119,21 @@ def _stored_stats(path: Path, group: Any, problems: list[str]) -> np.ndarray | N
     if _store.STATS not in group:
         return None
     out = []
-    for k in ("total", "minimum", "maximum"):
+    for k in _store.STAT_NAMES:  # "mean" too: a missing chunk of it is damage as well
         try:
-            out.append(np.asarray(group[_store.STATS][k][...], dtype=np.float64))
+            missing = missing_stats_chunks(path, group, k)
+            values = np.asarray(group[_store.STATS][k][...], dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
             file = path / _store.STATS / k
             problems.append(f"{_store.STATS}/{k} cannot be read ({exc}) [{file}]")
             return None
-    return np.stack(out, axis=1)
+        if missing:  # read as NaN: recomputed by a repair
+            name = f"{_store.STATS}/{k}"
+            chunk = describe_chunk(path, group[name], missing[0], name)
+            problems.append(f"missing chunk file: {chunk}")
+            return None
+        out.append(values)
+    return np.stack(out[:3], axis=1)
 
 
 def verify_store(
@@ -271,19 +280,7 @@ def repair_chunks(
             "maximum": stats[:, 2],
             "mean": stats[:, 0] / npix,
         }
-        sg = group.require_group(_store.STATS)
-        for name in _store.STAT_NAMES:
-            a = sg.create_array(
-                name,
-                shape=(shape[0],),
-                chunks=(min(shape[0], 1 << 20),),
-                dtype="float64",
-                fill_value=np.nan,
-                dimension_names=("t",),
-                compressors=_store.checksum_codecs(),
-                overwrite=True,
-            )
-            a[...] = values[name]
+        _store.write_frame_stats(group, values)
     return len(report.damaged)
 
 

@@ -78,6 +78,56 @@ def test_deleted_chunk_refused_at_open_named(store):
     assert info["complete"] and any("c/3/1/0" in d for d in info["damage"])
 
 
+@pytest.mark.parametrize("name", _store.STAT_NAMES)
+def test_deleted_statistics_chunk_refused_named(tmp_path, capsys, name):
+    """A complete store missing a chunk of its per-frame statistics is damaged (zarr reads
+    it as NaN: open_movie gave NaN totals, movie_info a complete store with NaN); verify
+    reports it and a repair recomputes the statistics."""
+    movie = np.random.default_rng(5).integers(0, 4000, (20, 32, 32), dtype=np.uint16)
+    tif = tmp_path / "m.tif"
+    tifffile.imwrite(tif, movie)
+    dest = ingest(tif, tmp_path / "m.zarr")
+    chunk = dest / "frame_stats" / name / "c" / "0"
+    chunk.unlink()
+    with pytest.raises(DamagedStoreError) as err:
+        open_movie(dest)
+    msg = str(err.value)
+    assert f"array 'frame_stats/{name}', chunk c/0 (file {chunk}), frames 0..19" in msg
+    assert msg.startswith(f"{dest}: missing chunk file") and f"sofi-dask verify {dest}" in msg
+    info = movie_info(dest)
+    assert info["complete"] and info["frame_stats"] is None
+    assert [d for d in info["damage"] if f"frame_stats/{name}" in d and "c/0" in d]
+    assert main(["info", str(dest)]) == 1
+    out = tmp_path / "out"
+    argv = ["run", str(dest), "-o", str(out), "--no-progress", "--no-figures", "--ldrc", "off"]
+    assert main([*argv, "--orders", "2", "--scheduler", "synchronous"]) == 2
+    assert f"frame_stats/{name}" in capsys.readouterr().err and not out.exists()
+    report = verify_store(dest)
+    assert not report.ok and not report.damaged
+    assert any(f"frame_stats/{name}', chunk c/0" in p for p in report.problems)
+    ingest(tif, dest, repair=True)
+    assert chunk.is_file()
+    np.testing.assert_array_equal(
+        open_movie(dest).frame_stats.total, movie.sum(axis=(1, 2), dtype=np.float64)
+    )
+    # the whole statistics folder deleted: not damage, recomputed when needed
+    import shutil
+
+    shutil.rmtree(dest / "frame_stats")
+    assert open_movie(dest).frame_stats is None
+
+
+def test_statistics_chunks_are_written_even_when_all_nan(tmp_path):
+    """A missing statistics chunk is damage, so every chunk is written, also one equal to
+    the NaN fill value (which zarr skips by default): checked are the files, not values."""
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    values = np.full(7, np.nan)
+    _store.write_frame_stats(group, dict.fromkeys(_store.STAT_NAMES, values))
+    for name in _store.STAT_NAMES:
+        assert (tmp_path / "s.zarr" / "frame_stats" / name / "c" / "0").is_file()
+        np.testing.assert_array_equal(group[f"frame_stats/{name}"][:], values)
+
+
 def test_chunk_deleted_after_open_raises_when_read(store):
     _tif, dest, _movie = store
     movie = open_movie(dest)
