@@ -100,8 +100,19 @@ class TiffLayout:
         return np.ravel_multi_index(index, full).astype(np.int64)
 
 
+_PLACEHOLDER_DPI = (72.0, 96.0)  # written by default (PIL, MATLAB, Photoshop, Windows)
+
+
 def _pixel_size_um(tif: tifffile.TiffFile) -> float | None:
-    """Pixel size in micrometres from OME, ImageJ or TIFF resolution tags, if recorded."""
+    """Pixel size in micrometres from OME, ImageJ or TIFF resolution tags, if recorded.
+
+    OME ``PhysicalSizeX`` (with its unit) first, then ImageJ's resolution in its ``unit``,
+    then the TIFF ``XResolution`` in centimetres or inches. Placeholders are no pixel size
+    (None): a resolution of 1, no ``ResolutionUnit`` of its own ("none"), and 72 or 96
+    pixels per inch (or with no unit), the defaults many writers put in every file (PIL,
+    MATLAB, Photoshop, Windows), which would make a 352.8 µm pixel of a microscope's. A
+    real resolution in centimetres (e.g. 50000 px/cm, 0.2 µm) or inches is kept.
+    """
     try:
         if tif.is_ome and tif.ome_metadata:
             match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
@@ -135,6 +146,8 @@ def _pixel_size_um(tif: tifffile.TiffFile) -> float | None:
             int(page.tags.get("ResolutionUnit").value) if "ResolutionUnit" in page.tags else 2
         )
         if per_unit == 1.0 or res_unit == 1:
+            return None
+        if res_unit == 2 and round(per_unit, 6) in _PLACEHOLDER_DPI:
             return None
         return (25400.0 if res_unit == 2 else 10000.0) / per_unit
     except Exception:  # metadata is optional: never fail a read because of it

@@ -203,6 +203,57 @@ def test_roundtrip_each_flavour(tmp_path, kind):
     assert after == before
 
 
+@pytest.mark.parametrize(
+    ("resolution", "unit", "pixel_size"),
+    [
+        (72, "INCH", None),  # the default of PIL, MATLAB, Photoshop: not 352.8 µm
+        (96, "INCH", None),  # Windows' default
+        (72.0, None, None),  # tifffile's default unit (inch)
+        (72, "NONE", None),
+        (72, "CENTIMETER", 1e4 / 72),  # a real unit is kept, whatever the number
+        (25400 / 0.16, "INCH", 0.16),  # a real resolution in inches is kept
+    ],
+)
+def test_placeholder_resolution_is_no_pixel_size(tmp_path, resolution, unit, pixel_size):
+    """72 or 96 dots per inch is what writers put in every file, not a microscope's pixel:
+    no pixel size, so none goes into the store's OME-NGFF scale or a run's units."""
+    a = _movie(shape=(4, 20, 24))
+    p = tmp_path / "r.tif"
+    tifffile.imwrite(
+        p, a, photometric="minisblack", resolution=(resolution, resolution), resolutionunit=unit
+    )
+    with tifffile.TiffFile(p) as tif:  # the tags as written
+        assert tif.pages.first.tags["XResolution"].value[0] == pytest.approx(resolution)
+        written = tif.pages.first.tags["ResolutionUnit"].value
+        assert written == {None: 2, "INCH": 2, "NONE": 1, "CENTIMETER": 3}[unit]
+    movie = open_movie(p)
+    store = open_movie(ingest(p, tmp_path / "m.zarr"))
+    scale = store.attrs["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    if pixel_size is None:
+        assert movie.pixel_size is None and store.pixel_size is None
+        assert scale[0]["scale"][1:] == [1.0, 1.0]
+    else:
+        assert movie.pixel_size == pytest.approx(pixel_size)
+        assert store.pixel_size == pytest.approx(pixel_size)
+        assert scale[0]["scale"][1:] == pytest.approx([pixel_size, pixel_size])
+
+
+def test_pil_written_72_dpi_stack_has_no_pixel_size(tmp_path):
+    """A multi-page TIFF as PIL writes it with its 72 dpi (inch) resolution."""
+    from PIL import Image
+
+    a = _movie(shape=(3, 20, 24), dtype=np.uint8)
+    p = tmp_path / "pil.tif"
+    frames = [Image.fromarray(f) for f in a]
+    frames[0].save(p, save_all=True, append_images=frames[1:], dpi=(72, 72))
+    with tifffile.TiffFile(p) as tif:
+        tags = tif.pages.first.tags
+        assert tags["XResolution"].value == (72, 1) and tags["ResolutionUnit"].value == 2
+    movie = open_movie(p)
+    np.testing.assert_array_equal(movie.data.compute(), a)
+    assert movie.pixel_size is None
+
+
 def test_sequence_natural_order_glob_and_list(tmp_path):
     src, expected, _, _ = _flavour(tmp_path, "sequence")
     by_glob = open_movie(str(src / "Block*.tif"))
