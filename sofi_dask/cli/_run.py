@@ -7,6 +7,7 @@ import contextlib
 import gc
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -157,8 +158,8 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "compute.performance_report",
         {
             "metavar": "FILE.html",
-            "help": "write a Dask performance report (needs a distributed scheduler; "
-            "threads is replaced by local)",
+            "help": "write a Dask performance report (needs a distributed scheduler: with "
+            "threads, synchronous or processes, a local cluster is started instead)",
         },
     ),
 )
@@ -226,6 +227,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def build_config(args: argparse.Namespace) -> Any:
     """Defaults, then ``--config FILE``, then the per-stage options, then ``--set``."""
+    from sofi_dask._schedulers import LOCAL_SCHEDULERS
     from sofi_dask.pipeline import _config as cfgmod
 
     config = cfgmod.load_config(args.config) if args.config else cfgmod.PipelineConfig()
@@ -249,7 +251,9 @@ def build_config(args: argparse.Namespace) -> Any:
         key, value = cfgmod.parse_override(text)
         overrides[key] = value
     config = cfgmod.apply_overrides(config, overrides)
-    if config.compute.performance_report and config.compute.scheduler in ("threads", "synchronous"):
+    c = config.compute
+    if c.performance_report and c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None:
+        # dask's local schedulers have no report: a local cluster writes it
         config = cfgmod.apply_overrides(config, {"compute.scheduler": "local"})
     return config
 
@@ -340,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
     for order, name in sorted(result.final_images().items()):
         if name in result.images:
             print(f"  order {order}: {name}  (results.zarr/{name}, tiff/{name}.tif)")
-    if config.compute.performance_report:
-        print(f"performance report: {config.compute.performance_report}")
+    report = config.compute.performance_report
+    if report and Path(report).is_file():
+        print(f"performance report: {report}")
     return 0

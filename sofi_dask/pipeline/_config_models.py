@@ -343,7 +343,11 @@ class ComputeConfig(ConfigModel):
     memory_limit: Annotated[Text, AfterValidator(_memory)] | None = setting(
         None, "memory per worker", expected="a size such as '4GiB' or 'auto', or null"
     )
-    performance_report: FilePath | None = setting(None, "write a dask performance report here")
+    performance_report: FilePath | None = setting(
+        None,
+        "write a dask performance report here (needs a distributed scheduler: local, slurm, pbs "
+        "or an address; the command line runs threads/synchronous/processes as local)",
+    )
     progress: Bool = setting(True, "show progress bars")
     cluster_options: Annotated[dict[str, Any], BeforeValidator(_scalars)] = setting(
         {},

@@ -176,6 +176,21 @@ def client_for(config: Any, client: Any = None) -> Iterator[Any]:
         made.close()
 
 
+def _check_report(cfg: Any, client: Any) -> None:
+    """A performance report needs a ``distributed`` scheduler: refuse one it cannot write."""
+    c = cfg.compute
+    if not c.performance_report or client is not None:
+        return
+    if c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None:
+        raise ConfigError(
+            "compute.performance_report",
+            f"expected a distributed scheduler to write the report to "
+            f"{str(c.performance_report)!r} (compute.scheduler = 'local', a cluster, an "
+            f"address, compute.scheduler_file or a client), got compute.scheduler = "
+            f"{c.scheduler!r}, which has no report",
+        )
+
+
 def run_pipeline(
     input: InputLike | None = None,  # noqa: A002 - the contract's name
     output: str | os.PathLike[str] | None = None,
@@ -242,7 +257,9 @@ def run_pipeline(
     FileExistsError
         ``output`` exists and ``overwrite`` is False.
     ValueError
-        Bad parameters (naming them), or an output that would touch the input.
+        Bad parameters (naming them), or an output that would touch the input;
+        :class:`~sofi_dask.errors.ConfigError` for ``compute.performance_report`` with a
+        local scheduler (threads, synchronous, processes), which cannot write one.
 
     Examples
     --------
@@ -269,6 +286,7 @@ def run_pipeline(
     if startup_s is not None:
         timer.seconds["startup"] = round(check_real(startup_s, "startup_s", minimum=0), 4)
     record = base_record()
+    _check_report(cfg, client)
     # refuse a bad output before any work (ingestion included)
     inputs = source_paths(input)
     protected = list(inputs)
@@ -324,7 +342,7 @@ def run_pipeline(
         extras = lazy_arrays(graph.quality) if graph.quality is not None else []
         graph.claim("quality", *extras)  # the halves' layers the images do not use
         times = StageTimes(graph.stage_of_layer)
-        if cfg.compute.performance_report and active is not None:
+        if cfg.compute.performance_report:  # _check_report: there is a client
             from distributed import performance_report
 
             report = performance_report(filename=str(cfg.compute.performance_report))

@@ -1,0 +1,31 @@
+"""``sofi-dask run``: the files it says it wrote exist (performance report, closing summary)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sofi_dask.cli._main import main
+from sofi_dask.simulate import write_simulated_tiff
+
+QUICK = ["--orders", "2", "--iterations", "2", "--ldrc-window", "9", "--bleaching", "off",
+         "--quality", "off", "--no-figures", "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli_outputs") / "tiny.tif"
+    write_simulated_tiff(path, n_frames=60, frame_shape=(16, 18), seed=3, pixel_size=0.1)
+    return path
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "threads"])
+def test_performance_report_is_written_with_a_local_scheduler(tmp_path, movie, capsys, scheduler):
+    """The command runs dask's local schedulers as a local cluster to write the report."""
+    report = tmp_path / "rep.html"
+    args = ["run", str(movie), "-o", str(tmp_path / "out"), *QUICK, "--scheduler", scheduler,
+            "--workers", "1", "--performance-report", str(report)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert report.is_file() and report.stat().st_size > 1000
+    assert "<html" in report.read_text(errors="replace").lower()
+    assert f"performance report: {report}" in printed
