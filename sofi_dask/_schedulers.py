@@ -21,11 +21,13 @@ import re
 from sofi_dask._validation import fail
 
 __all__ = [
+    "CLUSTER_ONLY",
     "JOBQUEUE_SCHEDULERS",
     "LOCAL_SCHEDULERS",
     "SCHEDULERS",
     "SCHEDULERS_WORDS",
     "parse_scheduler",
+    "unused_by_local",
 ]
 
 #: dask's own schedulers (no distributed client).
@@ -40,6 +42,8 @@ SCHEDULERS_WORDS = (
     + ", ".join(map(repr, SCHEDULERS))
     + " or a scheduler address such as 'tcp://host:8786'"
 )
+#: Options that only a ``distributed`` cluster takes; dask's local schedulers have no use for them.
+CLUSTER_ONLY: tuple[str, ...] = ("threads_per_worker", "memory_limit", "jobs", "cluster_options")
 _ALIASES = {
     "sync": "synchronous",
     "single-threaded": "synchronous",
@@ -65,3 +69,31 @@ def parse_scheduler(value: object) -> str:
         if _ADDRESS.fullmatch(value.strip()):
             return value.strip()
     raise fail("scheduler", SCHEDULERS_WORDS, value)
+
+
+def unused_by_local(scheduler: str, options: dict[str, object]) -> tuple[str, str, object] | None:
+    """The first of ``options`` (name -> value; None or empty: not given) that the local
+    ``scheduler`` (threads, processes, synchronous) would ignore, as ``(name, expected,
+    value)`` for :func:`~sofi_dask._validation.fail`; None when every one applies.
+
+    Any name but ``n_workers`` (the threads or processes of a local scheduler) is refused.
+
+    Examples
+    --------
+    >>> unused_by_local("threads", {"n_workers": 2, "memory_limit": None}) is None
+    True
+    >>> unused_by_local("threads", {"memory_limit": "4GiB"})[0]
+    'memory_limit'
+    >>> unused_by_local("local", {"memory_limit": "4GiB"}) is None
+    True
+    """
+    if scheduler not in LOCAL_SCHEDULERS:
+        return None
+    for name, value in options.items():
+        if name != "n_workers" and value not in (None, {}):
+            expected = (
+                f"no {name} with the {scheduler!r} scheduler (dask's local schedulers take "
+                "only n_workers; the others apply to 'local', 'slurm', 'pbs')"
+            )
+            return name, expected, value
+    return None

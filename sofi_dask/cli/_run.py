@@ -142,16 +142,25 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
             "--scheduler-file); instead of --scheduler",
         },
     ),
-    ("--workers", "compute.n_workers", {"type": int, "help": "workers"}),
+    (
+        "--workers",
+        "compute.n_workers",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "worker processes of a cluster; threads (threads) or processes (processes) "
+            "of a local scheduler (default: the CPUs)",
+        },
+    ),
     (
         "--threads-per-worker",
         "compute.threads_per_worker",
-        {"type": int, "metavar": "N", "help": "threads of each worker process"},
+        {"type": int, "metavar": "N", "help": "threads of each worker (local, slurm, pbs)"},
     ),
     (
         "--memory-limit",
         "compute.memory_limit",
-        {"metavar": "SIZE", "help": "memory of each worker process, e.g. 4GiB"},
+        {"metavar": "SIZE", "help": "memory of each worker (local, slurm, pbs), e.g. 4GiB"},
     ),
     (
         "--performance-report",
@@ -227,7 +236,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def build_config(args: argparse.Namespace) -> Any:
     """Defaults, then ``--config FILE``, then the per-stage options, then ``--set``."""
-    from sofi_dask._schedulers import LOCAL_SCHEDULERS
+    from sofi_dask._schedulers import LOCAL_SCHEDULERS, parse_scheduler
+    from sofi_dask.errors import InputError
     from sofi_dask.pipeline import _config as cfgmod
 
     config = cfgmod.load_config(args.config) if args.config else cfgmod.PipelineConfig()
@@ -250,12 +260,17 @@ def build_config(args: argparse.Namespace) -> Any:
     for text in args.overrides:
         key, value = cfgmod.parse_override(text)
         overrides[key] = value
-    config = cfgmod.apply_overrides(config, overrides)
     c = config.compute
-    if c.performance_report and c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None:
-        # dask's local schedulers have no report: a local cluster writes it
-        config = cfgmod.apply_overrides(config, {"compute.scheduler": "local"})
-    return config
+    report = overrides.get("compute.performance_report", c.performance_report)
+    scheduler = overrides.get("compute.scheduler", c.scheduler)
+    with contextlib.suppress(InputError):  # a bad name: the configuration says so below
+        scheduler = parse_scheduler(scheduler)
+    if report and scheduler in LOCAL_SCHEDULERS:
+        if overrides.get("compute.scheduler_file", c.scheduler_file) is None:
+            # dask's local schedulers have no report: a local cluster writes it (and takes
+            # the cluster options given with it)
+            overrides["compute.scheduler"] = "local"
+    return cfgmod.apply_overrides(config, overrides)
 
 
 def _load_libraries(figures: bool) -> None:

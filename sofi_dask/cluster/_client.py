@@ -29,7 +29,7 @@ import dask
 from dask.utils import parse_bytes
 from distributed import Client
 
-from sofi_dask._schedulers import LOCAL_SCHEDULERS, SCHEDULERS, parse_scheduler
+from sofi_dask._schedulers import LOCAL_SCHEDULERS, SCHEDULERS, parse_scheduler, unused_by_local
 from sofi_dask._validation import check_positive_int, fail, shown
 from sofi_dask.cluster._jobqueue import (
     JOBQUEUE_KINDS,
@@ -190,7 +190,8 @@ def make_client(
         processes of a ``local`` cluster; for ``slurm``/``pbs``, workers to start (jobs =
         workers / processes per job). Ignored for an address.
     threads_per_worker : int, optional
-        Threads of each worker process (``local``, ``slurm``, ``pbs``).
+        Threads of each worker process (``local``, ``slurm``, ``pbs``; refused for a local
+        scheduler, as are ``memory_limit``, ``jobs`` and jobqueue options).
     memory_limit : str or int, optional
         Memory of each worker process, e.g. ``"4GiB"`` (``local``, ``slurm``, ``pbs``).
     scheduler_file : path-like, optional
@@ -257,9 +258,10 @@ def make_client(
             return ClusterClient(scheduler_file=str(path), timeout=timeout)
     name = parse_scheduler(scheduler)
     if name in LOCAL_SCHEDULERS:
-        _no_extra(f"the {name!r} scheduler", jobqueue_kwargs)
-        if threads_per_worker is not None or memory_limit is not None or jobs is not None:
-            logger.info("%s scheduler: threads_per_worker/memory_limit/jobs ignored", name)
+        options = {"threads_per_worker": threads_per_worker, "memory_limit": memory_limit}
+        unused = unused_by_local(name, {**options, "jobs": jobs, **jobqueue_kwargs})
+        if unused is not None:
+            raise fail(*unused)
         return LocalScheduler(name, n_workers)
     if name == "local":
         return _local_cluster_client(n_workers, threads_per_worker, memory_limit, jobqueue_kwargs)

@@ -24,8 +24,8 @@ from sofi_dask._config_model import (
     check,
     setting,
 )
-from sofi_dask._schedulers import SCHEDULERS_WORDS, parse_scheduler
 from sofi_dask.pipeline._config_checks import check_methods
+from sofi_dask.pipeline._config_compute import ComputeConfig
 from sofi_dask.pipeline._config_quality import DriftConfig, QualityConfig
 
 __all__ = [
@@ -88,22 +88,6 @@ def _cmap(value: str) -> str:
     if value not in matplotlib.colormaps:
         raise ValueError("not a colormap")
     return value
-
-
-def _memory(value: str) -> str:
-    from dask.utils import parse_bytes
-
-    if value != "auto" and parse_bytes(value) <= 0:
-        raise ValueError("not a size")
-    return value
-
-
-def _scalars(value: Any) -> Any:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
-    ):
-        raise ValueError("not a table of scalars")
-    return dict(value)
 
 
 class InputConfig(ConfigModel):
@@ -328,32 +312,6 @@ class OutputsConfig(ConfigModel):
     def _chain_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         _distinct(value)
         return tuple(s for s in STAGES if s in value)
-
-
-class ComputeConfig(ConfigModel):
-    """Where and how the graph runs."""
-
-    scheduler: Annotated[str, BeforeValidator(parse_scheduler)] = setting(
-        "threads", "local scheduler, cluster kind or scheduler address", expected=SCHEDULERS_WORDS
-    )
-    scheduler_file: FilePath | None = setting(None, "dask scheduler file to connect to instead")
-    worker_timeout: Float = setting(300.0, "slurm/pbs: seconds to wait for a first worker", gt=0)
-    n_workers: Int | None = setting(None, "workers (default: auto)", ge=1)
-    threads_per_worker: Int | None = setting(None, "threads per worker (default: auto)", ge=1)
-    memory_limit: Annotated[Text, AfterValidator(_memory)] | None = setting(
-        None, "memory per worker", expected="a size such as '4GiB' or 'auto', or null"
-    )
-    performance_report: FilePath | None = setting(
-        None,
-        "write a dask performance report here (needs a distributed scheduler: local, slurm, pbs "
-        "or an address; the command line runs threads/synchronous/processes as local)",
-    )
-    progress: Bool = setting(True, "show progress bars")
-    cluster_options: Annotated[dict[str, Any], BeforeValidator(_scalars)] = setting(
-        {},
-        "extra dask-jobqueue options for slurm/pbs (queue, walltime, account, ...)",
-        expected="a table of names to strings, numbers or booleans",
-    )
 
 
 class PipelineConfig(ConfigModel):

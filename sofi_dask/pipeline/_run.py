@@ -13,23 +13,22 @@ import datetime as _dt
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask
-import dask.array as da
 import dask.local
 import dask.threaded
 import numpy as np
 
-from sofi_dask._cpus import cpu_count, threaded_compute
-from sofi_dask._schedulers import JOBQUEUE_SCHEDULERS, LOCAL_SCHEDULERS
+from sofi_dask._cpus import cpu_count
 from sofi_dask._validation import check_real
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
+from sofi_dask.pipeline._compute import check_report, client_for, compute, local_workers, parse
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
@@ -94,101 +93,6 @@ class PipelineResult:
     def final_images(self) -> dict[int, str]:
         """Order -> name of the last stage's image of that order."""
         return {int(k): v for k, v in self.record["final_images"].items()}
-
-
-def _config(config: Any) -> Any:
-    from sofi_dask.pipeline._config import parse_config
-
-    return parse_config(config)
-
-
-@contextlib.contextmanager
-def _progress_ctx(progress: Any) -> Iterator[None]:
-    if progress and hasattr(progress, "local"):  # e.g. cluster.LineProgress (batch logs)
-        with progress.local():
-            yield
-        return
-    if progress and not callable(progress):
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(minimum=0.5, dt=0.2):
-            yield
-        return
-    yield
-
-
-def _compute(
-    targets: list[tuple[da.Array, Any]],
-    *,
-    client: Any,
-    progress: Any,
-    scheduler: str | None = None,
-    extras: list[Any] | None = None,
-) -> list[Any]:
-    """Store every kept output into its Zarr array: ONE graph, computed once. ``extras`` (small
-    lazy arrays of the quality section) are computed in the same graph and returned."""
-    sources = [src.rechunk(tgt.chunks) for src, tgt in targets]
-    stored = da.store(sources, [t for _, t in targets], lock=False, compute=False)
-    extras = list(extras or [])
-    if client is None:  # local threads run one task per CPU: one BLAS thread per task
-        with _progress_ctx(progress):
-            return list(threaded_compute(stored, *extras, scheduler=scheduler)[1:])
-    futures = client.compute([stored, *extras])
-    if progress:
-        if callable(progress):
-            progress(futures)
-        else:
-            from distributed import progress as dprogress
-
-            dprogress(futures)
-    return list(client.gather(futures)[1:])
-
-
-@contextlib.contextmanager
-def client_for(config: Any, client: Any = None) -> Iterator[Any]:
-    """The ``distributed`` client a run uses: ``client`` if given, else one made from
-    ``config.compute`` for a cluster scheduler (``local``, ``slurm``, ``pbs``, an address,
-    ``scheduler_file``), closed at the end (a scheduler connected to keeps running); None for
-    the local schedulers (threads, synchronous, processes).
-    """
-    cfg = _config(config)
-    c = cfg.compute
-    if client is not None or (c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None):
-        yield client
-        return
-    from sofi_dask.cluster import _client as cluster
-
-    if c.scheduler_file is not None:
-        made = cluster.make_client(scheduler_file=c.scheduler_file)
-    else:
-        options = {"worker_timeout": c.worker_timeout} if c.scheduler in JOBQUEUE_SCHEDULERS else {}
-        made = cluster.make_client(
-            c.scheduler,
-            n_workers=c.n_workers,
-            threads_per_worker=c.threads_per_worker,
-            memory_limit=c.memory_limit,
-            **{**options, **c.cluster_options},
-        )
-    try:
-        logger.info("dask dashboard: %s", cluster.dashboard_link(made))
-        yield made
-    finally:
-        made.close()
-
-
-def _check_report(cfg: Any, client: Any) -> None:
-    """A performance report needs a ``distributed`` scheduler: refuse one it cannot write."""
-    c = cfg.compute
-    if not c.performance_report or client is not None:
-        return
-    if c.scheduler in LOCAL_SCHEDULERS and c.scheduler_file is None:
-        raise ConfigError(
-            "compute.performance_report",
-            f"expected a distributed scheduler to write the report to "
-            f"{str(c.performance_report)!r} (compute.scheduler = 'local', a cluster, an "
-            f"address, compute.scheduler_file or a client), got compute.scheduler = "
-            f"{c.scheduler!r}, which has no report",
-        )
 
 
 def run_pipeline(
@@ -268,7 +172,7 @@ def run_pipeline(
     >>> result.load("ldrc_order4").shape  # doctest: +SKIP
     (128, 128)
     """
-    cfg = _config(config)
+    cfg = parse(config)
     wanted = cfg.outputs
     input = input if input is not None else cfg.input.path  # noqa: A001
     output = output if output is not None else cfg.outputs.path
@@ -286,7 +190,7 @@ def run_pipeline(
     if startup_s is not None:
         timer.seconds["startup"] = round(check_real(startup_s, "startup_s", minimum=0), 4)
     record = base_record()
-    _check_report(cfg, client)
+    check_report(cfg, client)
     # refuse a bad output before any work (ingestion included)
     inputs = source_paths(input)
     protected = list(inputs)
@@ -306,7 +210,14 @@ def run_pipeline(
             wait=wait,
         )
     movie = resolved.movie
-    with timer("build_graph"):
+    workers = local_workers(cfg, client)  # compute.n_workers of a local scheduler: every
+    # local compute of the run (drift, statistics, files) uses at most that many threads
+    cpus = workers or cpu_count()
+
+    def limit() -> Any:
+        return dask.config.set(num_workers=workers) if workers else contextlib.nullcontext()
+
+    with timer("build_graph"), limit():
         graph = build_graph(movie, cfg)
     if not graph.arrays:
         raise ConfigError(
@@ -329,6 +240,7 @@ def run_pipeline(
         client_for(cfg, client) as active,
         full,
         contextlib.ExitStack() as local_stack,
+        limit(),
     ):
         import zarr
 
@@ -342,14 +254,19 @@ def run_pipeline(
         extras = lazy_arrays(graph.quality) if graph.quality is not None else []
         graph.claim("quality", *extras)  # the halves' layers the images do not use
         times = StageTimes(graph.stage_of_layer)
-        if cfg.compute.performance_report:  # _check_report: there is a client
+        if cfg.compute.performance_report:  # check_report: there is a client
             from distributed import performance_report
 
             report = performance_report(filename=str(cfg.compute.performance_report))
         local = None if active is not None else cfg.compute.scheduler
         with timer("compute"), report, task_timer(times, active):
-            computed = _compute(
-                targets, client=active, progress=progress, scheduler=local, extras=extras
+            computed = compute(
+                targets,
+                client=active,
+                progress=progress,
+                scheduler=local,
+                num_workers=workers,
+                extras=extras,
             )
         root.attrs["sofi_dask"] = {**info, "complete": True}
         if graph.drift is not None:
@@ -380,12 +297,12 @@ def run_pipeline(
 
         # images on parallel threads (encoders and numpy release the GIL); a result's own dask
         # reads get the CPUs the pool leaves (no pool of cpu_count threads inside each of them)
-        n_pool = max(1, min(cpu_count(), len(graph.specs)))
+        n_pool = max(1, min(cpus, len(graph.specs)))
         # schedulers by function: dask imports distributed (~0.3 s) to resolve a name
-        inner = {"scheduler": dask.threaded.get, "num_workers": max(1, cpu_count() // n_pool)}
+        inner = {"scheduler": dask.threaded.get, "num_workers": max(1, cpus // n_pool)}
         with (
             timer("write_files"),
-            dask.config.set(inner if n_pool < cpu_count() else {"scheduler": dask.local.get_sync}),
+            dask.config.set(inner if n_pool < cpus else {"scheduler": dask.local.get_sync}),
         ):
             with ThreadPoolExecutor(max_workers=n_pool) as pool:  # in this context: the
                 # output folder's commit flushes the files (io._atomic's context variable)

@@ -18,11 +18,12 @@ def movie(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("scheduler", ["processes", "threads"])
+@pytest.mark.parametrize("scheduler", [["--scheduler", "processes"], ["--threads-per-worker", "1"]])
 def test_performance_report_is_written_with_a_local_scheduler(tmp_path, movie, capsys, scheduler):
-    """The command runs dask's local schedulers as a local cluster to write the report."""
+    """The command runs dask's local schedulers (threads by default) as a local cluster to
+    write the report; that cluster takes the cluster options given with it."""
     report = tmp_path / "rep.html"
-    args = ["run", str(movie), "-o", str(tmp_path / "out"), *QUICK, "--scheduler", scheduler,
+    args = ["run", str(movie), "-o", str(tmp_path / "out"), *QUICK, *scheduler,
             "--workers", "1", "--performance-report", str(report)]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out

@@ -251,6 +251,7 @@ def test_apply_overrides():
             "video.step": 10,
             "noise_filter_1.enabled": True,
             "ldrc": {"enabled": False},
+            "compute.scheduler": "slurm",
             "compute.cluster_options.queue": "short",
         },
     )

@@ -67,7 +67,7 @@ def test_config_with_any_strings_round_trips_through_toml(path, option_key, opti
     config = PipelineConfig.from_dict(
         {
             "input": {"path": path},
-            "compute": {"cluster_options": {option_key: option_value}},
+            "compute": {"scheduler": "slurm", "cluster_options": {option_key: option_value}},
         }
     )
     assert PipelineConfig.from_dict(tomllib.loads(config_to_toml(config))) == config

@@ -4,8 +4,12 @@ worker counts of dask's local schedulers, options that only a cluster takes."""
 from __future__ import annotations
 
 import pytest
+from dask.callbacks import Callback
 
-from sofi_dask.errors import ConfigError
+from sofi_dask._cpus import cpu_count
+from sofi_dask.cluster import make_client
+from sofi_dask.errors import ConfigError, InputError
+from sofi_dask.io import ingest
 from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
 from sofi_dask.simulate import write_simulated_tiff
 
@@ -50,3 +54,58 @@ def test_performance_report_is_written_with_a_client(tmp_path, movie_tif, dask_c
     cfg = _cfg(**{"compute.performance_report": str(report)})
     run_pipeline(movie_tif, tmp_path / "out", cfg, client=dask_client, ingest=False)
     assert report.is_file() and "<html" in report.read_text(errors="replace").lower()
+
+
+class _Threads(Callback):
+    """A real dask callback: the worker threads each scheduler call (one ``state`` per call) ran
+    its tasks on (the threaded scheduler's worker id is the thread's ident; None in-thread)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: dict[int, set[object]] = {}
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        self.calls.setdefault(id(state), set()).add(worker_id)
+
+
+@pytest.fixture(scope="module")
+def chunked_store(tmp_path_factory, movie_tif):
+    store = tmp_path_factory.mktemp("compute_options_store") / "m.zarr"
+    ingest(movie_tif, store, chunks=(8, 16, 18))  # 10 frame chunks: parallel tasks
+    return store
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="one CPU: the default pool has one thread too")
+def test_n_workers_limits_the_threads_of_the_threads_scheduler(tmp_path, chunked_store):
+    def threads(n_workers, out):
+        cfg = _cfg(**{"compute.n_workers": n_workers, "drift.enabled": True,
+                      "drift.segment_frames": 20, "drift.crop": 16})  # fmt: skip
+        with _Threads() as seen:
+            run_pipeline(chunked_store, tmp_path / out, cfg)
+        return [names for names in seen.calls.values() if names]
+
+    default = threads(None, "default")
+    assert max(len(names) for names in default) >= 2  # the check can fail: all CPUs by default
+    limited = threads(1, "one")
+    assert len(limited) >= 2  # the drift pass and the statistics (and the files)
+    assert all(len(names) == 1 for names in limited), limited
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("threads_per_worker", 2), ("memory_limit", "4GiB"), ("cluster_options", {"queue": "q"})],
+)
+@pytest.mark.parametrize("scheduler", ["threads", "processes", "synchronous"])
+def test_cluster_options_with_a_local_scheduler_are_refused(scheduler, key, value):
+    with pytest.raises(ConfigError, match=f"{key}.*{scheduler}") as err:
+        _cfg(**{"compute.scheduler": scheduler, f"compute.{key}": value})
+    assert err.value.key == f"compute.{key}"
+    config = _cfg(**{"compute.scheduler": "local", f"compute.{key}": value})  # a cluster takes it
+    assert getattr(config.compute, key) == value
+
+
+def test_make_client_refuses_what_a_local_scheduler_ignores():
+    with pytest.raises(InputError, match="parameter 'memory_limit'.*'threads'"):
+        make_client("threads", memory_limit="4GiB")
+    with pytest.raises(InputError, match="parameter 'threads_per_worker'.*'processes'"):
+        make_client("processes", threads_per_worker=2)
