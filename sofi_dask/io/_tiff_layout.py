@@ -249,6 +249,7 @@ def inspect_tiff(
     series: a plain TIFF whose series are 2-D frames of one shape and dtype (stacks or
     frames appended with tifffile's ``append=True``) is one movie in page order; an OME-TIFF
     of several Images, or series of other frame shapes, dtypes or with channels, is refused.
+    Reduced-resolution series (thumbnails) are not data and are left out.
 
     Returns
     -------
@@ -284,15 +285,17 @@ def inspect_tiff(
             raise InputError(f"{path}: cannot be read as TIFF ({exc})") from exc
         with tif:
             try:
-                series = tif.series[0]
+                # reduced-resolution series (thumbnails, previews: Zeiss LSM) are no data
+                data = [s for s in tif.series if not s.keyframe.is_reduced] or tif.series
+                series = data[0]
                 shape = tuple(int(s) for s in series.shape)
                 axes = str(series.axes)
                 n_pages = len(series.pages)
                 last = series.pages[-1] if n_pages else None
                 keyframe = series.keyframe
-                series_index = 0
-                several = len(tif.series) > 1
-                if several and _pages_are_frames(tif, tif.series):
+                series_index = next(i for i, s in enumerate(tif.series) if s is series)
+                several = len(data) > 1
+                if several and _pages_are_frames(tif, data):
                     # frames appended as series (page by page, or stacks appended with
                     # tifffile's append=True): the file's pages are the frames
                     series_index = -1
@@ -300,7 +303,7 @@ def inspect_tiff(
                     shape = (n_pages, *shape[-2:])
                     axes = "I" + axes[-2:]
                     last = tif.pages[-1]
-                    rows = {strip_rows(s.keyframe) for s in tif.series}
+                    rows = {strip_rows(s.keyframe) for s in data}
                     keyframe = keyframe if len(rows) == 1 else None
             except Exception as exc:
                 raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from exc
@@ -308,11 +311,11 @@ def inspect_tiff(
                 raise InputError(
                     f"{path}: corrupt or truncated TIFF ({'; '.join(errors.messages[:3])})"
                 )
-            if several and series_index == 0:  # never read only the first series
-                raise _several_series(path, tif, tif.series)
+            if several and series_index >= 0:  # never read only the first series
+                raise _several_series(path, tif, data)
             flavour = str(series.kind)
             dtype = np.dtype(series.dtype)
-            offset = series.dataoffset if series_index == 0 else None
+            offset = series.dataoffset if series_index >= 0 else None
             byteorder = tif.byteorder
             pixel_size = _pixel_size_um(tif)
             page_shape = tuple(int(s) for s in series.keyframe.shape)
@@ -320,7 +323,7 @@ def inspect_tiff(
             end = None
             if last is not None and getattr(last, "dataoffsets", None):
                 end = max(o + c for o, c in zip(last.dataoffsets, last.databytecounts, strict=True))
-            files = _series_files(path, series) if series_index == 0 else ()
+            files = _series_files(path, series) if series_index >= 0 else ()
             end_path, end_size = path, stat.st_size
             if files and last is not None:  # the last page may lie in another file
                 end_path = Path(last.parent.filehandle.path)

@@ -188,6 +188,27 @@ def test_stacks_with_different_strips_appended_are_one_movie(tmp_path):
     np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
 
 
+@pytest.mark.parametrize("thumbnail_first", [False, True])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_reduced_resolution_thumbnail_series_is_left_out(tmp_path, thumbnail_first, compression):
+    """A thumbnail (a reduced-resolution page, NewSubfileType 1, as Zeiss LSM files carry)
+    is its own series but no data: the movie is the full-resolution series, before or after
+    it in the file."""
+    a = _frames(6)
+    thumb = a[0, ::4, ::4].copy()
+    with tifffile.TiffWriter(tmp_path / "a.tif") as w:
+        if thumbnail_first:
+            w.write(thumb, subfiletype=1, photometric="minisblack")
+        w.write(a, photometric="minisblack", compression=compression)
+        if not thumbnail_first:
+            w.write(thumb, subfiletype=1, photometric="minisblack")
+    with tifffile.TiffFile(tmp_path / "a.tif") as tif:
+        assert len(tif.series) == 2
+    np.testing.assert_array_equal(open_movie(tmp_path / "a.tif").data.compute(), a)
+    dest = ingest(tmp_path / "a.tif", tmp_path / "m.zarr", chunks=(4, 8, 20))
+    np.testing.assert_array_equal(zarr.open_array(dest / "movie", mode="r")[:], a)
+
+
 def _ome_two_images(folder, a):
     path = folder / "a.ome.tif"
     with tifffile.TiffWriter(path, ome=True) as w:
