@@ -28,7 +28,8 @@ class ResolvedInput:
     ingestion: str  # "none" (read directly), "reused", "ingested"
 
 
-def _is_zarr_store(path: Path) -> bool:
+def is_zarr_store(path: Path) -> bool:
+    """Whether ``path`` is a Zarr store (v3 or v2 group), not a TIFF or a folder of TIFFs."""
     return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zgroup").is_file())
 
 
@@ -141,7 +142,7 @@ def resolve_input(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"input: {p} does not exist")
-    if len(paths) == 1 and _is_zarr_store(paths[0]):
+    if len(paths) == 1 and is_zarr_store(paths[0]):
         return ResolvedInput(io.open_movie(paths[0], channel=channel), tuple(paths), None, "none")
     if not ingest:
         src = source if isinstance(source, str | os.PathLike) else list(paths)

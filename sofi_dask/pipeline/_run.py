@@ -31,7 +31,13 @@ from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._compute import check_report, client_for, compute, local_workers, parse
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
-from sofi_dask.pipeline._input import InputLike, cache_store_path, resolve_input, source_paths
+from sofi_dask.pipeline._input import (
+    InputLike,
+    cache_store_path,
+    is_zarr_store,
+    resolve_input,
+    source_paths,
+)
 from sofi_dask.pipeline._outputs import (
     RUN_RECORD_PENDING,
     ImageSpec,
@@ -194,7 +200,7 @@ def run_pipeline(
     # refuse a bad output before any work (ingestion included)
     inputs = source_paths(input)
     protected = list(inputs)
-    if ingest and not (len(inputs) == 1 and inputs[0].is_dir()):
+    if ingest and not (len(inputs) == 1 and is_zarr_store(inputs[0])):  # a folder of TIFFs too
         with contextlib.suppress(FileNotFoundError):
             protected.append(cache_store_path(input, cache_dir))
     atomic = run_output_dir(output, inputs=protected, overwrite=overwrite, wait=wait)
