@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sofi_dask.errors import OutputExistsError
+from sofi_dask.errors import ConfigError, OutputExistsError
 from sofi_dask.io._lock import write_lock
 
 logger = logging.getLogger(__name__)
@@ -119,9 +119,11 @@ def resolve_input(
     cache_dir : path, optional
         Folder for the ingested store (default: beside the input).
     channel : int, optional
-        Channel of a multi-channel TIFF.
+        Channel of a multi-channel TIFF. For a Zarr store: None or the channel it was
+        ingested from, else a :class:`~sofi_dask.errors.ConfigError` (``input.channel``).
     axes : str, optional
-        Declared axes of TIFF input, e.g. ``"TYX"`` (see ``sofi_dask.io.ingest``).
+        Declared axes of TIFF input, e.g. ``"TYX"`` (see ``sofi_dask.io.ingest``). For a Zarr
+        store: None or ``"TYX"``, else a ConfigError (``input.axes``).
     chunks : optional
         Chunk shape of the ingested store (see ``sofi_dask.io.ingest``).
     progress : callable, optional
@@ -143,7 +145,9 @@ def resolve_input(
         if not p.exists():
             raise FileNotFoundError(f"input: {p} does not exist")
     if len(paths) == 1 and is_zarr_store(paths[0]):
-        return ResolvedInput(io.open_movie(paths[0], channel=channel), tuple(paths), None, "none")
+        movie = io.open_movie(paths[0])
+        _check_store_options(paths[0], movie, channel, axes)
+        return ResolvedInput(movie, tuple(paths), None, "none")
     if not ingest:
         src = source if isinstance(source, str | os.PathLike) else list(paths)
         movie = io.open_movie(src, channel=channel, axes=axes)
@@ -162,6 +166,27 @@ def resolve_input(
             "choose a writable folder with --cache-dir"
         ) from exc
     return ResolvedInput(movie, tuple(paths), store, status)
+
+
+def _check_store_options(store: Path, movie: Any, channel: int | None, axes: str | None) -> None:
+    """A store holds one (t, y, x) movie: ``input.axes`` / ``input.channel`` (which describe a
+    TIFF) are refused unless they say what the store already is."""
+    if axes is not None and axes.strip().upper() != "TYX":
+        raise ConfigError(
+            "input.axes",
+            f"expected null or 'TYX' for the Zarr store {str(store)!r} (a store holds one "
+            f"(t, y, x) movie; axes describe a TIFF), got {axes!r}",
+        )
+    info = movie.attrs.get("sofi_dask")
+    params = info.get("parameters", {}) if isinstance(info, dict) else {}
+    ingested = params.get("channel") if isinstance(params, dict) else None
+    if channel is not None and channel != ingested:
+        was = "" if ingested is None else f"; it was ingested from channel {ingested}"
+        raise ConfigError(
+            "input.channel",
+            f"expected null for the Zarr store {str(store)!r} (a store holds one channel"
+            f"{was}; ingest another channel into its own store), got {channel!r}",
+        )
 
 
 def _ingest_if_needed(

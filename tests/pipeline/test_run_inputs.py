@@ -1,5 +1,5 @@
 """run_pipeline refuses what it cannot honour about its input before any work: an output that
-is the ingested store of a folder of TIFFs."""
+is the ingested store of a folder of TIFFs, TIFF options (axes, channel) given for a store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from sofi_dask.errors import InputError
+from sofi_dask.cli._main import main
+from sofi_dask.errors import ConfigError, InputError
+from sofi_dask.io import ingest
 from sofi_dask.pipeline import PipelineConfig, apply_overrides, run_pipeline
 from sofi_dask.simulate import simulate_movie
 
@@ -50,3 +52,31 @@ def test_output_at_the_ingested_store_of_a_folder_is_refused_before_ingesting(tm
     assert run_pipeline(sequence, tmp_path / "out", _cfg()).record["input"]["ingestion"] == (
         "ingested"
     )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, frames):
+    folder = tmp_path_factory.mktemp("inputs")
+    tifffile.imwrite(folder / "two.tif", np.stack([frames, frames + 1], axis=1), imagej=True)
+    out = folder / "two.zarr"
+    ingest(folder / "two.tif", out, channel=1)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "flag"),
+    [("input.axes", "QQQ", ["--axes", "QQQ"]), ("input.axes", "CYX", ["--axes", "CYX"]),
+     ("input.channel", 0, ["--set", "input.channel=0"])],
+)  # fmt: skip
+def test_tiff_options_for_a_store_are_refused(tmp_path, store, capsys, key, value, flag):
+    with pytest.raises(ConfigError, match=f"{key}: expected null") as err:
+        run_pipeline(store, tmp_path / "out", _cfg(**{key: value}))
+    assert err.value.key == key and not (tmp_path / "out").exists()
+    assert main(["run", str(store), "-o", str(tmp_path / "cli"), *flag, "--no-progress"]) == 2
+    assert key in capsys.readouterr().err and not (tmp_path / "cli").exists()
+
+
+def test_tiff_options_that_say_what_the_store_is_are_accepted(tmp_path, store, frames):
+    cfg = _cfg(**{"input.axes": "tyx", "input.channel": 1})  # the channel it was ingested from
+    result = run_pipeline(store, tmp_path / "out", cfg)
+    np.testing.assert_allclose(result.load("average"), frames.mean(axis=0) + 1, rtol=1e-12)
