@@ -297,6 +297,16 @@ def _load_libraries(figures: bool) -> None:
         import matplotlib.figure  # noqa: F401
 
 
+def _written(result: Any, name: str, zarr: bool) -> str:
+    """``  (results.zarr/<name>, tiff/<name>.tif)``: the data files of an image that the run
+    wrote (outputs.zarr, outputs.tiff_float32), else its other files, else nothing."""
+    files = [p.relative_to(result.output).as_posix() for p in result.files.get(name, [])]
+    data = [f"results.zarr/{name}"] if zarr and (result.zarr_path / name).is_dir() else []
+    data += [f for f in files if f == f"tiff/{name}.tif"]
+    shown = data or files
+    return f"  ({', '.join(shown)})" if shown else ""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; print the dashboard link, progress and where the outputs are."""
     program = getattr(args, "program", False)
@@ -358,7 +368,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {result.output} in {total:.1f} s (start-up {startup:.2f} s)")
     for order, name in sorted(result.final_images().items()):
         if name in result.images:
-            print(f"  order {order}: {name}  (results.zarr/{name}, tiff/{name}.tif)")
+            print(f"  order {order}: {name}{_written(result, name, config.outputs.zarr)}")
     report = config.compute.performance_report
     if report and Path(report).is_file():
         print(f"performance report: {report}")

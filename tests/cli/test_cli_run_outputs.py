@@ -30,3 +30,22 @@ def test_performance_report_is_written_with_a_local_scheduler(tmp_path, movie, c
     assert report.is_file() and report.stat().st_size > 1000
     assert "<html" in report.read_text(errors="replace").lower()
     assert f"performance report: {report}" in printed
+
+
+@pytest.mark.parametrize(
+    ("flags", "listed"),
+    [
+        ([], ["results.zarr/ldrc_order2", "tiff/ldrc_order2.tif"]),
+        (["--set", "outputs.zarr=false"], ["tiff/ldrc_order2.tif"]),
+        (["--set", "outputs.tiff_float32=false"], ["results.zarr/ldrc_order2"]),
+        (["--set", "outputs.zarr=false", "--set", "outputs.tiff_float32=false",
+          "--set", "outputs.tiff_rgb=false"], ["png/ldrc_order2.png"]),
+    ],
+)  # fmt: skip
+def test_the_summary_lists_only_files_that_exist(tmp_path, movie, capsys, flags, listed):
+    out = tmp_path / "out"
+    assert main(["run", str(movie), "-o", str(out), *QUICK, *flags]) == 0
+    (line,) = [t for t in capsys.readouterr().out.splitlines() if "order 2:" in t]
+    shown = line.split("(", 1)[1].rstrip(")").split(", ")
+    assert shown == listed
+    assert all((out / path).exists() for path in shown)
