@@ -131,8 +131,8 @@ def load_config(path: PathLike) -> PipelineConfig:
     Raises
     ------
     ConfigError
-        Syntax error, duplicated or unknown key, or wrong value; the message starts with the
-        file name and the dotted key.
+        Not UTF-8 text, syntax error, duplicated or unknown key, or wrong value; the message
+        starts with the file name and the dotted key.
     FileNotFoundError
         No such file.
 
@@ -145,9 +145,17 @@ def load_config(path: PathLike) -> PipelineConfig:
     1.8
     """
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
-    suffix = file.suffix.lower()
     source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "",
+            f"expected a UTF-8 text file (TOML or YAML), got byte {exc.object[exc.start]:#04x} "
+            f"at offset {exc.start}",
+            source=source,
+        ) from None
+    suffix = file.suffix.lower()
     try:
         if suffix == ".toml":
             data: Any = tomllib.loads(text)

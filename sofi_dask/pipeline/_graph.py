@@ -98,12 +98,18 @@ def load_psf(psf: PsfConfig) -> np.ndarray:
     path = Path(psf.path)
     if not path.is_file():
         raise FileNotFoundError(f"deconvolution.psf.path: {path} does not exist")
-    if path.suffix.lower() == ".npy":
-        image = np.load(path, allow_pickle=False)
-    else:
-        import tifffile
+    try:
+        if path.suffix.lower() == ".npy":
+            image = np.load(path, allow_pickle=False)
+        else:
+            import tifffile
 
-        image = tifffile.imread(path)
+            image = tifffile.imread(path)
+    except (ValueError, OSError) as exc:  # tifffile's TiffFileError is a ValueError
+        raise ConfigError(
+            "deconvolution.psf.path",
+            f"expected a PSF image (.npy or TIFF), got {str(path)!r}, which cannot be read ({exc})",
+        ) from None
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or not np.all(np.isfinite(image)) or image.max() <= 0:
         raise ConfigError(
@@ -157,6 +163,13 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
             )
         data = data[start:end]
         g.claim("read", data)
+    if config.video.enabled and config.video.window > data.shape[0]:
+        within = " in statistic.frames" if frames is not None else ""
+        raise ConfigError(
+            "video.window",
+            f"expected at most the {data.shape[0]} frames of {movie.path}{within}, "
+            f"got {config.video.window}",
+        )
     pixel = movie.pixel_size
     unit = "micrometer" if pixel else None
     base = float(pixel) if pixel else 1.0

@@ -49,3 +49,36 @@ def test_the_summary_lists_only_files_that_exist(tmp_path, movie, capsys, flags,
     shown = line.split("(", 1)[1].rstrip(")").split(", ")
     assert shown == listed
     assert all((out / path).exists() for path in shown)
+
+
+def _error(args, capsys):
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path, movie, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"[deconvolution]\nlam = '\xff\xfe'\n")
+    line = _error(["run", str(movie), "-o", str(tmp_path / "out"), "--config", str(bad)], capsys)
+    assert f"{bad}: expected a UTF-8 text file" in line and "0xff" in line
+
+
+@pytest.mark.parametrize("name", ["notatiff.tif", "notanpy.npy"])
+def test_a_psf_file_that_cannot_be_read_names_the_key_and_the_file(tmp_path, movie, capsys, name):
+    psf = tmp_path / name
+    psf.write_bytes(b"junk" * 8)
+    args = ["run", str(movie), "-o", str(tmp_path / "out"), *QUICK, "--psf-file", str(psf)]
+    line = _error(args, capsys)
+    assert "deconvolution.psf.path: expected a PSF image" in line and str(psf) in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("frames", [[], ["--frames", "10,40"]])
+def test_a_video_window_longer_than_the_movie_names_the_key(tmp_path, movie, capsys, frames):
+    args = ["run", str(movie), "-o", str(tmp_path / "out"), *QUICK, "--video", "1000", *frames]
+    line = _error(args, capsys)
+    n = 30 if frames else 60
+    assert f"video.window: expected at most the {n} frames of " in line and "got 1000" in line
+    assert ("statistic.frames" in line) == bool(frames)
