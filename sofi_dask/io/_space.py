@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,23 @@ def _free(path: Path) -> tuple[Path, int]:
     return p, shutil.disk_usage(p).free
 
 
+#: numpy's ``ndarray.tofile`` (tifffile writes arrays with it) reports a short write, as on a
+#: full disk, as an OSError with this message and no errno
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
+
+
+def _disk_full(exc: OSError, path: Path) -> bool:
+    """``exc`` says the device is full: ENOSPC, or a short write of ``n`` bytes without an
+    errno (numpy's ``tofile``) where less than the unwritten rest is free."""
+    if exc.errno == errno.ENOSPC:
+        return True
+    short = _SHORT_WRITE.fullmatch(str(exc)) if exc.errno is None else None
+    if short is None:
+        return False
+    requested, written = (int(g) for g in short.groups())
+    return written < requested and _free(path)[1] < requested - written
+
+
 @contextlib.contextmanager
 def explain_disk_full(
     path: str | os.PathLike[str],
@@ -42,7 +60,8 @@ def explain_disk_full(
     *,
     resumes: bool = True,
 ) -> Iterator[None]:
-    """Turn "No space left on device" inside the block into an ``OSError(ENOSPC)`` naming
+    """Turn "No space left on device" inside the block (ENOSPC, or a writer's short write with
+    no errno when the device has no room left) into an ``OSError(ENOSPC)`` naming
     ``path``, ``what`` was written, the space still free there and ``needed()`` (a phrase
     estimating what the write needs), so that the user knows where and how much to free;
     ``resumes``: a rerun keeps what was written (an ingest), else it starts over (a run).
@@ -59,7 +78,7 @@ def explain_disk_full(
     try:
         yield
     except OSError as exc:
-        if exc.errno != errno.ENOSPC:
+        if not _disk_full(exc, Path(path)):
             raise
         where, free = _free(Path(path))
         try:

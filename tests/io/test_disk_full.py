@@ -68,3 +68,25 @@ def test_run_out_of_space_names_output_and_leaves_nothing(small_disk, noise_tif,
     assert err.value.errno == errno.ENOSPC
     assert f"{out}: no space left on the device writing the results" in str(err.value)
     assert list(small_disk.iterdir()) == []  # no partial output, no lock file
+
+
+def test_a_short_write_without_errno_is_named_as_a_full_disk(small_disk):
+    """tifffile writes arrays with numpy's tofile, which reports a full disk as "N requested
+    and M written" with no errno; the run's files are written by tifffile too."""
+    from sofi_dask.io._space import explain_disk_full
+
+    (small_disk / "filler").write_bytes(b"\0" * (1024 * 1024 - 64 * 1024))
+    image = np.random.default_rng(0).random((128, 128))  # 128 kB of float64, incompressible
+    dest = small_disk / "image.tif"
+    with pytest.raises(OSError) as raw:
+        tifffile.imwrite(dest, image)
+    assert raw.value.errno is None or raw.value.errno == errno.ENOSPC  # what the writer raises
+    with pytest.raises(OSError) as err, explain_disk_full(dest, "the image", resumes=False):
+        tifffile.imwrite(dest, image)
+    assert err.value.errno == errno.ENOSPC
+    assert f"{dest}: no space left on the device writing the image" in str(err.value)
+    with pytest.raises(OSError, match="requested and") as other:  # room left: not a full disk
+        with explain_disk_full(small_disk / "x", "x"):
+            (small_disk / "filler").unlink()
+            raise OSError("10 requested and 5 written")
+    assert other.value.errno is None
