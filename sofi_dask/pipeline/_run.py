@@ -29,6 +29,7 @@ from sofi_dask._validation import check_real
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._compute import check_report, client_for, compute, local_workers, parse
+from sofi_dask.pipeline._config_checks import check_programs
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import (
@@ -169,7 +170,8 @@ def run_pipeline(
     ValueError
         Bad parameters (naming them), or an output that would touch the input;
         :class:`~sofi_dask.errors.ConfigError` for ``compute.performance_report`` with a
-        local scheduler (threads, synchronous, processes), which cannot write one.
+        local scheduler (threads, synchronous, processes), which cannot write one, and for
+        ``outputs.video_format = 'mp4'`` of a SOFI video without the ffmpeg program.
 
     Examples
     --------
@@ -197,6 +199,7 @@ def run_pipeline(
         timer.seconds["startup"] = round(check_real(startup_s, "startup_s", minimum=0), 4)
     record = base_record()
     check_report(cfg, client)
+    check_programs(cfg)
     # refuse a bad output before any work (ingestion included)
     inputs = source_paths(input)
     protected = list(inputs)

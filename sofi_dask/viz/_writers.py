@@ -384,8 +384,29 @@ def _write_gif(stack, path, shown_as, contrast, fps, overwrite, protected) -> No
         )
 
 
+def find_ffmpeg(ffmpeg: str | None = None) -> str | None:
+    """The ffmpeg executable MP4 export runs: ``ffmpeg`` if given, else the one on ``PATH``.
+
+    Parameters
+    ----------
+    ffmpeg : str, optional
+        An explicit executable, returned as is.
+
+    Returns
+    -------
+    str or None
+        The executable, or None where ``PATH`` has no ``ffmpeg``.
+
+    Examples
+    --------
+    >>> find_ffmpeg("/opt/ffmpeg/bin/ffmpeg")
+    '/opt/ffmpeg/bin/ffmpeg'
+    """
+    return ffmpeg or shutil.which("ffmpeg")
+
+
 def _write_mp4(stack, path, shown_as, contrast, fps, ffmpeg, overwrite, protected) -> None:
-    exe = ffmpeg or shutil.which("ffmpeg")
+    exe = find_ffmpeg(ffmpeg)
     if exe is None:
         raise RuntimeError(
             f"{str(path)!r}: MP4 export needs the ffmpeg program, which was not found on PATH; "

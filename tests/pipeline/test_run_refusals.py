@@ -5,6 +5,8 @@ for a store."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import tifffile
@@ -167,3 +169,21 @@ def test_tiff_options_that_say_what_the_store_is_are_accepted(tmp_path, store, f
     cfg = _cfg(**{"input.axes": "tyx", "input.channel": 1})  # the channel it was ingested from
     result = run_pipeline(store, tmp_path / "out", cfg)
     np.testing.assert_allclose(result.load("average"), frames.mean(axis=0) + 1, rtol=1e-12)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is not None, reason="ffmpeg is installed here")
+def test_mp4_video_without_ffmpeg_is_refused_before_any_work(tmp_path, movie_tif, capsys):
+    cfg = _cfg(**{"video.enabled": True, "video.window": 20, "outputs.video_format": "mp4"})
+    with pytest.raises(ConfigError, match="ffmpeg") as err:
+        run_pipeline(movie_tif, tmp_path / "out", cfg)
+    assert err.value.key == "outputs.video_format"
+    assert not (tmp_path / "out").exists()
+    assert not movie_tif.with_name("m.tif.zarr").exists()  # refused before the ingestion
+    # the command line: one line naming the key, exit 2, nothing computed or written
+    argv = ["run", str(movie_tif), "-o", str(tmp_path / "cli"), "--video", "20", "--no-progress"]
+    assert main([*argv, "--set", "outputs.video_format=mp4"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "outputs.video_format" in lines[0], lines
+    assert "ffmpeg" in lines[0] and "gif" in lines[0] and "Traceback" not in lines[0]
+    assert not (tmp_path / "cli").exists()
+    assert not movie_tif.with_name("m.tif.zarr").exists()
