@@ -385,17 +385,7 @@ def _write_gif(stack, path, shown_as, contrast, fps, overwrite, protected) -> No
 
 
 def find_ffmpeg(ffmpeg: str | None = None) -> str | None:
-    """The ffmpeg executable MP4 export runs: ``ffmpeg`` if given, else the one on ``PATH``.
-
-    Parameters
-    ----------
-    ffmpeg : str, optional
-        An explicit executable, returned as is.
-
-    Returns
-    -------
-    str or None
-        The executable, or None where ``PATH`` has no ``ffmpeg``.
+    """The ffmpeg executable MP4 export runs: ``ffmpeg`` if given, else ``PATH``'s (or None).
 
     Examples
     --------
