@@ -118,7 +118,8 @@ class BleachingConfig(ConfigModel):
     smooth_kernel: OddInt = setting(251, "median-filter length for the total signal, frames", ge=1)
     min_block_frames: Int = setting(
         50,
-        "blocks shorter than this join their neighbour (1: pysofi's blocks, however short)",
+        "blocks shorter than this merge with their short neighbours, or else join the shorter "
+        "neighbour (1: pysofi's blocks, however short)",
         ge=1,
     )
 

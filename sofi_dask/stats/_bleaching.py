@@ -35,7 +35,7 @@ from sofi_dask.stats._bleaching_correct import (
     _segment_state,
     _segment_stats,
 )
-from sofi_dask.stats._bleaching_signal import cut_frames, med_smooth
+from sofi_dask.stats._bleaching_signal import cut_frames, med_smooth, merge_short_blocks
 from sofi_dask.stats._cumulants import cumulant_stack
 from sofi_dask.stats._fold_graph import _bounds, _call, _check_split_every, _fold_reduce
 from sofi_dask.stats._moments import moment_stacks
@@ -56,39 +56,15 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- blocks
-def merge_short_blocks(blocks: Sequence[tuple[int, int]], min_frames: int) -> list[tuple[int, int]]:
-    """Merge every block shorter than ``min_frames`` into its neighbour.
-
-    A short block joins the block before it (the first one joins the block after it), so the
-    result still covers the same frames with consecutive blocks; one block is kept even when
-    it is shorter than ``min_frames``.
-
-    Examples
-    --------
-    >>> merge_short_blocks([(0, 50), (50, 53), (53, 120), (120, 122)], 10)
-    [(0, 53), (53, 122)]
-    """
-    min_frames = check_positive_int(min_frames, "min_frames")
-    merged: list[list[int]] = []
-    for a, b in blocks:
-        if merged and (b - a < min_frames or merged[-1][1] - merged[-1][0] < min_frames):
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
-    if len(merged) > 1 and merged[-1][1] - merged[-1][0] < min_frames:
-        merged[-2][1] = merged.pop()[1]
-    return [(a, b) for a, b in merged]
-
-
 def bleaching_blocks(
     signal: Any, fbc: float = 0.04, kernel_size: int = 251, *, min_frames: int | None = None
 ) -> list[tuple[int, int]]:
     """Frame blocks ``[(start, end), ...]`` for bleaching correction from the total signal.
 
     ``cut_frames(med_smooth(signal, kernel_size), fbc)`` as consecutive, non-empty blocks
-    covering all frames; with ``min_frames``, blocks shorter than that are merged into their
-    neighbour (:func:`merge_short_blocks`; pysofi keeps them, however short, and high-order
-    statistics of a few frames are noise or fail).
+    covering all frames; with ``min_frames``, blocks shorter than that are merged with each
+    other or into a neighbour (:func:`merge_short_blocks`; pysofi keeps them, however short,
+    and high-order statistics of a few frames are noise or fail).
 
     Parameters
     ----------

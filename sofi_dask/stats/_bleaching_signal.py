@@ -1,19 +1,20 @@
-"""The bleaching signal: pysofi's ``med_smooth`` and ``cut_frames`` (re-exported by
-:mod:`sofi_dask.bleaching`).
+"""The bleaching signal: pysofi's ``med_smooth`` and ``cut_frames``, and the merging of short
+blocks (re-exported by :mod:`sofi_dask.stats._bleaching`).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from sofi_dask._validation import fail, shown
+from sofi_dask._validation import check_positive_int, fail, shown
 
-__all__ = ["cut_frames", "med_smooth"]
+__all__ = ["cut_frames", "med_smooth", "merge_short_blocks"]
 
 
 def _signal_1d(signal: Any, name: str = "signal") -> np.ndarray:
@@ -126,3 +127,72 @@ def cut_frames(signal: Any, fbc: float = 0.04) -> tuple[list[int], list[int]]:
             crossings.append(frame)
             level += 1
     return [int(mx), *bounds], [0, *crossings, int(arr.size)]
+
+
+def merge_short_blocks(blocks: Sequence[tuple[int, int]], min_frames: int) -> list[tuple[int, int]]:
+    """Merge blocks shorter than ``min_frames`` with each other, or else into one neighbour.
+
+    Every run of consecutive short blocks is cut, in order, into groups that each gather short
+    blocks until they span ``min_frames`` frames or more; a short remainder at the end of a run
+    joins the run's last group. A block of ``min_frames`` or more is never enlarged, except by
+    a run whose blocks together stay shorter than ``min_frames``: that run joins the shorter of
+    its two neighbours (the one before on a tie; the only one at either end of the movie). The
+    result covers the same frames with consecutive blocks in the same order, every block spans
+    ``min_frames`` or more when the movie does, and one block is kept however short.
+
+    Parameters
+    ----------
+    blocks : sequence of (int, int)
+        Consecutive frame blocks ``[(start, end), ...]`` (:func:`bleaching_blocks`).
+    min_frames : int
+        Shortest block kept on its own, >= 1.
+
+    Returns
+    -------
+    list of (int, int)
+
+    Raises
+    ------
+    ValueError
+        ``min_frames`` is not a positive integer.
+
+    Examples
+    --------
+    A run of short blocks merges into blocks of >= ``min_frames``, not into the long block
+    before it; a lone short block joins its shorter neighbour:
+
+    >>> merge_short_blocks([(0, 30), (30, 60), (60, 90), (90, 120), (120, 150), (150, 400)], 50)
+    [(0, 60), (60, 150), (150, 400)]
+    >>> merge_short_blocks([(0, 50), (50, 53), (53, 120), (120, 122)], 10)
+    [(0, 53), (53, 122)]
+    """
+    min_frames = check_positive_int(min_frames, "min_frames")
+    # groups of consecutive blocks: a long block alone, or short blocks until min_frames
+    groups: list[list[int]] = []  # [start, end, is_long]
+    in_run = False  # the last group is part of a run of short blocks
+    for a, b in blocks:
+        if b - a >= min_frames:
+            groups.append([a, b, 1])
+            in_run = False
+        elif in_run and groups[-1][1] - groups[-1][0] < min_frames:
+            groups[-1][1] = b  # the run's open group grows
+        else:
+            groups.append([a, b, 0])
+            in_run = True
+    merged: list[list[int]] = []
+    for i, (a, b, is_long) in enumerate(groups):
+        if is_long or b - a >= min_frames or not merged:
+            merged.append([a, b])
+        elif not groups[i - 1][2]:  # a short remainder after a full group of its run
+            merged[-1][1] = b
+        elif i + 1 < len(groups) and (
+            groups[i + 1][1] - groups[i + 1][0] < merged[-1][1] - merged[-1][0]
+        ):
+            groups[i + 1][0] = a  # joins the shorter, following neighbour
+        else:
+            merged[-1][1] = b  # joins the block before
+    # a run short in total at the start of the movie joins the block after it
+    if len(merged) > 1 and merged[0][1] - merged[0][0] < min_frames:
+        first = merged.pop(0)
+        merged[0][0] = first[0]
+    return [(a, b) for a, b in merged]

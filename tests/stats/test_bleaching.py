@@ -373,12 +373,75 @@ def test_threaded_and_distributed_agree(dask_client):
         ([(0, 3), (3, 40), (40, 80)], 10, [(0, 40), (40, 80)]),  # a short first block
         ([(0, 3), (3, 5)], 10, [(0, 5)]),  # one block is kept however short
         ([(0, 20), (20, 40)], 1, [(0, 20), (20, 40)]),
+        # a run of short blocks merges with itself, never into the long block before it
+        (
+            [(0, 30), (30, 60), (60, 90), (90, 120), (120, 150), (150, 400)],
+            50,
+            [(0, 60), (60, 150), (150, 400)],
+        ),
+        # ... after a long block too; its short remainder joins the run's last merged block
+        (
+            [(0, 100), (100, 120), (120, 140), (140, 160), (160, 170), (170, 400)],
+            30,
+            [(0, 100), (100, 140), (140, 170), (170, 400)],
+        ),
+        # a lone short run joins the shorter neighbour (the one before on a tie)
+        ([(0, 100), (100, 110), (110, 300)], 50, [(0, 110), (110, 300)]),
+        ([(0, 300), (300, 310), (310, 400)], 50, [(0, 300), (300, 400)]),
+        ([(0, 60), (60, 70), (70, 130)], 50, [(0, 70), (70, 130)]),
+        # short runs at both ends join their only neighbour
+        ([(0, 10), (10, 20), (20, 200), (200, 210), (210, 215)], 50, [(0, 215)]),
     ],
 )
 def test_merge_short_blocks(blocks, min_frames, expected):
     from sofi_dask.stats import merge_short_blocks
 
     assert merge_short_blocks(blocks, min_frames) == expected
+
+
+def test_merge_short_blocks_contract_on_random_blocks():
+    """Contiguous cover, boundaries kept from the input, every block >= min_frames (when more
+    than one), and a long block enlarged only by short blocks totalling < min_frames per side."""
+    from sofi_dask.stats import merge_short_blocks
+
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        n = int(rng.integers(1, 13))
+        cuts = np.sort(rng.choice(np.arange(1, 400), n - 1, replace=False)).tolist()
+        frames = [0, *cuts, 400]
+        blocks = list(zip(frames[:-1], frames[1:], strict=True))
+        min_frames = int(rng.integers(1, 121))
+        out = merge_short_blocks(blocks, min_frames)
+        assert out[0][0] == 0 and out[-1][1] == 400
+        assert all(p[1] == q[0] for p, q in zip(out[:-1], out[1:], strict=True))
+        assert {a for a, _ in out} <= set(frames)
+        assert len(out) == 1 or min(b - a for a, b in out) >= min_frames
+        for a, b in blocks:
+            if b - a < min_frames:
+                continue
+            start, end = next((s, e) for s, e in out if s <= a and b <= e)
+            assert a - start < min_frames and end - b < min_frames
+            inside = [(s, e) for s, e in blocks if start <= s and e <= end and (s, e) != (a, b)]
+            assert all(e - s < min_frames for s, e in inside)
+
+
+def test_merge_short_blocks_keeps_blocks_where_a_simulated_movie_bleaches_fast():
+    """400 frames bleaching with a 300-frame lifetime: ~25 short pysofi blocks after a first
+    one of >= 50 frames must not all pile into it (that turned the correction off)."""
+    from sofi_dask.simulate import simulate_movie
+
+    sim = simulate_movie(
+        n_frames=400, frame_shape=(32, 32), bleach_lifetime=300, background=2, seed=1
+    )
+    signal = sim.data.sum(axis=(1, 2), dtype=np.float64)
+    plain = bleaching_blocks(signal)
+    merged = bleaching_blocks(signal, min_frames=50)
+    assert len(plain) > 10
+    assert min(b - a for a, b in merged) >= 50
+    assert merged[0][0] == 0 and merged[-1][1] == 400
+    assert all(b0 == a1 for (_, b0), (a1, _) in zip(merged[:-1], merged[1:], strict=True))
+    assert sum(1 for a, _ in merged if a < 200) >= 3  # several blocks in the first half
+    assert max(b - a for a, b in merged) < 2 * 50 + max(b - a for a, b in plain)
 
 
 def test_bleaching_blocks_min_frames_merges_and_still_covers_all_frames():
