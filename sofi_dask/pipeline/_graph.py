@@ -57,6 +57,7 @@ class StageGraph:
     signal: np.ndarray | None = None
     drift: Any = None  # DriftResult when drift.enabled
     quality: Any = None  # pipeline._quality.QualityGraph when quality.enabled
+    quality_skipped: str | None = None  # why quality.enabled measures nothing in this run
     bleaching_fit: Any = None  # stats.BleachingFit when bleaching.method is exp/biexp
 
     def claim(self, stage: str, *arrays: Any) -> None:
@@ -302,6 +303,10 @@ def build_graph(movie: Any, config: PipelineConfig) -> StageGraph:
                 average = (windows[0][1] - windows[0][0]) * stacks[0][0][on_input] / data.shape[0]
             stack = cumulant_stack(stacks[0]) if stat != "moments" else stacks[0]
             per_order = {p: stack[p] for p in range(1, config.max_order + 1)}
+    if config.quality.enabled and g.quality is None:
+        from sofi_dask.pipeline._quality import skip_reason
+
+        g.quality_skipped = skip_reason(config, work.shape[0])
     current: dict[int, da.Array] = {}
     for k in config.statistic.orders:
         arr = _as_dask(per_order[k])

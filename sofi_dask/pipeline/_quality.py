@@ -123,6 +123,26 @@ def _windows(
     return cut(np.arange(0, max(b for _, b in blocks) + 1, dtype=np.int64))
 
 
+def skip_reason(config: PipelineConfig, n_frames: int) -> str:
+    """Why a run with ``quality.enabled`` measures nothing (``run.json``'s ``quality.skipped``),
+    logged once: a cross-cumulant statistic, a SOFI video, or too few frames for two halves."""
+    if config.statistic.kind == "xc_cumulants":
+        why = "statistic.kind = 'xc_cumulants': the quality measures are of moments and cumulants"
+    elif config.video.enabled:
+        why = "a SOFI video (video.enabled): the quality measures are of a whole-movie image"
+    else:
+        bf = config.quality.block_frames
+        what = "the movie" if config.statistic.frames is None else "statistic.frames"
+        why = (
+            f"{what} has {n_frames} frames, fewer than 2 x quality.block_frames ({bf}): no "
+            "halves for FRC; lower quality.block_frames"
+        )
+        logger.warning("quality measures skipped: %s", why)
+        return why
+    logger.info("quality measures skipped: %s", why)
+    return why
+
+
 def split_statistic(
     work: Any,
     config: PipelineConfig,

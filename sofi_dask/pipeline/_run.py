@@ -319,6 +319,8 @@ def run_pipeline(
                 files.update(zip(graph.specs, (j.result() for j in jobs), strict=True))
         # beside the other figures (matplotlib holds one core); joined before the quality figures
         quality_job = None
+        if graph.quality_skipped is not None:
+            record["quality"] = {"skipped": graph.quality_skipped}
         if graph.quality is not None:
             quality_job = start_quality_section(
                 local_stack, timer, graph, computed, images, cfg, movie.pixel_size

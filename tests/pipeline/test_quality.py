@@ -236,3 +236,27 @@ def test_quality_section_with_figures_off(tmp_path, movie_tif):
     rec = json.loads((result.output / "run.json").read_text())
     assert rec["quality"]["images"]["cumulants_order2"]["frc_resolution"] > 0
     assert (result.output / rec["quality"]["halves_file"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ({"quality.block_frames": 100}, "the movie has 150 frames, fewer than 2 x quality.block"),
+        (
+            {"statistic.frames": [10, 110], "quality.block_frames": 60},
+            "statistic.frames has 100 frames, fewer than 2 x quality.block_frames (60)",
+        ),
+        ({"statistic.kind": "xc_cumulants"}, "statistic.kind = 'xc_cumulants'"),
+        ({"video.enabled": True, "video.window": 50}, "a SOFI video (video.enabled)"),
+    ],
+)
+def test_run_json_says_why_quality_measured_nothing(tmp_path, extra, why, caplog):
+    tif = tmp_path / "short.tif"
+    write_simulated_tiff(tif, n_frames=150, frame_shape=(16, 16), seed=3)
+    cfg = _cfg(**{"bleaching.enabled": False, "outputs.figures": False, **extra})
+    with caplog.at_level("INFO", logger="sofi_dask"):
+        result = run_pipeline(tif, tmp_path / "out", cfg)
+    q = json.loads((result.output / "run.json").read_text())["quality"]
+    assert list(q) == ["skipped"] and q["skipped"].startswith(why), q
+    logged = [r for r in caplog.records if "quality measures skipped" in r.getMessage()]
+    assert len(logged) == 1 and q["skipped"] in logged[0].getMessage()
