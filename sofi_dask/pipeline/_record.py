@@ -139,3 +139,23 @@ def base_record() -> dict[str, Any]:
         "host": platform.node(),
         "started": _dt.datetime.now(tz=_dt.UTC).isoformat(),
     }
+
+
+def run_parameters(config: Any, input: Any, output: Any) -> dict[str, Any]:  # noqa: A002
+    """``run.json``'s ``parameters``: ``config`` with the movie and output folder the run used
+    (``input.path``: None for a list of several files, listed in the record's ``input``), so
+    that a run from them reproduces it.
+
+    Examples
+    --------
+    >>> from sofi_dask.pipeline import PipelineConfig
+    >>> params = run_parameters(PipelineConfig(), "/data/m.tif", "/data/out")
+    >>> params["input"]["path"], params["outputs"]["path"]
+    ('/data/m.tif', '/data/out')
+    """
+    paths = [input] if isinstance(input, str | os.PathLike) else list(input)
+    source = os.path.abspath(os.path.expanduser(paths[0])) if len(paths) == 1 else None
+    params = config.to_dict()
+    params["input"]["path"] = source
+    params["outputs"]["path"] = os.path.abspath(os.path.expanduser(output))
+    return params

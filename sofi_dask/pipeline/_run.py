@@ -48,7 +48,7 @@ from sofi_dask.pipeline._outputs import (
     write_run_record,
 )
 from sofi_dask.pipeline._quality import drift_record, lazy_arrays, start_quality_section
-from sofi_dask.pipeline._record import base_record, input_identity
+from sofi_dask.pipeline._record import base_record, input_identity, run_parameters
 from sofi_dask.pipeline._result_images import ResultImages, read_image
 from sofi_dask.pipeline._timing import PhaseTimer, StageTimes, task_timer
 
@@ -338,7 +338,8 @@ def run_pipeline(
         if not wanted.zarr:
             shutil.rmtree(tmp / RESULTS_ZARR)
         scheduler = "distributed" if active is not None else cfg.compute.scheduler
-        record.update(_record(resolved, cfg, graph, times, timer, files, scheduler))
+        params = run_parameters(cfg, input, output)  # the paths of the call, not the config's
+        record.update(_record(resolved, params, graph, times, timer, files, scheduler))
         write_run_record(tmp / RUN_RECORD_PENDING, record)  # run.json once in place
     out = atomic.final
     return PipelineResult(
@@ -353,7 +354,7 @@ def run_pipeline(
 
 def _record(
     resolved: Any,
-    config: Any,
+    params: dict[str, Any],
     graph: StageGraph,
     times: StageTimes,
     timer: PhaseTimer,
@@ -370,7 +371,7 @@ def _record(
         inp["store"] = str(resolved.store)
     return {
         "finished": _dt.datetime.now(tz=_dt.UTC).isoformat(),
-        "parameters": config.to_dict(),
+        "parameters": params,
         "input": inp,
         "pixel_size_um": movie.pixel_size,
         "scheduler": scheduler,

@@ -17,6 +17,7 @@ import zarr
 
 from sofi_dask.cli._main import main
 from sofi_dask.pipeline import PipelineConfig
+from sofi_dask.pipeline._config import config_to_toml
 from sofi_dask.simulate import write_simulated_tiff
 
 QUICK = [
@@ -258,3 +259,29 @@ def test_config_command_template_and_schema(tmp_path, capsys):
     assert "overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["config", "--schema", "--template"])
+
+
+def test_recorded_parameters_are_the_paths_of_the_call_and_rerun_it(tmp_path, movie, capsys):
+    cfgdir = tmp_path / "cfgdir"
+    cfgdir.mkdir()
+    (cfgdir / "a.toml").write_text(
+        "[input]\npath = 'other.tif'\n[outputs]\npath = 'other_out'\nfigures = false\n"
+    )
+    out = tmp_path / "r_both"
+    argv = ["run", str(movie), "-o", str(out), "--config", str(cfgdir / "a.toml"), *QUICK]
+    assert main(argv) == 0
+    params = json.loads((out / "run.json").read_text())["parameters"]
+    assert params["input"]["path"] == str(movie) and params["outputs"]["path"] == str(out)
+    # without --config: the paths of the call too (they were null)
+    assert main(["run", str(movie), "-o", str(tmp_path / "plain"), *QUICK, "--no-figures"]) == 0
+    plain = json.loads((tmp_path / "plain" / "run.json").read_text())["parameters"]
+    assert plain["input"]["path"] == str(movie)
+    assert plain["outputs"]["path"] == str(tmp_path / "plain")
+    # the parameters alone reproduce the run: a config file of them, no paths on the line
+    again = tmp_path / "again.toml"
+    again.write_text(config_to_toml(PipelineConfig.from_dict(params)))
+    before = zarr.open_group(out / "results.zarr", mode="r")["ldrc_order2"]["0"][...]
+    assert main(["run", "--config", str(again), "--overwrite", "--no-progress"]) == 0
+    after = zarr.open_group(out / "results.zarr", mode="r")["ldrc_order2"]["0"][...]
+    np.testing.assert_array_equal(after, before)
+    capsys.readouterr()

@@ -74,7 +74,8 @@ def test_whole_movie_chain_matches_the_stages(tmp_path, movie_tif, mask, ngff_va
     np.testing.assert_allclose(result.load("average"), avg, rtol=1e-12)
     assert result.final_images() == {2: "ldrc_order2", 3: "ldrc_order3"}
     rec = json.loads((result.output / "run.json").read_text())
-    assert rec["parameters"] == _cfg(**{"ldrc.mask": mask}).to_dict()
+    paths = {"input.path": str(movie_tif), "outputs.path": str(tmp_path / "out")}
+    assert rec["parameters"] == _cfg(**{"ldrc.mask": mask, **paths}).to_dict()
     assert rec["input"]["shape"] == [240, 24, 28] and rec["input"]["dtype"] == "uint16"
     # the first parametrisation ingests the module's movie, the second reuses the store
     assert rec["input"]["ingestion"] == ("ingested" if mask == "order2" else "reused")
