@@ -9,6 +9,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.pipeline._config_models import PipelineConfig
 from sofi_dask.pipeline._outputs import ImageSpec
 
@@ -28,7 +29,15 @@ def bleaching_method(work: Any, config: PipelineConfig, signal: Any) -> tuple[An
         logger.info("bleaching correction: IIR high-pass, cut-off %g", b.iir_cutoff)
         return iir_bleaching_correction(work, cutoff=b.iir_cutoff), None
     model = "mono" if b.method == "exp" else "bi"
-    work, fit = exp_bleaching_correction(work, model=model, total=signal)
+    try:
+        work, fit = exp_bleaching_correction(work, model=model, total=signal)
+    except InputError as exc:  # noise, a spike, a rising signal: nothing to divide by
+        raise ConfigError(
+            "bleaching.method",
+            f"{b.method!r} fits the total signal per frame, and the fit is no bleaching "
+            f"decay ({exc}): the movie shows no bleaching to fit; use bleaching.method = "
+            "'blocks' or bleaching.enabled = false",
+        ) from None
     logger.info(
         "bleaching correction: %s-exponential fit, lifetimes %s frames", model, fit.lifetimes
     )

@@ -376,6 +376,7 @@ def _record(
         "pixel_size_um": movie.pixel_size,
         "scheduler": scheduler,
         "bleaching_blocks": [list(b) for b in graph.blocks] if graph.blocks else None,
+        "bleaching_fit": _fit_record(graph.bleaching_fit),
         "images": {
             name: {
                 "stage": spec.stage,
@@ -392,4 +393,16 @@ def _record(
         "final_images": {str(k): v for k, v in graph.finals.items()},
         "figures": {k: [str(p) for p in v] for k, v in files.items() if k not in graph.specs},
         "timings": {"phases_s": dict(timer.seconds), "stages": times.as_dict()},
+    }
+
+
+def _fit_record(fit: Any) -> dict[str, Any] | None:
+    """The exponential bleaching fit's parameters for run.json (exp/biexp; else None)."""
+    if fit is None:
+        return None
+    return {
+        "model": fit.model,
+        "offset": fit.offset,
+        "amplitudes": list(fit.amplitudes),
+        "lifetimes_frames": list(fit.lifetimes),
     }

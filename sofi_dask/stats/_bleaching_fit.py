@@ -91,7 +91,9 @@ def fit_bleaching(total: Any, model: str = "mono") -> BleachingFit:
     Raises
     ------
     InputError
-        A bad ``model`` or signal, or a fit that does not converge to decays (rising signal).
+        A bad ``model`` or signal, or a fit that does not converge to decays (rising signal),
+        or one that is no bleaching: a lifetime under one frame, or a decay ``d(t)`` that is
+        not finite and positive at every frame (a signal without bleaching: noise, a spike).
 
     Examples
     --------
@@ -136,7 +138,7 @@ def fit_bleaching(total: Any, model: str = "mono") -> BleachingFit:
     if any(r <= 0 or a <= 1e-6 * scale for a, r in pairs):
         raise fail("total", "a decaying signal", shown("a fit without a decay"))
     curve = _exp_model(t, c, *params[1:])
-    return BleachingFit(
+    fit = BleachingFit(
         model=model,
         offset=c,
         amplitudes=tuple(a for a, _ in pairs),
@@ -144,6 +146,20 @@ def fit_bleaching(total: Any, model: str = "mono") -> BleachingFit:
         signal=y,
         curve=curve,
     )
+    # a fit of a first-frame spike or of noise (no bleaching): a decay of < 1 frame falls to
+    # 0 (and the correction divides by it) from the next frame on
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        decay = fit.decay()
+        bad = ~(np.isfinite(decay) & (decay > 0) & np.isfinite(1.0 / decay))
+    shortest = min(fit.lifetimes)
+    if shortest < 1.0 or bad.any():
+        lifetimes = ", ".join(f"{v:.3g}" for v in fit.lifetimes)
+        found = f"a {model}-exponential fit with lifetime(s) {lifetimes} frames"
+        if bad.any():
+            found += f", its decay 0 or not finite from frame {int(np.argmax(bad))} on"
+        expected = "a signal that bleaches (a fitted lifetime of >= 1 frame, a decay > 0)"
+        raise fail("total", expected, shown(found))
+    return fit
 
 
 def _divide_block(block: np.ndarray, *, decay: np.ndarray, offset: float, block_info=None):

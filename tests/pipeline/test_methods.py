@@ -93,6 +93,27 @@ def test_exp_bleaching_linearised_with_fit_figure(tmp_path, movie_tif):
         )
     assert (result.output / "figures" / "total_signal.png").is_file()
     assert 0.5 * 150 < fit.lifetimes[0] < 2 * 150
+    recorded = result.record["bleaching_fit"]
+    assert recorded["model"] == "mono" and recorded["offset"] == pytest.approx(fit.offset)
+    assert recorded["lifetimes_frames"] == pytest.approx(list(fit.lifetimes))
+
+
+@pytest.mark.parametrize("method", ["exp", "biexp"])
+def test_exp_bleaching_of_a_movie_without_bleaching_is_refused(tmp_path, method):
+    """No bleaching: the fit finds a sub-frame 'lifetime' (a first-frame spike) whose decay is
+    0 from frame 1 on; the run used to divide by it and write all-NaN images."""
+    from sofi_dask.errors import ConfigError
+
+    path = tmp_path / "flat.tif"
+    write_simulated_tiff(path, n_frames=400, frame_shape=(32, 32), seed=0)  # the CLI default
+    cfg = apply_overrides(
+        PipelineConfig(), {**FAST, "bleaching.method": method, "ldrc.enabled": False}
+    )
+    with pytest.raises(ConfigError, match="bleaching.method") as info:
+        run_pipeline(path, tmp_path / "out", cfg, ingest=False)
+    message = str(info.value)
+    assert "lifetime" in message and "no bleaching" in message and "'blocks'" in message
+    assert not (tmp_path / "out").exists()
 
 
 def test_config_refuses_what_the_methods_cannot_do():

@@ -127,6 +127,8 @@ def test_errors():
         fit_bleaching(np.ones(3))
     with pytest.raises(InputError, match="'total'"):
         fit_bleaching(np.linspace(1.0, 100.0, 50))  # rising: no decay
+    with pytest.raises(InputError, match="lifetime"):  # a spike, no bleaching: decay 0 at t=1
+        fit_bleaching(np.r_[1100.0, np.full(99, 1000.0)])
     with pytest.raises(InputError, match="'cutoff'"):
         iir_bleaching_correction(np.ones((5, 2, 2)), cutoff=1.0)
     with pytest.raises(InputError, match="'order'"):
