@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 
@@ -128,8 +129,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Run ``ingest``; prints the store path."""
     from sofi_dask import io  # dask, zarr, numba: imported by the command that runs
+    from sofi_dask.io._open import complete_info
 
     source = args.source[0] if len(args.source) == 1 else args.source
+    # complete before: an ingest that then succeeds without --overwrite/--repair kept it as it
+    # is (a complete store of another source or with other parameters is refused)
+    kept = not (args.overwrite or args.repair) and complete_info(Path(args.dest).expanduser())
     progress = None
     if not args.no_progress:
         progress = ProgressBar()
@@ -147,5 +152,9 @@ def run(args: argparse.Namespace) -> int:
         wait=args.wait,
         axes=args.axes,
     )
+    if kept:
+        named = source if isinstance(source, str) else f"{len(source)} files"
+        print(f"{args.dest}: already complete from {named}; nothing to do")
+        return 0
     print(path)
     return 0

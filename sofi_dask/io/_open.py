@@ -115,7 +115,8 @@ def ingest(
         Compression level 0..9.
     overwrite : bool
         Replace an existing store at ``dest``. Without it an existing destination is
-        refused, except an unfinished ingest of the same source, which is resumed.
+        refused, except an unfinished ingest of the same source, which is resumed, and a
+        complete store of the same source and parameters, which is kept as it is.
     channel : int, optional
         Channel to take from a multi-channel or RGB file.
     progress : callable, optional
@@ -147,7 +148,8 @@ def ingest(
     FileNotFoundError
         The source does not exist.
     FileExistsError
-        ``dest`` exists (and is not an unfinished ingest of this source) and not ``overwrite``.
+        ``dest`` exists (and is not an ingest of this source with these parameters, unfinished
+        or complete) and not ``overwrite``.
     StoreLockedError
         Another process is writing ``dest`` and not ``wait``.
     ValueError
@@ -186,6 +188,9 @@ def ingest(
             from sofi_dask.io._verify import repair_store
 
             return repair_store(dest, src, identity, params, workers=workers)
+        if not overwrite and _complete_from(dest, src, identity if not digests else None, params):
+            logger.info("%s: already complete from this source; nothing to do", dest)
+            return dest
         _write_store(
             src, dest, chunk_shape, codecs, params, identity, overwrite, progress, workers, digests
         )
@@ -264,7 +269,10 @@ def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.
             f"{dest}: destination exists (a Zarr store not written by sofi_dask); {hint}"
         )
     if info.get("complete"):
-        raise OutputExistsError(f"{dest}: destination already holds a complete movie; {hint}")
+        raise OutputExistsError(
+            f"{dest}: destination already holds a complete movie of another source (or the "
+            f"source changed since, or other ingest parameters); {hint}"
+        )
     if info.get("source") != identity:
         raise OutputExistsError(
             f"{dest}: holds an unfinished ingest of another source (or the source changed "
@@ -282,6 +290,26 @@ def _resumable(dest: Path, identity: list[Any], params: dict[str, Any]) -> zarr.
         _store.remove_store(dest)
         return None
     return group
+
+
+def complete_info(dest: Path) -> dict[str, Any] | None:
+    """The ``sofi_dask`` attributes of a complete movie store at ``dest``, else None."""
+    if not _store.is_movie_store(dest):
+        return None
+    try:
+        info = _store.sofi_info(zarr.open_group(str(dest), mode="r")) or {}
+    except Exception:  # noqa: BLE001 - unreadable: the ingest names what is wrong
+        return None
+    return info if info.get("complete") else None
+
+
+def _complete_from(dest: Path, src: TiffSource, identity: Any, params: dict[str, Any]) -> bool:
+    """``dest`` is complete, of this source (as a run's cached store: same files, sizes, times
+    and contents) and these ingest parameters: an ingest run again has nothing to do."""
+    info = complete_info(dest)
+    if info is None or info.get("parameters") != params:
+        return False
+    return info.get("source") == (identity or _jsonable(src.identity()))
 
 
 # --------------------------------------------------------------------------- open

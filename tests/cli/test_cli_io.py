@@ -15,6 +15,7 @@ from dask.array.utils import assert_eq
 
 from sofi_dask.cli import _info as info_cmd
 from sofi_dask.cli import _ingest as ingest_cmd
+from sofi_dask.cli import main
 from sofi_dask.io import open_movie
 
 
@@ -81,14 +82,39 @@ def test_ingest_sequence_of_paths(tmp_path, capsys):
     assert _run(["ingest", *paths, str(dest), "--no-progress", "--compressor", "zstd"]) == 0
     assert capsys.readouterr().err == ""
     assert_eq(open_movie(dest).data, np.concatenate(parts))
+    # run again: the complete store of the same files is kept (the digests recorded as read)
+    assert _run(["ingest", *paths, str(dest), "--no-progress", "--compressor", "zstd"]) == 0
+    assert capsys.readouterr().out == f"{dest}: already complete from 3 files; nothing to do\n"
+
+
+def test_rerun_on_a_complete_store_has_nothing_to_do(tmp_path, movie_tif, capsys):
+    src, a = movie_tif
+    dest = tmp_path / "z.zarr"
+    assert main(["ingest", str(src), str(dest), "--no-progress"]) == 0
+    capsys.readouterr()
+    stamps = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()}
+    assert main(["ingest", str(src), str(dest), "--no-progress"]) == 0  # a job script's rerun
+    out, err = capsys.readouterr()
+    assert out == f"{dest}: already complete from {src}; nothing to do\n" and err == ""
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == stamps
+    assert_eq(open_movie(dest).data, a)
+    # another source (or the same file rewritten) still needs --overwrite
+    other = tmp_path / "other.tif"
+    tifffile.imwrite(other, a[::-1].copy())
+    assert main(["ingest", str(other), str(dest), "--no-progress"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    tifffile.imwrite(src, a + 1)
+    assert main(["ingest", str(src), str(dest), "--no-progress"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == stamps
 
 
 def test_errors_and_exit_codes(tmp_path, movie_tif):
     src, _ = movie_tif
     dest = tmp_path / "m.zarr"
     _run(["ingest", str(src), str(dest), "--no-progress"])
-    with pytest.raises(FileExistsError, match="overwrite"):
-        _run(["ingest", str(src), str(dest), "--no-progress"])
+    with pytest.raises(FileExistsError, match="overwrite"):  # other parameters
+        _run(["ingest", str(src), str(dest), "--no-progress", "--chunks", "4"])
     assert _run(["ingest", str(src), str(dest), "--overwrite", "--no-progress"]) == 0
     with pytest.raises(SystemExit):
         _parser().parse_args(["ingest", str(src), str(dest), "--chunks", "1,2"])

@@ -514,8 +514,9 @@ def test_destination_exists(tmp_path):
     src, expected, _, _ = _flavour(tmp_path, "classic")
     dest = ingest(src, tmp_path / "o.zarr")
     stamp = (dest / "zarr.json").stat().st_mtime_ns
+    assert ingest(src, dest) == dest  # run again: complete from this source, kept as it is
     with pytest.raises(FileExistsError, match=r"o\.zarr: destination already holds a complete"):
-        ingest(src, dest)
+        ingest(src, dest, chunks=4)  # other parameters
     assert (dest / "zarr.json").stat().st_mtime_ns == stamp
     # overwrite=True replaces it (with other chunks)
     ingest(src, dest, overwrite=True, chunks=4)
