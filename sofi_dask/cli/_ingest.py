@@ -152,9 +152,8 @@ def run(args: argparse.Namespace) -> int:
         wait=args.wait,
         axes=args.axes,
     )
-    if kept:
+    if kept:  # the note on stderr: stdout stays the store's path, as scripts capture it
         named = source if isinstance(source, str) else f"{len(source)} files"
-        print(f"{args.dest}: already complete from {named}; nothing to do")
-        return 0
+        print(f"{args.dest}: already complete from {named}; nothing to do", file=sys.stderr)
     print(path)
     return 0

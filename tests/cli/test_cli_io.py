@@ -84,7 +84,8 @@ def test_ingest_sequence_of_paths(tmp_path, capsys):
     assert_eq(open_movie(dest).data, np.concatenate(parts))
     # run again: the complete store of the same files is kept (the digests recorded as read)
     assert _run(["ingest", *paths, str(dest), "--no-progress", "--compressor", "zstd"]) == 0
-    assert capsys.readouterr().out == f"{dest}: already complete from 3 files; nothing to do\n"
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"{dest}\n", f"{dest}: already complete from 3 files; nothing to do\n")
 
 
 def test_rerun_on_a_complete_store_has_nothing_to_do(tmp_path, movie_tif, capsys):
@@ -94,8 +95,8 @@ def test_rerun_on_a_complete_store_has_nothing_to_do(tmp_path, movie_tif, capsys
     capsys.readouterr()
     stamps = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()}
     assert main(["ingest", str(src), str(dest), "--no-progress"]) == 0  # a job script's rerun
-    out, err = capsys.readouterr()
-    assert out == f"{dest}: already complete from {src}; nothing to do\n" and err == ""
+    out, err = capsys.readouterr()  # the path on stdout as for any ingest, the note on stderr
+    assert (out, err) == (f"{dest}\n", f"{dest}: already complete from {src}; nothing to do\n")
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == stamps
     assert_eq(open_movie(dest).data, a)
     # another source (or the same file rewritten) still needs --overwrite
