@@ -93,6 +93,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("path", help="Zarr store written by `sofi-dask ingest`, or a TIFF")
     p.add_argument("--channel", type=int, default=None, help="channel of a multi-channel TIFF")
+    p.add_argument(
+        "--axes", default=None, help="declared TIFF axes, e.g. TYX for an ImageJ 'CYX' stack"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument(
         "--verify",
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``info``; exit status 1 for an unfinished or damaged store."""
     from sofi_dask import io  # dask, zarr, numba: imported by the command that runs
 
-    info = io.movie_info(args.path, channel=args.channel)
+    info = io.movie_info(args.path, channel=args.channel, axes=args.axes)
     status = 0 if info["complete"] and not info.get("damage") else 1
     if args.verify and info["format"] == "zarr":
         from sofi_dask.cli._verify import verify

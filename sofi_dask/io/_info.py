@@ -25,8 +25,18 @@ def _summary(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def movie_info(path: Source, *, channel: int | None = None) -> dict[str, Any]:
+def movie_info(
+    path: Source, *, channel: int | None = None, axes: str | None = None
+) -> dict[str, Any]:
     """What ``sofi-dask info`` reports about a store or TIFF (works on unfinished stores).
+
+    Parameters
+    ----------
+    path : path or sequence of paths
+        A Zarr store, a TIFF, a folder or list of TIFFs.
+    channel, axes : optional
+        For a TIFF, as :func:`~sofi_dask.io.open_movie` takes them (a channel of a
+        multi-channel file; declared axes, e.g. ``"TYX"`` for an ImageJ 'CYX' stack).
 
     Returns
     -------
@@ -91,7 +101,7 @@ def movie_info(path: Source, *, channel: int | None = None) -> dict[str, Any]:
             summary["last_first_total_ratio"] = float(stats["total"][-1] / first) if first else None
             out["frame_stats"] = summary
         return out
-    src = open_tiff_source(path, channel=channel)
+    src = open_tiff_source(path, channel=channel, axes=axes)
     arr = tiff_to_dask(src)
     nbytes = int(np.prod(src.shape, dtype=np.int64)) * src.dtype.itemsize
     stored = sum(lay.size for lay in src.layouts)

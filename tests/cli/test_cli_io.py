@@ -69,6 +69,13 @@ def test_info_on_tiff_and_sequence(tmp_path, movie_tif, capsys):
     assert _run(["info", str(src)]) == 0
     text = capsys.readouterr().out
     assert "(tiff)" in text and "not recorded" in text
+    # an ImageJ stack whose frames it calls channels: info takes --axes as ingest and run do
+    cyx = tmp_path / "cyx.tif"
+    tifffile.imwrite(cyx, np.zeros((5, 8, 9), np.uint16), imagej=True, metadata={"axes": "CYX"})
+    assert main(["info", str(cyx)]) == 2
+    assert "axes='TYX' (--axes)" in capsys.readouterr().err
+    assert _run(["info", str(cyx), "--axes", "TYX", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shape"] == [5, 8, 9]
 
 
 def test_ingest_sequence_of_paths(tmp_path, capsys):
