@@ -24,7 +24,7 @@ import zarr
 from dask.base import tokenize
 
 from sofi_dask._scratch import thread_buffer
-from sofi_dask.errors import DamagedStoreError
+from sofi_dask.errors import DamagedStoreError, InputError
 from sofi_dask.io._chunk_read import ChunkDecodeError, ChunkFileReader
 from sofi_dask.io._chunk_refs import chunk_refs_array
 from sofi_dask.io._store import MOVIE, STATS
@@ -37,9 +37,16 @@ REPAIR_HINT = (
 
 
 # --------------------------------------------------------------------------- metadata
-def _metadata_error(file: Path, what: str) -> DamagedStoreError | None:
+def _metadata_error(file: Path, what: str) -> InputError | None:
     """Why ``file`` (a ``zarr.json``) is unusable, or None when it parses."""
     if not file.is_file():
+        v2 = [n for n in (".zgroup", ".zarray") if (file.parent / n).is_file()]
+        if v2:  # a Zarr v2 store, not a damaged v3 one
+            return InputError(
+                f"{file.parent}: a Zarr v2 store ({v2[0]}, no zarr.json); sofi_dask reads Zarr v3 "
+                "stores: ingest the source TIFF with `sofi-dask ingest`, or convert the store "
+                "with zarr's `zarr migrate v3 STORE` (pip install 'zarr[cli]')"
+            )
         return DamagedStoreError(f"{file}: {what} is missing (deleted?); the store is damaged")
     try:
         meta = json.loads(file.read_bytes())

@@ -313,3 +313,15 @@ def test_verify_on_what_is_not_a_store(tmp_path, store):
         assert str(path) in str(err.value)
     with pytest.raises(FileNotFoundError, match="no such store"):
         verify_store(tmp_path / "missing.zarr")
+
+
+def test_a_zarr_v2_store_is_named_as_such_not_as_damage(tmp_path):
+    """A Zarr v2 group with a movie array (.zgroup, .zarray: no zarr.json) is another format,
+    not a damaged store: the error says so and how to convert it."""
+    from sofi_dask.errors import DamagedStoreError, InputError
+
+    group = zarr.open_group(tmp_path / "v2.zarr", mode="w", zarr_format=2)
+    group.create_array("movie", data=np.zeros((4, 8, 8), np.uint16))
+    with pytest.raises(InputError, match=r"a Zarr v2 store \(\.zgroup.*zarr migrate v3") as err:
+        open_movie(tmp_path / "v2.zarr")
+    assert not isinstance(err.value, DamagedStoreError)
