@@ -223,6 +223,7 @@ def apply_overrides(
     else:
         pairs = [parse_override(text) for text in overrides]
     data = config.to_dict()
+    given: list[str] = []  # the keys set, kept apart so the result knows them (moot_settings)
     for dotted, value in pairs:
         if not isinstance(dotted, str) or not re.fullmatch(r"\w+(\.\w+)*", dotted):
             raise ConfigError(str(dotted), "expected a dotted key such as 'deconvolution.lam'")
@@ -230,6 +231,7 @@ def apply_overrides(
         parent = dotted.rpartition(".")[0]
         if node is not None and last not in node and parent in _table_keys():
             node[last] = copy.deepcopy(value)  # an entry of a free-form table
+            given.append(parent)
             continue
         if node is None or last not in node:
             # let the models name the first unknown part with a suggestion
@@ -243,7 +245,19 @@ def apply_overrides(
                 PipelineConfig.from_dict(trial)
             raise ConfigError(dotted, "unknown key (not a section or setting)")
         node[last] = copy.deepcopy(value)
-    return PipelineConfig.from_dict(data)
+        given.append(dotted)
+    # the base's explicit settings plus the overridden keys (from their final values): the
+    # same config, whose fields_set still tells what was set (defaults nobody set stay unset)
+    explicit = config.model_dump(mode="json", exclude_unset=True)
+    for dotted in given:
+        node, last = _get(data, dotted)
+        target = explicit
+        for part in dotted.split(".")[:-1]:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[last] = copy.deepcopy(node[last])  # type: ignore[index]
+    return PipelineConfig.from_dict(explicit)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -29,7 +29,7 @@ from sofi_dask._validation import check_real
 from sofi_dask.errors import ConfigError, InputError
 from sofi_dask.io._space import explain_disk_full, human_bytes
 from sofi_dask.pipeline._compute import check_report, client_for, compute, local_workers, parse
-from sofi_dask.pipeline._config_checks import check_programs
+from sofi_dask.pipeline._config_checks import check_programs, warn_moot_settings
 from sofi_dask.pipeline._figures import make_figures
 from sofi_dask.pipeline._graph import StageGraph, build_graph
 from sofi_dask.pipeline._input import (
@@ -181,6 +181,7 @@ def run_pipeline(
     (128, 128)
     """
     cfg = parse(config)
+    warn_moot_settings(cfg)  # settings given that have no effect: named, the run goes on
     wanted = cfg.outputs
     input = input if input is not None else cfg.input.path  # noqa: A001
     output = output if output is not None else cfg.outputs.path
