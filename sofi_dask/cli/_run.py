@@ -50,6 +50,11 @@ STAGE_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "input.axes",
         {"metavar": "AXES", "help": "declare the TIFF's axes, e.g. TYX for an ImageJ CYX stack"},
     ),
+    (
+        "--pixel-size",
+        "input.pixel_size_um",
+        {"type": float, "metavar": "UM", "help": "pixel size in µm, in place of the file's"},
+    ),
     _onoff("drift.enabled", "drift correction (one extra pass over the movie)"),
     _onoff("bleaching.enabled", "bleaching correction"),
     (

@@ -98,6 +98,9 @@ class InputConfig(ConfigModel):
     )
     channel: Int | None = setting(None, "channel of a multi-channel TIFF", ge=0)
     axes: Text | None = setting(None, "declared TIFF axes, e.g. TYX for an ImageJ 'CYX' stack")
+    pixel_size_um: Float | None = setting(
+        None, "pixel size in micrometres, in place of the file's (an uncalibrated TIFF)", gt=0
+    )
 
 
 class BleachingConfig(ConfigModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import os
@@ -223,3 +224,18 @@ def _ingest_if_needed(
         lock=False,  # held by resolve_input
     )
     return "ingested"
+
+
+def with_pixel_size(movie: Any, micrometres: float) -> Any:
+    """``movie`` (a ``Movie``) with its pixel size set to ``micrometres``: the same frames.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from pathlib import Path
+    >>> from sofi_dask.io import Movie
+    >>> with_pixel_size(Movie(da.zeros((2, 4, 4)), Path("m.tif")), 0.1).pixel_size
+    0.1
+    """
+    meta = {**movie.attrs.get("sofi_dask", {}), "pixel_size": float(micrometres)}
+    return dataclasses.replace(movie, attrs={**movie.attrs, "sofi_dask": meta})

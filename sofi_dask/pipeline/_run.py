@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -38,6 +39,7 @@ from sofi_dask.pipeline._input import (
     is_zarr_store,
     resolve_input,
     source_paths,
+    with_pixel_size,
 )
 from sofi_dask.pipeline._outputs import (
     RUN_RECORD_PENDING,
@@ -219,6 +221,9 @@ def run_pipeline(
             progress=ingest_progress,
             wait=wait,
         )
+    if cfg.input.pixel_size_um is not None:  # the user's calibration, over the file's
+        movie = with_pixel_size(resolved.movie, cfg.input.pixel_size_um)
+        resolved = dataclasses.replace(resolved, movie=movie)
     movie = resolved.movie
     workers = local_workers(cfg, client)  # compute.n_workers of a local scheduler: every
     # local compute of the run (drift, statistics, files) uses at most that many threads

@@ -285,3 +285,35 @@ def test_recorded_parameters_are_the_paths_of_the_call_and_rerun_it(tmp_path, mo
     after = zarr.open_group(out / "results.zarr", mode="r")["ldrc_order2"]["0"][...]
     np.testing.assert_array_equal(after, before)
     capsys.readouterr()
+
+
+def test_pixel_size_given_for_an_uncalibrated_tiff(tmp_path, capsys):
+    """--pixel-size: the run's images, run.json and quality section in micrometres where the
+    TIFF records no calibration (and it wins over one the file records)."""
+    path = tmp_path / "plain.tif"
+    from sofi_dask.io import open_movie
+    from sofi_dask.simulate import simulate_movie
+
+    frames = np.asarray(simulate_movie(n_frames=240, frame_shape=(32, 36), seed=3).data)
+    tifffile.imwrite(path, frames.astype(np.uint16))  # a camera's TIFF: no calibration
+
+    assert open_movie(path).pixel_size is None  # no calibration recorded
+    runs = {}
+    for name, extra in (("none", []), ("given", ["--pixel-size", "0.08"])):
+        out = tmp_path / name
+        argv = ["run", str(path), "-o", str(out), *QUICK, "--no-figures", *extra]
+        assert main([*argv, "--set", "quality.block_frames=60"]) == 0
+        runs[name] = (out, json.loads((out / "run.json").read_text()))
+    assert runs["none"][1]["pixel_size_um"] is None
+    out, record = runs["given"]
+    assert record["pixel_size_um"] == 0.08
+    assert record["parameters"]["input"]["pixel_size_um"] == 0.08
+    ome = zarr.open_group(out / "results.zarr/average", mode="r").attrs["ome"]
+    assert ome["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [
+        0.08,
+        0.08,
+    ]
+    order2 = record["quality"]["images"]["cumulants_order2"]
+    assert order2["frc_resolution"] == pytest.approx(0.08 * order2["frc_resolution_pixels"])
+    before = runs["none"][1]["quality"]["images"]["cumulants_order2"]
+    assert before["frc_resolution"] == pytest.approx(before["frc_resolution_pixels"])  # pixels
