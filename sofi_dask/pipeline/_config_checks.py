@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sofi_dask._config_model import check
+from sofi_dask._config_toml import toml_value
 from sofi_dask.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -143,13 +144,13 @@ def _matches(pattern: str, key: str) -> bool:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
+    """A setting's value as a config file writes it (TOML; ``null`` for None)."""
     if value is None:
         return "null"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return repr(value) if isinstance(value, str) else str(value)
+    try:
+        return toml_value(value)
+    except TypeError:  # a path
+        return toml_value(str(value))
 
 
 def moot_settings(config: Any) -> list[tuple[str, Any, str]]:
